@@ -1,0 +1,455 @@
+"""Load an inventory file, resolving groups and defaults, and report every problem at once.
+
+Inheritance works as in nornir: an endpoint's own value wins, then each of its
+groups in the order listed (a group's own parents right after it), then
+``defaults``.  Mappings (``services``, ``credentials``, ``contact``) merge key
+by key; lists and scalars replace.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from inventory.errors import InputError, Problem
+from inventory.model import (
+    DEFAULT_PROFILES,
+    DEFAULT_TIERS,
+    INHERITABLE_FIELDS,
+    SLUG,
+    Endpoint,
+    Profile,
+)
+from inventory.selectors import Selector
+from inventory.yamlpos import Mark, PosDict, PosList, decode, load
+
+TOP_LEVEL_KEYS = ("version", "province", "tiers", "profiles", "defaults", "groups", "endpoints")
+DEMO_INVENTORY = Path(__file__).parent / "demo" / "thanh-hoa.yaml"
+PLAINTEXT_KEYS = ("password", "passwd", "pass", "secret_value")
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """A validated fleet: endpoints in file order, with their tree of units."""
+
+    endpoints: tuple[Endpoint, ...]
+    tiers: tuple[str, ...] = tuple(DEFAULT_TIERS)
+    profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
+    province: str = ""
+    path: Path | None = None
+    lines: Mapping[str, int] = field(default_factory=dict)
+    """Line of each endpoint in its file, for messages that point back at it."""
+    _by_id: dict[str, Endpoint] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update((e.id, e) for e in self.endpoints)
+
+    def __len__(self) -> int:
+        return len(self.endpoints)
+
+    def __iter__(self) -> Iterator[Endpoint]:
+        return iter(self.endpoints)
+
+    def __contains__(self, endpoint_id: object) -> bool:
+        return endpoint_id in self._by_id
+
+    def get(self, endpoint_id: str) -> Endpoint:
+        """The endpoint with this id; KeyError if there is none."""
+        return self._by_id[endpoint_id]
+
+    def select(self, selector: Selector | str | None) -> list[Endpoint]:
+        """Endpoints matching a selector (a parsed one or its text), in inventory order."""
+        if selector is None or selector == "":
+            return list(self.endpoints)
+        sel = selector if isinstance(selector, Selector) else Selector.parse(selector)
+        return [e for e in self.endpoints if sel.matches(e, self)]
+
+    def ancestors(self, endpoint: Endpoint) -> list[Endpoint]:
+        """The units above an endpoint, nearest first."""
+        out: list[Endpoint] = []
+        parent = endpoint.parent
+        while parent is not None and parent in self._by_id and len(out) < len(self.endpoints):
+            out.append(self._by_id[parent])
+            parent = out[-1].parent
+        return out
+
+    def children(self, endpoint_id: str | None) -> list[Endpoint]:
+        """Endpoints whose parent is ``endpoint_id`` (None: the roots)."""
+        return [e for e in self.endpoints if e.parent == endpoint_id]
+
+    def profile(self, endpoint: Endpoint) -> Profile:
+        """The check profile an endpoint uses."""
+        return self.profiles[endpoint.profile]
+
+    def base_dir(self) -> Path:
+        """Folder that relative ``file:`` references are resolved against."""
+        return self.path.parent if self.path else Path.cwd()
+
+
+def default_inventory_path() -> Path:
+    """``$VCFLEET_INVENTORY`` if set, else the shipped demo fleet."""
+    env = os.environ.get("VCFLEET_INVENTORY")
+    return Path(env) if env else DEMO_INVENTORY
+
+
+def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
+    """Read, parse and validate an inventory file; InputError lists every problem."""
+    p = Path(path) if path is not None else default_inventory_path()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read inventory: {exc.strerror or exc}") from None
+    return parse_inventory(data, str(p), path=p)
+
+
+def parse_inventory(data: bytes | str, name: str, path: Path | None = None) -> Inventory:
+    """Validate inventory text; ``name`` is what messages call the file."""
+    text = decode(data, name) if isinstance(data, bytes) else data
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        raise InputError([Problem(name, 1, 1, "file is empty: expected a mapping with "
+                                              "'endpoints' (see docs/inventory.md)")])
+    doc = load(text, name)
+    return _Builder(name, path).build(doc)
+
+
+class _Builder:
+    def __init__(self, name: str, path: Path | None) -> None:
+        self.name = name
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def error(self, mark: Mark, message: str) -> None:
+        self.problems.append(Problem(self.name, mark[0], mark[1], message))
+
+    def build(self, doc: Any) -> Inventory:
+        if not isinstance(doc, PosDict):
+            self.error(getattr(doc, "mark", (1, 1)),
+                       "expected a mapping with 'endpoints' at the top of the file")
+            raise InputError(self.problems)
+        for key in doc:
+            if key not in TOP_LEVEL_KEYS:
+                self.error(doc.key_marks[key], f"unknown key '{key}' "
+                                               f"(allowed: {', '.join(TOP_LEVEL_KEYS)})")
+        tiers = self.tiers(doc)
+        profiles = self.profiles(doc)
+        defaults = self.partial(doc, "defaults")
+        groups = self.groups(doc)
+        endpoints, lines = self.endpoints(doc, defaults, groups)
+        self.cross_check(endpoints, lines, tiers, profiles, doc)
+        if self.problems:
+            raise InputError(self.problems)
+        province = doc.get("province", "")
+        return Inventory(endpoints=tuple(endpoints), tiers=tuple(tiers), profiles=profiles,
+                         province=str(province), path=self.path, lines=lines)
+
+    # -- sections -----------------------------------------------------------------
+
+    def tiers(self, doc: PosDict) -> list[str]:
+        raw = doc.get("tiers")
+        if raw is None:
+            return list(DEFAULT_TIERS)
+        if not isinstance(raw, PosList) or not raw:
+            self.error(doc.value_marks["tiers"], "tiers: expected a non-empty list of tier names")
+            return list(DEFAULT_TIERS)
+        import re
+
+        tiers: list[str] = []
+        for item, mark in zip(raw, raw.marks, strict=True):
+            if not isinstance(item, str) or not re.match(SLUG, item):
+                self.error(mark, f"tiers: invalid tier name {item!r}")
+            elif item in tiers:
+                self.error(mark, f"tiers: duplicate tier '{item}'")
+            else:
+                tiers.append(item)
+        return tiers
+
+    def profiles(self, doc: PosDict) -> dict[str, Profile]:
+        profiles = dict(DEFAULT_PROFILES)
+        raw = self.mapping(doc, "profiles")
+        for name, body in raw.items():
+            try:
+                profiles[name] = Profile.model_validate(body)
+            except ValidationError as exc:
+                self.report(exc, body, raw.value_marks[name], Profile, f"profiles.{name}")
+        return profiles
+
+    def mapping(self, doc: PosDict, key: str) -> PosDict:
+        raw = doc.get(key)
+        if raw is None:
+            return PosDict()
+        if not isinstance(raw, PosDict):
+            self.error(doc.value_marks[key], f"{key}: expected a mapping")
+            return PosDict()
+        return raw
+
+    def partial(self, doc: PosDict, key: str, label: str | None = None) -> PosDict:
+        raw = self.mapping(doc, key)
+        self.check_partial_keys(raw, label or key)
+        return raw
+
+    def check_partial_keys(self, raw: PosDict, label: str) -> None:
+        for k in raw:
+            if k == "groups" and label != "defaults":
+                continue
+            if k not in INHERITABLE_FIELDS:
+                hint = ("; 'id' and 'name' belong to each endpoint"
+                        if k in ("id", "name") else "")
+                self.error(raw.key_marks[k], f"{label}: unknown key '{k}'{hint}")
+
+    def groups(self, doc: PosDict) -> dict[str, PosDict]:
+        raw = self.mapping(doc, "groups")
+        out: dict[str, PosDict] = {}
+        for name, body in raw.items():
+            if not isinstance(body, PosDict):
+                self.error(raw.value_marks[name], f"group '{name}': expected a mapping")
+                continue
+            self.check_partial_keys(body, f"group '{name}'")
+            out[name] = body
+        for name, body in out.items():
+            self.group_refs(body, out, f"group '{name}'")
+        return out
+
+    def group_refs(self, body: PosDict, groups: dict[str, PosDict], label: str) -> list[str]:
+        if "groups" not in body:
+            return []
+        refs = body["groups"]
+        if not isinstance(refs, PosList):
+            self.error(body.value_marks["groups"], f"{label}: groups must be a list of names")
+            return []
+        names: list[str] = []
+        for ref, mark in zip(refs, refs.marks, strict=True):
+            if ref not in groups:
+                self.error(mark, f"{label}: unknown group '{ref}'")
+            else:
+                names.append(ref)
+        return names
+
+    def group_chain(self, names: list[str], groups: dict[str, PosDict]) -> list[PosDict]:
+        chain: list[PosDict] = []
+        seen: set[str] = set()
+
+        def visit(name: str, depth: int) -> None:
+            if name in seen or depth > 32:
+                return
+            seen.add(name)
+            chain.append(groups[name])
+            for parent in groups[name].get("groups", []):
+                if parent in groups:
+                    visit(parent, depth + 1)
+
+        for n in names:
+            visit(n, 0)
+        return chain
+
+    def endpoints(
+        self, doc: PosDict, defaults: PosDict, groups: dict[str, PosDict]
+    ) -> tuple[list[Endpoint], dict[str, int]]:
+        raw = doc.get("endpoints")
+        if raw is None:
+            self.error(doc.mark, "missing required key 'endpoints'")
+            return [], {}
+        if not isinstance(raw, PosList):
+            self.error(doc.value_marks["endpoints"], "endpoints: expected a list")
+            return [], {}
+        out: list[Endpoint] = []
+        lines: dict[str, int] = {}
+        ends = [m[0] for m in raw.marks[1:]] + [1 << 30]
+        for item, mark, end in zip(raw, raw.marks, ends, strict=True):
+            if not isinstance(item, PosDict):
+                self.error(mark, "endpoints: each item must be a mapping")
+                continue
+            label = f"endpoint '{item.get('id', '?')}'"
+            names = self.group_refs(item, groups, label) if "groups" in item else []
+            layers = [item, *self.group_chain(names, groups), defaults]
+            merged = merge_layers(layers)
+            merged.pop("groups", None)
+            try:
+                endpoint = Endpoint.model_validate(merged)
+            except ValidationError as exc:
+                self.report(exc, merged, mark, Endpoint, None, label, (mark[0], end))
+                continue
+            out.append(endpoint)
+            lines.setdefault(endpoint.id, mark[0])
+        return out, lines
+
+    def cross_check(self, endpoints: list[Endpoint], lines: dict[str, int], tiers: list[str],
+                    profiles: dict[str, Profile], doc: PosDict) -> None:
+        raw: PosList = doc.get("endpoints") or PosList()
+        marks = {id(e): m for e, m in zip(endpoints, _endpoint_marks(raw, endpoints),
+                                          strict=True)}
+        first_id: dict[str, int] = {}
+        first_addr: dict[str, int] = {}
+        ids = {e.id for e in endpoints}
+        by_id = {e.id: e for e in endpoints}
+        for e in endpoints:
+            m = marks[id(e)]
+            if e.id in first_id:
+                self.error(m, f"duplicate endpoint id '{e.id}' (first at line {first_id[e.id]})")
+            else:
+                first_id[e.id] = m[0]
+            if e.address in first_addr:
+                self.error(m, f"endpoint '{e.id}': duplicate address {e.address} "
+                              f"(first at line {first_addr[e.address]})")
+            else:
+                first_addr[e.address] = m[0]
+            if e.tier not in tiers:
+                self.error(m, f"endpoint '{e.id}': tier '{e.tier}' is not one of the "
+                              f"tiers ({', '.join(tiers)})")
+            if e.profile not in profiles:
+                self.error(m, f"endpoint '{e.id}': unknown profile '{e.profile}' "
+                              f"(defined: {', '.join(sorted(profiles))})")
+            if e.parent is not None and e.parent not in ids:
+                self.error(m, f"endpoint '{e.id}': parent '{e.parent}' does not exist")
+            elif e.parent is not None and e.parent == e.id:
+                self.error(m, f"endpoint '{e.id}': is its own parent")
+            elif e.parent is not None:
+                ptier = by_id[e.parent].tier
+                if ptier in tiers and e.tier in tiers and tiers.index(ptier) >= tiers.index(e.tier):
+                    self.error(m, f"endpoint '{e.id}': parent '{e.parent}' is a {ptier}, "
+                                  f"which is not above tier '{e.tier}'")
+
+    # -- pydantic errors -> file positions ---------------------------------------------
+
+    def report(self, exc: ValidationError, data: Any, start: Mark, model: type[BaseModel],
+               prefix: str | None, label: str | None = None,
+               own_lines: tuple[int, int] | None = None) -> None:
+        """Turn pydantic errors into problems.  An error in a value inherited from a group
+        or the defaults is reported once, at the group, without the endpoint's label."""
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            mark, path = locate(data, loc, start, err["type"])
+            dotted = ".".join(p for p in ([prefix] if prefix else []) + path)
+            inherited = own_lines is not None and not own_lines[0] <= mark[0] < own_lines[1]
+            self.error(mark, describe(err, dotted, None if inherited else label, model, path))
+
+
+def _endpoint_marks(raw: PosList, endpoints: list[Endpoint]) -> list[Mark]:
+    """Marks of the raw items that became valid endpoints, matched by id in order."""
+    by_id: dict[str, list[Mark]] = {}
+    for item, mark in zip(raw, raw.marks, strict=True):
+        if isinstance(item, PosDict):
+            by_id.setdefault(str(item.get("id")), []).append(mark)
+    used: dict[str, int] = {}
+    out: list[Mark] = []
+    for e in endpoints:
+        i = used.get(e.id, 0)
+        used[e.id] = i + 1
+        out.append(by_id[e.id][i])
+    return out
+
+
+def merge_layers(layers: list[PosDict]) -> PosDict:
+    """Merge partial endpoint mappings, first layer winning, keeping source marks."""
+    out = PosDict()
+    out.mark = layers[0].mark
+    for layer in reversed(layers):
+        for key, value in layer.items():
+            if isinstance(value, PosDict) and isinstance(out.get(key), PosDict):
+                value = merge_layers([value, out[key]])
+            out[key] = value
+            out.key_marks[key] = layer.key_marks[key]
+            out.value_marks[key] = layer.value_marks[key]
+    return out
+
+
+def locate(data: Any, loc: list[str], start: Mark, kind: str) -> tuple[Mark, list[str]]:
+    """Follow a pydantic error location through PosDict/PosList; return its mark and path."""
+    mark = start
+    path: list[str] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, PosDict) and part in node:
+            mark = node.key_marks[part] if (last and kind == "extra_forbidden") else \
+                node.value_marks[part]
+            node = node[part]
+            path.append(part)
+        elif isinstance(node, PosList) and part.isdigit() and int(part) < len(node):
+            mark = node.marks[int(part)]
+            node = node[int(part)]
+            path.append(f"[{part}]")
+        elif isinstance(node, PosDict | PosList):
+            if last:
+                path.append(part)
+            else:
+                continue  # a union tag such as 'SipService'
+        else:
+            break
+    return mark, _join_indexes(path)
+
+
+def _join_indexes(path: list[str]) -> list[str]:
+    out: list[str] = []
+    for p in path:
+        if p.startswith("[") and out:
+            out[-1] += p
+        else:
+            out.append(p)
+    return out
+
+
+def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
+             path: list[str]) -> str:
+    """One clear message for a pydantic error."""
+    kind = err["type"]
+    value = err.get("input")
+    key = path[-1] if path else ""
+    where = f"{label}: " if label else ""
+    if kind == "extra_forbidden":
+        if key.lower() in PLAINTEXT_KEYS:
+            return (f"{where}plaintext password is not allowed: use 'secret:' with env:VAR, "
+                    "file:PATH, keyring:SERVICE/USER or agent")
+        allowed = _allowed_keys(model, path[:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"{where}unknown key '{dotted}'{hint}"
+    if kind == "missing":
+        return f"{where}missing required field '{dotted}'"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{where}{dotted}: expected an integer, got {value!r}"
+    if kind in ("greater_than_equal", "less_than_equal") and key == "port":
+        return f"{where}{dotted}: port must be between 1 and 65535, got {value!r}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{where}{dotted}: expected true or false, got {value!r}"
+    if kind in ("string_type",):
+        return f"{where}{dotted}: expected a string, got {value!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{where}{dotted}: expected a mapping, got {value!r}"
+    if kind in ("list_type",):
+        return f"{where}{dotted}: expected a list, got {value!r}"
+    if kind == "string_pattern_mismatch":
+        return (f"{where}{dotted}: {value!r} is not a valid slug "
+                "(lowercase letters, digits and '-')")
+    if kind == "literal_error":
+        return f"{where}{dotted}: {value!r} is not allowed; expected {err['ctx']['expected']}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}{dotted}: {msg[0].lower()}{msg[1:]}" if msg else f"{where}{dotted}: invalid"
+
+
+def _allowed_keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    current: Any = model
+    for part in path:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part.split("[")[0] not in fields:
+            return []
+        current = _model_of(fields[part.split("[")[0]].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,116 @@
+"""Selectors: which endpoints a command acts on.
+
+Grammar (``docs/selectors.md``): space-separated terms are ANDed; comma-separated
+values inside a term are ORed; a leading ``!`` negates a term.  Values are
+shell-style globs; ``name`` matches case- and accent-insensitively, so
+``name=*ha son*`` finds "UBND xã Hà Sơn".  Quote a term that holds spaces.
+
+    tier=commune district=ha-trung,nga-son !tag=maintenance
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shlex
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from inventory.errors import InputError
+from inventory.model import Endpoint
+
+if TYPE_CHECKING:
+    from inventory.loader import Inventory
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free form of a Vietnamese text ("Hà Sơn" -> "ha son")."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _values(e: Endpoint, key: str, inv: Inventory | None) -> list[str]:
+    if key == "tag":
+        return list(e.tags)
+    if key == "name":
+        return [fold(e.name)]
+    if key == "under":
+        return [e.id] + ([a.id for a in inv.ancestors(e)] if inv is not None else [])
+    if key == "maintenance":
+        return ["true" if e.maintenance else "false"]
+    value = getattr(e, key)
+    return [] if value is None else [str(value)]
+
+
+KEYS: dict[str, str] = {
+    "id": "endpoint id",
+    "tier": "tier (province, department, district, commune, ...)",
+    "district": "district-level unit slug",
+    "vendor": "cisco_ce, poly or yealink",
+    "tag": "any of the endpoint's tags",
+    "name": "name, case- and accent-insensitive",
+    "parent": "id of the unit directly above",
+    "under": "the endpoint itself or any unit above it",
+    "profile": "check profile name",
+    "maintenance": "true or false",
+}
+
+
+@dataclass(frozen=True)
+class Term:
+    """One ``key=v1,v2`` term, possibly negated."""
+
+    key: str
+    patterns: tuple[str, ...]
+    negate: bool
+
+    def matches(self, endpoint: Endpoint, inv: Inventory | None) -> bool:
+        values = _values(endpoint, self.key, inv)
+        hit = any(fnmatch.fnmatchcase(v, p) for v in values for p in self.patterns)
+        return hit != self.negate
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A parsed selector; the empty selector matches every endpoint."""
+
+    terms: tuple[Term, ...]
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str | None) -> Selector:
+        """Parse selector text; InputError (one line) when it is invalid."""
+        if not text or not text.strip():
+            return cls((), "")
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise InputError(f"invalid selector {text!r}: {exc}") from None
+        return cls(tuple(_parse_term(w, text) for w in words), text)
+
+    def matches(self, endpoint: Endpoint, inv: Inventory | None = None) -> bool:
+        """True when every term matches the endpoint."""
+        return all(t.matches(endpoint, inv) for t in self.terms)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _parse_term(word: str, text: str) -> Term:
+    def fail(why: str) -> InputError:
+        return InputError(f"invalid selector {text!r}: {why}")
+
+    negate = word.startswith("!")
+    body = word[1:] if negate else word
+    key, eq, raw = body.partition("=")
+    if not eq:
+        raise fail(f"term {word!r} is not KEY=VALUE (keys: {', '.join(KEYS)})")
+    if key not in KEYS:
+        raise fail(f"unknown key {key!r} (keys: {', '.join(KEYS)})")
+    values = raw.split(",")
+    if not raw or any(not v for v in values):
+        raise fail(f"term {word!r} has an empty value")
+    norm: Callable[[str], str] = fold if key == "name" else (lambda v: v)
+    return Term(key, tuple(norm(v) for v in values), negate)

@@ -1,0 +1,71 @@
+"""What every probe takes and returns.
+
+A probe is ``async def probe(target: Target, settings: S) -> ProbeResult``.  It knows
+nothing of the inventory, the sweep, metrics or the UI.  The caller (the sweep
+engine, like blackbox_exporter's handler) owns deadlines, timing and concurrency:
+a probe may simply be cancelled when its deadline passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Info = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where to probe: an address and what the check needs to reach the service there."""
+
+    address: str
+    """IP address or DNS name."""
+    port: int | None = None
+    name: str = ""
+    """Human label (the endpoint id) for messages; never used to connect."""
+    url: str | None = None
+    """Service URL, for checks that speak HTTP (https, webrtc)."""
+    token: str | None = field(default=None, repr=False)
+    """Resolved bearer token; kept out of repr so that it never reaches a log."""
+    transport: str | None = None
+    """Transport for checks that have a choice (sip: "udp" or "tcp")."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """The outcome of one check against one target.
+
+    ``figures`` hold numbers in the units their names say (``rtt_ms``,
+    ``jitter_ms``, ``loss_ratio`` 0..1, ``mos``, ``setup_ms``, ``cert_expiry_days``).
+    ``directions`` holds per-direction figures for media: ``"up"`` (probe to site)
+    and ``"down"`` (site to probe).  ``reason`` is a short human sentence, set
+    whenever ``ok`` is false.  ``unreliable`` marks figures taken while the prober
+    itself was overloaded: they are reported but not judged.
+    """
+
+    ok: bool
+    figures: Mapping[str, float] = field(default_factory=dict)
+    directions: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    reason: str = ""
+    info: Mapping[str, Info] = field(default_factory=dict)
+    unreliable: bool = False
+
+    @classmethod
+    def failure(cls, reason: str, **figures: float) -> ProbeResult:
+        """A failed check with its reason and whatever figures were measured."""
+        return cls(ok=False, figures=figures, reason=reason)
+
+    def to_json(self) -> dict[str, Any]:
+        """The check's entry in the sweep JSON: ``{"ok", **figures, "up", "down", ...}``."""
+        out: dict[str, Any] = {"ok": self.ok}
+        out.update(self.figures)
+        for direction, figs in self.directions.items():
+            out[direction] = dict(figs)
+        if self.reason:
+            out["reason"] = self.reason
+        if self.info:
+            out["info"] = dict(self.info)
+        if self.unreliable:
+            out["unreliable"] = True
+        return out

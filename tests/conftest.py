@@ -1,0 +1,34 @@
+"""Shared test fixtures.
+
+Tests use real components on loopback.  ``require_tool`` skips a test whose
+external tool (promtool, prometheus, tmux) is missing, except under
+``VCFLEET_REQUIRE_EXTERNAL=1`` (CI), where a missing tool is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def require_tool(name: str) -> str:
+    """Path of an external tool; skip (or fail under VCFLEET_REQUIRE_EXTERNAL=1) if missing."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"external tool {name!r} is not installed"
+    if os.environ.get("VCFLEET_REQUIRE_EXTERNAL") == "1":
+        pytest.fail(message + " and VCFLEET_REQUIRE_EXTERNAL=1")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def demo_inventory_path() -> Path:
+    """The shipped demo fleet."""
+    return ROOT / "inventory" / "demo" / "thanh-hoa.yaml"

@@ -1,0 +1,5 @@
+"""``python -m vcfleet``."""
+
+from vcfleet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""The ``vcfleet`` command line.
+
+Each command lives in ``vcfleet/commands/<name>.py`` with ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; heavy imports happen inside
+``run`` so that ``vcfleet --help`` stays fast.  Exit codes: 0 success, 1 ran but
+something is not ready or failed, 2 bad input or usage (one clear line per
+problem on stderr, never a traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import NoReturn
+
+from inventory import InputError
+from vcfleet import __version__
+
+COMMANDS = (
+    "inventory", "simulate", "sweep", "serve", "responder", "push", "backup", "tui", "demo",
+)
+
+EXIT_OK, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _command_modules() -> list[tuple[str, ModuleType]]:
+    found = []
+    for name in COMMANDS:
+        try:
+            found.append((name, importlib.import_module(f"vcfleet.commands.{name}")))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"vcfleet.commands.{name}":
+                raise
+    return found
+
+
+def build_parser() -> Parser:
+    """The full argument parser (also used by docs and tests)."""
+    common = Parser(add_help=False)
+    common.add_argument("--inventory", metavar="PATH",
+                        help="inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-vv for debug)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser = Parser(prog="vcfleet", description="Fleet manager for video-conferencing endpoints.",
+                    parents=[common])
+    parser.add_argument("--version", action="version", version=f"vcfleet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, module in _command_modules():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vcfleet`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.run(args))
+    except InputError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("vcfleet: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"vcfleet: internal error: {type(exc).__name__}: {exc} "
+              "(run with --debug for a traceback)", file=sys.stderr)
+        return EXIT_NOT_READY
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``vcfleet`` command: ``HELP``, ``add_arguments(parser)``, ``run(args)``."""

@@ -1,0 +1,73 @@
+"""``vcfleet inventory``: validate, list, show, import and export the fleet."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from inventory import Endpoint, InputError, load_inventory
+from vcfleet.commands.common import add_select, inventory_of, selected
+from vcfleet.tables import render_csv, render_table
+
+HELP = "validate, list, show, import and export the inventory"
+
+LIST_COLUMNS = ("id", "name", "tier", "district", "vendor", "model", "address")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sub-commands of ``vcfleet inventory``."""
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                parser_class=type(parser))
+    p = sub.add_parser("validate", help="report every problem as PATH:LINE:COL: message")
+    p.add_argument("path", nargs="?", help="inventory file (default: --inventory)")
+    p.set_defaults(action_run=_validate)
+    p = sub.add_parser("list", help="list endpoints")
+    add_select(p)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.set_defaults(action_run=_list)
+    p = sub.add_parser("show", help="show one endpoint with every inherited value resolved")
+    p.add_argument("id")
+    p.set_defaults(action_run=_show)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the chosen action."""
+    return int(args.action_run(args))
+
+
+def _validate(args: argparse.Namespace) -> int:
+    inv = load_inventory(args.path or args.inventory)
+    print(f"{inv.path}: ok, {len(inv)} endpoints", file=sys.stderr)
+    return 0
+
+
+def _row(e: Endpoint) -> list[object]:
+    return [e.id, e.name, e.tier, e.district or "", e.vendor, e.model, e.address]
+
+
+def _list(args: argparse.Namespace) -> int:
+    inv = inventory_of(args)
+    endpoints = selected(args, inv, allow_empty=True)
+    if args.format == "json":
+        data = [e.model_dump(mode="json") for e in endpoints]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(render_csv(LIST_COLUMNS, [_row(e) for e in endpoints]))
+    else:
+        sys.stdout.write(render_table(LIST_COLUMNS, [_row(e) for e in endpoints]))
+        print(f"{len(endpoints)} of {len(inv)} endpoints", file=sys.stderr)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    inv = inventory_of(args)
+    if args.id not in inv:
+        raise InputError(f"no endpoint with id {args.id!r} in {inv.path}")
+    e = inv.get(args.id)
+    data = e.model_dump(mode="json")
+    data["parents"] = [a.id for a in inv.ancestors(e)]
+    data["checks"] = inv.profile(e).model_dump(mode="json")
+    data["webrtc_url"] = e.webrtc_url()
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0

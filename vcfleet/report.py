@@ -1,0 +1,225 @@
+"""The one report type every consumer reads, and the one verdict function.
+
+A sweep produces a ``SweepReport``: per endpoint, the result of every check that
+ran and a verdict (ready / degraded / down) with reasons.  The CLI, the exporter,
+the console and the history store only read it; none of them judges an endpoint
+on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from inventory import Endpoint
+from probes.base import ProbeResult
+
+
+class Verdict(StrEnum):
+    """How ready a room is for the meeting."""
+
+    READY = "ready"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+    """Not checked yet (or the sweep was cancelled before it finished)."""
+
+
+SYMBOLS = {Verdict.READY: "✔", Verdict.DEGRADED: "▲", Verdict.DOWN: "✖", Verdict.UNKNOWN: "…"}
+"""A symbol per verdict, so that a report reads without colour."""
+
+
+class Thresholds(BaseModel):
+    """Figures at which a room becomes degraded (defaults from ITU-T G.114, testRTC, Webex)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rtt_ms: float = 250.0
+    """Round-trip time (SIP OPTIONS, ICMP, media) at or above which a room is degraded."""
+    jitter_ms: float = 30.0
+    """Jitter, either direction."""
+    loss_ratio: float = 0.03
+    """Packet loss, either direction (0.03 = 3 %)."""
+    mos: float = 3.6
+    """Estimated MOS below which a room is degraded."""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """One check's result for one endpoint, as the sweep engine recorded it."""
+
+    name: str
+    result: ProbeResult
+    required: bool
+    duration_s: float
+    timed_out: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The check's entry in the sweep JSON."""
+        out = self.result.to_json()
+        out["duration_s"] = round(self.duration_s, 4)
+        if not self.required:
+            out["advisory"] = True
+        if self.timed_out:
+            out["timed_out"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class EndpointReport:
+    """An endpoint's verdict, reasons and checks from one sweep."""
+
+    endpoint: Endpoint
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+    checks: Mapping[str, CheckReport] = field(default_factory=dict)
+    finished_at: float = 0.0
+    """Wall-clock time (epoch seconds) when the endpoint's last check finished."""
+
+    def figure(self, check: str, name: str, direction: str | None = None) -> float | None:
+        """A figure of one check (optionally of one direction), or None if absent."""
+        report = self.checks.get(check)
+        if report is None:
+            return None
+        figs = report.result.directions.get(direction, {}) if direction else report.result.figures
+        return figs.get(name)
+
+    def to_json(self) -> dict[str, Any]:
+        """The endpoint's entry in the sweep JSON contract."""
+        e = self.endpoint
+        return {
+            "id": e.id,
+            "name": e.name,
+            "tier": e.tier,
+            "district": e.district,
+            "verdict": self.verdict.value,
+            "reasons": list(self.reasons),
+            "checks": {name: c.to_json() for name, c in self.checks.items()},
+        }
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """Everything one sweep found; the single source of truth for every consumer."""
+
+    endpoints: tuple[EndpointReport, ...]
+    started_at: float
+    """Wall-clock time (epoch seconds) when the sweep started."""
+    duration_s: float
+    checks: tuple[str, ...] = ()
+    selector: str = ""
+    cancelled: bool = False
+    source: str = "sweep"
+    """Who ran it: "sweep", "tui", "serve", "probe"."""
+
+    @property
+    def finished_at(self) -> float:
+        """Wall-clock time when the sweep ended."""
+        return self.started_at + self.duration_s
+
+    def summary(self) -> dict[str, int]:
+        """Counts by verdict: total, ready, degraded, down (and unknown if any)."""
+        counts = Counter(r.verdict for r in self.endpoints)
+        out = {"total": len(self.endpoints)}
+        for v in (Verdict.READY, Verdict.DEGRADED, Verdict.DOWN):
+            out[v.value] = counts.get(v, 0)
+        if counts.get(Verdict.UNKNOWN):
+            out[Verdict.UNKNOWN.value] = counts[Verdict.UNKNOWN]
+        return out
+
+    def summary_by(self, key: str) -> dict[str, dict[str, int]]:
+        """Counts by verdict for each value of an endpoint field ("tier" or "district")."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.endpoints:
+            group = str(getattr(r.endpoint, key) or "-")
+            row = out.setdefault(group, {"total": 0, "ready": 0, "degraded": 0, "down": 0,
+                                         "unknown": 0})
+            row["total"] += 1
+            row[r.verdict.value] += 1
+        return out
+
+    def all_ready(self) -> bool:
+        """True when every endpoint is ready (exit code 0 of ``vcfleet sweep``)."""
+        return not self.cancelled and all(r.verdict is Verdict.READY for r in self.endpoints)
+
+    def get(self, endpoint_id: str) -> EndpointReport | None:
+        """The report of one endpoint, if it was swept."""
+        for r in self.endpoints:
+            if r.endpoint.id == endpoint_id:
+                return r
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The sweep JSON contract of docs/sweep-json.md."""
+        return {
+            "summary": self.summary(),
+            "duration_s": round(self.duration_s, 3),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_at)),
+            "checks": list(self.checks),
+            "selector": self.selector,
+            "cancelled": self.cancelled,
+            "endpoints": [r.to_json() for r in self.endpoints],
+        }
+
+
+# -- the verdict ----------------------------------------------------------------------
+
+
+def judge(
+    endpoint: Endpoint,
+    checks: Mapping[str, CheckReport],
+    thresholds: Thresholds | None = None,
+) -> EndpointReport:
+    """The endpoint's verdict from its checks: the one place that decides readiness.
+
+    Whether a check is required comes from the endpoint's profile, applied when the
+    checks ran (``CheckReport.required``).  A failed required check makes the room
+    down; a failed advisory check, or a figure past its threshold, makes it degraded.
+    Figures marked unreliable are reported but not judged.
+    """
+    t = thresholds or Thresholds()
+    down: list[str] = []
+    degraded: list[str] = []
+    for name, check in checks.items():
+        result = check.result
+        if not result.ok:
+            reason = f"{name}: {result.reason or 'failed'}"
+            (down if check.required else degraded).append(reason)
+            continue
+        if result.unreliable:
+            degraded.append(f"{name}: figures unreliable (prober overloaded), not judged")
+            continue
+        degraded.extend(f"{name}: {msg}" for msg in _figure_problems(result, t))
+    if down:
+        verdict = Verdict.DOWN
+    elif degraded:
+        verdict = Verdict.DEGRADED
+    elif not checks:
+        verdict = Verdict.UNKNOWN
+    else:
+        verdict = Verdict.READY
+    return EndpointReport(endpoint, verdict, tuple(down + degraded), dict(checks), time.time())
+
+
+def _figure_problems(result: ProbeResult, t: Thresholds) -> Iterable[str]:
+    scopes: list[tuple[str, Mapping[str, float]]] = [("", result.figures)]
+    scopes += [(f" {d}", figs) for d, figs in result.directions.items()]
+    for label, figs in scopes:
+        rtt = figs.get("rtt_ms")
+        if rtt is not None and rtt >= t.rtt_ms:
+            yield f"round-trip time{label} {rtt:.0f} ms >= {t.rtt_ms:.0f} ms"
+        jitter = figs.get("jitter_ms")
+        if jitter is not None and jitter >= t.jitter_ms:
+            yield f"jitter{label} {jitter:.1f} ms >= {t.jitter_ms:.0f} ms"
+        loss = figs.get("loss_ratio")
+        if loss is not None and loss >= t.loss_ratio:
+            yield f"packet loss{label} {loss:.1%} >= {t.loss_ratio:.0%}"
+        mos = figs.get("mos")
+        if mos is not None and mos < t.mos:
+            yield f"estimated MOS{label} {mos:.2f} < {t.mos:.1f}"
