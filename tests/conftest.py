@@ -32,3 +32,15 @@ def require_tool(name: str) -> str:
 def demo_inventory_path() -> Path:
     """The shipped demo fleet."""
     return ROOT / "inventory" / "demo" / "thanh-hoa.yaml"
+
+
+@pytest.fixture
+def loopback_prefix() -> str:
+    """A random ``127.A.B`` prefix for this test's endpoint addresses.
+
+    Tests that bind per-endpoint addresses use it so that test runs on the same
+    machine (several developers, CI) never fight over the same address and port.
+    """
+    import random
+
+    return f"127.{random.randint(100, 250)}.{random.randint(0, 250)}"
