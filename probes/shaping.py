@@ -21,6 +21,7 @@ Semantics (the faults-file contract of DESIGN.md):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,10 +72,8 @@ class Shaper:
 def _safe_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     # The transport may have closed while the datagram was "in flight": that is a
     # lost packet, not an error.
-    try:
+    with contextlib.suppress(OSError, AttributeError, RuntimeError):
         fn(*args)
-    except (OSError, AttributeError, RuntimeError):
-        pass
 
 
 class ShapedDatagramTransport(asyncio.DatagramTransport):
