@@ -1,0 +1,155 @@
+"""The sweep engine: deadlines, isolation, events, cancellation (real TCP listeners)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from inventory import Inventory
+from inventory.loader import parse_inventory
+from probes import ProbeResult, Target
+from vcfleet.report import Verdict
+from vcfleet.sweep import (
+    CheckFinished,
+    EndpointFinished,
+    EndpointStarted,
+    Sweep,
+    SweepEvent,
+    SweepOptions,
+    parse_checks,
+    run_sweep,
+)
+
+
+def _inventory(prefix: str, count: int, ssh_port: int) -> Inventory:
+    lines = [
+        "profiles:",
+        "  tcp-only: {checks: [tcp]}",
+        "defaults:",
+        "  vendor: cisco_ce",
+        f"  services: {{ssh: {{port: {ssh_port}}}}}",
+        "  profile: tcp-only",
+        "  tier: commune",
+        "endpoints:",
+    ]
+    for i in range(count):
+        lines += [f"  - id: e{i}", f"    name: Điểm cầu {i}", f"    address: {prefix}.{i + 1}"]
+    return parse_inventory("\n".join(lines) + "\n", "test.yaml")
+
+
+async def _listen(prefix: str, count: int) -> tuple[list[asyncio.Server], int]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    first = await asyncio.start_server(handle, f"{prefix}.1", 0)
+    port = first.sockets[0].getsockname()[1]
+    servers = [first] + [await asyncio.start_server(handle, f"{prefix}.{i + 1}", port)
+                         for i in range(1, count)]
+    return servers, port
+
+
+async def _close(servers: list[asyncio.Server]) -> None:
+    for s in servers:
+        s.close()
+        await s.wait_closed()
+
+
+async def test_listening_endpoints_ready_and_closed_ones_down(loopback_prefix: str) -> None:
+    servers, port = await _listen(loopback_prefix, 3)
+    try:
+        inv = _inventory(loopback_prefix, 4, port)  # the 4th address has no listener
+        report = await run_sweep(inv)
+    finally:
+        await _close(servers)
+    verdicts = {r.endpoint.id: r.verdict for r in report.endpoints}
+    assert verdicts == {"e0": Verdict.READY, "e1": Verdict.READY, "e2": Verdict.READY,
+                        "e3": Verdict.DOWN}
+    assert report.get("e3").reasons == (f"tcp: connection refused on port {port}",)  # type: ignore[union-attr]
+    assert report.summary() == {"total": 4, "ready": 3, "degraded": 0, "down": 1}
+    assert report.get("e0").checks["tcp"].result.figures["connect_ms"] >= 0  # type: ignore[union-attr]
+
+
+async def test_hanging_check_times_out_without_delaying_others(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 20, 9)
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        if target.name in ("e3", "e7"):
+            await asyncio.sleep(3600)
+        return ProbeResult(ok=True, figures={"connect_ms": 1.0})
+
+    options = SweepOptions(runners={"tcp": runner}, timeouts={"tcp": 0.3})
+    t0 = time.monotonic()
+    report = await run_sweep(inv, options=options)
+    assert time.monotonic() - t0 < 0.3 + 1.0
+    down = {r.endpoint.id for r in report.endpoints if r.verdict is Verdict.DOWN}
+    assert down == {"e3", "e7"}
+    assert report.get("e3").checks["tcp"].timed_out  # type: ignore[union-attr]
+    assert report.get("e3").reasons == ("tcp: no answer within 0.3 s",)  # type: ignore[union-attr]
+
+
+async def test_a_crashing_probe_fails_only_its_check(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 3, 9)
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        if target.name == "e1":
+            raise RuntimeError("boom")
+        return ProbeResult(ok=True)
+
+    report = await run_sweep(inv, options=SweepOptions(runners={"tcp": runner}))
+    assert [r.verdict for r in report.endpoints] == [Verdict.READY, Verdict.DOWN, Verdict.READY]
+    assert report.endpoints[1].reasons == ("tcp: probe error: RuntimeError: boom",)
+
+
+async def test_events_arrive_in_order_for_each_endpoint(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 5, 9)
+    events: list[SweepEvent] = []
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        return ProbeResult(ok=True)
+
+    await run_sweep(inv, options=SweepOptions(runners={"tcp": runner}), on_event=events.append)
+    for i in range(5):
+        mine = [type(e) for e in events
+                if getattr(e, "endpoint_id", None) == f"e{i}"
+                or (isinstance(e, EndpointFinished) and e.report.endpoint.id == f"e{i}")]
+        assert mine == [EndpointStarted, CheckFinished, EndpointFinished]
+
+
+async def test_cancel_reports_what_finished(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 10, 9)
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        if target.name != "e0":
+            await asyncio.sleep(3600)
+        return ProbeResult(ok=True)
+
+    sweep = Sweep(inv, options=SweepOptions(runners={"tcp": runner}))
+    task = asyncio.create_task(sweep.run())
+    await asyncio.sleep(0.2)
+    sweep.cancel()
+    report = await asyncio.wait_for(task, 2)
+    assert report.cancelled
+    assert report.endpoints[0].verdict is Verdict.READY
+    assert {r.verdict for r in report.endpoints[1:]} == {Verdict.UNKNOWN}
+    assert report.endpoints[1].reasons == ("not checked: sweep cancelled",)
+
+
+async def test_sweep_deadline_bounds_the_whole_sweep(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 4, 9)
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        await asyncio.sleep(3600)
+        return ProbeResult(ok=True)
+
+    options = SweepOptions(runners={"tcp": runner}, timeouts={"tcp": 60}, deadline_s=0.3)
+    t0 = time.monotonic()
+    report = await run_sweep(inv, options=options)
+    assert time.monotonic() - t0 < 1.3
+    assert report.cancelled
+    assert report.endpoints[0].reasons == ("not checked: sweep deadline passed",)
+
+
+def test_parse_checks_expands_groups() -> None:
+    assert parse_checks("net,webrtc") == frozenset({"icmp", "tcp", "sip", "https", "dns",
+                                                    "webrtc"})
+    assert parse_checks("") is None

@@ -1,0 +1,236 @@
+"""The sweep engine: run each endpoint's checks concurrently, each under its own deadline.
+
+Like blackbox_exporter's handler, the engine (not the probe) owns the
+cross-cutting work: it builds the target, derives the deadline, times the
+check, cancels it when the deadline passes, and turns any crash into that
+check's failure, so that one endpoint's trouble never disturbs another's
+result.  Progress is reported through events as it happens; ``Sweep.cancel()``
+stops a running sweep and its report says what finished.
+
+    report = await run_sweep(inventory, inventory.select("tier=commune"),
+                             SweepOptions(checks=parse_checks("net")))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from inventory import CHECKS, MEDIA_CHECKS, NET_CHECKS, Endpoint, InputError, Inventory
+from probes import ProbeResult, Target, load_probe
+from vcfleet.report import (
+    CheckReport,
+    EndpointReport,
+    SweepReport,
+    Thresholds,
+    Verdict,
+    judge,
+)
+from vcfleet.targets import target_for
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[Target, Any], Awaitable[ProbeResult]]
+"""How one check runs: ``probe(target, settings)`` or a stand-in (e.g. a worker pool)."""
+
+DEFAULT_TIMEOUTS: dict[str, float] = {
+    "icmp": 3.0, "tcp": 2.0, "sip": 2.0, "https": 3.0, "dns": 2.0, "webrtc": 15.0,
+}
+"""Per-check deadlines in seconds."""
+
+CHECK_GROUPS: dict[str, tuple[str, ...]] = {"net": NET_CHECKS, "media": MEDIA_CHECKS,
+                                            "all": CHECKS}
+
+
+def parse_checks(text: str | None) -> frozenset[str] | None:
+    """``--checks net,webrtc`` as a set of check kinds; None (profile decides) if empty."""
+    if not text:
+        return None
+    out: set[str] = set()
+    for word in (w.strip() for w in text.split(",")):
+        if word in CHECK_GROUPS:
+            out.update(CHECK_GROUPS[word])
+        elif word in CHECKS:
+            out.add(word)
+        else:
+            names = ", ".join([*CHECK_GROUPS, *CHECKS])
+            raise InputError(f"unknown check {word!r} in --checks (choose from {names})")
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How a sweep runs; every field has an operator-sensible default."""
+
+    checks: frozenset[str] | None = None
+    """Restrict to these check kinds; None runs every check of each endpoint's profile."""
+    concurrency: int = 256
+    """Endpoints in flight at once (each runs its checks concurrently)."""
+    timeouts: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+    """Deadline of each check kind, in seconds."""
+    deadline_s: float | None = None
+    """Deadline of the whole sweep; endpoints not finished by then are reported unknown."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Settings instance per check kind (defaults: each probe module's ``Settings()``)."""
+    runners: Mapping[str, Runner] = field(default_factory=dict)
+    """Replacement runner per check kind (the WebRTC worker pool plugs in here)."""
+    source: str = "sweep"
+    """Recorded in the report: who ran the sweep."""
+    selector: str = ""
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EndpointStarted:
+    """An endpoint's checks have started."""
+
+    endpoint_id: str
+
+
+@dataclass(frozen=True)
+class CheckFinished:
+    """One check of one endpoint finished (successfully or not)."""
+
+    endpoint_id: str
+    check: CheckReport
+
+
+@dataclass(frozen=True)
+class EndpointFinished:
+    """Every check of an endpoint finished; its verdict is known."""
+
+    report: EndpointReport
+
+
+SweepEvent = EndpointStarted | CheckFinished | EndpointFinished
+EventHandler = Callable[[SweepEvent], None]
+
+
+# -- the engine ------------------------------------------------------------------------
+
+
+class Sweep:
+    """One sweep over a list of endpoints.  ``run()`` once; ``cancel()`` from anywhere."""
+
+    def __init__(self, inventory: Inventory, endpoints: Sequence[Endpoint] | None = None,
+                 options: SweepOptions | None = None,
+                 on_event: EventHandler | None = None) -> None:
+        self.inventory = inventory
+        self.endpoints = list(inventory.endpoints if endpoints is None else endpoints)
+        self.options = options or SweepOptions()
+        self.on_event = on_event
+        self.results: dict[str, EndpointReport] = {}
+        self._cancelled = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runners: dict[str, tuple[Runner, Any]] = {}
+
+    def cancel(self) -> None:
+        """Stop the sweep; ``run()`` returns the report of what finished."""
+        self._cancelled = True
+        for task in self._tasks:
+            task.cancel()
+
+    async def run(self) -> SweepReport:
+        """Run every endpoint's checks and return the report (partial if cancelled)."""
+        started, t0 = time.time(), time.monotonic()
+        sem = asyncio.Semaphore(max(1, self.options.concurrency))
+        self._tasks = [asyncio.create_task(self._endpoint(e, sem), name=f"sweep:{e.id}")
+                       for e in self.endpoints]
+        timed_out = False
+        try:
+            if self._tasks:
+                _, pending = await asyncio.wait(self._tasks, timeout=self.options.deadline_s)
+                timed_out = bool(pending)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        why = "sweep cancelled" if self._cancelled else "sweep deadline passed"
+        reports = tuple(self.results.get(e.id) or EndpointReport(e, Verdict.UNKNOWN,
+                                                                 (f"not checked: {why}",))
+                        for e in self.endpoints)
+        return SweepReport(
+            endpoints=reports, started_at=started, duration_s=time.monotonic() - t0,
+            checks=tuple(sorted(self.options.checks or ())), selector=self.options.selector,
+            cancelled=self._cancelled or timed_out, source=self.options.source)
+
+    def _emit(self, event: SweepEvent) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:  # a consumer's bug must not break the sweep
+            log.exception("sweep event handler failed")
+
+    async def _endpoint(self, endpoint: Endpoint, sem: asyncio.Semaphore) -> None:
+        async with sem:
+            self._emit(EndpointStarted(endpoint.id))
+            profile = self.inventory.profile(endpoint)
+            wanted = [c for c in profile.checks
+                      if self.options.checks is None or c in self.options.checks]
+            planned = [(kind, target_for(self.inventory, endpoint, kind)) for kind in wanted]
+            runs = [self._check(endpoint, kind, target, kind not in profile.advisory)
+                    for kind, target in planned if target is not None]
+            checks = await asyncio.gather(*runs)
+            report = judge(endpoint, {c.name: c for c in checks}, self.options.thresholds)
+            self.results[endpoint.id] = report
+            self._emit(EndpointFinished(report))
+
+    def _runner(self, kind: str) -> tuple[Runner, Any]:
+        if kind not in self._runners:
+            spec = load_probe(kind)
+            settings = self.options.settings.get(kind) or spec.settings()
+            self._runners[kind] = (self.options.runners.get(kind, spec.probe), settings)
+        return self._runners[kind]
+
+    async def _check(self, endpoint: Endpoint, kind: str, target: Target | ProbeResult,
+                     required: bool) -> CheckReport:
+        timeout = self.options.timeouts.get(kind, DEFAULT_TIMEOUTS.get(kind, 5.0))
+        start = time.monotonic()
+        timed_out = False
+        if isinstance(target, ProbeResult):  # the target could not be built (e.g. a secret)
+            result = target
+        else:
+            result, timed_out = await self._run_probe(kind, target, timeout)
+        check = CheckReport(kind, result, required, time.monotonic() - start, timed_out)
+        self._emit(CheckFinished(endpoint.id, check))
+        return check
+
+    async def _run_probe(self, kind: str, target: Target,
+                         timeout: float) -> tuple[ProbeResult, bool]:
+        try:
+            runner, settings = self._runner(kind)
+            async with asyncio.timeout(timeout):
+                return await runner(target, settings), False
+        except TimeoutError:
+            return ProbeResult.failure(f"no answer within {timeout:g} s"), True
+        except Exception as exc:  # one probe's crash is that check's failure, nothing more
+            log.debug("probe %s on %s crashed", kind, target.name, exc_info=True)
+            return ProbeResult.failure(f"probe error: {type(exc).__name__}: {exc}"), False
+
+
+async def run_sweep(inventory: Inventory, endpoints: Sequence[Endpoint] | None = None,
+                    options: SweepOptions | None = None,
+                    on_event: EventHandler | None = None) -> SweepReport:
+    """Run one sweep to completion (or its deadline) and return its report."""
+    return await Sweep(inventory, endpoints, options, on_event).run()
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise RLIMIT_NOFILE's soft limit towards ``wanted``; return the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= wanted:
+        return soft
+    new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
