@@ -42,6 +42,8 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in [
             {"cisco_ce": "Conference AutoAnswer Mute", "poly": "muteautoanswer"}),
     Setting("video.selfview", "bool", "show the room's own camera on screen",
             {"cisco_ce": "Video Selfview", "poly": "selfview"}),
+    Setting("audio.default_volume", "str", "loudspeaker volume at start-up (0-100)",
+            {"cisco_ce": "Audio DefaultVolume"}),
 ]}
 
 BOOL_WORDS: dict[str, tuple[str, str]] = {"cisco_ce": ("On", "Off"), "poly": ("yes", "no")}
