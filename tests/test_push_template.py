@@ -1,0 +1,127 @@
+"""Push templates: checked completely, with TEMPLATE:LINE:COL messages, before any device."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from inventory import Endpoint, InputError
+from inventory.loader import parse_inventory
+from vcfleet.push.engine import plan
+from vcfleet.push.template import load_template, render
+
+DATA = Path(__file__).parent / "data"
+
+INVENTORY = """
+endpoints:
+  - {id: so-noi-vu, name: "Sở Nội vụ", tier: department, address: 127.0.0.2,
+     vendor: cisco_ce, district: tp-thanh-hoa, services: {ssh: {port: 2222}}}
+  - {id: xa-ha-son, name: "UBND xã Hà Sơn", tier: commune, address: 127.0.0.3,
+     vendor: poly, district: ha-trung, services: {ssh: {port: 2222}}}
+  - {id: xa-nga-an, name: "UBND xã Nga An", tier: commune, address: 127.0.0.4,
+     vendor: yealink, district: nga-son}
+"""
+
+
+@pytest.fixture
+def endpoints() -> list[Endpoint]:
+    return list(parse_inventory(INVENTORY, "test.yaml").endpoints)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "t.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("template-unknown-key.yaml", ["3:3: unknown setting 'sip.proxxy'"]),
+    ("template-top-level.yaml", ["1:1: unknown key 'setting'"]),
+    ("template-yaml-syntax.yaml", ["4:1: YAML syntax error"]),
+    ("template-list-value.yaml", ["2:14: setting 'sip.proxy' needs a single value"]),
+    ("template-empty.yaml", ["1:1: template sets nothing"]),
+    ("template-bad-vendor-line.yaml",
+     ["6:7: a cisco_ce vendor line must read 'xConfiguration <Path>: <value>'",
+      "7:3: no push driver for vendor 'yealink'"]),
+])
+def test_structural_errors_point_at_the_line(name: str, expected: list[str]) -> None:
+    with pytest.raises(InputError) as info:
+        load_template(DATA / name)
+    text = str(info.value)
+    for part in expected:
+        assert f"{DATA / name}:" in text
+        assert part in text, text
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("template-bad-jinja.yaml",
+     "3:21: setting 'sip.display_name' for endpoint so-noi-vu: Jinja2 error: "),
+    ("template-jinja-syntax.yaml", "2:15: setting 'ntp.server' for endpoint so-noi-vu: "
+                                   "Jinja2 syntax error"),
+    ("template-bad-bool.yaml", "2:27: setting 'conference.auto_answer' for endpoint "
+                               "so-noi-vu: expected a boolean"),
+])
+def test_render_errors_point_at_the_value(name: str, expected: str,
+                                          endpoints: list[Endpoint]) -> None:
+    template = load_template(DATA / name)
+    with pytest.raises(InputError) as info:
+        plan(template, endpoints)
+    assert f"{DATA / name}:{expected}" in str(info.value)
+
+
+def test_undefined_names_are_named(endpoints) -> None:
+    template = load_template(DATA / "template-bad-jinja.yaml")
+    with pytest.raises(InputError) as info:
+        plan(template, endpoints)
+    assert "has no attribute 'nam'" in str(info.value)
+
+
+def test_key_the_vendor_cannot_set(tmp_path: Path, endpoints: list[Endpoint]) -> None:
+    template = load_template(write(tmp_path, "settings:\n  audio.default_volume: '40'\n"))
+    with pytest.raises(InputError) as info:
+        plan(template, endpoints)
+    assert f"{tmp_path / 't.yaml'}:2:25: setting 'audio.default_volume' cannot be set on " \
+           "poly endpoints (selected: xa-ha-son)" in str(info.value)
+    # Only Cisco endpoints selected: fine.
+    assert plan(template, endpoints[:1]) == {"so-noi-vu": plan(template, endpoints[:1])[
+        "so-noi-vu"]}
+
+
+def test_render_maps_neutral_keys_to_native_names(tmp_path: Path,
+                                                  endpoints: list[Endpoint]) -> None:
+    template = load_template(write(tmp_path, """
+settings:
+  sip.display_name: "{{ endpoint.name }} ({{ endpoint.district }})"
+  conference.auto_answer: true
+  audio.mute_on_join: "{{ 'on' if endpoint.tier == 'commune' else 'off' }}"
+vendor_lines:
+  cisco_ce: ["xConfiguration Video Selfview: Off"]
+  poly: ["systemsetting selfview no"]
+"""))
+    cisco, poly, _yealink = endpoints
+    assert [(c.name, c.value, c.key) for c in render(template, cisco)] == [
+        ("SIP DisplayName", "Sở Nội vụ (tp-thanh-hoa)", "sip.display_name"),
+        ("Conference AutoAnswer Mode", "On", "conference.auto_answer"),
+        ("Conference AutoAnswer Mute", "Off", "audio.mute_on_join"),
+        ("Video Selfview", "Off", None),
+    ]
+    assert [(c.name, c.value) for c in render(template, poly)] == [
+        ("sipdisplayname", "UBND xã Hà Sơn (ha-trung)"), ("autoanswer", "yes"),
+        ("muteautoanswer", "yes"), ("selfview", "no")]
+    planned = plan(template, endpoints)
+    assert set(planned) == {"so-noi-vu", "xa-ha-son"}  # yealink: no driver, skipped
+
+
+def test_template_hash_is_of_the_file_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    path = write(tmp_path, "settings: {ntp.server: ntp.example}\n")
+    assert load_template(path).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_sandbox_refuses_unsafe_expressions(tmp_path: Path, endpoints: list[Endpoint]) -> None:
+    template = load_template(write(
+        tmp_path, "settings:\n  ntp.server: \"{{ endpoint.__class__.__mro__ }}\"\n"))
+    with pytest.raises(InputError, match="Jinja2 error"):
+        plan(template, endpoints)

@@ -1,0 +1,66 @@
+"""``vcfleet push TEMPLATE``: push settings safely (backup, diff, apply, verify, roll back)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vcfleet.commands.common import add_select, inventory_of, selected
+
+HELP = "push a settings template: back up, diff, apply, verify, roll back on failure"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vcfleet push`` (docs/push.md)."""
+    from vcfleet.push.cliargs import add_ssh_options, positive_int
+
+    parser.add_argument("template", type=Path, help="template file (YAML, see docs/push.md)")
+    add_select(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="back up and show each endpoint's diff; change nothing")
+    parser.add_argument("--canary", type=positive_int, metavar="N",
+                        help="push to N endpoints first and stop if any of them fails")
+    parser.add_argument("--audit-log", type=Path, metavar="FILE",
+                        help="append one JSON line per endpoint here (default: push-audit.jsonl "
+                             "in the user's data directory)")
+    add_ssh_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the template against the selected endpoints, then push."""
+    import asyncio
+
+    from vcfleet.push.audit import AuditLog, default_audit_log
+    from vcfleet.push.cliargs import driver_options
+    from vcfleet.push.engine import PushOptions, plan, run_push
+    from vcfleet.push.progress import Progress
+    from vcfleet.push.report import print_push_report
+    from vcfleet.push.template import load_template
+
+    inv = inventory_of(args)
+    endpoints = selected(args, inv)
+    template = load_template(args.template)
+    plan(template, endpoints)  # every template problem, before any device is touched
+    options = driver_options(args, inv)
+    push = PushOptions(dry_run=args.dry_run, canary=args.canary or 0,
+                       concurrency=args.concurrency)
+    audit = AuditLog(args.audit_log or default_audit_log(), template, dry_run=args.dry_run)
+    progress = Progress(len(endpoints), "dry run" if args.dry_run else "push")
+
+    def on_result(result: object) -> None:
+        from vcfleet.push.engine import EndpointResult
+
+        assert isinstance(result, EndpointResult)
+        audit.record(result)
+        progress.add(str(result.outcome))
+
+    try:
+        report = asyncio.run(run_push(template, endpoints, options, push, on_result))
+    finally:
+        progress.close()
+        audit.close()
+    print_push_report(report, sys.stdout, dry_run=args.dry_run)
+    print(f"push: {len(endpoints)} endpoints in {report.duration_s:.1f} s; audit log "
+          f"{audit.path}", file=sys.stderr)
+    return 0 if report.ok else 1

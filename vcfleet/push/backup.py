@@ -1,0 +1,125 @@
+"""Backups of running configurations, laid out for git (as Oxidized does).
+
+Per endpoint, ``DIR/<id>.cfg`` holds the raw running configuration as the
+device printed it and ``DIR/<id>.json`` the vendor-neutral settings (sorted
+keys, two-space indent, trailing newline).  Nothing volatile (no timestamp)
+goes into either file, and a file is only rewritten when its content changed,
+so that a git commit of DIR shows exactly what changed on the fleet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from inventory import Endpoint
+from vcfleet import vendors
+from vcfleet.push.driver import (
+    DriverOptions,
+    PushError,
+    RunningConfig,
+    Unreachable,
+    make_driver,
+    supported,
+)
+
+
+@dataclass
+class BackupResult:
+    """One endpoint's backup: ``saved``, ``unreachable``, ``failed`` or ``skipped``."""
+
+    endpoint: Endpoint
+    status: str
+    error: str | None = None
+    changed: bool = False
+    """Whether a file's content differs from what DIR held before."""
+    duration_s: float = 0.0
+
+
+def neutral_settings(vendor: str, native: dict[str, str]) -> dict[str, str | bool]:
+    """Native settings as neutral keys and values (settings the device lacks left out)."""
+    out: dict[str, str | bool] = {}
+    for key, setting in vendors.SETTINGS.items():
+        name = setting.native.get(vendor)
+        if name is not None and name in native:
+            out[key] = vendors.neutral_value(vendor, setting, native[name])
+    return out
+
+
+def normalised_json(endpoint: Endpoint, config: RunningConfig) -> str:
+    """The ``<id>.json`` text: stable order and formatting, trailing newline."""
+    doc = {"endpoint": endpoint.id, "vendor": endpoint.vendor,
+           "settings": neutral_settings(endpoint.vendor, config.settings)}
+    return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write atomically unless the file already holds exactly ``text``; whether it wrote."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+async def backup_endpoint(endpoint: Endpoint, options: DriverOptions, out_dir: Path
+                          ) -> BackupResult:
+    """Read one endpoint's running configuration and write its two files; never raises."""
+    start = time.monotonic()
+    reason = supported(endpoint)
+    if reason is not None:
+        return BackupResult(endpoint, "skipped", reason)
+    driver = make_driver(endpoint, options)
+    budget = options.deadlines.endpoint_s
+    try:
+        async with asyncio.timeout(budget):
+            await driver.connect()
+            config = await driver.read()
+    except Unreachable as exc:
+        return BackupResult(endpoint, "unreachable", str(exc), duration_s=time.monotonic() - start)
+    except TimeoutError:
+        return BackupResult(endpoint, "unreachable", f"no configuration within {budget:g} s",
+                            duration_s=time.monotonic() - start)
+    except PushError as exc:
+        return BackupResult(endpoint, "failed", f"reading configuration: {exc}",
+                            duration_s=time.monotonic() - start)
+    finally:
+        await driver.close()
+    raw = config.raw if config.raw.endswith("\n") else config.raw + "\n"
+    changed = write_if_changed(out_dir / f"{endpoint.id}.cfg", raw)
+    changed |= write_if_changed(out_dir / f"{endpoint.id}.json", normalised_json(endpoint, config))
+    return BackupResult(endpoint, "saved", changed=changed, duration_s=time.monotonic() - start)
+
+
+async def run_backup(endpoints: Sequence[Endpoint], options: DriverOptions, out_dir: Path,
+                     concurrency: int = 32,
+                     on_result: Callable[[BackupResult], None] | None = None
+                     ) -> list[BackupResult]:
+    """Back up every endpoint (bounded concurrency); results in the order given."""
+    out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before any I/O)
+    sem = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(e: Endpoint) -> BackupResult:
+        async with sem:
+            result = await backup_endpoint(e, options, out_dir)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    return list(await asyncio.gather(*(one(e) for e in endpoints)))

@@ -1,0 +1,66 @@
+"""Command-line options ``vcfleet push`` and ``vcfleet backup`` share (SSH, deadlines)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from inventory import InputError, Inventory
+from vcfleet.push.driver import Deadlines, DriverOptions
+from vcfleet.push.hostkeys import KnownHosts, default_known_hosts
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
+    return value
+
+
+def add_ssh_options(parser: argparse.ArgumentParser) -> None:
+    """Driver, concurrency, host keys and deadlines."""
+    d = Deadlines()
+    parser.add_argument("--concurrency", type=positive_int, default=32, metavar="N",
+                        help="endpoints worked on at once (default: 32)")
+    parser.add_argument("--driver", choices=("asyncssh", "netmiko"), default="asyncssh",
+                        help="SSH client for Cisco endpoints: asyncssh (default, fastest) or "
+                             "netmiko's cisco_tp in a thread pool; Poly always uses asyncssh")
+    parser.add_argument("--known-hosts", metavar="FILE", type=Path,
+                        help=f"trusted SSH host keys (default: {default_known_hosts()})")
+    parser.add_argument("--accept-new-host-keys", action="store_true",
+                        help="trust and record the key of an endpoint not yet in the known_hosts "
+                             "file (a changed key is still refused)")
+    parser.add_argument("--connect-timeout", type=seconds, default=d.connect_s, metavar="S",
+                        help=f"TCP, SSH handshake and login deadline (default: {d.connect_s:g})")
+    parser.add_argument("--command-timeout", type=seconds, default=d.command_s, metavar="S",
+                        help=f"deadline per command and reply (default: {d.command_s:g})")
+    parser.add_argument("--endpoint-timeout", type=seconds, default=d.endpoint_s, metavar="S",
+                        help="deadline for all the work on one endpoint, a rollback excepted "
+                             f"(default: {d.endpoint_s:g})")
+
+
+def driver_options(args: argparse.Namespace, inventory: Inventory) -> DriverOptions:
+    """DriverOptions from the parsed options; InputError if the known_hosts file is unreadable."""
+    path = args.known_hosts or default_known_hosts()
+    try:
+        known = KnownHosts(path, accept_new=args.accept_new_host_keys)
+    except OSError as exc:
+        raise InputError(str(exc)) from None
+    deadlines = Deadlines(connect_s=args.connect_timeout, command_s=args.command_timeout,
+                          endpoint_s=args.endpoint_timeout)
+    return DriverOptions(known, inventory.base_dir(), deadlines, kind=args.driver)

@@ -1,0 +1,123 @@
+"""The one small interface every push driver implements, its errors and its options.
+
+A driver talks to one endpoint: ``connect``, ``read`` (running configuration,
+raw and as native settings), ``apply`` one setting, ``verify`` expected values,
+``close``.  The push engine owns the flow (backup, diff, apply, verify,
+rollback); drivers only move text, and their dialect (``dialects.py``) says
+what the text means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from inventory import Endpoint
+from vcfleet.push.dialects import DIALECTS, Dialect
+from vcfleet.push.hostkeys import KnownHosts
+
+DriverKind = Literal["asyncssh", "netmiko"]
+
+
+class PushError(Exception):
+    """Something went wrong talking to one endpoint; the message is for the operator."""
+
+
+class Unreachable(PushError):
+    """No working session: connection refused or timed out, login failed, host key refused."""
+
+
+class CommandFailed(PushError):
+    """The device answered a command with an error."""
+
+
+class DeviceTimeout(PushError):
+    """The device did not answer a command within its deadline."""
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """How long each step may take, in seconds."""
+
+    connect_s: float = 10.0
+    """TCP connect, SSH handshake and login."""
+    command_s: float = 10.0
+    """One command and its complete reply."""
+    endpoint_s: float = 90.0
+    """Everything for one endpoint except a rollback, which gets ``command_s`` per command."""
+
+
+@dataclass
+class DriverOptions:
+    """What every driver needs besides the endpoint."""
+
+    known_hosts: KnownHosts
+    base_dir: Path
+    """Folder that ``file:`` credential references are relative to (the inventory's)."""
+    deadlines: Deadlines = field(default_factory=Deadlines)
+    kind: DriverKind = "asyncssh"
+    pool: ThreadPoolExecutor | None = None
+    """Threads for synchronous drivers (netmiko); bounded by the push concurrency."""
+
+
+@dataclass(frozen=True)
+class RunningConfig:
+    """An endpoint's configuration as read: the raw text and native name -> value."""
+
+    raw: str
+    settings: dict[str, str]
+
+
+class Driver(Protocol):
+    """A session with one endpoint."""
+
+    endpoint: Endpoint
+    dialect: Dialect
+
+    async def connect(self) -> None:
+        """Open the session (raises Unreachable)."""
+
+    async def read(self) -> RunningConfig:
+        """The running configuration."""
+
+    async def apply(self, name: str, value: str) -> None:
+        """Set one native setting (raises CommandFailed or DeviceTimeout)."""
+
+    async def verify(self, expected: Mapping[str, str | None]) -> dict[str, str | None]:
+        """Read back; the settings whose value differs from ``expected``, with what was read."""
+
+    async def close(self) -> None:
+        """Close the session; never raises."""
+
+
+async def verify_by_reading(driver: Driver, expected: Mapping[str, str | None]
+                            ) -> dict[str, str | None]:
+    """``Driver.verify`` for drivers that can read their whole configuration."""
+    actual = (await driver.read()).settings
+    return {name: actual.get(name) for name, want in expected.items()
+            if not driver.dialect.same(name, actual.get(name), want)}
+
+
+def supported(endpoint: Endpoint) -> str | None:
+    """Why vcfleet cannot push to or back up this endpoint (None: it can)."""
+    if endpoint.vendor not in DIALECTS:
+        return f"no push driver for vendor {endpoint.vendor} (no SSH management API)"
+    if endpoint.services.ssh is None:
+        return "no ssh service in the inventory"
+    return None
+
+
+def make_driver(endpoint: Endpoint, options: DriverOptions) -> Driver:
+    """A not yet connected driver for a supported endpoint."""
+    if options.kind == "netmiko":
+        if endpoint.vendor != "cisco_ce":
+            # netmiko has no Poly SSH API driver; Poly always goes over asyncssh.
+            from vcfleet.push.asyncssh_driver import ShellDriver
+            return ShellDriver(endpoint, options)
+        from vcfleet.push.netmiko_driver import NetmikoDriver
+        return NetmikoDriver(endpoint, options)
+    from vcfleet.push.asyncssh_driver import ShellDriver
+    return ShellDriver(endpoint, options)

@@ -1,0 +1,146 @@
+"""A Cisco RoomOS/CE driver over netmiko's ``cisco_tp`` device type (``--driver netmiko``).
+
+netmiko is synchronous: each call runs in the push's bounded thread pool.
+netmiko's own timeouts bound every wait in the thread; the asyncio side waits
+at most a little longer and then reports a timeout (the thread finishes on its
+own).  Host keys are checked by paramiko against the same known_hosts file;
+with ``--accept-new-host-keys`` a new key is first fetched and recorded
+through asyncssh, so both drivers trust exactly the same keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import asyncssh
+
+from inventory import Endpoint
+from vcfleet.push.asyncssh_driver import password_of
+from vcfleet.push.dialects import DIALECTS
+from vcfleet.push.driver import (
+    CommandFailed,
+    DeviceTimeout,
+    DriverOptions,
+    PushError,
+    RunningConfig,
+    Unreachable,
+    verify_by_reading,
+)
+
+T = TypeVar("T")
+EXPECT = r"\n(OK|ERROR|Command not recognized\.)\s*$"
+SLACK_S = 2.0
+
+
+class NetmikoDriver:
+    """Cisco xAPI through ``netmiko.ConnectHandler(device_type="cisco_tp")``."""
+
+    def __init__(self, endpoint: Endpoint, options: DriverOptions) -> None:
+        self.endpoint = endpoint
+        self.dialect = DIALECTS[endpoint.vendor]
+        self.options = options
+        self._conn: Any = None
+
+    async def _in_thread(self, fn: Callable[[], T], timeout: float, what: str) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeout + SLACK_S):
+                return await loop.run_in_executor(self.options.pool, fn)
+        except TimeoutError:
+            raise DeviceTimeout(f"no answer to {what} within {timeout:g} s") from None
+
+    async def connect(self) -> None:
+        e, d = self.endpoint, self.options.deadlines
+        assert e.services.ssh is not None
+        port = e.services.ssh.port
+        known = self.options.known_hosts
+        if known.accept_new and not known.trusted(e.address, port):
+            await self._record_new_key(port)
+        if not known.path.exists():
+            raise Unreachable(known.refusal(e.address, port, None))
+        password = password_of(e, self.options)
+        params = {
+            "device_type": "cisco_tp", "host": e.address, "port": port,
+            "username": e.credentials.username, "password": password or "",
+            "use_keys": password is None, "allow_agent": password is None,
+            "ssh_strict": True, "system_host_keys": False, "alt_host_keys": True,
+            "alt_key_file": str(known.path), "conn_timeout": d.connect_s,
+            "auth_timeout": d.connect_s, "banner_timeout": d.connect_s,
+            "read_timeout_override": d.command_s, "fast_cli": True,
+        }
+        try:
+            self._conn = await self._in_thread(functools.partial(_connect, params),
+                                               d.connect_s * 2, "the SSH login")
+        except DeviceTimeout as exc:
+            raise Unreachable(str(exc)) from None
+
+    async def _record_new_key(self, port: int) -> None:
+        e = self.endpoint
+        try:
+            async with asyncio.timeout(self.options.deadlines.connect_s):
+                key = await asyncssh.get_server_host_key(e.address, port)
+        except (TimeoutError, OSError, asyncssh.Error) as exc:
+            raise Unreachable(f"cannot fetch the host key of {e.address}:{port}: "
+                              f"{exc or 'timeout'}") from None
+        if key is not None:
+            self.options.known_hosts.record(e.address, port, key)
+
+    async def command(self, command: str) -> str:
+        """Send one command; its reply (raises CommandFailed, DeviceTimeout)."""
+        if self._conn is None:
+            raise PushError("not connected")
+        timeout = self.options.deadlines.command_s
+        fn = functools.partial(self._conn.send_command, command, expect_string=EXPECT,
+                               read_timeout=timeout, strip_prompt=False, strip_command=True)
+        reply = str(await self._in_thread(fn, timeout, repr(command)))
+        error = self.dialect.error_of(reply)
+        if error is not None:
+            raise CommandFailed(error)
+        return reply
+
+    async def read(self) -> RunningConfig:
+        reply = await self.command(self.dialect.dump_command)
+        raw = "\n".join(ln for ln in reply.replace("\r\n", "\n").split("\n")
+                        if ln.strip() not in ("", "OK", "** end")) + "\n"
+        return RunningConfig(raw, self.dialect.parse_dump(raw))
+
+    async def apply(self, name: str, value: str) -> None:
+        await self.command(self.dialect.set_command(name, value))
+
+    async def verify(self, expected: Mapping[str, str | None]) -> dict[str, str | None]:
+        return await verify_by_reading(self, expected)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            loop = asyncio.get_running_loop()
+            try:
+                async with asyncio.timeout(5):
+                    await loop.run_in_executor(self.options.pool, conn.disconnect)
+            except Exception:  # closing is best effort; the session is gone either way
+                pass
+
+
+def _connect(params: dict[str, Any]) -> Any:
+    import netmiko
+    import paramiko
+
+    try:
+        return netmiko.ConnectHandler(**params)
+    except netmiko.NetmikoAuthenticationException:
+        raise Unreachable(f"login as {params['username']!r} refused "
+                          "(authentication failed)") from None
+    except netmiko.NetmikoTimeoutException as exc:
+        raise Unreachable(f"no SSH session within {params['conn_timeout']:g} s: "
+                          f"{str(exc).splitlines()[0]}") from None
+    except paramiko.SSHException as exc:
+        if "not found in known_hosts" in str(exc) or "known_hosts" in str(exc):
+            raise Unreachable(f"unknown host key for [{params['host']}]:{params['port']}: "
+                              "refused; rerun with --accept-new-host-keys to record it in "
+                              f"{params['alt_key_file']}") from None
+        raise Unreachable(f"SSH session failed: {exc}") from None
+    except OSError as exc:
+        raise Unreachable(f"cannot connect: {exc}") from None

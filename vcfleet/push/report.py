@@ -1,0 +1,68 @@
+"""Push and backup results as the operator reads them: diffs, a problem table, a summary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from vcfleet.push.backup import BackupResult
+from vcfleet.push.engine import EndpointResult, Outcome, PushReport
+from vcfleet.tables import render_table
+
+SUMMARY_ORDER = (
+    (Outcome.CHANGED, "changed"),
+    (Outcome.WOULD_CHANGE, "would change (dry run)"),
+    (Outcome.UNCHANGED, "unchanged"),
+    (Outcome.ROLLED_BACK, "failed, rolled back"),
+    (Outcome.ROLLBACK_FAILED, "failed, ROLLBACK FAILED"),
+    (Outcome.FAILED, "failed, nothing changed"),
+    (Outcome.UNREACHABLE, "unreachable"),
+    (Outcome.SKIPPED, "skipped (unsupported)"),
+    (Outcome.NOT_ATTEMPTED, "not attempted (canary failed)"),
+)
+
+
+def format_diff(result: EndpointResult) -> str:
+    """One endpoint's diff: a header line, then ``  key: 'before' -> 'after'`` per setting."""
+    lines = [f"{result.endpoint.id} ({result.endpoint.vendor}):"]
+    for c in result.changes:
+        shown = c.shown()
+        lines.append(f"  {shown['setting']}: {shown['before']!r} -> {shown['after']!r}")
+    return "\n".join(lines) + "\n"
+
+
+def print_push_report(report: PushReport, out: TextIO, *, dry_run: bool) -> None:
+    """Diffs (dry run), every endpoint that did not end unchanged, and the summary."""
+    if dry_run:
+        for r in report.results:
+            if r.changes:
+                out.write(format_diff(r))
+        out.write("\n")
+    rows = [[r.endpoint.id, str(r.outcome) + (" (canary)" if r.canary else ""),
+             ", ".join(c.label for c in r.changes), r.error or ""]
+            for r in report.results if r.outcome not in (Outcome.UNCHANGED, Outcome.WOULD_CHANGE)]
+    if rows:
+        out.write(render_table(("endpoint", "outcome", "settings", "detail"), rows))
+        out.write("\n")
+    summary = [[label, report.count(outcome)] for outcome, label in SUMMARY_ORDER
+               if report.count(outcome) or outcome in _ALWAYS]
+    out.write(render_table(("outcome", "endpoints"), summary))
+    if report.canary_failed:
+        out.write("canary stage failed: the rollout was stopped\n")
+
+
+_ALWAYS = {Outcome.CHANGED, Outcome.UNCHANGED, Outcome.ROLLED_BACK, Outcome.UNREACHABLE,
+           Outcome.SKIPPED}
+
+
+def print_backup_report(results: Sequence[BackupResult], out: TextIO) -> None:
+    """Endpoints that were not saved, then counts per status."""
+    rows = [[r.endpoint.id, r.status, r.error or ""] for r in results if r.status != "saved"]
+    if rows:
+        out.write(render_table(("endpoint", "status", "detail"), rows))
+        out.write("\n")
+    counts = {s: sum(r.status == s for r in results)
+              for s in ("saved", "unreachable", "failed", "skipped")}
+    changed = sum(r.changed for r in results)
+    out.write(render_table(("status", "endpoints"), [[k, v] for k, v in counts.items()]))
+    out.write(f"{changed} backup(s) differ from what the folder held before\n")
