@@ -1,0 +1,151 @@
+"""The readiness report (Markdown and HTML) from fixed report data.
+
+``sample_report`` builds a deterministic report of the demo fleet that the
+console's tests and snapshots use as well.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+
+from inventory import Inventory, load_inventory
+from probes.base import ProbeResult
+from vcfleet.history import History
+from vcfleet.render import key_figures, not_ready, render_html, render_markdown
+from vcfleet.report import CheckReport, EndpointReport, SweepReport, Verdict, judge
+
+T0 = 1_800_000_000.0
+"""A fixed sweep time: 2027-01-15 08:00:00 UTC."""
+
+
+def sample_checks(i: int) -> dict[str, CheckReport]:
+    """Checks of the i-th endpoint: every 17th down (SIP silent), every 11th lossy."""
+    if i % 17 == 3:
+        sip = ProbeResult.failure("no answer to OPTIONS within 2 s")
+        return {"sip": CheckReport("sip", sip, True, 2.0, True)}
+    sip = ProbeResult(True, {"rtt_ms": 1.0 + (i % 7) * 0.5})
+    loss_up = 0.05 if i % 11 == 5 else 0.0
+    webrtc = ProbeResult(True, {"rtt_ms": 20.0 + i % 13, "mos": 4.3 - loss_up * 10,
+                                "setup_ms": 150.0},
+                         {"up": {"jitter_ms": 2.0 + i % 5, "loss_ratio": loss_up},
+                          "down": {"jitter_ms": 1.5, "loss_ratio": 0.0}})
+    return {"sip": CheckReport("sip", sip, True, 0.01),
+            "webrtc": CheckReport("webrtc", webrtc, True, 3.2)}
+
+
+def sample_endpoint_report(inv: Inventory, i: int, at: float = T0) -> EndpointReport:
+    """The deterministic result of the i-th endpoint, judged by the one verdict function."""
+    r = judge(inv.endpoints[i], sample_checks(i))
+    return EndpointReport(r.endpoint, r.verdict, r.reasons, r.checks, at + 5.0)
+
+
+def sample_report(inv: Inventory, started_at: float = T0, count: int | None = None
+                  ) -> SweepReport:
+    """A deterministic sweep report of the first ``count`` endpoints (default: all)."""
+    n = len(inv.endpoints) if count is None else count
+    reports = tuple(sample_endpoint_report(inv, i, started_at) for i in range(n))
+    return SweepReport(reports, started_at, 12.5, ("sip", "webrtc"), "", False, "test")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Inventory:
+    return load_inventory()
+
+
+def test_sample_report_has_every_verdict(demo: Inventory) -> None:
+    s = sample_report(demo).summary()
+    assert s["total"] == 348
+    assert (s["ready"], s["degraded"], s["down"]) == (297, 30, 21)
+
+
+def test_markdown_lists_rooms_not_ready_with_contacts(demo: Inventory) -> None:
+    report = sample_report(demo)
+    text = render_markdown(report, demo, tz=UTC)
+    assert text.startswith("# Readiness report — Thanh Hóa\n")
+    assert "2027-01-15 08:00:00 +0000" in text
+    bad = not_ready(report)
+    assert bad[0].verdict is Verdict.DOWN
+    assert bad[-1].verdict is Verdict.DEGRADED
+    for r in bad:
+        line = next(line for line in text.splitlines() if f"({r.endpoint.id})" in line)
+        assert r.endpoint.contact.phone in line
+        assert r.endpoint.contact.name in line
+        assert "✖ down" in line or "▲ degraded" in line
+    assert "sip: no answer to OPTIONS within 2 s" in text
+    assert "webrtc: packet loss up 5.0% >= 3%" in text
+
+
+def test_markdown_summary_by_tier_and_district(demo: Inventory) -> None:
+    report = sample_report(demo)
+    text = render_markdown(report, demo, tz=UTC)
+    s = report.summary()
+    assert f"348 rooms, ✔ {s['ready']} ready, ▲ {s['degraded']} degraded, ✖ {s['down']} down" \
+        in text
+    tiers = text.split("## By tier")[1].split("## By district")[0]
+    assert re.search(r"\| commune \| \d+ \|", tiers)
+    districts = text.split("## By district")[1]
+    assert "| UBND huyện Hà Trung |" in districts
+    assert "| Province and departments |" in districts
+    # every district row adds up to the fleet
+    totals = [int(m) for m in re.findall(r"^\| [^|]+ \| (\d+) \|", districts, re.M)]
+    assert sum(totals) == 348
+
+
+def test_every_room_ready_says_so(demo: Inventory) -> None:
+    ok = tuple(EndpointReport(e, Verdict.READY, (), {}, T0) for e in demo.endpoints[:3])
+    report = SweepReport(ok, T0, 1.0)
+    assert "Every room is ready." in render_markdown(report, demo)
+    assert "Every room is ready." in render_html(report, demo)
+
+
+def test_markdown_escapes_table_pipes(demo: Inventory) -> None:
+    e = demo.endpoints[0]
+    report = SweepReport((EndpointReport(e, Verdict.DOWN, ("sip: a|b",), {}, T0),), T0, 1.0)
+    assert "sip: a\\|b" in render_markdown(report, demo)
+
+
+def test_cancelled_sweep_is_flagged_and_unchecked_rooms_listed(demo: Inventory) -> None:
+    rows = (EndpointReport(demo.endpoints[0], Verdict.UNKNOWN, ("not checked: sweep cancelled",)),)
+    report = SweepReport(rows, T0, 1.0, cancelled=True)
+    text = render_markdown(report, demo)
+    assert "did not finish" in text
+    assert "… not checked" in text
+
+
+def test_html_is_self_contained_and_escaped(demo: Inventory) -> None:
+    report = sample_report(demo)
+    page = render_html(report, demo, tz=UTC)
+    assert page.startswith("<!DOCTYPE html>")
+    assert '<meta charset="utf-8">' in page
+    assert not re.search(r"""(src|href)\s*=|<script|@import|url\(""", page)
+    assert "UBND huyện Hà Trung" in page
+    assert '<tr class="down">' in page
+    assert '<tr class="degraded">' in page
+    e = demo.endpoints[0]
+    evil = SweepReport((EndpointReport(e, Verdict.DOWN, ("<b>x</b> & y",), {}, T0),), T0, 1.0)
+    assert "&lt;b&gt;x&lt;/b&gt; &amp; y" in render_html(evil, demo)
+
+
+def test_failure_counts_from_history(demo: Inventory, tmp_path: Path) -> None:
+    with History(tmp_path / "h.sqlite3") as history:
+        for k in range(3):
+            history.record(sample_report(demo, T0 + k * 600))
+        report = sample_report(demo, T0 + 3 * 600)
+        text = render_markdown(report, demo, history=history)
+    assert "Failures (7 days)" in text
+    down = not_ready(report)[0]
+    line = next(line for line in text.splitlines() if f"({down.endpoint.id})" in line)
+    assert line.rstrip().endswith("| 3 |")
+
+
+def test_key_figures(demo: Inventory) -> None:
+    r = sample_endpoint_report(demo, 5)
+    figs = key_figures(r)
+    assert figs["loss_up"] == pytest.approx(0.05)
+    assert set(figs) == {"sip_rtt_ms", "media_rtt_ms", "jitter_up_ms", "jitter_down_ms",
+                         "loss_up", "loss_down", "mos"}
+    assert key_figures(sample_endpoint_report(demo, 3)) == {}
