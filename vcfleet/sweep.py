@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import resource
 import time
@@ -185,16 +186,20 @@ class Sweep:
             self.results[endpoint.id] = report
             self._emit(EndpointFinished(report))
 
+    def _timeout(self, kind: str) -> float:
+        return self.options.timeouts.get(kind, DEFAULT_TIMEOUTS.get(kind, 5.0))
+
     def _runner(self, kind: str) -> tuple[Runner, Any]:
         if kind not in self._runners:
             spec = load_probe(kind)
             settings = self.options.settings.get(kind) or spec.settings()
+            settings = with_probe_deadline(settings, self._timeout(kind))
             self._runners[kind] = (self.options.runners.get(kind, spec.probe), settings)
         return self._runners[kind]
 
     async def _check(self, endpoint: Endpoint, kind: str, target: Target | ProbeResult,
                      required: bool) -> CheckReport:
-        timeout = self.options.timeouts.get(kind, DEFAULT_TIMEOUTS.get(kind, 5.0))
+        timeout = self._timeout(kind)
         start = time.monotonic()
         timed_out = False
         if isinstance(target, ProbeResult):  # the target could not be built (e.g. a secret)
@@ -216,6 +221,18 @@ class Sweep:
         except Exception as exc:  # one probe's crash is that check's failure, nothing more
             log.debug("probe %s on %s crashed", kind, target.name, exc_info=True)
             return ProbeResult.failure(f"probe error: {type(exc).__name__}: {exc}"), False
+
+
+def with_probe_deadline(settings: Any, timeout: float) -> Any:
+    """Settings whose ``timeout_s`` (if the probe has one and it is unset) is just under the
+    check's deadline, so that the probe stops first and says what it saw ("no answer to
+    OPTIONS after 4 transmissions") rather than the engine's bare "no answer within 2 s".
+    The engine's deadline still bounds the check."""
+    if (dataclasses.is_dataclass(settings) and not isinstance(settings, type)
+            and any(f.name == "timeout_s" for f in dataclasses.fields(settings))
+            and getattr(settings, "timeout_s", 0) is None):
+        return dataclasses.replace(settings, timeout_s=round(timeout - min(0.1, timeout / 10), 3))
+    return settings
 
 
 async def run_sweep(inventory: Inventory, endpoints: Sequence[Endpoint] | None = None,

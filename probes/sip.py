@@ -1,0 +1,355 @@
+"""SIP OPTIONS probe ("SIP ping"): is the endpoint's SIP stack alive, and how fast does it answer.
+
+One well-formed OPTIONS request (RFC 3261 section 11) over UDP or TCP.
+
+- **UDP** retransmits like a non-INVITE client transaction (RFC 3261 17.1.2.2,
+  timer E): the first retransmission after T1 = 500 ms, each next interval doubled
+  up to T2 = 4 s, until a final response arrives or the probe's deadline passes.
+  Retransmissions are the same request (same branch, Call-ID and CSeq).
+- **TCP** sends the request once over a fresh connection (no retransmission:
+  the transport is reliable).
+
+The response is matched by the branch of the top Via, the Call-ID and the CSeq;
+anything else (another transaction's response, a request, garbage) is ignored and
+counted.  Provisional (1xx) responses are noted and the wait goes on.
+
+**RTT** (``rtt_ms``) is measured from the transmission that was answered.  Every
+transmission carries a ``Timestamp`` header (RFC 3261 20.38) with its own send
+time; a UAS copies it into the response (8.2.6.1), so the answer says which
+transmission it answers, even after retransmissions.  When the answer carries no
+``Timestamp`` and it came after a retransmission, the transmission it answers is
+ambiguous (Karn's problem): ``rtt_ms`` is then measured from the *first*
+transmission, an upper bound, and ``info`` says ``rtt_ambiguous``.
+
+**Which responses count as ok.**  Any final response proves the SIP stack is
+alive, so 2xx, 3xx, 4xx and 6xx are ok (codecs often answer OPTIONS from unknown
+hosts with 403, 404 or 405; ``info`` keeps the code and reason).  The server
+errors of ``Settings.failing_codes`` (500 Server Internal Error, 503 Service
+Unavailable, 504 Server Time-out by default) fail the check: the stack answers
+but says it cannot take calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass, field
+
+from probes.base import Info, ProbeResult, Target
+
+T1_S = 0.5
+T2_S = 4.0
+MAGIC_COOKIE = "z9hG4bK"
+COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "l": "content-length",
+           "m": "contact", "c": "content-type"}
+MAX_MESSAGE = 65536
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of the SIP OPTIONS check."""
+
+    transport: str | None = None
+    """``udp`` or ``tcp``; None uses the target's transport (default udp)."""
+    port: int = 5060
+    """Port when the target names none."""
+    t1_s: float = T1_S
+    """RFC 3261 T1: first retransmission interval over UDP."""
+    t2_s: float = T2_S
+    """RFC 3261 T2: the cap of the doubling retransmission interval."""
+    timeout_s: float | None = None
+    """The probe's own deadline; the sweep engine sets it just under the check's deadline
+    so that the probe can say what it saw (None: 64 x T1, RFC 3261 timer F)."""
+    from_user: str = "vcfleet"
+    """User part of the From URI."""
+    user_agent: str = "vcfleet-probe"
+    failing_codes: frozenset[int] = field(default_factory=lambda: frozenset({500, 503, 504}))
+    """Final response codes that fail the check although the stack answered."""
+
+
+@dataclass
+class _Request:
+    """One OPTIONS transaction's identity and wire form (minus the Timestamp)."""
+
+    branch: str
+    call_id: str
+    cseq: int
+    head: str
+
+    def wire(self, sent_at: float) -> bytes:
+        """The request as sent at ``sent_at`` (perf_counter seconds) with its Timestamp."""
+        return (f"{self.head}Timestamp: {sent_at:.6f}\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+@dataclass
+class Response:
+    """A parsed SIP response (header names folded to lower-case long form)."""
+
+    code: int
+    reason: str
+    headers: dict[str, list[str]]
+
+    def first(self, name: str) -> str:
+        """The first value of a header, or "" if absent."""
+        values = self.headers.get(name)
+        return values[0] if values else ""
+
+
+def parse_response(data: bytes) -> Response | None:
+    """A SIP response from bytes; None for garbage or a request."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.split("\r\n\r\n", 1)[0].replace("\r\n", "\n").split("\n")
+    version, _, rest = lines[0].partition(" ")
+    code_text, _, reason = rest.partition(" ")
+    if version != "SIP/2.0" or len(code_text) != 3 or not code_text.isdigit():
+        return None
+    headers: dict[str, list[str]] = {}
+    last = ""
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and last:  # folded continuation line
+            headers[last][-1] += " " + line.strip()
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            return None
+        key = name.strip().lower()
+        last = COMPACT.get(key, key)
+        values = [v.strip() for v in value.split(",")] if last == "via" else [value.strip()]
+        headers.setdefault(last, []).extend(values)
+    return Response(int(code_text), reason.strip(), headers)
+
+
+def _param(header: str, name: str) -> str | None:
+    for part in header.split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
+def _uri_host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def build_request(target: Target, port: int, transport: str, local: tuple[str, int],
+                  settings: Settings) -> _Request:
+    """A well-formed OPTIONS request for the target (RFC 3261 8.1.1 and 11)."""
+    branch = MAGIC_COOKIE + secrets.token_hex(8)
+    call_id = f"{secrets.token_hex(12)}@{_uri_host(local[0])}"
+    tag = secrets.token_hex(5)
+    uri = f"sip:{_uri_host(target.address)}:{port}"
+    proto = transport.upper()
+    sent_by = f"{_uri_host(local[0])}:{local[1]}"
+    head = (
+        f"OPTIONS {uri} SIP/2.0\r\n"
+        f"Via: SIP/2.0/{proto} {sent_by};branch={branch};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:{settings.from_user}@{_uri_host(local[0])}>;tag={tag}\r\n"
+        f"To: <{uri}>\r\n"
+        f"Call-ID: {call_id}\r\n"
+        "CSeq: 1 OPTIONS\r\n"
+        f"Contact: <sip:{settings.from_user}@{sent_by};transport={transport}>\r\n"
+        "Accept: application/sdp\r\n"
+        f"User-Agent: {settings.user_agent}\r\n"
+    )
+    return _Request(branch, call_id, 1, head)
+
+
+def matches(resp: Response, req: _Request) -> bool:
+    """True when the response belongs to our transaction (branch, Call-ID, CSeq)."""
+    cseq = resp.first("cseq").split()
+    return (_param(resp.first("via"), "branch") == req.branch
+            and resp.first("call-id") == req.call_id
+            and cseq == [str(req.cseq), "OPTIONS"])
+
+
+@dataclass
+class _Exchange:
+    """What one transaction saw: transmissions, ignored datagrams, provisional codes."""
+
+    sent: list[float] = field(default_factory=list)
+    ignored: int = 0
+    provisional: list[int] = field(default_factory=list)
+
+
+async def probe(target: Target, settings: Settings) -> ProbeResult:
+    """Send OPTIONS; figures ``rtt_ms``; info ``status``, ``reason``, ``server``, ``transport``."""
+    transport = (settings.transport or target.transport or "udp").lower()
+    port = target.port or settings.port
+    if transport not in ("udp", "tcp"):
+        return ProbeResult.failure(f"unsupported SIP transport {transport!r}")
+    timeout = settings.timeout_s if settings.timeout_s is not None else 64 * settings.t1_s
+    where = f"{port}/{transport}"
+    ex = _Exchange()
+    try:
+        async with asyncio.timeout(timeout):
+            if transport == "udp":
+                resp, received = await _over_udp(target, port, settings, ex)
+            else:
+                resp, received = await _over_tcp(target, port, settings, ex)
+    except TimeoutError:
+        return ProbeResult.failure(_silence(ex, where, timeout))
+    except ConnectionRefusedError:
+        what = "ICMP port unreachable" if transport == "udp" else "connection refused"
+        return ProbeResult.failure(f"SIP port {where} closed ({what})")
+    except ConnectionError as exc:
+        return ProbeResult.failure(f"SIP over {where}: {exc}")
+    except OSError as exc:
+        return ProbeResult.failure(f"cannot reach SIP port {where}: {exc.strerror or exc}")
+    return _result(resp, received, ex, transport, settings)
+
+
+def _silence(ex: _Exchange, where: str, timeout: float) -> str:
+    sent = f"{len(ex.sent)} transmission{'s' if len(ex.sent) != 1 else ''}"
+    if ex.provisional:
+        return f"only a provisional {ex.provisional[-1]} to OPTIONS on {where} in {timeout:g} s"
+    if ex.ignored:
+        return (f"no valid answer to OPTIONS on {where} in {timeout:g} s ({sent}; "
+                f"{ex.ignored} unrelated or malformed message{'s' if ex.ignored > 1 else ''})")
+    if not ex.sent:
+        return f"could not connect to SIP port {where} in {timeout:g} s"
+    return f"no answer to OPTIONS on {where} in {timeout:g} s ({sent})"
+
+
+def _result(resp: Response, received: float, ex: _Exchange, transport: str,
+            settings: Settings) -> ProbeResult:
+    rtt_s, ambiguous = _rtt(resp, received, ex.sent)
+    info: dict[str, Info] = {"status": resp.code, "reason": resp.reason,
+                             "transport": transport, "transmissions": len(ex.sent)}
+    if resp.first("server") or resp.first("user-agent"):
+        info["server"] = resp.first("server") or resp.first("user-agent")
+    if ambiguous:
+        info["rtt_ambiguous"] = True
+    if ex.ignored:
+        info["ignored_messages"] = ex.ignored
+    figures = {"rtt_ms": round(rtt_s * 1000.0, 3)}
+    ok = resp.code not in settings.failing_codes
+    reason = "" if ok else f"SIP stack answered {resp.code} {resp.reason}".rstrip()
+    return ProbeResult(ok=ok, figures=figures, reason=reason, info=info)
+
+
+def _rtt(resp: Response, received: float, sent: list[float]) -> tuple[float, bool]:
+    """Round-trip time of the answered transmission, and whether it is ambiguous."""
+    stamp = resp.first("timestamp").split()
+    if stamp:
+        with contextlib.suppress(ValueError):
+            echoed = float(stamp[0])
+            if any(abs(echoed - t) < 1e-5 for t in sent):
+                return received - echoed, False
+    before = [t for t in sent if t <= received]
+    return received - sent[0], len(before) > 1
+
+
+async def _over_udp(target: Target, port: int, settings: Settings,
+                    ex: _Exchange) -> tuple[Response, float]:
+    loop = asyncio.get_running_loop()
+    answers: asyncio.Queue[tuple[bytes, float] | Exception] = asyncio.Queue()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Collector(answers), remote_addr=(target.address, port))
+    try:
+        sock = transport.get_extra_info("socket")
+        local = sock.getsockname()[:2]
+        req = build_request(target, port, "udp", local, settings)
+        interval = settings.t1_s
+        while True:
+            now = time.perf_counter()
+            ex.sent.append(now)
+            transport.sendto(req.wire(now))
+            wait_until = loop.time() + interval
+            found = await _await_final(answers, req, ex, wait_until)
+            if found is not None:
+                return found
+            interval = min(interval * 2, settings.t2_s)
+    finally:
+        transport.close()
+
+
+async def _await_final(answers: asyncio.Queue[tuple[bytes, float] | Exception],
+                       req: _Request, ex: _Exchange,
+                       until: float) -> tuple[Response, float] | None:
+    """The final response if one arrives before ``until`` (loop time)."""
+    loop = asyncio.get_running_loop()
+    while (left := until - loop.time()) > 0:
+        try:
+            item = await asyncio.wait_for(answers.get(), left)
+        except TimeoutError:
+            return None
+        if isinstance(item, Exception):
+            raise item
+        data, at = item
+        resp = parse_response(data)
+        if resp is None or not matches(resp, req):
+            ex.ignored += 1
+        elif resp.code < 200:
+            ex.provisional.append(resp.code)
+        else:
+            return resp, at
+    return None
+
+
+class _Collector(asyncio.DatagramProtocol):
+    """Queues each datagram with its arrival time, and socket errors (port unreachable)."""
+
+    def __init__(self, queue: asyncio.Queue[tuple[bytes, float] | Exception]) -> None:
+        self.queue = queue
+
+    def datagram_received(self, data: bytes, addr: tuple[str | None, int]) -> None:
+        self.queue.put_nowait((data, time.perf_counter()))
+
+    def error_received(self, exc: Exception) -> None:
+        self.queue.put_nowait(exc)
+
+
+async def _over_tcp(target: Target, port: int, settings: Settings,
+                    ex: _Exchange) -> tuple[Response, float]:
+    reader, writer = await asyncio.open_connection(target.address, port)
+    try:
+        local = writer.get_extra_info("sockname")[:2]
+        req = build_request(target, port, "tcp", local, settings)
+        now = time.perf_counter()
+        ex.sent.append(now)
+        writer.write(req.wire(now))
+        await writer.drain()
+        while True:
+            data = await _read_message(reader)
+            at = time.perf_counter()
+            resp = parse_response(data)
+            if resp is None:
+                ex.ignored += 1
+                raise ConnectionError("answered with something that is not a SIP response")
+            if not matches(resp, req):
+                ex.ignored += 1
+            elif resp.code < 200:
+                ex.provisional.append(resp.code)
+            else:
+                return resp, at
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def _read_message(reader: asyncio.StreamReader) -> bytes:
+    """One SIP message from a stream (headers, then Content-Length bytes of body)."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial.strip():
+            raise ConnectionError("answered with something that is not a SIP response") from exc
+        raise ConnectionError("connection closed without an answer") from exc
+    except asyncio.LimitOverrunError as exc:
+        raise ConnectionError("answered with an oversized message") from exc
+    head = head.lstrip(b"\r\n")
+    resp = parse_response(head)
+    length = resp.first("content-length") if resp else ""
+    if length.isdigit() and 0 < int(length) <= MAX_MESSAGE:
+        await reader.readexactly(int(length))
+    return head
+
+
+__all__ = ["Response", "Settings", "build_request", "matches", "parse_response", "probe"]
