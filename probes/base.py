@@ -30,6 +30,8 @@ class Target:
     """Resolved bearer token; kept out of repr so that it never reaches a log."""
     transport: str | None = None
     """Transport for checks that have a choice (sip: "udp" or "tcp")."""
+    verify_tls: bool | None = None
+    """Verify the server's TLS certificate (https); None leaves it to the probe's settings."""
 
 
 @dataclass(frozen=True, slots=True)
