@@ -1,0 +1,225 @@
+"""The fleet simulator: every endpoint of an inventory, served on its own address.
+
+``Simulator`` runs in one of two modes:
+
+- in-process (``workers=0``): every endpoint is served by the caller's event loop
+  (small test fleets, and ``inspect()`` of a device's state);
+- worker processes (``workers=N``): endpoint *i* is served by worker ``i % N``,
+  a ``python -m vcfleet.simulator.worker`` child that talks JSON lines with the
+  parent over its stdin and stdout.  This spreads the work of a full sweep
+  (TLS handshakes, SSH key exchanges, WebRTC media) over the machine's cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from inventory import Inventory
+from vcfleet.simulator import state
+from vcfleet.simulator.devices import Device
+from vcfleet.simulator.endpoint import Shared, SimulatedEndpoint, SimulatorError, start_all
+from vcfleet.simulator.faults import Faults
+from vcfleet.simulator.web import tls_context
+
+log = logging.getLogger(__name__)
+
+FILES_PER_ENDPOINT = 24
+"""Open files to budget per endpoint: its listeners plus the connections of a sweep."""
+WORKER_START_TIMEOUT_S = 60.0
+WORKER_REPLY_TIMEOUT_S = 30.0
+
+
+def raise_file_limit(endpoints: int) -> int:
+    """Raise RLIMIT_NOFILE to what ``endpoints`` endpoints need; SimulatorError if impossible."""
+    need = endpoints * FILES_PER_ENDPOINT + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return int(soft)
+    try:
+        new_hard = hard if hard == resource.RLIM_INFINITY or hard >= need else need
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, new_hard))
+    except (ValueError, OSError):
+        raise SimulatorError(
+            f"the open-file limit is {soft} (hard {hard}) and cannot be raised to the {need} "
+            f"that {endpoints} endpoints need: raise it (ulimit -n {need}) or serve fewer "
+            "endpoints") from None
+    return need
+
+
+def prepare_state(state_dir: Path, inventory: Inventory) -> tuple[Path, Path]:
+    """Create host keys, known_hosts and the TLS certificate; return the certificate files."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state.host_keys(state_dir, inventory.endpoints)
+    return state.tls_files(state_dir)
+
+
+class Simulator:
+    """Serves an inventory's endpoints; ``start``/``stop`` or ``async with``.
+
+    ``faults`` are the initial faults; ``reload_faults`` changes them live.
+    ``state_dir`` holds host keys, the TLS certificate and ``authorized_keys``
+    (default: ``state.default_state_dir()``).  ``reboot_s`` is how long a
+    rebooting device stays away.
+    """
+
+    def __init__(self, inventory: Inventory, faults: Faults | None = None,
+                 state_dir: Path | None = None, workers: int = 0,
+                 reboot_s: float = 1.0) -> None:
+        self.inventory = inventory
+        self.faults = faults or Faults()
+        self.state_dir = Path(state_dir) if state_dir else state.default_state_dir()
+        self.workers = max(0, workers)
+        self.reboot_s = reboot_s
+        self.endpoints: dict[str, SimulatedEndpoint] = {}
+        self.startup_s = 0.0
+        self._shared: Shared | None = None
+        self._procs: list[_Worker] = []
+        self._reloads: set[asyncio.Task[None]] = set()
+        self._started = False
+
+    @property
+    def known_hosts(self) -> Path:
+        """``STATE_DIR/known_hosts``: every SSH endpoint's host key."""
+        return self.state_dir / "known_hosts"
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Serve every endpoint; returns once all listen.  SimulatorError if one cannot."""
+        t0 = time.monotonic()
+        raise_file_limit(len(self.inventory) if not self.workers else 16)
+        cert, key = await asyncio.to_thread(prepare_state, self.state_dir, self.inventory)
+        self._started = True
+        try:
+            if self.workers:
+                await self._start_workers()
+            else:
+                await self._start_here(str(cert), str(key))
+        except BaseException:
+            await self.stop()
+            raise
+        self.startup_s = time.monotonic() - t0
+
+    async def _start_here(self, cert: str, key: str) -> None:
+        keys = {e.id: state.host_key(self.state_dir, e.id)
+                for e in self.inventory.endpoints if e.services.ssh}
+        self._shared = Shared(self.inventory, self.state_dir, keys, tls_context(cert, key),
+                              state.authorized_keys(self.state_dir), self.reboot_s)
+        self.endpoints = {e.id: SimulatedEndpoint(e, self._shared)
+                          for e in self.inventory.endpoints}
+        faults = {e.id: self.faults.for_endpoint(e, self.inventory)
+                  for e in self.inventory.endpoints}
+        await start_all(list(self.endpoints.values()), faults)
+
+    async def _start_workers(self) -> None:
+        if self.inventory.path is None:
+            raise SimulatorError("worker processes need an inventory loaded from a file")
+        count = min(self.workers, len(self.inventory)) or 1
+        self._procs = [_Worker(i, count) for i in range(count)]
+        hello = {"inventory": str(self.inventory.path), "state_dir": str(self.state_dir),
+                 "faults": self.faults.to_json(), "reboot_s": self.reboot_s}
+        await asyncio.gather(*(w.start(hello) for w in self._procs))
+
+    def reload_faults(self, faults: Faults) -> asyncio.Task[None]:
+        """Put new faults in force live; await the returned task to know they apply."""
+        self.faults = faults
+        task = asyncio.create_task(self._reload(faults))
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+        return task
+
+    async def _reload(self, faults: Faults) -> None:
+        if self._procs:
+            await asyncio.gather(*(w.call({"cmd": "reload", "faults": faults.to_json()})
+                                   for w in self._procs))
+            return
+        if self._shared is not None:
+            self._shared.authorized_keys = state.authorized_keys(self.state_dir)
+        await asyncio.gather(*(ep.apply(faults.for_endpoint(ep.endpoint, self.inventory))
+                               for ep in self.endpoints.values()))
+
+    async def stop(self) -> None:
+        """Stop every endpoint, worker and pending reload, and await them all."""
+        if self._reloads:
+            await asyncio.wait(list(self._reloads), timeout=30.0)
+        await asyncio.gather(*(ep.stop() for ep in self.endpoints.values()),
+                             return_exceptions=True)
+        self.endpoints = {}
+        await asyncio.gather(*(w.stop() for w in self._procs), return_exceptions=True)
+        self._procs = []
+        self._started = False
+
+    def device(self, endpoint_id: str) -> Device:
+        """The live state of an in-process endpoint's device (for tests and the demo)."""
+        return self.endpoints[endpoint_id].device
+
+    def pids(self) -> list[int]:
+        """Process ids of the worker processes (empty in-process)."""
+        return [w.pid for w in self._procs if w.pid]
+
+
+class _Worker:
+    """One worker process and its JSON-lines channel."""
+
+    def __init__(self, index: int, count: int) -> None:
+        self.index, self.count = index, count
+        self.proc: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    async def start(self, hello: dict[str, Any]) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "vcfleet.simulator.worker", str(self.index), str(self.count),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=1 << 20)
+        await self.call({"cmd": "start", **hello}, WORKER_START_TIMEOUT_S)
+
+    async def call(self, message: dict[str, Any], timeout: float = WORKER_REPLY_TIMEOUT_S
+                   ) -> dict[str, Any]:
+        """Send one command; return the worker's reply, SimulatorError on its error."""
+        async with self._lock:
+            assert self.proc is not None
+            assert self.proc.stdin is not None
+            assert self.proc.stdout is not None
+            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+            await self.proc.stdin.drain()
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        if not line:
+            raise SimulatorError(f"simulator worker {self.index} exited "
+                                 f"(status {await self.proc.wait()})")
+        reply: dict[str, Any] = json.loads(line)
+        if reply.get("error"):
+            raise SimulatorError(str(reply["error"]))
+        return reply
+
+    async def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()
+        try:
+            await asyncio.wait_for(proc.wait(), 15.0)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        self.proc = None

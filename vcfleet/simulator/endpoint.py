@@ -1,0 +1,270 @@
+"""One simulated endpoint: its device, its services and the faults in force.
+
+Each service (``ssh``, ``sip``, ``https``, ``webrtc``) the inventory offers is
+in one of three modes: ``up``, ``down`` (nothing listens) or ``hang`` (accepts
+and never answers).  ``reconcile()`` moves every service to the mode the faults,
+a flap or a reboot ask for, touching only those whose mode changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncssh
+
+from inventory import Endpoint, InputError, Inventory
+from inventory.secrets import resolve_secret
+from probes.shaping import Shaper
+from vcfleet.simulator import cisco, poly, webrtc
+from vcfleet.simulator.devices import Device, native_names
+from vcfleet.simulator.faults import EndpointFaults
+from vcfleet.simulator.sip import SipTcp, SipUdp
+from vcfleet.simulator.ssh import SshService
+from vcfleet.simulator.web import HangingTcp, HangingUdp, HttpsService
+from vcfleet.simulator.webrtc import Listener
+
+log = logging.getLogger(__name__)
+
+
+class SimulatorError(InputError):
+    """The simulator cannot start (an address cannot be bound, a limit cannot be raised)."""
+
+
+@dataclass
+class Shared:
+    """What every endpoint of one simulator shares."""
+
+    inventory: Inventory
+    state_dir: Path
+    host_keys: dict[str, asyncssh.SSHKey]
+    tls: ssl.SSLContext
+    authorized_keys: list[bytes] = field(default_factory=list)
+    reboot_s: float = 1.0
+
+
+class _Group:
+    """Several listeners started and stopped as one (SIP over UDP and TCP)."""
+
+    def __init__(self, *parts: Listener) -> None:
+        self.parts = parts
+
+    async def start(self) -> None:
+        started: list[Listener] = []
+        try:
+            for part in self.parts:
+                await part.start()
+                started.append(part)
+        except BaseException:
+            for part in started:
+                await part.stop()
+            raise
+
+    async def stop(self) -> None:
+        for part in self.parts:
+            await part.stop()
+
+
+def _server_header(endpoint: Endpoint) -> str:
+    model = endpoint.model or endpoint.vendor
+    if endpoint.vendor == "cisco_ce":
+        return f"Cisco/{model} {cisco.SOFTWARE}"
+    if endpoint.vendor == "poly":
+        return f"Poly/{model} {poly.VERSION}"
+    return f"Yealink {model} 84.86.0.30"
+
+
+def _resolve(ref: str | None, inventory: Inventory, what: str, endpoint_id: str) -> str | None:
+    if not ref:
+        return None
+    try:
+        return resolve_secret(ref, inventory.base_dir())
+    except InputError as exc:
+        log.warning("%s: %s of the simulated endpoint is disabled: %s", endpoint_id, what, exc)
+        return None
+
+
+class SimulatedEndpoint:
+    """An endpoint's services on its own address, driven by its faults."""
+
+    def __init__(self, endpoint: Endpoint, shared: Shared) -> None:
+        self.endpoint = endpoint
+        self.shared = shared
+        self.device = Device(endpoint)
+        self.shaper = Shaper()
+        self.faults = EndpointFaults()
+        creds = endpoint.credentials
+        self.password = _resolve(creds.secret, shared.inventory, "password login", endpoint.id)
+        svc = endpoint.services
+        self.token = _resolve(svc.webrtc.token if svc.webrtc else None, shared.inventory,
+                              "the responder token", endpoint.id)
+        self.flap_down = False
+        self.rebooting = False
+        self.running: dict[str, tuple[str, Listener | None]] = {}
+        self._lock = asyncio.Lock()
+        self._flap_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- SshPolicy --------------------------------------------------------------
+
+    def check_password(self, username: str, password: str) -> bool:
+        """Password login: the inventory's user and resolved secret, unless auth fails."""
+        return (not self.faults.auth_fail and self.password is not None
+                and username == self.endpoint.credentials.username
+                and password == self.password)
+
+    def check_public_key(self, username: str, key_data: bytes) -> bool:
+        """Key login: a key of STATE_DIR/authorized_keys, unless auth fails."""
+        return (not self.faults.auth_fail and username == self.endpoint.credentials.username
+                and key_data in self.shared.authorized_keys)
+
+    def request_reboot(self) -> None:
+        """Reboot in the background: every service goes away for ``reboot_s``."""
+        self._spawn(self._reboot())
+
+    # -- life cycle -------------------------------------------------------------
+
+    def offered(self) -> list[str]:
+        """Services the inventory gives this endpoint."""
+        svc = self.endpoint.services
+        return [name for name in ("ssh", "sip", "https", "webrtc") if getattr(svc, name)]
+
+    def desired(self, service: str) -> str:
+        """The mode a service should be in now."""
+        if self.faults.down or self.flap_down or self.rebooting:
+            return "down"
+        return self.faults.services.get(service, "up")
+
+    async def start(self, faults: EndpointFaults | None = None) -> None:
+        """Start every service; SimulatorError when an address cannot be bound."""
+        self._set(faults or EndpointFaults())
+        await self.reconcile(strict=True)
+        if self.faults.flap_s:
+            self._flap_task = asyncio.create_task(self._flap(self.faults.flap_s))
+
+    async def stop(self) -> None:
+        """Stop every service and background task."""
+        tasks = [t for t in (self._flap_task, *self._tasks) if t is not None]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        self._flap_task = None
+        async with self._lock:
+            for service in list(self.running):
+                await self._stop_service(service)
+
+    async def apply(self, faults: EndpointFaults) -> None:
+        """Put new faults in force; services whose mode stays the same are left alone."""
+        old = self._set(faults)
+        if faults.flap_s != old.flap_s:
+            if self._flap_task is not None:
+                self._flap_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._flap_task
+                self._flap_task = None
+            self.flap_down = False
+            if faults.flap_s:
+                self._flap_task = asyncio.create_task(self._flap(faults.flap_s))
+        await self.reconcile()
+
+    def _set(self, faults: EndpointFaults) -> EndpointFaults:
+        old, self.faults = self.faults, faults
+        self.shaper.delay_ms = faults.delay_ms
+        self.shaper.jitter_ms = faults.jitter_ms
+        self.shaper.loss_pct = faults.loss_pct
+        self.device.rejected = native_names(self.endpoint.vendor, list(faults.reject_settings))
+        return old
+
+    async def reconcile(self, strict: bool = False) -> None:
+        """Move each service to its desired mode."""
+        async with self._lock:
+            for service in self.offered():
+                want = self.desired(service)
+                have = self.running.get(service, ("down", None))[0]
+                if want == have and service in self.running:
+                    continue
+                await self._stop_service(service)
+                await self._start_service(service, want, strict)
+
+    async def _stop_service(self, service: str) -> None:
+        _, listener = self.running.pop(service, ("down", None))
+        if listener is not None:
+            await listener.stop()
+
+    async def _start_service(self, service: str, mode: str, strict: bool) -> None:
+        listener = None if mode == "down" else self._listener(service, mode)
+        if listener is not None:
+            try:
+                await listener.start()
+            except OSError as exc:
+                port = self._port(service)
+                message = (f"cannot listen on {self.endpoint.address}:{port} ({service} of "
+                           f"{self.endpoint.id}): {exc.strerror or exc}")
+                if strict:
+                    raise SimulatorError(message) from None
+                log.warning("%s", message)
+                return
+        self.running[service] = (mode, listener)
+
+    def _port(self, service: str) -> int:
+        svc = getattr(self.endpoint.services, service)
+        return int(svc.port)
+
+    def _listener(self, service: str, mode: str) -> Listener | None:
+        host, port = self.endpoint.address, self._port(service)
+        if mode == "hang":
+            if service == "sip":
+                return _Group(HangingUdp(host, port), HangingTcp(host, port))
+            return HangingTcp(host, port)
+        if service == "ssh":
+            return SshService(host, port, self.shared.host_keys[self.endpoint.id], self)
+        if service == "sip":
+            server = _server_header(self.endpoint)
+            return _Group(SipUdp(host, port, self.shaper, server), SipTcp(host, port, server))
+        if service == "https":
+            return HttpsService(host, port, self.device, self.shared.tls)
+        if service == "webrtc" and webrtc.available():
+            svc = self.endpoint.services.webrtc
+            assert svc is not None
+            return webrtc.ResponderService(host, port, svc.path, self.token, self.shaper)
+        return None
+
+    # -- background -------------------------------------------------------------
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reboot(self) -> None:
+        self.device.reboot()
+        self.rebooting = True
+        try:
+            await self.reconcile()
+            await asyncio.sleep(self.shared.reboot_s)
+        finally:
+            self.rebooting = False
+        await self.reconcile()
+
+    async def _flap(self, period_s: float) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            self.flap_down = not self.flap_down
+            await self.reconcile()
+
+
+async def start_all(endpoints: Sequence[SimulatedEndpoint],
+                    faults: dict[str, EndpointFaults]) -> None:
+    """Start every endpoint with its faults; on failure stop those started and raise."""
+    results = await asyncio.gather(*(ep.start(faults.get(ep.endpoint.id)) for ep in endpoints),
+                                   return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if errors:
+        await asyncio.gather(*(ep.stop() for ep in endpoints), return_exceptions=True)
+        raise errors[0]

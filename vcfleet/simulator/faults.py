@@ -1,0 +1,165 @@
+"""The faults file (DESIGN.md): which endpoints misbehave, and how.
+
+A YAML list; each item has ``select`` (an inventory selector) and any of the
+fault fields below.  Items apply in order, so a later item overrides an earlier
+one field by field for the endpoints both select (``services`` merges service
+by service).  An empty file, or ``[]``, means no faults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from inventory import Endpoint, InputError, Inventory, Problem, Selector
+from inventory.loader import describe, locate
+from inventory.yamlpos import PosList, decode, load
+from vcfleet.vendors import SETTINGS
+
+ServiceMode = Literal["down", "hang"]
+SERVICES = ("sip", "ssh", "https", "webrtc")
+
+
+class ServiceFaults(BaseModel):
+    """Per-service faults: ``down`` (nothing listens) or ``hang`` (accepts, never answers)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sip: ServiceMode | None = None
+    ssh: ServiceMode | None = None
+    https: ServiceMode | None = None
+    webrtc: ServiceMode | None = None
+
+
+class FaultRule(BaseModel):
+    """One item of the faults file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    select: str
+    """Inventory selector of the endpoints this item breaks ("" = every endpoint)."""
+    down: bool = False
+    """Nothing of the endpoint listens."""
+    services: ServiceFaults = ServiceFaults()
+    delay_ms: float = Field(default=0.0, ge=0, le=60_000)
+    """Added to every UDP datagram the endpoint sends."""
+    jitter_ms: float = Field(default=0.0, ge=0, le=60_000)
+    """The added delay varies uniformly in [delay_ms - jitter_ms, delay_ms + jitter_ms], >= 0."""
+    loss_pct: float = Field(default=0.0, ge=0, le=100)
+    """Each UDP datagram, in each direction independently, is dropped with this probability."""
+    auth: Literal["fail"] | None = None
+    """Every SSH login fails."""
+    reject_settings: list[str] = []
+    """Vendor-neutral setting keys the device refuses to change."""
+    flap_s: float | None = Field(default=None, gt=0)
+    """The endpoint alternates up and down, this many seconds each."""
+
+    @field_validator("select")
+    @classmethod
+    def _selector_valid(cls, value: str) -> str:
+        try:
+            Selector.parse(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("reject_settings")
+    @classmethod
+    def _keys_known(cls, value: list[str]) -> list[str]:
+        unknown = [k for k in value if k not in SETTINGS]
+        if unknown:
+            raise ValueError(f"unknown setting key(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(SETTINGS)})")
+        return value
+
+
+@dataclass(frozen=True)
+class EndpointFaults:
+    """The faults in force for one endpoint, all items merged."""
+
+    down: bool = False
+    services: dict[str, str] = field(default_factory=dict)
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+    auth_fail: bool = False
+    reject_settings: tuple[str, ...] = ()
+    flap_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Faults:
+    """A parsed faults file."""
+
+    rules: tuple[FaultRule, ...] = ()
+    source: str = ""
+
+    def for_endpoint(self, endpoint: Endpoint, inventory: Inventory | None = None
+                     ) -> EndpointFaults:
+        """Merge every item that selects this endpoint, later items winning."""
+        merged: dict[str, Any] = {}
+        services: dict[str, str] = {}
+        for rule in self.rules:
+            if not Selector.parse(rule.select).matches(endpoint, inventory):
+                continue
+            for name in rule.model_fields_set - {"select", "services"}:
+                merged[name] = getattr(rule, name)
+            services.update({k: v for k, v in rule.services.model_dump().items() if v})
+        return EndpointFaults(
+            down=bool(merged.get("down", False)), services=services,
+            delay_ms=float(merged.get("delay_ms", 0.0)),
+            jitter_ms=float(merged.get("jitter_ms", 0.0)),
+            loss_pct=float(merged.get("loss_pct", 0.0)),
+            auth_fail=merged.get("auth") == "fail",
+            reject_settings=tuple(merged.get("reject_settings", ())),
+            flap_s=merged.get("flap_s"))
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """The rules as plain data (what worker processes receive)."""
+        return [r.model_dump(exclude_unset=True) for r in self.rules]
+
+    @classmethod
+    def from_json(cls, data: Sequence[dict[str, Any]], source: str = "") -> Faults:
+        """Inverse of ``to_json``."""
+        return cls(tuple(FaultRule.model_validate(d) for d in data), source)
+
+
+def parse_faults(text: str, name: str) -> Faults:
+    """Validate faults-file text; InputError lists every problem as PATH:LINE:COL."""
+    doc = load(text, name) if text.strip() else None
+    if doc is None:
+        return Faults((), name)
+    if not isinstance(doc, PosList):
+        mark = getattr(doc, "mark", (1, 1))
+        raise InputError([Problem(name, mark[0], mark[1],
+                                  "expected a list of fault items (each with 'select')")])
+    rules: list[FaultRule] = []
+    problems: list[Problem] = []
+    for i, (item, mark) in enumerate(zip(doc, doc.marks, strict=True)):
+        try:
+            rules.append(FaultRule.model_validate(item))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = [str(p) for p in err["loc"]]
+                where, path = locate(item, loc, mark, err["type"])
+                dotted = ".".join(path)
+                problems.append(Problem(name, *where,
+                                        describe(err, dotted, f"fault {i + 1}", FaultRule,
+                                                 path)))
+    if problems:
+        raise InputError(problems)
+    return Faults(tuple(rules), name)
+
+
+def load_faults(path: str | Path) -> Faults:
+    """Read and validate a faults file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read faults file: {exc.strerror or exc}") from None
+    return parse_faults(decode(data, str(p)), str(p))

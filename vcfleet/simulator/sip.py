@@ -1,0 +1,226 @@
+"""The SIP side of a simulated endpoint: OPTIONS answered over UDP and TCP.
+
+``OPTIONS`` gets ``200 OK``; ``ACK`` gets nothing; the other methods of RFC 3261
+and its extensions get ``405 Method Not Allowed`` (with ``Allow``); unknown
+methods get ``501 Not Implemented``; a request missing a mandatory header gets
+``400 Bad Request``.  Garbage is dropped (UDP) or closes the connection (TCP).
+UDP goes through the endpoint's ``Shaper``: each received datagram may be lost,
+each reply may be lost and is delayed by the shaper's delay and jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import cast
+
+from probes.shaping import Shaper
+
+log = logging.getLogger(__name__)
+
+ALLOW = "OPTIONS"
+KNOWN_METHODS = {"INVITE", "BYE", "CANCEL", "REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH",
+                 "MESSAGE", "REFER", "UPDATE", "PRACK", "INFO"}
+COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "l": "content-length",
+           "m": "contact", "c": "content-type"}
+MANDATORY = ("via", "from", "to", "call-id", "cseq")
+MAX_MESSAGE = 65536
+REASONS = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed", 501: "Not Implemented"}
+
+
+@dataclass
+class Request:
+    """A parsed SIP request (headers in order, names folded to their long form)."""
+
+    method: str
+    uri: str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def get(self, name: str) -> list[str]:
+        """Values of one header (long lower-case name), in order."""
+        return [v for n, v in self.headers if n == name]
+
+
+def parse_request(data: bytes) -> Request | None:
+    """The request in a datagram or framed TCP message; None for a response or garbage."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    head = text.split("\r\n\r\n", 1)[0]
+    lines = head.replace("\r\n", "\n").split("\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or parts[2] != "SIP/2.0" or not parts[0].isalpha():
+        return None
+    req = Request(parts[0].upper(), parts[1])
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t") and req.headers:  # folded continuation
+            name, value = req.headers[-1]
+            req.headers[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name.strip():
+            return None
+        key = name.strip().lower()
+        key = COMPACT.get(key, key)
+        if key == "via":  # one header line may carry several comma-separated Vias
+            req.headers.extend(("via", v.strip()) for v in value.split(",") if v.strip())
+        else:
+            req.headers.append((key, value.strip()))
+    return req
+
+
+def _fix_via(via: str, source: tuple[str, int]) -> str:
+    """Top Via with ``received`` (RFC 3261 18.2.1) and a filled ``rport`` (RFC 3581)."""
+    sent_by, *params = [p.strip() for p in via.split(";")]
+    host = sent_by.split(None, 1)[-1].rsplit(":", 1)[0].strip("[]")
+    out: list[str] = []
+    rport_asked = False
+    for p in params:
+        name = p.split("=", 1)[0].lower()
+        if name == "rport":
+            rport_asked = True
+            out.append(f"rport={source[1]}")
+        elif name != "received":
+            out.append(p)
+    if rport_asked or host != source[0]:
+        out.append(f"received={source[0]}")
+    return ";".join([sent_by, *out])
+
+
+def _tag(call_id: str, local: str) -> str:
+    return hashlib.sha1(f"{call_id}|{local}".encode()).hexdigest()[:10]
+
+
+def respond(req: Request, source: tuple[str, int], local: str, server: str) -> bytes | None:
+    """The response to a request, or None when none is due (ACK, no Via)."""
+    vias = req.get("via")
+    if req.method == "ACK" or not vias:
+        return None
+    code = 200 if req.method == "OPTIONS" else 405 if req.method in KNOWN_METHODS else 501
+    if any(not req.get(h) for h in MANDATORY):
+        code = 400
+    lines = [f"SIP/2.0 {code} {REASONS[code]}"]
+    lines += [f"Via: {_fix_via(v, source) if i == 0 else v}" for i, v in enumerate(vias)]
+    for name, label in (("from", "From"), ("to", "To"), ("call-id", "Call-ID"),
+                        ("cseq", "CSeq")):
+        for value in req.get(name):
+            if name == "to" and code != 100 and ";tag=" not in value.replace(" ", ""):
+                value = f"{value};tag={_tag(''.join(req.get('call-id')), local)}"
+            lines.append(f"{label}: {value}")
+    if code in (200, 405):
+        lines.append(f"Allow: {ALLOW}")
+    if code == 200:
+        lines += ["Accept: application/sdp", "Accept-Language: en", "Supported: replaces, timer"]
+    lines += [f"Server: {server}", "Content-Length: 0", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+class SipUdp(asyncio.DatagramProtocol):
+    """SIP over UDP on one address; ``hang`` receives and never answers."""
+
+    def __init__(self, host: str, port: int, shaper: Shaper, server: str,
+                 hang: bool = False) -> None:
+        self.host, self.port = host, port
+        self.shaper, self.server, self.hang = shaper, server, hang
+        self.transport: asyncio.DatagramTransport | None = None
+
+    async def start(self) -> None:
+        """Bind (OSError when the address cannot be bound)."""
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
+
+    async def stop(self) -> None:
+        """Close the socket (replies still "in flight" in the shaper are lost)."""
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self.hang:
+            self.shaper.receive(self._answer, data, addr)
+
+    def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
+        req = parse_request(data)
+        if req is None or self.transport is None:
+            return
+        reply = respond(req, addr, f"{self.host}:{self.port}", self.server)
+        if reply is not None:
+            self.shaper.send(self.transport.sendto, reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("SIP UDP %s: %s", self.host, exc)
+
+
+class SipTcp:
+    """SIP over TCP on one address (not shaped); ``hang`` accepts and never answers."""
+
+    def __init__(self, host: str, port: int, server: str, hang: bool = False) -> None:
+        self.host, self.port, self.server, self.hang = host, port, server, hang
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Listen (OSError when the address cannot be bound)."""
+        self._server = await asyncio.start_server(self._serve, self.host, self.port,
+                                                  reuse_address=True)
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._conns):
+            task.cancel()
+        if self._conns:
+            await asyncio.wait(list(self._conns), timeout=2.0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        try:
+            if self.hang:
+                while await reader.read(4096):
+                    pass
+                return
+            peer = writer.get_extra_info("peername")
+            while await self._one(reader, writer, (peer[0], peer[1])):
+                pass
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
+            self._conns.discard(task)
+
+    async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   peer: tuple[str, int]) -> bool:
+        """Read and answer one message; False when the connection should close."""
+        head = await reader.readuntil(b"\r\n\r\n")
+        stripped = head.lstrip(b"\r\n")
+        if not stripped:  # RFC 5626 keep-alive (CRLFCRLF): answer CRLF
+            writer.write(b"\r\n")
+            return True
+        if len(head) > MAX_MESSAGE:
+            return False
+        req = parse_request(stripped)
+        if req is None:
+            return False
+        length = int((req.get("content-length") or ["0"])[0])
+        if not 0 <= length <= MAX_MESSAGE:
+            return False
+        if length:
+            await reader.readexactly(length)
+        reply = respond(req, peer, f"{self.host}:{self.port}", self.server)
+        if reply is not None:
+            writer.write(reply)
+            await writer.drain()
+        return True

@@ -1,0 +1,80 @@
+"""Small simulated fleets for tests (anyone's): write an inventory, serve it, tear it down.
+
+    async with simulated_fleet(tmp_path, loopback_prefix) as (sim, inv):
+        ...
+
+builds ``cisco``, ``poly`` and ``yealink`` endpoints at ``PREFIX.1``, ``.2``, ``.3``
+(more with ``vendors=``), SSH password ``PASSWORD`` via ``file:secret.txt``, and
+serves them in-process with a state directory under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from inventory import Inventory, load_inventory
+from vcfleet.simulator.core import Simulator
+from vcfleet.simulator.faults import Faults
+
+PASSWORD = "simulated-Secret-1"
+TOKEN = "simulated-token-1"
+PORTS = {"sip": 5060, "ssh": 2222, "https": 8443, "webrtc": 8089}
+
+
+def write_inventory(folder: Path, prefix: str, vendors: Sequence[str] = ("cisco_ce", "poly",
+                                                                         "yealink"),
+                    ports: dict[str, int] | None = None) -> Path:
+    """An inventory file with one endpoint per vendor listed, at ``prefix.1``, ``prefix.2``..."""
+    p = {**PORTS, **(ports or {})}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "secret.txt").write_text(PASSWORD + "\n", encoding="utf-8")
+    (folder / "token.txt").write_text(TOKEN + "\n", encoding="utf-8")
+    models = {"cisco_ce": "Room Kit Pro", "poly": "G7500", "yealink": "MVC860"}
+    lines = [
+        "version: 1",
+        "province: Test",
+        "tiers: [province, commune]",
+        "defaults:",
+        '  credentials: {username: admin, secret: "file:secret.txt"}',
+        "  services:",
+        f"    sip: {{port: {p['sip']}}}",
+        f"    https: {{port: {p['https']}}}",
+        f'    webrtc: {{port: {p["webrtc"]}, token: "file:token.txt"}}',
+        "endpoints:",
+    ]
+    for i, vendor in enumerate(vendors, start=1):
+        ident = f"{vendor.replace('_', '-')}-{i}"
+        lines += [
+            f"  - id: {ident}",
+            f'    name: "Điểm cầu {i} ({vendor})"',
+            f"    tier: {'province' if i == 1 else 'commune'}",
+            *([] if i == 1 else [f"    parent: {vendor_id(vendors, 1)}"]),
+            f"    address: {prefix}.{i}",
+            f"    vendor: {vendor}",
+            f'    model: "{models.get(vendor, "")}"',
+            f"    tags: [{vendor.replace('_', '-')}]",
+        ]
+        if vendor != "yealink":
+            lines.append(f"    services: {{ssh: {{port: {p['ssh']}}}}}")
+    path = folder / "inventory.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def vendor_id(vendors: Sequence[str], i: int) -> str:
+    """The id ``write_inventory`` gives endpoint number ``i`` (1-based)."""
+    return f"{vendors[i - 1].replace('_', '-')}-{i}"
+
+
+@asynccontextmanager
+async def simulated_fleet(tmp_path: Path, prefix: str, faults: Faults | None = None,
+                          vendors: Sequence[str] = ("cisco_ce", "poly", "yealink"),
+                          workers: int = 0, reboot_s: float = 0.3,
+                          ) -> AsyncIterator[tuple[Simulator, Inventory]]:
+    """Serve a small fleet for the duration of the block."""
+    inv = load_inventory(write_inventory(tmp_path / "fleet", prefix, vendors))
+    sim = Simulator(inv, faults, tmp_path / "state", workers=workers, reboot_s=reboot_s)
+    async with sim:
+        yield sim, inv

@@ -1,0 +1,145 @@
+"""The HTTPS management page of a simulated endpoint, and a TCP listener that hangs.
+
+``GET /`` returns a small HTML status page, ``GET /status`` the same as JSON:
+``{"id", "name", "vendor", "model", "uptime", "software", "sip_registration"}``
+(``uptime`` in whole seconds since the simulated boot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import ssl
+from typing import Any
+
+from aiohttp import web
+
+from vcfleet.simulator.devices import Device
+
+
+def status(device: Device) -> dict[str, Any]:
+    """What ``/status`` answers."""
+    e = device.endpoint
+    proxy = device.config.get("SIP Proxy 1 Address", device.config.get("sipproxyserver", ""))
+    return {"id": e.id, "name": e.name, "vendor": e.vendor, "model": e.model,
+            "uptime": device.uptime_s, "software": _software(e.vendor),
+            "sip_registration": "registered" if proxy else "inactive"}
+
+
+def _software(vendor: str) -> str:
+    from vcfleet.simulator import cisco, poly
+
+    return {"cisco_ce": cisco.SOFTWARE, "poly": poly.VERSION}.get(vendor, "84.86.0.30")
+
+
+class HttpsService:
+    """One endpoint's HTTPS listener."""
+
+    def __init__(self, host: str, port: int, device: Device, tls: ssl.SSLContext) -> None:
+        self.host, self.port, self.device, self.tls = host, port, device, tls
+        self._web: web.Server | None = None
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        """Listen (OSError when the address cannot be bound)."""
+        self._web = web.Server(self._handle, access_log=None)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._web, self.host, self.port, ssl=self.tls,
+                                                reuse_address=True, ssl_handshake_timeout=10)
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if self._web is not None:
+            with contextlib.suppress(Exception):
+                await self._web.shutdown(2.0)
+            self._web = None
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            return web.Response(status=405, headers={"Allow": "GET, HEAD"})
+        data = status(self.device)
+        if request.path == "/status":
+            return web.json_response(data, dumps=_dumps)
+        if request.path in ("/", "/index.html"):
+            rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                           for k, v in data.items())
+            page = (f"<!doctype html><html><head><meta charset='utf-8'>"
+                    f"<title>{html.escape(self.device.endpoint.name)}</title></head>"
+                    f"<body><h1>{html.escape(self.device.endpoint.name)}</h1>"
+                    f"<table>{rows}</table></body></html>")
+            return web.Response(text=page, content_type="text/html")
+        return web.Response(status=404, text="not found\n")
+
+
+def _dumps(data: Any) -> str:
+    import json
+
+    return json.dumps(data, ensure_ascii=False)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """The server-side TLS context of every HTTPS port."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+class HangingTcp:
+    """Accepts TCP connections and never answers (a ``hang`` fault; for SSH: no banner)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Listen (OSError when the address cannot be bound)."""
+        self._server = await asyncio.start_server(self._hold, self.host, self.port,
+                                                  reuse_address=True)
+
+    async def stop(self) -> None:
+        """Stop listening and drop every held connection."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for task in list(self._conns):
+            task.cancel()
+        if self._conns:
+            await asyncio.wait(list(self._conns), timeout=2.0)
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        try:
+            while await reader.read(4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            writer.close()
+            self._conns.discard(task)
+
+
+class HangingUdp(asyncio.DatagramProtocol):
+    """Receives datagrams and never answers."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.transport: asyncio.BaseTransport | None = None
+
+    async def start(self) -> None:
+        """Bind (OSError when the address cannot be bound)."""
+        loop = asyncio.get_running_loop()
+        self.transport, _ = await loop.create_datagram_endpoint(
+            lambda: self, local_addr=(self.host, self.port))
+
+    async def stop(self) -> None:
+        """Close the socket."""
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
