@@ -36,7 +36,7 @@ def target_for(inventory: Inventory, endpoint: Endpoint, kind: str) -> Target | 
         if svc.https is None:
             return None
         url = f"https://{_host(endpoint.address)}:{svc.https.port}{svc.https.path}"
-        return Target(**base, port=svc.https.port, url=url)
+        return Target(**base, port=svc.https.port, url=url, verify_tls=svc.https.verify_tls)
     if kind == "webrtc":
         if svc.webrtc is None:
             return None
