@@ -133,6 +133,7 @@ class ShellDriver:
             await self._send("xPreferences outputmode terminal")
 
     async def _read_reply(self, command: str) -> str:
+        """The raw reply up to and including its terminator (OK/ERROR or the prompt)."""
         assert self._proc is not None
         buffer = ""
         while not is_reply_done(self.endpoint.vendor, buffer):
@@ -140,7 +141,7 @@ class ShellDriver:
             if not chunk:
                 raise PushError(f"endpoint closed the session (after {command!r})")
             buffer += chunk
-        return reply_body(self.endpoint.vendor, command, buffer)
+        return buffer.replace("\r\n", "\n")
 
     async def _send(self, command: str) -> str:
         assert self._proc is not None
@@ -169,7 +170,7 @@ class ShellDriver:
         error = self.dialect.error_of(reply)
         if error is not None:
             raise CommandFailed(error)
-        return reply
+        return reply_body(self.endpoint.vendor, command, reply)
 
     async def read(self) -> RunningConfig:
         raw = await self.command(self.dialect.dump_command)

@@ -264,12 +264,14 @@ async def _rollback(driver: Driver, changes: list[Change], error: str,
     budget = options.deadlines.command_s * (len(restorable) + 2) + options.deadlines.connect_s
     try:
         async with asyncio.timeout(budget):
+            restorable = await _still_changed(driver, restorable)
             for c in restorable:
                 try:
                     await driver.apply(c.name, c.before or "")
                 except PushError as exc:
                     problems.append(f"restoring {c.label}: {exc}")
-            wrong = await driver.verify({c.name: c.before for c in restorable})
+            wrong = await driver.verify({c.name: c.before for c in changes
+                                         if c.before is not None})
             if wrong:
                 problems.append("restored values differ: " + _mismatches(changes, wrong, "before"))
     except (PushError, TimeoutError) as exc:
@@ -278,6 +280,15 @@ async def _rollback(driver: Driver, changes: list[Change], error: str,
         return EndpointResult(e, Outcome.ROLLBACK_FAILED, changes,
                               f"{error}; ROLLBACK FAILED: {'; '.join(problems)}")
     return EndpointResult(e, Outcome.ROLLED_BACK, changes, f"{error}; rolled back")
+
+
+async def _still_changed(driver: Driver, changes: list[Change]) -> list[Change]:
+    """The changes whose setting no longer holds its backed-up value (all, if unreadable)."""
+    try:
+        now = (await driver.read()).settings
+    except PushError:
+        return changes
+    return [c for c in changes if not driver.dialect.same(c.name, now.get(c.name), c.before)]
 
 
 def _mismatches(changes: list[Change], wrong: dict[str, str | None], side: str) -> str:
