@@ -3,7 +3,13 @@ secret references and the shipped demo fleet.  Never imports ``vcfleet``, ``prob
 """
 
 from inventory.errors import InputError, Problem
-from inventory.loader import DEMO_INVENTORY, Inventory, default_inventory_path, load_inventory
+from inventory.loader import (
+    DEMO_INVENTORY,
+    Inventory,
+    default_inventory_path,
+    load_inventory,
+    parse_inventory,
+)
 from inventory.model import CHECKS, MEDIA_CHECKS, NET_CHECKS, Endpoint, Profile
 from inventory.selectors import Selector, fold
 
@@ -21,4 +27,5 @@ __all__ = [
     "default_inventory_path",
     "fold",
     "load_inventory",
+    "parse_inventory",
 ]
