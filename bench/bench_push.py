@@ -1,0 +1,151 @@
+"""Benchmark: push a 3-setting change to all 348 demo endpoints against ``vcfleet simulate``.
+
+    python bench/bench_push.py [--concurrency N] [--driver asyncssh|netmiko] [--demo-addresses]
+
+Starts ``vcfleet simulate`` on a copy of the demo fleet (its 127.10.x.y and
+127.20.x.y addresses moved to random 127.N.x.y blocks so that it never collides with a
+simulator someone else runs; ``--demo-addresses`` keeps them), waits for its
+``ready`` line, then times ``vcfleet push`` as an operator runs it: a first
+push that changes 3 settings on every Cisco and Poly room (Yealink rooms are
+skipped: no SSH API), and the same push again, which must change nothing.
+Prints the figures; the target is under 30 s for the first push.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "inventory" / "demo"
+TEMPLATE = """\
+description: benchmark - new SIP proxy and NTP server, auto-answer on
+settings:
+  sip.proxy: sip2.thanhhoa.gov.vn
+  ntp.server: ntp2.thanhhoa.gov.vn
+  conference.auto_answer: true
+"""
+TARGET_S = 30.0
+
+
+def fleet_copy(folder: Path, keep_addresses: bool) -> Path:
+    """The demo inventory (and its secret files) in ``folder``, addresses moved."""
+    for name in ("demo-secret.txt", "demo-webrtc-token.txt"):
+        shutil.copy(DEMO / name, folder / name)
+    text = (DEMO / "thanh-hoa.yaml").read_text(encoding="utf-8")
+    if not keep_addresses:
+        base = random.randint(60, 90)
+        blocks = {"10": str(base), "20": str(base + 1)}
+        text = re.sub(r"\b127\.(10|20)\.(\d+)\.(\d+)\b",
+                      lambda m: f"127.{blocks[m.group(1)]}.{m.group(2)}.{m.group(3)}", text)
+    path = folder / "fleet.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def start_simulator(inventory: Path, state: Path) -> tuple[subprocess.Popen[str], str]:
+    """``vcfleet simulate`` with its ready line (or SystemExit with its stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
+         "--state-dir", str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    deadline = time.monotonic() + 120
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("ready"):
+            return proc, line.strip()
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    err = proc.stderr.read() if proc.stderr else ""
+    raise SystemExit(f"vcfleet simulate did not become ready: {err.strip()}")
+
+
+def trusted_keys(inventory: Path, state: Path) -> Path:
+    """An operator's known_hosts for the simulated fleet, from its host key files.
+
+    Built from ``STATE/hostkeys/<id>.key`` rather than taken from
+    ``STATE/known_hosts``: with worker processes, each worker rewrites that file
+    with its own share of the fleet only (reported to the simulator's owner).
+    """
+    import asyncssh
+
+    sys.path.insert(0, str(ROOT))
+    from inventory import load_inventory
+
+    lines = []
+    for e in load_inventory(inventory):
+        key_file = state / "hostkeys" / f"{e.id}.key"
+        if e.services.ssh is not None and key_file.exists():
+            public = asyncssh.read_private_key(key_file).export_public_key().decode().strip()
+            lines.append(f"[{e.address}]:{e.services.ssh.port} {public}\n")
+    path = state.parent / "known_hosts"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def push(inventory: Path, template: Path, known_hosts: Path, audit: Path,
+         extra: list[str]) -> tuple[float, int, str]:
+    """Run ``vcfleet push``; (seconds, exit status, stdout)."""
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "vcfleet", "push", str(template), "--inventory", str(inventory),
+         "--known-hosts", str(known_hosts), "--audit-log", str(audit), *extra],
+        capture_output=True, text=True, timeout=600, check=False)
+    return time.monotonic() - start, done.returncode, done.stdout + done.stderr
+
+
+def counts(output: str) -> str:
+    """The summary table's rows as ``label=N`` words."""
+    rows = (re.match(r"^(\S.*?)\s{2,}(\d+)$", ln) for ln in output.splitlines())
+    return ", ".join(f"{m.group(1)}={m.group(2)}" for m in rows if m)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", default="64")
+    parser.add_argument("--driver", default="asyncssh", choices=("asyncssh", "netmiko"))
+    parser.add_argument("--demo-addresses", action="store_true",
+                        help="serve the demo fleet at its own 127.10.x.y addresses")
+    args = parser.parse_args()
+    extra = ["--concurrency", args.concurrency, "--driver", args.driver]
+    with tempfile.TemporaryDirectory(prefix="vcfleet-bench-push-") as tmp:
+        folder = Path(tmp)
+        inventory = fleet_copy(folder, args.demo_addresses)
+        template = folder / "template.yaml"
+        template.write_text(TEMPLATE, encoding="utf-8")
+        sim, ready = start_simulator(inventory, folder / "state")
+        print(f"simulator: {ready}")
+        try:
+            known, audit = trusted_keys(inventory, folder / "state"), folder / "audit.jsonl"
+            first, status1, out1 = push(inventory, template, known, audit, extra)
+            again, status2, out2 = push(inventory, template, known, audit, extra)
+        finally:
+            sim.send_signal(signal.SIGINT)
+            try:
+                sim.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+        print(f"first push (3 settings, concurrency {args.concurrency}, {args.driver}): "
+              f"{first:.1f} s, exit {status1}: {counts(out1)}")
+        print(f"same push again (idempotent): {again:.1f} s, exit {status2}: {counts(out2)}")
+        verdict = "met" if first < TARGET_S and status1 == 0 else "MISSED"
+        print(f"push_348_endpoints_seconds {first:.2f} (target < {TARGET_S:.0f} s: {verdict})")
+        if status1 != 0:
+            print(out1[-3000:], file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
