@@ -1,0 +1,83 @@
+"""``vcfleet push`` on part of the shipped demo fleet, with the shipped example template.
+
+The demo fleet's own 127.10/127.20 addresses are moved to this test's random
+block (``loopback_prefix``) so that a simulator someone else runs on the demo
+fleet never collides with the test; names, vendors, tiers, districts and the
+credentials file are the demo fleet's.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inventory import Inventory, load_inventory
+from tests.test_push_sim import Served, summary
+from vcfleet.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "docs" / "examples" / "push-meeting-defaults.yaml"
+DISTRICT = "ha-trung"
+
+
+def demo_copy(folder: Path, prefix: str) -> Path:
+    demo = ROOT / "inventory" / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("demo-secret.txt", "demo-webrtc-token.txt"):
+        shutil.copy(demo / name, folder / name)
+    first = int(prefix.split(".")[1])
+    blocks = {"10": str(first), "20": str(first + 1)}
+    text = re.sub(r"\b127\.(10|20)\.(\d+)\.(\d+)\b",
+                  lambda m: f"127.{blocks[m.group(1)]}.{m.group(2)}.{m.group(3)}",
+                  (demo / "thanh-hoa.yaml").read_text(encoding="utf-8"))
+    path = folder / "thanh-hoa.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def district(tmp_path: Path, loopback_prefix: str) -> Iterator[tuple[Path, Served]]:
+    path = demo_copy(tmp_path / "fleet", loopback_prefix)
+    whole = load_inventory(path)
+    part = Inventory(endpoints=tuple(whole.select(f"district={DISTRICT}")), tiers=whole.tiers,
+                     profiles=whole.profiles, province=whole.province, path=path)
+    with Served(part, "", tmp_path / "state") as served:
+        yield path, served
+
+
+def test_example_template_on_one_demo_district(district: tuple[Path, Served], tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path, served = district
+    endpoints = served.inventory.endpoints
+    pushable = [e for e in endpoints if e.vendor != "yealink"]
+    assert len(pushable) >= 3
+    args = ["push", str(EXAMPLE), "--inventory", str(path), "--select", f"district={DISTRICT}",
+            "--known-hosts", str(served.sim.known_hosts), "--audit-log",
+            str(tmp_path / "audit.jsonl")]
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert summary(out)["would change (dry run)"] == len(pushable)
+    assert all(served.config(e.id).get("SIP Proxy 1 Address", "") != "sip2.thanhhoa.gov.vn"
+               for e in pushable)
+
+    assert main([*args, "--canary", "2"]) == 0
+    out = capsys.readouterr().out
+    assert summary(out)["changed"] == len(pushable)
+    assert summary(out).get("skipped (unsupported)", 0) == len(endpoints) - len(pushable)
+    for e in pushable:
+        config = served.config(e.id)
+        if e.vendor == "cisco_ce":
+            assert config["SIP Proxy 1 Address"] == "sip2.thanhhoa.gov.vn"
+            assert config["SIP DisplayName"] == e.name
+            assert config["Conference AutoAnswer Delay"] == "2"
+        else:
+            assert config["sipproxyserver"] == "sip2.thanhhoa.gov.vn"
+            assert config["muteautoanswer"] == "yes"
+            assert config["maxcallrate"] == "2048"
+
+    assert main(args) == 0
+    assert summary(capsys.readouterr().out)["unchanged"] == len(pushable)
