@@ -1,0 +1,123 @@
+"""``vcfleet serve``: the Prometheus exporter (docs/exporter.md).
+
+Sweeps the inventory every ``--interval`` seconds and serves ``/metrics`` from the
+latest report, ``/probe?target=ID&module=M`` for one endpoint now, ``/-/healthy``,
+``/-/ready`` and ``POST /-/reload`` (SIGHUP reloads too).  Runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from inventory import InputError
+from vcfleet.commands.common import add_select
+
+if TYPE_CHECKING:
+    from vcfleet.exporter import Exporter
+
+HELP = "Prometheus exporter: scheduled sweeps on /metrics, one endpoint on /probe"
+DEFAULT_LISTEN = "127.0.0.1:9348"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vcfleet serve``."""
+    parser.add_argument("--listen", metavar="HOST:PORT", default=DEFAULT_LISTEN,
+                        help=f"address to serve on (default: {DEFAULT_LISTEN})")
+    parser.add_argument("--interval", type=_seconds, default=60.0, metavar="SECONDS",
+                        help="time between the starts of two sweeps (default: 60)")
+    parser.add_argument("--checks", metavar="LIST", default="",
+                        help="checks the scheduled sweeps run: net, media, all, or kinds, "
+                             "comma separated (default: each room's profile)")
+    add_select(parser)
+    parser.add_argument("--shard", metavar="K/N", default="",
+                        help="sweep only endpoints whose hashmod(id, N) == K (as Prometheus "
+                             "relabelling computes it), to split a fleet over N exporters")
+    parser.add_argument("--concurrency", type=_count, default=64, metavar="N",
+                        help="endpoints checked at once within a sweep (default: 64)")
+    parser.add_argument("--history", type=Path, metavar="FILE",
+                        help="record each sweep in this SQLite history (default: the "
+                             "user's history, as `vcfleet sweep`)")
+    parser.add_argument("--no-history", action="store_true",
+                        help="do not record sweeps in the history")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 1.0 <= value <= 86400.0:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 86400 seconds: {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as (host, port); InputError if malformed."""
+    host, sep, port_text = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise InputError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
+    return host, int(port_text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    from vcfleet.exporter import Exporter, ExporterConfig, Scope, Shard
+    from vcfleet.sweep import SweepOptions, parse_checks
+
+    host, port = parse_listen(args.listen)
+    scope = Scope(select=args.select or "", shard=Shard.parse(args.shard) if args.shard else None)
+    options = SweepOptions(checks=parse_checks(args.checks), concurrency=args.concurrency,
+                           source="serve", selector=args.select or "")
+    config = ExporterConfig(inventory_path=Path(args.inventory) if args.inventory else None,
+                            host=host, port=port, interval_s=args.interval, options=options,
+                            scope=scope, handle_signals=True)
+    history = None
+    if not args.no_history:
+        from vcfleet.history import History
+
+        history = History(args.history)
+    try:
+        exporter = Exporter(config, on_report=history.record if history else None)
+        if not exporter.state.endpoints:
+            raise InputError(f"no endpoint of {exporter.state.inventory.path} is in scope "
+                             "(check --select and --shard)")
+        asyncio.run(_serve(exporter))
+    finally:
+        if history is not None:
+            history.close()
+    return 0
+
+
+async def _serve(exporter: Exporter) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await exporter.start()
+    scope = len(exporter.state.endpoints)
+    print(f"serving {scope} endpoints on http://{exporter.config.host}:{exporter.port}/metrics "
+          f"(sweep every {exporter.config.interval_s:g} s)", file=sys.stderr, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+        await exporter.stop()

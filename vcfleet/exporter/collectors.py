@@ -1,0 +1,116 @@
+"""Custom collectors: fresh metric families at scrape time, from the exporter's state.
+
+No global gauges: each collector reads the latest ``SweepReport`` and the state's
+counters when the registry asks, and is registered on a registry the caller passes
+in (tests build their own ``CollectorRegistry``).
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from vcfleet import __version__
+from vcfleet.exporter.metrics import PREFIX, STATES, endpoint_families, info_family
+from vcfleet.report import SweepReport, Verdict
+
+if TYPE_CHECKING:
+    from vcfleet.exporter.state import ExporterState
+
+
+class FleetCollector(Collector):
+    """Per-endpoint series of the latest sweep, restricted to the endpoints in scope."""
+
+    def __init__(self, state: ExporterState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        """Info for every endpoint in scope; readiness, checks and figures once swept."""
+        state = self.state  # one consistent read: the scheduler swaps whole objects
+        reports = state.current_reports()
+        yield info_family(state.endpoints)
+        yield from endpoint_families(reports)
+        counts = GaugeMetricFamily(
+            f"{PREFIX}endpoints", "Endpoints in scope by their last verdict (unknown: not "
+            "checked yet).", labels=["state"])
+        by_state = dict.fromkeys(STATES, 0)
+        for r in reports:
+            by_state[r.verdict] += 1
+        by_state[Verdict.UNKNOWN] += len(state.endpoints) - len(reports)
+        for s, n in by_state.items():
+            counts.add_metric([s.value], n)
+        yield counts
+
+
+class ExporterCollector(Collector):
+    """The exporter's own health: sweeps, overruns, event-loop lag, reloads, build info."""
+
+    def __init__(self, state: ExporterState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        """Sweep, reload and loop figures of this process."""
+        s = self.state
+        yield from _sweep_families(s.report)
+        yield _counter("sweeps", "Sweeps started since the exporter started.", s.sweeps_total)
+        yield _counter("sweeps_failed", "Sweeps that crashed or were cut off before every "
+                       "endpoint was checked.", s.sweeps_failed)
+        yield _counter("sweeps_overrun", "Sweeps that took longer than the interval (the "
+                       "next one started late, never in parallel).", s.sweeps_overrun)
+        yield _gauge("sweep_in_progress", "1 while a scheduled sweep runs.",
+                     1.0 if s.sweep_in_progress else 0.0)
+        yield _gauge("sweep_interval_seconds", "Configured time between sweep starts.",
+                     s.interval_s)
+        yield _gauge("event_loop_lag_seconds", "How late the exporter's event loop woke a "
+                     "timer at the last measurement (CPU starvation skews probe figures).",
+                     s.loop_lag_s)
+        yield _gauge("inventory_reload_success", "1 if the last inventory (re)load succeeded, "
+                     "0 if it failed and the previous inventory is still in force.",
+                     1.0 if s.reload_success else 0.0)
+        yield _gauge("inventory_reload_last_success_timestamp_seconds",
+                     "Unix time of the last successful inventory (re)load.",
+                     s.reload_last_success_s)
+        reloads = CounterMetricFamily(f"{PREFIX}inventory_reloads", "Inventory reloads "
+                                      "(SIGHUP, POST /-/reload) by result.", labels=["result"])
+        for result in ("success", "failure"):
+            reloads.add_metric([result], s.reloads[result])
+        yield reloads
+        yield _gauge("inventory_endpoints", "Endpoints of the inventory in this exporter's "
+                     "scope (selector and shard).", len(s.endpoints))
+        requests = CounterMetricFamily(f"{PREFIX}probe_requests", "/probe requests by module "
+                                       "and HTTP status code.", labels=["module", "code"])
+        for (module, code), n in sorted(dict(s.probe_requests).items()):
+            requests.add_metric([module, code], n)
+        yield requests
+        build = InfoMetricFamily(f"{PREFIX}build", "Version of vcfleet and of Python.")
+        build.add_metric([], {"version": __version__,
+                              "python_version": platform.python_version()})
+        yield build
+
+
+def _sweep_families(report: SweepReport | None) -> Iterator[Metric]:
+    if report is None:
+        return
+    yield _gauge("sweep_duration_seconds", "How long the last completed sweep took.",
+                 report.duration_s)
+    yield _gauge("sweep_last_completed_timestamp_seconds",
+                 "Unix time when the last sweep completed.", report.finished_at)
+    yield _gauge("sweep_endpoints", "Endpoints the last completed sweep checked.",
+                 len(report.endpoints))
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(f"{PREFIX}{name}", doc, value=value)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(f"{PREFIX}{name}", doc, value=value)

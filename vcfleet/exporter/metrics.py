@@ -1,0 +1,180 @@
+"""Metric families built from sweep reports: the names, units and labels of docs/exporter.md.
+
+Everything here is a pure function of reports and endpoints, so that the fleet's
+``/metrics`` and a single ``/probe`` answer describe an endpoint the same way.
+Figures arrive in the units their names say (``rtt_ms``, ``loss_ratio``...) and
+leave in base units (seconds, ratios, bits per second).  A check that did not
+run, and a figure a check did not report, give no sample at all: absent, never 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
+
+from inventory import Endpoint
+from vcfleet.report import EndpointReport, Verdict
+
+PREFIX = "vcfleet_"
+STATES = (Verdict.READY, Verdict.DEGRADED, Verdict.DOWN, Verdict.UNKNOWN)
+_NAME_OK = re.compile(r"^[a-z][a-z0-9_]*$")
+
+FIGURE_HELP = {
+    "rtt": "Round-trip time",
+    "rtt_min": "Fastest round trip of the burst",
+    "rtt_max": "Slowest round trip of the burst",
+    "jitter": "Interarrival jitter",
+    "packet_loss": "Share of packets lost, 0..1",
+    "mos": "Estimated mean opinion score (1..4.5, simplified E-model)",
+    "setup": "Media session setup time (signalling, ICE and DTLS)",
+    "signalling": "Offer/answer signalling time",
+    "ice": "ICE gathering and connectivity-check time",
+    "dtls": "DTLS handshake time",
+    "connect": "TCP connect time",
+    "cert_expiry": "Time left until the endpoint's TLS certificate expires",
+    "bitrate": "Received media bit rate",
+}
+
+
+@dataclass(frozen=True)
+class FigureMetric:
+    """How one figure of one check is exposed: metric name, factor to base units, help."""
+
+    name: str
+    factor: float
+    help: str
+
+
+@lru_cache(maxsize=1024)
+def figure_metric(check: str, figure: str) -> FigureMetric | None:
+    """The metric of a figure (``sip``, ``rtt_ms`` -> ``vcfleet_sip_rtt_seconds``, x0.001).
+
+    Figures without a known unit suffix are not exposed (a name without a unit would
+    break the naming rules); docs/exporter.md lists the rules.
+    """
+    if not (_NAME_OK.match(check) and _NAME_OK.match(figure)):
+        return None
+    stem, factor, unit = _split_unit(figure)
+    if unit is None:
+        return None
+    what = FIGURE_HELP.get(stem, stem.replace("_", " ").capitalize())
+    name = f"{PREFIX}{check}_{stem}{unit}"
+    unit_text = unit.removeprefix("_").replace("_", " ")
+    help_text = f"{what} measured by the {check} check" + (f", in {unit_text}." if unit_text
+                                                             else ".")
+    return FigureMetric(name, factor, help_text)
+
+
+def _split_unit(figure: str) -> tuple[str, float, str | None]:
+    if figure == "loss_ratio":
+        return "packet_loss", 1.0, "_ratio"
+    if figure == "mos" or figure.endswith("_mos"):
+        return figure, 1.0, ""
+    for suffix, factor, unit in (("_ms", 0.001, "_seconds"), ("_s", 1.0, "_seconds"),
+                                 ("_days", 86400.0, "_seconds"), ("_ratio", 1.0, "_ratio"),
+                                 ("_bps", 1.0, "_bits_per_second"), ("_bytes", 1.0, "_bytes")):
+        if figure.endswith(suffix) and len(figure) > len(suffix):
+            return figure[: -len(suffix)], factor, unit
+    return figure, 1.0, None
+
+
+def endpoint_info_labels(e: Endpoint) -> dict[str, str]:
+    """The descriptive labels of ``vcfleet_endpoint_info`` (no contact data, no secrets)."""
+    return {
+        "name": e.name, "tier": e.tier, "district": e.district or "", "parent": e.parent or "",
+        "vendor": e.vendor, "model": e.model, "profile": e.profile, "address": e.address,
+        "maintenance": "true" if e.maintenance else "false",
+        "tags": "," + ",".join(e.tags) + "," if e.tags else "",
+    }
+
+
+def info_family(endpoints: Iterable[Endpoint]) -> Metric:
+    """``vcfleet_endpoint_info``: one series per endpoint in scope, value 1."""
+    fam = InfoMetricFamily(
+        f"{PREFIX}endpoint", "Descriptive labels of each endpoint in the inventory "
+        "(join on endpoint); always 1.", labels=["endpoint"])
+    for e in endpoints:
+        fam.add_metric([e.id], endpoint_info_labels(e))
+    return fam
+
+
+@dataclass
+class _Figures:
+    """Samples of figure metrics, grouped by metric name; labels settled at the end."""
+
+    samples: dict[str, list[tuple[str, str, str | None, float]]] = field(default_factory=dict)
+    meta: dict[str, FigureMetric] = field(default_factory=dict)
+
+    def add(self, endpoint: str, check: str, figures: Mapping[str, float],
+            direction: str | None) -> None:
+        for figure, value in figures.items():
+            m = figure_metric(check, figure)
+            if m is None:
+                continue
+            self.meta[m.name] = m
+            self.samples.setdefault(m.name, []).append(
+                (endpoint, check, direction, float(value) * m.factor))
+
+    def families(self) -> Iterator[Metric]:
+        for name in sorted(self.samples):
+            rows = self.samples[name]
+            directional = any(d is not None for _, _, d, _ in rows)
+            labels = ["endpoint", "direction"] if directional else ["endpoint"]
+            fam = GaugeMetricFamily(name, self.meta[name].help, labels=labels)
+            for endpoint, _, direction, value in rows:
+                # A direction-less figure next to per-direction ones covers both ways.
+                fam.add_metric([endpoint, direction or "both"] if directional else [endpoint],
+                               value)
+            yield fam
+
+
+def endpoint_families(reports: Sequence[EndpointReport]) -> Iterator[Metric]:
+    """Readiness, state, per-check success and duration, and every figure of these reports.
+
+    ``vcfleet_endpoint_ready`` is 1 for a ready endpoint and 0 for a degraded or down
+    one; an endpoint never judged (verdict unknown) has no ready sample, only its state.
+    """
+    ready = GaugeMetricFamily(
+        f"{PREFIX}endpoint_ready",
+        "1 if the endpoint's last verdict is ready, 0 if degraded or down; absent until "
+        "it has been checked.", labels=["endpoint"])
+    state = GaugeMetricFamily(
+        f"{PREFIX}endpoint_state",
+        "The endpoint's last verdict, one series per state (ready, degraded, down, "
+        "unknown); the current one is 1.", labels=["endpoint", "state"])
+    checked = GaugeMetricFamily(
+        f"{PREFIX}endpoint_last_checked_timestamp_seconds",
+        "Unix time when the endpoint's last checks finished.", labels=["endpoint"])
+    success = GaugeMetricFamily(
+        f"{PREFIX}probe_success",
+        "1 if the check succeeded on its last run, 0 if it failed; absent if it did not run.",
+        labels=["endpoint", "check"])
+    duration = GaugeMetricFamily(
+        f"{PREFIX}probe_duration_seconds", "How long the check's last run took.",
+        labels=["endpoint", "check"])
+    timed_out = GaugeMetricFamily(
+        f"{PREFIX}probe_timed_out",
+        "1 if the check's last run was cut off by its deadline, else 0.",
+        labels=["endpoint", "check"])
+    figures = _Figures()
+    for r in reports:
+        eid = r.endpoint.id
+        if r.verdict is not Verdict.UNKNOWN:
+            ready.add_metric([eid], 1.0 if r.verdict is Verdict.READY else 0.0)
+        for s in STATES:
+            state.add_metric([eid, s.value], 1.0 if r.verdict is s else 0.0)
+        if r.finished_at:
+            checked.add_metric([eid], r.finished_at)
+        for name, c in r.checks.items():
+            success.add_metric([eid, name], 1.0 if c.result.ok else 0.0)
+            duration.add_metric([eid, name], c.duration_s)
+            timed_out.add_metric([eid, name], 1.0 if c.timed_out else 0.0)
+            figures.add(eid, name, c.result.figures, None)
+            for direction, figs in c.result.directions.items():
+                figures.add(eid, name, figs, direction)
+    yield from (ready, state, checked, success, duration, timed_out)
+    yield from figures.families()

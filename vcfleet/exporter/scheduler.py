@@ -1,0 +1,114 @@
+"""Scheduled sweeps and the event-loop lag monitor: background tasks the exporter owns.
+
+Sweeps start on a fixed cadence (start n = first start + n x interval, so they do
+not drift), at most one at a time.  A sweep that runs past its successor's slot is
+counted as an overrun and the next one starts as soon as it ends: late, never
+stacked.  Within a sweep the engine's concurrency bound lets endpoints in by waves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from vcfleet.exporter.state import ExporterState
+from vcfleet.report import SweepReport
+from vcfleet.sweep import SweepOptions, run_sweep
+
+log = logging.getLogger(__name__)
+
+ReportHook = Callable[[SweepReport], object]
+
+
+class SweepScheduler:
+    """Runs a sweep of the endpoints in scope every ``state.interval_s`` seconds."""
+
+    def __init__(self, state: ExporterState, options: SweepOptions,
+                 on_report: ReportHook | None = None) -> None:
+        self.state = state
+        self.options = options
+        self.on_report = on_report
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the schedule; the first sweep begins at once."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="vcfleet-serve-sweeps")
+
+    async def stop(self) -> None:
+        """Cancel the schedule (and a sweep in flight) and wait for it to end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
+        while True:
+            await asyncio.sleep(max(0.0, next_start - loop.time()))
+            await self.sweep_once()
+            next_start += self.state.interval_s
+            if loop.time() > next_start:
+                self.state.sweeps_overrun += 1
+                log.warning("sweep overran its %.0f s interval; the next one starts now",
+                            self.state.interval_s)
+                next_start = loop.time()
+
+    async def sweep_once(self) -> SweepReport | None:
+        """One sweep of the endpoints in scope; its report becomes the latest one."""
+        s = self.state
+        s.sweeps_total += 1
+        s.sweep_in_progress = True
+        try:
+            report = await run_sweep(s.inventory, s.endpoints, self.options)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # keep serving the previous report
+            s.sweeps_failed += 1
+            s.last_sweep_error = f"{type(exc).__name__}: {exc}"
+            log.exception("sweep failed")
+            return None
+        finally:
+            s.sweep_in_progress = False
+        if report.cancelled:
+            s.sweeps_failed += 1
+        s.report = report
+        if self.on_report is not None:
+            try:
+                self.on_report(report)
+            except Exception:  # the history store's trouble must not stop the exporter
+                log.exception("recording the sweep failed")
+        return report
+
+
+class LoopLagMonitor:
+    """Measures how late the event loop wakes a timer, every ``period_s`` seconds."""
+
+    def __init__(self, state: ExporterState, period_s: float = 0.5) -> None:
+        self.state = state
+        self.period_s = period_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start measuring."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="vcfleet-serve-loop-lag")
+
+    async def stop(self) -> None:
+        """Stop measuring and wait for the task to end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(self.period_s)
+            self.state.loop_lag_s = max(0.0, time.monotonic() - before - self.period_s)

@@ -1,0 +1,230 @@
+"""The exporter process: scheduled sweeps, an aiohttp server, reloads.
+
+    exporter = Exporter(ExporterConfig(inventory_path=path, port=0))
+    await exporter.start()      # loads the inventory (InputError if bad), starts serving
+    ...                         # GET /metrics, /probe, /-/healthy, /-/ready; POST /-/reload
+    await exporter.stop()       # stops the sweeps, the lag monitor and the server
+
+Endpoints: ``/metrics`` (the fleet, from the latest sweep), ``/probe?target=ID&module=M``
+(one endpoint now), ``/-/healthy`` (200 while serving), ``/-/ready`` (200 once the first
+sweep completed, else 503), ``POST /-/reload`` (re-read the inventory file; SIGHUP does
+the same).  A bad file keeps the previous inventory and sets
+``vcfleet_inventory_reload_success`` to 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
+
+from inventory import InputError, load_inventory
+from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
+from vcfleet.exporter.probe import (
+    DEFAULT_MODULE,
+    ProbeCollector,
+    ProbeRequestError,
+    parse_request,
+    run_probe,
+)
+from vcfleet.exporter.scheduler import LoopLagMonitor, ReportHook, SweepScheduler
+from vcfleet.exporter.state import ExporterState, Scope
+from vcfleet.sweep import SweepOptions
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9348
+LANDING = """<html><head><title>vcfleet exporter</title></head><body>
+<h1>vcfleet exporter</h1>
+<p><a href="/metrics">Metrics</a> of the fleet (latest sweep) ·
+<a href="/-/ready">ready</a> · <a href="/-/healthy">healthy</a></p>
+<p>One endpoint now: <code>/probe?target=ENDPOINT_ID&amp;module=net|sip|webrtc|full</code></p>
+</body></html>
+"""
+
+
+@dataclass
+class ExporterConfig:
+    """How ``vcfleet serve`` runs; defaults are an operator's sensible choice."""
+
+    inventory_path: Path | None = None
+    """Inventory file (None: $VCFLEET_INVENTORY, else the demo fleet); re-read on reload."""
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    """0 picks a free port (tests); ``Exporter.port`` tells which."""
+    interval_s: float = 60.0
+    """Time between the starts of two scheduled sweeps."""
+    options: SweepOptions = field(default_factory=lambda: SweepOptions(source="serve"))
+    scope: Scope = field(default_factory=Scope)
+    handle_signals: bool = False
+    """Reload on SIGHUP (the command turns it on; in-process tests leave it off)."""
+    process_metrics: bool = True
+    """Also expose process_*, python_gc_* and python_info (client_python's collectors)."""
+
+
+class Exporter:
+    """The exporter: owns its scheduler, lag monitor and HTTP server (start/stop)."""
+
+    def __init__(self, config: ExporterConfig, *, on_report: ReportHook | None = None) -> None:
+        self.config = config
+        inventory = load_inventory(config.inventory_path)
+        self.state = ExporterState(inventory=inventory,
+                                   endpoints=config.scope.endpoints(inventory),
+                                   interval_s=config.interval_s)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(FleetCollector(self.state))
+        self.registry.register(ExporterCollector(self.state))
+        if config.process_metrics:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+        self.scheduler = SweepScheduler(self.state, config.options, on_report)
+        self.lag = LoopLagMonitor(self.state)
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._reload_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[object]] = set()
+        self.port = config.port
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the server, then start the sweeps and the lag monitor."""
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        try:
+            await self._site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            raise InputError(f"cannot listen on {self.config.host}:{self.config.port}: "
+                             f"{exc.strerror or exc}") from None
+        server = self._site._server
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.port = int(sockets[0].getsockname()[1])
+        if self.config.handle_signals:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+        self.lag.start()
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        """Stop sweeping, measuring and serving; wait for every task to end."""
+        if self.config.handle_signals:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        await self.scheduler.stop()
+        await self.lag.stop()
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _on_sighup(self) -> None:
+        task: asyncio.Task[object] = asyncio.create_task(self.reload())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- reload --------------------------------------------------------------------
+
+    async def reload(self) -> list[str]:
+        """Re-read the inventory file; the problems found (empty: reloaded)."""
+        async with self._reload_lock:
+            s = self.state
+            try:
+                inventory = await asyncio.to_thread(load_inventory, self.config.inventory_path)
+                endpoints = self.config.scope.endpoints(inventory)
+            except InputError as exc:
+                s.reload_success = False
+                s.reloads["failure"] += 1
+                log.error("inventory reload failed, keeping the previous inventory:\n%s", exc)
+                return exc.lines() or [str(exc)]
+            s.inventory, s.endpoints = inventory, endpoints
+            s.reload_success = True
+            s.reload_last_success_s = time.time()
+            s.reloads["success"] += 1
+            log.info("inventory reloaded: %d endpoints in scope", len(endpoints))
+            return []
+
+    # -- HTTP ----------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application (routes of the module docstring)."""
+        app = web.Application()
+        app.router.add_get("/", self._landing)
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/probe", self._probe)
+        app.router.add_get("/-/healthy", self._healthy)
+        app.router.add_get("/-/ready", self._ready)
+        app.router.add_post("/-/reload", self._reload)
+        app.router.add_put("/-/reload", self._reload)
+        return app
+
+    async def _landing(self, request: web.Request) -> web.Response:
+        return web.Response(text=LANDING, content_type="text/html")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        # Rendered off the loop, so that a large fleet's scrape does not delay probes.
+        body = await asyncio.to_thread(encoder, self.registry)
+        return _exposition(body, content_type)
+
+    async def _probe(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        module = request.query.get("module", DEFAULT_MODULE)
+        inventory = self.state.inventory
+        try:
+            probe = parse_request(request.query, list(request.query.keys()), request.headers,
+                                  inventory)
+            report = await run_probe(probe, inventory, self.config.options)
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(ProbeCollector(probe, report, started))
+            encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+            body = encoder(registry)
+        except ProbeRequestError as exc:
+            self._count_probe(module, exc.status)
+            return web.Response(status=exc.status, text=f"{exc}\n")
+        except Exception as exc:  # never a 500 page for a probe: say what failed, as 503
+            log.exception("probe of %s failed", request.query.get("target"))
+            self._count_probe(module, 503)
+            return web.Response(status=503, text=f"probe failed: {type(exc).__name__}: {exc}\n")
+        self._count_probe(probe.module, 200)
+        return _exposition(body, content_type)
+
+    def _count_probe(self, module: str, status: int) -> None:
+        known = module if module.isidentifier() and len(module) <= 16 else "invalid"
+        self.state.probe_requests[(known, str(status))] += 1
+
+    async def _healthy(self, request: web.Request) -> web.Response:
+        return web.Response(text="vcfleet exporter is healthy.\n")
+
+    async def _ready(self, request: web.Request) -> web.Response:
+        if self.state.ready:
+            return web.Response(text="vcfleet exporter is ready.\n")
+        return web.Response(status=503, text="vcfleet exporter is waiting for its first "
+                                             "sweep to complete.\n")
+
+    async def _reload(self, request: web.Request) -> web.Response:
+        problems = await self.reload()
+        if problems:
+            text = "reload failed, the previous inventory stays in force:\n"
+            return web.Response(status=400, text=text + "\n".join(problems) + "\n")
+        return web.Response(text=f"inventory reloaded: {len(self.state.endpoints)} "
+                                 "endpoints in scope.\n")
+
+
+def _exposition(body: bytes, content_type: str) -> web.Response:
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    response.enable_compression()
+    return response
