@@ -1,0 +1,278 @@
+"""Media without codecs: what the WebRTC probe sends and what the responder reflects.
+
+Nothing here decodes or encodes per frame (DESIGN.md, "Known costs"):
+
+- ``tap_receiver`` takes complete encoded frames out of an ``RTCRtpReceiver``
+  before its decoder, so received media costs only SRTP, depacketisation and
+  the receiver's statistics (which feed its RTCP receiver reports);
+- ``EchoTrack`` hands those frames back to an ``RTCRtpSender`` as
+  ``av.Packet``s, which aiortc only packetises;
+- ``SyntheticAudioTrack`` / ``SyntheticVideoTrack`` send Opus / VP8 packets
+  encoded once per process and reused, paced on the event loop's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import fractions
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import av
+from aiortc import RTCRtpReceiver
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+AUDIO_PTIME_S = 0.020
+"""Opus frame duration the probe sends (20 ms, as browsers do)."""
+AUDIO_CLOCK = 48_000
+"""RTP clock rate of Opus (RFC 7587): jitter in RTCP is counted in these units."""
+VIDEO_CLOCK = 90_000
+"""RTP clock rate of every video codec."""
+VIDEO_FPS = 15
+
+FrameHandler = Callable[[Any, Any], None]
+"""``on_frame(codec: RTCRtpCodecParameters, frame)``; ``frame.data`` is the encoded frame."""
+
+
+class FrameTap:
+    """Stands in for an ``RTCRtpReceiver``'s decoder queue: frames go to a callback.
+
+    aiortc's receiver puts ``(codec, encoded_frame)`` into a queue read by a
+    decoder thread, and ``None`` when it stops.  The tap passes frames to
+    ``on_frame`` on the event loop instead, and answers the decoder thread's
+    first ``get()`` with ``None``, so that the thread ends at once: nothing is
+    decoded and no thread outlives the receiver's start.
+    """
+
+    def __init__(self, on_frame: FrameHandler) -> None:
+        self.on_frame = on_frame
+        self.ended = False
+        self.frames = 0
+        self.octets = 0
+        self.first_at: float | None = None
+        self.last_at: float | None = None
+
+    def put(self, item: tuple[Any, Any] | None, *_: Any) -> None:
+        """Receive one encoded frame from the receiver (None: the receiver stopped)."""
+        if item is None:
+            self.ended = True
+            return
+        if self.ended:
+            return
+        codec, frame = item
+        now = time.monotonic()
+        if self.first_at is None:
+            self.first_at = now
+        self.last_at = now
+        self.frames += 1
+        self.octets += len(frame.data)
+        self.on_frame(codec, frame)
+
+    def get(self, *_: Any, **__: Any) -> None:
+        """What the decoder thread reads: nothing, so it ends."""
+
+    def bitrate_bps(self) -> float | None:
+        """Received encoded-media bitrate between the first and the last frame."""
+        if self.first_at is None or self.last_at is None or self.last_at <= self.first_at:
+            return None
+        return self.octets * 8 / (self.last_at - self.first_at)
+
+
+class PassThroughBuffer:
+    """Stands in for an audio receiver's jitter buffer: every packet is a frame, at once.
+
+    aiortc's audio jitter buffer holds four packets (80 ms) before releasing one,
+    and after a lost packet it discards good ones until the gap leaves its
+    window: fine before a decoder, wrong for an echo, whose media would stall and
+    thin out well beyond the real loss.  An Opus RTP packet is a whole frame, so
+    no reassembly is needed.
+    """
+
+    capacity = 1
+
+    def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
+        """Turn a depayloaded RTP packet into a frame right away."""
+        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)
+
+
+def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None) -> FrameTap:
+    """Take the receiver's encoded frames before its decoder; call before it starts.
+
+    Audio also skips the receiver's jitter buffer (``PassThroughBuffer``).  The
+    receiver's statistics, NACKs and RTCP reports are untouched.
+    """
+    names = ("_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__jitter_buffer",
+             "_RTCRtpReceiver__kind")
+    if not all(hasattr(receiver, n) for n in names):  # pinned to aiortc 1.16's receiver
+        raise RuntimeError("this aiortc version's receiver cannot be tapped")
+    tap = FrameTap(on_frame or _ignore)
+    setattr(receiver, names[0], tap)
+    if getattr(receiver, names[2]) == "audio":
+        setattr(receiver, names[1], PassThroughBuffer())
+    return tap
+
+
+def _ignore(codec: Any, frame: Any) -> None:
+    return None
+
+
+class EchoTrack(MediaStreamTrack):
+    """Sends back, as ``av.Packet``s, the encoded frames a ``FrameTap`` received.
+
+    Each packet is stamped with the responder's own clock when the sender takes
+    it, so that the RTP timestamps of the echo describe when the responder sent
+    it: the probe's down jitter then measures the down path alone, not the up
+    path's jitter reflected back.
+    """
+
+    def __init__(self, kind: str, max_queue: int = 32) -> None:
+        super().__init__()
+        self.kind = kind
+        self._queue: collections.deque[bytes] = collections.deque(maxlen=max_queue)
+        self._ready = asyncio.Event()
+        self._clock: int | None = None
+        self._time_base: fractions.Fraction | None = None
+        self._origin = time.monotonic()
+        self._last_pts = -1
+        self.mime_type: str | None = None
+        """The codec of the frames echoed (the sender must be using the same)."""
+        self.dropped = 0
+
+    def push(self, codec: Any, frame: Any) -> None:
+        """Queue one received frame for echo (the oldest goes if the sender lags)."""
+        if self.mime_type is None:
+            self.mime_type = codec.mimeType.lower()
+            self._clock = int(codec.clockRate)
+            self._time_base = fractions.Fraction(1, self._clock)
+        elif codec.mimeType.lower() != self.mime_type:
+            self.dropped += 1  # a codec switch cannot be echoed without transcoding
+            return
+        if len(self._queue) == self._queue.maxlen:
+            self.dropped += 1
+        self._queue.append(frame.data)
+        self._ready.set()
+
+    async def recv(self) -> av.Packet:  # type: ignore[type-arg]
+        """The next frame to send, as a pre-encoded packet."""
+        while not self._queue:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        if self.readyState != "live":
+            raise MediaStreamError
+        assert self._clock is not None
+        assert self._time_base is not None
+        packet = av.Packet(self._queue.popleft())
+        pts = max(int((time.monotonic() - self._origin) * self._clock), self._last_pts + 1)
+        self._last_pts = pts
+        packet.pts = pts
+        packet.time_base = self._time_base
+        return packet
+
+    def stop(self) -> None:
+        """End the track and wake its sender."""
+        super().stop()
+        self._ready.set()
+
+
+class _PacedPacketTrack(MediaStreamTrack):
+    """Sends a cycle of pre-encoded packets at a fixed rate on the loop's clock."""
+
+    def __init__(self, packets: list[bytes], interval_s: float, clock: int) -> None:
+        super().__init__()
+        self._packets = [av.Packet(p) for p in packets]
+        self._interval = interval_s
+        self._step = round(interval_s * clock)
+        self._time_base = fractions.Fraction(1, clock)
+        self._start: float | None = None
+        self._index = 0
+        self.sent = 0
+        self.send_times: list[float] = []
+        """Wall-clock time (``time.time()``) at which each packet was handed to the sender."""
+
+    def restart_cycle(self) -> None:
+        """Send the first packet of the cycle next (a keyframe, for video)."""
+        self._index = 0
+
+    async def recv(self) -> av.Packet:  # type: ignore[type-arg]
+        """The next packet, when its time has come."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._start is None:
+            self._start = loop.time()
+        else:
+            wait = self._start + self.sent * self._interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if self.readyState != "live":
+                raise MediaStreamError
+        packet = self._packets[self._index]
+        self._index = (self._index + 1) % len(self._packets)
+        packet.pts = self.sent * self._step
+        packet.time_base = self._time_base
+        self.sent += 1
+        self.send_times.append(time.time())
+        return packet
+
+
+class SyntheticAudioTrack(_PacedPacketTrack):
+    """20 ms Opus packets (encoded once per process) at 50 packets a second."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__([opus_packet()], AUDIO_PTIME_S, AUDIO_CLOCK)
+
+
+class SyntheticVideoTrack(_PacedPacketTrack):
+    """A two-second loop of VP8 frames (encoded once per process) at 15 frames a second."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__(vp8_packets(), 1.0 / VIDEO_FPS, VIDEO_CLOCK)
+
+
+@functools.cache
+def opus_packet() -> bytes:
+    """One 20 ms Opus packet of noise-like sound at about 32 kbit/s (speech-sized)."""
+    import numpy as np
+
+    ctx = av.CodecContext.create("libopus", "w")
+    ctx.sample_rate, ctx.layout, ctx.format, ctx.bit_rate = AUDIO_CLOCK, "stereo", "s16", 32_000
+    ctx.time_base = fractions.Fraction(1, AUDIO_CLOCK)
+    rng = np.random.default_rng(7)
+    packets: list[bytes] = []
+    for i in range(8):
+        samples = rng.normal(0, 3000, (1, 960 * 2)).astype("int16")
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+        frame.sample_rate, frame.pts = AUDIO_CLOCK, i * 960
+        packets += [bytes(p) for p in ctx.encode(frame)]
+    return packets[-1]
+
+
+@functools.cache
+def vp8_packets(frames: int = 2 * VIDEO_FPS) -> list[bytes]:
+    """A loop of VP8 frames (320x180, a moving gradient), the first a keyframe."""
+    import numpy as np
+
+    ctx = av.CodecContext.create("libvpx", "w")
+    ctx.width, ctx.height, ctx.pix_fmt = 320, 180, "yuv420p"
+    ctx.time_base, ctx.bit_rate = fractions.Fraction(1, VIDEO_CLOCK), 250_000
+    ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    out: list[bytes] = []
+    ramp = np.arange(320, dtype=np.int64)[None, :]
+    for i in range(frames):
+        image = np.full((180 * 3 // 2, 320), 128, dtype=np.uint8)
+        image[:180, :] = ((ramp + i * 8) % 256).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
+        frame.pts = i * (VIDEO_CLOCK // VIDEO_FPS)
+        out += [bytes(p) for p in ctx.encode(frame)]
+    out += [bytes(p) for p in ctx.encode(None)]
+    return out

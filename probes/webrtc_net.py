@@ -1,0 +1,164 @@
+"""Where a WebRTC connection's UDP sockets live, and how they are impaired.
+
+Shared by the probe and the echo responder (docs/webrtc.md, "The loopback"):
+
+- ``ice_addresses(...)`` chooses the host addresses ICE gathers on, per
+  connection.  aioice otherwise binds every interface address except
+  127.0.0.1, which is wrong for a responder serving one loopback address of
+  the simulated fleet and wasteful for a probe that needs the one address its
+  route to the responder uses (``route_source_address``).
+- ``shape_connection(pc, shaper)`` puts a ``probes.shaping.Shaper`` on every
+  ICE socket of a peer connection: delay and jitter on what it sends, loss on
+  what it sends and on what it receives, independently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+import aioice.ice
+from aiortc import RTCPeerConnection
+
+from probes.shaping import ShapedDatagramTransport, Shaper
+
+_ICE_ADDRESSES: ContextVar[tuple[str, ...] | None] = ContextVar("vcfleet_ice_addresses",
+                                                                 default=None)
+_aioice_host_addresses: Callable[[bool, bool], list[str]] | None = None
+
+
+def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    chosen = _ICE_ADDRESSES.get()
+    if chosen is not None:
+        return [a for a in chosen if (":" in a and use_ipv6) or (":" not in a and use_ipv4)]
+    assert _aioice_host_addresses is not None
+    return _aioice_host_addresses(use_ipv4, use_ipv6)
+
+
+def _install_hook() -> None:
+    # aioice reads its module-level get_host_addresses when it gathers; the hook
+    # consults a context variable, so that it changes nothing for a connection
+    # gathered outside ``ice_addresses`` (other code in the same process).
+    global _aioice_host_addresses
+    if _aioice_host_addresses is None:
+        _aioice_host_addresses = aioice.ice.get_host_addresses
+        aioice.ice.get_host_addresses = _host_addresses
+
+
+@contextlib.contextmanager
+def ice_addresses(addresses: Sequence[str] | None) -> Iterator[None]:
+    """Within the block, ICE gathers host candidates on ``addresses`` only.
+
+    Wrap ``await pc.setLocalDescription(...)`` (where aiortc gathers) in it.  The
+    choice is carried by a context variable, so concurrent connections in one
+    event loop each get their own.  None or empty: aioice's default (all
+    interface addresses but 127.0.0.1).
+    """
+    _install_hook()
+    token = _ICE_ADDRESSES.set(tuple(addresses) if addresses else None)
+    try:
+        yield
+    finally:
+        _ICE_ADDRESSES.reset(token)
+
+
+async def route_source_address(host: str, port: int = 9) -> str:
+    """The local address the routing table uses to reach ``host`` (no packet is sent)."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        sockaddr: tuple[Any, ...] = (str(ip), port)
+    except ValueError:  # a DNS name: resolve it first (this runs in the default executor)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        family, _, _, _, sockaddr = infos[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.connect(sockaddr)
+        return str(sock.getsockname()[0])
+
+
+def ice_connections(pc: RTCPeerConnection) -> list[Any]:
+    """The aioice connections (one per ICE transport) of a peer connection."""
+    transports = [t.receiver.transport.transport for t in pc.getTransceivers()]
+    if pc.sctp is not None:
+        transports.append(pc.sctp.transport.transport)
+    out: list[Any] = []
+    for ice in transports:
+        connection = ice.iceGatherer._connection
+        if all(connection is not c for c in out):
+            out.append(connection)
+    return out
+
+
+def ice_protocols(pc: RTCPeerConnection) -> list[Any]:
+    """The aioice datagram protocols (one per ICE socket) of a peer connection."""
+    # aioice keeps its sockets' protocols in a private list; aiortc offers no
+    # public way to reach them (pinned: aiortc 1.16 / aioice 0.13).
+    return [proto for c in ice_connections(pc) for proto in getattr(c, "_protocols", [])]
+
+
+def _connect_tasks(pc: RTCPeerConnection) -> list[asyncio.Task[Any]]:
+    # aiortc runs ICE and DTLS in a task it does not keep (ensure_future in
+    # set*Description); find it by its coroutine and the connection it serves.
+    out = []
+    for task in asyncio.all_tasks():
+        coro: Any = task.get_coro()
+        if getattr(coro, "__qualname__", "") != "RTCPeerConnection.__connect":
+            continue
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None and frame.f_locals.get("self") is pc:
+            out.append(task)
+    return out
+
+
+async def close_peer_connection(pc: RTCPeerConnection, timeout: float) -> None:
+    """Close ``pc`` within ``timeout`` seconds and leave none of its tasks behind.
+
+    Two aiortc/aioice tasks can outlive ``pc.close()``: aiortc's connect task,
+    still inside ICE, and the consent-freshness task that aioice's connect()
+    starts when it resumes, after the close, with a success it had already
+    reached (it would then live on for 30 s).  Both are awaited or cancelled.
+    """
+    connections = ice_connections(pc)
+    try:
+        async with asyncio.timeout(timeout):
+            await pc.close()
+            pending = _connect_tasks(pc)
+            if pending:
+                await asyncio.wait(pending)
+            for task in pending:  # its ConnectionError after a close is expected
+                if not task.cancelled():
+                    task.exception()
+    finally:
+        for task in _connect_tasks(pc):
+            task.cancel()
+        leftovers = [c._query_consent_task for c in connections
+                     if getattr(c, "_query_consent_task", None) is not None]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            await asyncio.gather(*leftovers, return_exceptions=True)
+
+
+def shape_connection(pc: RTCPeerConnection, shaper: Shaper | None) -> int:
+    """Put ``shaper`` on every ICE socket of ``pc``; returns how many sockets it shapes.
+
+    Call it right after ``setLocalDescription`` returns (candidates gathered),
+    before the next await, so that no connectivity check escapes the shaper.
+    """
+    if shaper is None:
+        return 0
+    count = 0
+    for proto in ice_protocols(pc):
+        transport = getattr(proto, "transport", None)
+        if transport is None or isinstance(transport, ShapedDatagramTransport):
+            continue
+        proto.transport = ShapedDatagramTransport(transport, shaper)
+        proto.datagram_received = functools.partial(shaper.receive, proto.datagram_received)
+        count += 1
+    return count

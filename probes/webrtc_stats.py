@@ -1,0 +1,162 @@
+"""What the WebRTC probe reads besides ``getStats()``: every RTCP report, and its own loop's lag.
+
+- ``RtcpMonitor`` watches one ``RTCRtpSender``: when each of its sender reports
+  (SR) left, and every receiver-report block the far end sent about our
+  stream.  Each block whose LSR names one of our SRs gives a round-trip sample
+  ``arrival - SR departure - DLSR`` (RFC 3550 section 6.4.1).  aiortc itself
+  keeps only an average, and only for a block naming the latest SR, which
+  leaves a 3 s window with no sample too often.
+- ``LoopLag`` samples how late the event loop wakes up.  A late loop delays
+  every packet's arrival time and every RTCP departure, so large lag means the
+  figures describe the prober's CPU, not the network (results are then marked
+  ``unreliable``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import statistics
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from aiortc import RTCRtpSender
+from aiortc.rtp import RtcpRrPacket, RtcpSrPacket
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverReport:
+    """One receiver-report block about our stream, as it arrived."""
+
+    arrival: float
+    """Wall-clock arrival time (``time.time()``)."""
+    fraction_lost: int
+    """Loss since the previous report, as an 8-bit fixed-point fraction (x/256)."""
+    packets_lost: int
+    """Cumulative packets lost since the stream began."""
+    highest_sequence: int
+    jitter: int
+    """Interarrival jitter in RTP timestamp units (1/48000 s for Opus)."""
+    lsr: int
+    dlsr: int
+    """Delay since the last SR at the far end, in 1/65536 s."""
+
+
+class RtcpMonitor:
+    """Records the SRs one sender sends and the receiver reports that come back."""
+
+    def __init__(self, sender: RTCRtpSender, max_sr: int = 64) -> None:
+        self.sender = sender
+        self.sr_sent: collections.OrderedDict[int, float] = collections.OrderedDict()
+        self.reports: list[ReceiverReport] = []
+        self.rtt_samples: list[float] = []
+        """Round-trip samples in seconds."""
+        self._max_sr = max_sr
+        # aiortc calls these two through the instance (RTP router, RTCP loop), so
+        # wrapping them per instance observes every SR and RR of this sender only.
+        target: Any = sender
+        send: Callable[[list[Any]], Awaitable[None]] = target._send_rtcp
+        handle: Callable[[Any], Awaitable[None]] = target._handle_rtcp_packet
+
+        async def send_rtcp(packets: list[Any]) -> None:
+            for packet in packets:
+                if isinstance(packet, RtcpSrPacket) and packet.sender_info.ntp_timestamp:
+                    self._sr(packet.sender_info.ntp_timestamp)
+            await send(packets)
+
+        async def handle_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+                self._reports(packet)
+            await handle(packet)
+
+        target._send_rtcp = send_rtcp
+        target._handle_rtcp_packet = handle_rtcp
+
+    def _sr(self, ntp_timestamp: int) -> None:
+        self.sr_sent[(ntp_timestamp >> 16) & 0xFFFFFFFF] = time.time()
+        while len(self.sr_sent) > self._max_sr:
+            self.sr_sent.popitem(last=False)
+
+    def _reports(self, packet: RtcpRrPacket | RtcpSrPacket) -> None:
+        now = time.time()
+        for block in packet.reports:
+            if block.ssrc != self.sender._ssrc:
+                continue
+            self.reports.append(ReceiverReport(now, block.fraction_lost, block.packets_lost,
+                                               block.highest_sequence, block.jitter,
+                                               block.lsr, block.dlsr))
+            sent = self.sr_sent.get(block.lsr) if block.lsr else None
+            if sent is not None and block.dlsr:
+                sample = now - sent - block.dlsr / 65536.0
+                if sample >= 0:
+                    self.rtt_samples.append(sample)
+
+    @property
+    def last(self) -> ReceiverReport | None:
+        """The latest receiver report, if any came."""
+        return self.reports[-1] if self.reports else None
+
+
+class LoopLag:
+    """Samples the running event loop's wake-up lag; one per loop, shared by its probes.
+
+    ``acquire()`` starts the sampler on first use and ``release()`` stops it (and
+    awaits its task) with the last user, so that nothing outlives the probes.
+    """
+
+    INTERVAL_S = 0.010
+    _per_loop: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopLag]] = (
+        weakref.WeakKeyDictionary())
+
+    def __init__(self, history: int = 6000) -> None:
+        self.samples: collections.deque[tuple[float, float]] = collections.deque(maxlen=history)
+        """(monotonic time, lag in seconds)."""
+        self._users = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of_running_loop(cls) -> LoopLag:
+        """The sampler of the running loop."""
+        loop = asyncio.get_running_loop()
+        if loop not in cls._per_loop:
+            cls._per_loop[loop] = cls()
+        return cls._per_loop[loop]
+
+    def acquire(self) -> None:
+        """Start sampling (or keep sampling for one more user)."""
+        self._users += 1
+        if self._task is None:
+            self._task = asyncio.create_task(self._sample(), name="webrtc-loop-lag")
+
+    async def release(self) -> None:
+        """One user fewer; the last one stops the sampler."""
+        self._users -= 1
+        if self._users <= 0 and self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _sample(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.INTERVAL_S
+            await asyncio.sleep(self.INTERVAL_S)
+            now = loop.time()
+            self.samples.append((time.monotonic(), max(0.0, now - due)))
+
+    def between(self, start: float, end: float) -> list[float]:
+        """Lag samples (seconds) taken between two monotonic times."""
+        return [lag for t, lag in self.samples if start <= t <= end]
+
+    def summary(self, start: float, end: float) -> tuple[float, float]:
+        """(95th percentile, maximum) lag in seconds between two monotonic times."""
+        lags = self.between(start, end)
+        if not lags:
+            return 0.0, 0.0
+        if len(lags) < 2:
+            return lags[0], lags[0]
+        p95 = statistics.quantiles(lags, n=20, method="inclusive")[-1]
+        return p95, max(lags)
