@@ -1,0 +1,268 @@
+"""The console driven by a pilot: start, sweep, verdicts, filter, details, report, quit.
+
+Sweeps run for real against TCP listeners on loopback (a small fleet whose
+profile is one TCP check): rooms with a listener are ready, the others down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from inventory import Inventory, load_inventory
+from tui.app import ConsoleApp
+from tui.details_screen import DetailsScreen
+from tui.help_screen import HelpScreen
+from tui.unit_tree import UnitTree
+from vcfleet.report import Verdict
+
+UP = ("ubnd-tinh", "ha-trung", "ha-son", "nga-son")
+DOWN = ("ha-linh", "nga-an")
+FLEET = """\
+version: 1
+province: Thanh Hóa
+tiers: [province, district, commune]
+profiles:
+  tcp-only: {{checks: [tcp]}}
+defaults:
+  profile: tcp-only
+  vendor: cisco_ce
+  services: {{ssh: {{port: {port}}}}}
+endpoints:
+  - {{id: ubnd-tinh, name: "UBND tỉnh Thanh Hóa", tier: province, address: {p}.1,
+     contact: {{name: "Nguyễn Văn Hùng", phone: "0237 3000 000"}}}}
+  - {{id: ha-trung, name: "UBND huyện Hà Trung", tier: district, parent: ubnd-tinh,
+     district: ha-trung, address: {p}.2}}
+  - {{id: nga-son, name: "UBND huyện Nga Sơn", tier: district, parent: ubnd-tinh,
+     district: nga-son, address: {p}.3, vendor: poly}}
+  - {{id: ha-son, name: "UBND xã Hà Sơn", tier: commune, parent: ha-trung, district: ha-trung,
+     address: {p}.4, contact: {{name: "Lê Thị Hằng", phone: "0237 3417 247"}}}}
+  - {{id: ha-linh, name: "UBND xã Hà Lĩnh", tier: commune, parent: ha-trung,
+     district: ha-trung, address: {p}.5,
+     contact: {{name: "Trần Văn Bình", phone: "0237 3411 111"}}}}
+  - {{id: nga-an, name: "UBND xã Nga An", tier: commune, parent: nga-son, district: nga-son,
+     address: {p}.6, contact: {{name: "Phạm Thị Lan", phone: "0237 3622 222"}}}}
+"""
+
+
+async def _accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def listeners(prefix: str, port: int) -> AsyncIterator[None]:
+    """TCP listeners for the rooms that are up."""
+    addresses = {eid: f"{prefix}.{i + 1}" for i, eid in enumerate(
+        ("ubnd-tinh", "ha-trung", "nga-son", "ha-son", "ha-linh", "nga-an"))}
+    servers = [await asyncio.start_server(_accept, addresses[eid], port) for eid in UP]
+    try:
+        yield
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, loopback_prefix: str) -> tuple[Inventory, str, int]:
+    import socket
+
+    with socket.socket() as s:  # a port free on loopback for every room address
+        s.bind((f"{loopback_prefix}.1", 0))
+        port = s.getsockname()[1]
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET.format(p=loopback_prefix, port=port), encoding="utf-8")
+    return load_inventory(path), loopback_prefix, port
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path, fleet: tuple[Inventory, str, int]
+                ) -> Callable[[], ConsoleApp]:
+    inventory = fleet[0]
+
+    def make() -> ConsoleApp:
+        return ConsoleApp(inventory, history_path=tmp_path / "history.sqlite3",
+                          report_dir=tmp_path / "reports")
+    return make
+
+
+async def wait_for(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 15.0
+                   ) -> None:
+    """Let the app run until ``condition`` holds; fail after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await pilot.pause(0.05)
+
+
+def shown_ids(app: ConsoleApp) -> list[str]:
+    table = app.fleet.table
+    return [str(table.coordinate_to_cell_key((r, 0)).row_key.value)
+            for r in range(table.row_count)]
+
+
+def verdict_cell(app: ConsoleApp, endpoint_id: str) -> str:
+    return str(app.fleet.table.get_cell(endpoint_id, "verdict"))
+
+
+async def sweep_all(pilot: Pilot[int], app: ConsoleApp) -> None:
+    await pilot.press("a")
+    await wait_for(pilot, lambda: app.last_report is not None and not app.sweeping)
+    await wait_for(pilot, lambda: app.history is not None)
+
+
+async def test_start_shows_fleet_not_checked(app_factory: Callable[[], ConsoleApp]) -> None:
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        assert shown_ids(app) == ["ubnd-tinh", "ha-trung", "nga-son", "ha-son", "ha-linh",
+                                  "nga-an"]
+        assert all(verdict_cell(app, e) == "… not checked" for e in shown_ids(app))
+        counts = str(app.fleet.header.query_one("#header-counts").render())
+        assert "✔ 0 ready" in counts
+        assert "… 6 not checked" in counts
+        assert app.fleet.query_one(UnitTree).root.children
+
+
+async def test_sweep_all_shows_verdicts(app_factory: Callable[[], ConsoleApp],
+                                        fleet: tuple[Inventory, str, int]) -> None:
+    app = app_factory()
+    async with listeners(fleet[1], fleet[2]), app.run_test(size=(160, 40)) as pilot:
+        await sweep_all(pilot, app)
+        for eid in UP:
+            assert verdict_cell(app, eid) == "✔ ready"
+        for eid in DOWN:
+            assert verdict_cell(app, eid) == "✖ down"
+        counts = str(app.fleet.header.query_one("#header-counts").render())
+        assert "✔ 4 ready" in counts
+        assert "✖ 2 down" in counts
+        assert "… 0 not checked" in counts
+        status = str(app.fleet.header.query_one("#header-status").render())
+        assert status.startswith("Last sweep ")
+        assert app.history is not None
+        assert len(app.history.sweeps()) == 1
+
+
+async def test_filter_by_district_and_by_accent_free_name(
+        app_factory: Callable[[], ConsoleApp]) -> None:
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("slash")
+        await pilot.press(*"district=ha-trung")
+        await wait_for(pilot, lambda: shown_ids(app) == ["ha-trung", "ha-son", "ha-linh"])
+        await pilot.press("ctrl+u")  # clear the box
+        await pilot.press(*"ha son")
+        await wait_for(pilot, lambda: shown_ids(app) == ["ha-son"])
+        assert app.fleet.table.get_cell("ha-son", "name") == "UBND xã Hà Sơn"
+        await pilot.press("enter")
+        assert app.focused is app.fleet.table
+
+
+async def test_filter_by_verdict_after_sweep_and_bad_filter(
+        app_factory: Callable[[], ConsoleApp], fleet: tuple[Inventory, str, int]) -> None:
+    app = app_factory()
+    async with listeners(fleet[1], fleet[2]), app.run_test(size=(160, 40)) as pilot:
+        await sweep_all(pilot, app)
+        await pilot.press("slash", *"verdict=down")
+        await wait_for(pilot, lambda: shown_ids(app) == list(DOWN))
+        await pilot.press("ctrl+u", *"colour=red")
+        await wait_for(pilot, lambda: app.fleet.query_one("#filter").has_class("-invalid"))
+        assert shown_ids(app) == list(DOWN)  # an invalid filter leaves the table alone
+
+
+async def test_tree_scope_and_sweep_scope(app_factory: Callable[[], ConsoleApp],
+                                          fleet: tuple[Inventory, str, int]) -> None:
+    app = app_factory()
+    async with listeners(fleet[1], fleet[2]), app.run_test(size=(160, 40)) as pilot:
+        tree = app.fleet.query_one(UnitTree)
+        node = next(n for n in tree.root.children[0].children if "Nga Sơn" in str(n.label))
+        tree.select_node(node)
+        await wait_for(pilot, lambda: shown_ids(app) == ["nga-son", "nga-an"])
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.last_report is not None and not app.sweeping)
+        assert verdict_cell(app, "nga-son") == "✔ ready"
+        assert verdict_cell(app, "nga-an") == "✖ down"
+        assert set(app.results) == {"nga-son", "nga-an"}
+
+
+async def test_details_screen_and_recheck(app_factory: Callable[[], ConsoleApp],
+                                          fleet: tuple[Inventory, str, int]) -> None:
+    app = app_factory()
+    async with listeners(fleet[1], fleet[2]), app.run_test(size=(160, 50)) as pilot:
+        await sweep_all(pilot, app)
+        app.fleet.table.move_cursor(row=app.fleet.table.get_row_index("ha-linh"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen))
+        screen = app.screen
+        info = str(screen.query_one("#details-info").render())
+        assert "Trần Văn Bình" in info
+        assert "0237 3411 111" in info
+        assert "✖ down" in str(screen.query_one("#details-title").render())
+        checks = screen.query_one("#details-checks", DataTable)
+        assert checks.row_count == 1
+        assert "connection refused" in str(checks.get_row_at(0)[-1])
+        history = screen.query_one("#details-history", DataTable)
+        await wait_for(pilot, lambda: history.row_count == 1)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: history.row_count == 2)
+        assert str(history.get_row_at(0)[1]) == "✖ down"
+        await pilot.press("escape")
+        assert app.screen is app.fleet
+
+
+async def test_report_export(app_factory: Callable[[], ConsoleApp],
+                             fleet: tuple[Inventory, str, int], tmp_path: Path) -> None:
+    app = app_factory()
+    async with listeners(fleet[1], fleet[2]), app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("r")  # nothing swept yet: a notice, no file
+        await pilot.pause()
+        assert not (tmp_path / "reports").exists()
+        await sweep_all(pilot, app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: bool(app.last_export))
+        html, md = app.last_export
+        assert html.suffix == ".html"
+        assert md.parent == tmp_path / "reports"
+        text = md.read_text(encoding="utf-8")
+        assert "UBND xã Hà Lĩnh (ha-linh)" in text
+        assert "0237 3411 111" in text
+        assert "4 ready" in text
+        assert "Phạm Thị Lan" in html.read_text(encoding="utf-8")
+        status = str(app.fleet.header.query_one("#header-status").render())
+        assert str(md) in status
+
+
+async def test_help_and_quit(app_factory: Callable[[], ConsoleApp]) -> None:
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.fleet)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.return_code == 0
+
+
+async def test_quit_during_a_sweep_cancels_it(tmp_path: Path) -> None:
+    inventory = load_inventory()  # the demo fleet; nothing listens on most of it here
+    app = ConsoleApp(inventory, use_history=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.sweeping)
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+def test_sort_by_verdict_puts_worst_first() -> None:
+    from tui.endpoint_table import _sort_value
+    from tui.verdicts import verdict_text
+
+    ranks = [_sort_value("verdict", verdict_text(v)) for v in
+             (Verdict.DOWN, Verdict.DEGRADED, Verdict.UNKNOWN, Verdict.READY)]
+    assert ranks == sorted(ranks)

@@ -1,0 +1,317 @@
+"""The console application: owns the fleet's latest results, runs sweeps, history
+and report export in workers, and routes their results to the screens.
+
+    ConsoleApp(load_inventory()).run()
+
+Sweeps run in a thread with its own event loop, so that probe work never competes
+with drawing; results come back in batches (``SweepProgress``, every
+``FLUSH_S``) and only the affected table cells change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+
+from inventory import Endpoint, Inventory
+from tui.details_screen import DetailsScreen
+from tui.fleet_screen import FleetScreen
+from tui.help_screen import HelpScreen
+from vcfleet.history import History, SweepSummary
+from vcfleet.render import format_time, render_html, render_markdown
+from vcfleet.report import EndpointReport, SweepReport, Verdict
+from vcfleet.sweep import EndpointFinished, Sweep, SweepEvent, SweepOptions
+
+FLUSH_S = 0.1
+"""How often a running sweep hands its new results to the screen."""
+
+
+class ConsoleApp(App[int]):
+    """The operator console over one inventory."""
+
+    TITLE = "vcfleet"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Help"),
+    ]
+
+    @dataclass
+    class SweepStarted(Message):
+        """A sweep of ``total`` rooms began."""
+
+        total: int
+        label: str
+
+    @dataclass
+    class SweepProgress(Message):
+        """Rooms whose checks finished since the last batch."""
+
+        reports: tuple[EndpointReport, ...]
+        done: int
+
+    @dataclass
+    class SweepFinished(Message):
+        """The sweep ended (completed or cancelled); ``problem`` if history failed."""
+
+        report: SweepReport
+        problem: str = ""
+
+    @dataclass
+    class SweepFailed(Message):
+        """The sweep could not run at all."""
+
+        problem: str
+
+    @dataclass
+    class HistoryOpened(Message):
+        """The history store is ready (or could not be opened: ``problem``)."""
+
+        history: History | None
+        last: SweepSummary | None
+        problem: str = ""
+
+    @dataclass
+    class ReportExported(Message):
+        """The readiness report was written (or not: ``problem``)."""
+
+        paths: tuple[Path, ...]
+        problem: str = ""
+
+    def __init__(self, inventory: Inventory, *, sweep_options: SweepOptions | None = None,
+                 history_path: str | Path | None = None, use_history: bool = True,
+                 report_dir: str | Path | None = None,
+                 initial_report: SweepReport | None = None, tz: tzinfo | None = None,
+                 subtitle: str = "") -> None:
+        super().__init__()
+        self.inventory = inventory
+        self.sweep_options = sweep_options or SweepOptions(source="tui")
+        self.history_path = history_path
+        self.use_history = use_history
+        self.report_dir = Path(report_dir) if report_dir else Path.cwd()
+        self.tz = tz
+        self.sub_title = subtitle
+        self.results: dict[str, EndpointReport] = {}
+        self.last_report: SweepReport | None = initial_report
+        self.history: History | None = None
+        self.sweeping = False
+        self.last_export: tuple[Path, ...] = ()
+        self._sweep_handle: tuple[asyncio.AbstractEventLoop, Sweep] | None = None
+        self._report_started: float | None = None
+        if initial_report is not None:
+            self.results.update((r.endpoint.id, r) for r in initial_report.endpoints
+                                if r.verdict is not Verdict.UNKNOWN)
+            self._report_started = initial_report.started_at
+        self.fleet = FleetScreen(inventory)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.fleet)
+        if self.last_report is not None:
+            self.fleet.show_last_sweep(self.last_report)
+        if self.use_history:
+            self.open_history()
+
+    # -- history -------------------------------------------------------------------
+
+    @work(thread=True, group="history", exit_on_error=False)
+    def open_history(self) -> None:
+        """Open the history store (a file on disk) off the UI thread."""
+        try:
+            history = History(self.history_path)
+            sweeps = history.sweeps(limit=1)
+        except Exception as exc:
+            self.post_message(self.HistoryOpened(None, None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.HistoryOpened(history, sweeps[0] if sweeps else None))
+
+    @on(HistoryOpened)
+    def _history_opened(self, message: HistoryOpened) -> None:
+        if message.problem:
+            self.notify(f"history unavailable: {message.problem}", severity="warning")
+            return
+        self.history = message.history
+        if message.last is not None and self.last_report is None:
+            last = message.last
+            self.fleet.show_status(
+                f"Last recorded sweep: {format_time(last.started_at, self.tz)} "
+                f"({last.total} rooms, {last.down} down, {last.degraded} degraded; "
+                f"from {last.source})")
+
+    # -- sweeps ------------------------------------------------------------------------
+
+    def start_sweep(self, endpoints: Sequence[Endpoint], label: str) -> bool:
+        """Sweep these rooms in the background; False (and a notice) if one is running."""
+        if self.sweeping:
+            self.notify("A sweep is already running (x cancels it)", severity="warning")
+            return False
+        if not endpoints:
+            self.notify("No room in this scope", severity="warning")
+            return False
+        self.sweeping = True
+        if len(endpoints) == len(self.inventory) or self._report_started is None:
+            self._report_started = time.time()
+        self.run_sweep(list(endpoints), label)
+        return True
+
+    def cancel_sweep(self) -> None:
+        """Stop the running sweep; what finished stays."""
+        if self._sweep_handle is not None:
+            loop, sweep = self._sweep_handle
+            loop.call_soon_threadsafe(sweep.cancel)
+
+    @work(thread=True, exclusive=True, group="sweep", exit_on_error=False)
+    async def run_sweep(self, endpoints: list[Endpoint], label: str) -> None:
+        """Run one sweep in this worker thread's own event loop; post results in batches."""
+        try:
+            await self._sweep(endpoints, label)
+        except Exception as exc:
+            self.post_message(self.SweepFailed(f"{type(exc).__name__}: {exc}"))
+
+    async def _sweep(self, endpoints: list[Endpoint], label: str) -> None:
+        batch: list[EndpointReport] = []
+        done = 0
+
+        def on_event(event: SweepEvent) -> None:
+            if isinstance(event, EndpointFinished):
+                batch.append(event.report)
+
+        def flush() -> None:
+            nonlocal done
+            if batch:
+                items = tuple(batch)
+                batch.clear()
+                done += len(items)
+                self.post_message(self.SweepProgress(items, done))
+
+        async def flush_every_tick() -> None:
+            while True:
+                await asyncio.sleep(FLUSH_S)
+                flush()
+
+        options = dataclasses.replace(self.sweep_options, selector=label)
+        sweep = Sweep(self.inventory, endpoints, options, on_event)
+        self._sweep_handle = (asyncio.get_running_loop(), sweep)
+        self.post_message(self.SweepStarted(len(endpoints), label))
+        ticker = asyncio.create_task(flush_every_tick())
+        try:
+            report = await sweep.run()
+        finally:
+            self._sweep_handle = None
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
+            flush()
+        self.post_message(self.SweepFinished(report, self._record(report)))
+
+    def _record(self, report: SweepReport) -> str:
+        if self.history is None:
+            return ""
+        try:
+            self.history.record(report)
+        except Exception as exc:
+            return f"history not recorded: {type(exc).__name__}: {exc}"
+        return ""
+
+    @on(SweepStarted)
+    def _sweep_started(self, message: SweepStarted) -> None:
+        self.fleet.sweep_started(message.total, message.label)
+
+    @on(SweepProgress)
+    def _sweep_progress(self, message: SweepProgress) -> None:
+        for report in message.reports:
+            self.results[report.endpoint.id] = report
+        self.fleet.apply_results(message.reports, message.done)
+        if isinstance(self.screen, DetailsScreen):
+            self.screen.results_arrived(message.reports)
+
+    @on(SweepFinished)
+    def _sweep_finished(self, message: SweepFinished) -> None:
+        self.sweeping = False
+        self.last_report = message.report
+        self.fleet.sweep_finished(message.report)
+        if message.problem:
+            self.notify(message.problem, severity="warning")
+        if isinstance(self.screen, DetailsScreen):
+            self.screen.sweep_finished()
+
+    @on(SweepFailed)
+    def _sweep_failed(self, message: SweepFailed) -> None:
+        self.sweeping = False
+        self.fleet.sweep_failed(message.problem)
+        self.notify(f"sweep failed: {message.problem}", severity="error", timeout=10)
+
+    # -- the report ----------------------------------------------------------------------
+
+    def current_report(self) -> SweepReport:
+        """Every room's latest result as one report (rooms never checked: unknown)."""
+        rows = tuple(self.results.get(e.id) or EndpointReport(e, Verdict.UNKNOWN,
+                                                              ("not checked yet",))
+                     for e in self.inventory.endpoints)
+        last = self.last_report
+        started = self._report_started or (last.started_at if last else time.time())
+        finished = last.finished_at if last else started
+        checks = last.checks if last else ()
+        return SweepReport(rows, started, max(0.0, finished - started), checks, "",
+                           False, "tui")
+
+    def export_report(self) -> None:
+        """Write the readiness report (HTML and Markdown) in a worker."""
+        if self.last_report is None:
+            self.notify("Nothing to report yet: sweep first (a)", severity="warning")
+            return
+        self._export(self.current_report())
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export(self, report: SweepReport) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(report.finished_at))
+        base = self.report_dir / f"readiness-{stamp}"
+        try:
+            self.report_dir.mkdir(parents=True, exist_ok=True)
+            html_path, md_path = base.with_suffix(".html"), base.with_suffix(".md")
+            html_path.write_text(render_html(report, self.inventory, self.history, tz=self.tz),
+                                 encoding="utf-8")
+            md_path.write_text(render_markdown(report, self.inventory, self.history,
+                                               tz=self.tz), encoding="utf-8")
+        except Exception as exc:
+            self.post_message(self.ReportExported((), f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.ReportExported((html_path, md_path)))
+
+    @on(ReportExported)
+    def _exported(self, message: ReportExported) -> None:
+        if message.problem:
+            self.notify(f"report not written: {message.problem}", severity="error", timeout=10)
+            return
+        self.last_export = message.paths
+        self.notify("Report written: " + ", ".join(str(p) for p in message.paths), timeout=15)
+        self.fleet.show_status("Report written: " + "  ".join(str(p) for p in message.paths))
+
+    # -- screens and keys ------------------------------------------------------------
+
+    def show_details(self, endpoint_id: str) -> None:
+        """Open the details screen of one room."""
+        self.push_screen(DetailsScreen(self.inventory.get(endpoint_id)))
+
+    def action_help(self) -> None:
+        """Show keys and the filter syntax."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        """Stop any sweep, close the history, leave."""
+        self.cancel_sweep()
+        self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.cancel_sweep()
+        if self.history is not None:
+            self.history.close()

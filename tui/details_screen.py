@@ -1,0 +1,159 @@
+"""One room in full: every check with its figures and reason, the person to phone,
+the room's last sweeps from the history, and a re-check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from inventory import Endpoint
+from tui.verdicts import figure_text, verdict_text
+from vcfleet.history import HistoryEntry
+from vcfleet.render import KEY_FIGURES, format_time, unit_name
+from vcfleet.report import CheckReport, EndpointReport, Verdict
+
+if TYPE_CHECKING:
+    from tui.app import ConsoleApp
+
+HISTORY_LIMIT = 20
+HISTORY_FIGURES = [kf for kf in KEY_FIGURES if kf.key in ("sip_rtt_ms", "media_rtt_ms", "mos")]
+
+
+def _figures(check: CheckReport) -> str:
+    parts = [f"{k}={v:g}" for k, v in check.result.figures.items()]
+    for direction, figs in check.result.directions.items():
+        parts += [f"{direction}.{k}={v:g}" for k, v in figs.items()]
+    return "  ".join(parts)
+
+
+class DetailsScreen(Screen[None]):
+    """The details of one endpoint."""
+
+    CSS_PATH = "details_screen.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"), Binding("c", "recheck", "Re-check now"),
+    ]
+
+    @dataclass
+    class HistoryLoaded(Message):
+        """The room's recent results from the history store."""
+
+        entries: tuple[HistoryEntry, ...]
+        problem: str = ""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+
+    @property
+    def console(self) -> ConsoleApp:
+        """The application (typed)."""
+        from tui.app import ConsoleApp
+
+        assert isinstance(self.app, ConsoleApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        e = self.endpoint
+        with VerticalScroll(id="details"):
+            yield Static(id="details-title")
+            yield Static(self._info(), id="details-info")
+            yield Static(id="details-reasons")
+            yield Label("Checks", classes="section")
+            yield DataTable(id="details-checks", cursor_type="none", zebra_stripes=True)
+            yield Label(f"Recent sweeps of {e.id}", classes="section")
+            yield DataTable(id="details-history", cursor_type="none", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        checks = self.query_one("#details-checks", DataTable)
+        checks.add_columns("Check", "Result", "Required", "Time", "Figures", "Reason")
+        history = self.query_one("#details-history", DataTable)
+        history.add_columns("When", "Verdict", "From", *(kf.label for kf in HISTORY_FIGURES),
+                            "Reasons")
+        self.show_report(self.console.results.get(self.endpoint.id))
+        self.load_history()
+
+    def _info(self) -> Text:
+        e = self.endpoint
+        unit = unit_name(self.console.inventory, e.district) if e.district else "—"
+        text = Text()
+        rows = [("Id", e.id), ("Tier", e.tier), ("District", unit),
+                ("Vendor", f"{e.vendor} {e.model}".strip()), ("Address", e.address),
+                ("Contact", e.contact.name or "—"), ("Phone", e.contact.phone or "—")]
+        for label, value in rows:
+            text.append(f"{label:>9}  ", "dim")
+            text.append(value + "\n", "bold" if label in ("Contact", "Phone") else "")
+        text.rstrip()
+        return text
+
+    def show_report(self, report: EndpointReport | None) -> None:
+        """Show the room's latest verdict, reasons and checks."""
+        verdict = report.verdict if report else Verdict.UNKNOWN
+        title = Text.assemble(verdict_text(verdict), "  ", (self.endpoint.name, "bold"))
+        self.query_one("#details-title", Static).update(title)
+        reasons = "\n".join(f"• {r}" for r in report.reasons) if report and report.reasons \
+            else ("No problem found." if report else "Not checked yet: press c to check now.")
+        self.query_one("#details-reasons", Static).update(reasons)
+        table = self.query_one("#details-checks", DataTable)
+        table.clear()
+        for check in (report.checks.values() if report else ()):
+            ok = Text("✔ ok", "green") if check.result.ok else Text("✖ failed", "red")
+            table.add_row(check.name, ok, "required" if check.required else "advisory",
+                          f"{check.duration_s * 1000:.0f} ms", _figures(check),
+                          check.result.reason or ("timed out" if check.timed_out else ""))
+
+    @work(thread=True, group="details-history", exclusive=True, exit_on_error=False)
+    def load_history(self) -> None:
+        """Read the room's last sweeps from the history store."""
+        history = self.console.history
+        if history is None:
+            self.post_message(self.HistoryLoaded((), "history not available"))
+            return
+        try:
+            entries = tuple(history.endpoint_history(self.endpoint.id, HISTORY_LIMIT))
+        except Exception as exc:
+            self.post_message(self.HistoryLoaded((), f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.HistoryLoaded(entries))
+
+    @on(HistoryLoaded)
+    def _history_loaded(self, message: HistoryLoaded) -> None:
+        table = self.query_one("#details-history", DataTable)
+        table.clear()
+        if message.problem:
+            table.add_row("", Text(message.problem, "dim"), "", *("" for _ in HISTORY_FIGURES),
+                          "")
+        for entry in message.entries:
+            figures = [figure_text(kf, entry.figures.get(kf.key)) for kf in HISTORY_FIGURES]
+            table.add_row(format_time(entry.at, self.console.tz), verdict_text(entry.verdict),
+                          entry.source, *figures, "; ".join(entry.reasons))
+
+    def results_arrived(self, reports: Iterable[EndpointReport]) -> None:
+        """Called by the app during a sweep: show this room's new result."""
+        for report in reports:
+            if report.endpoint.id == self.endpoint.id:
+                self.show_report(report)
+
+    def sweep_finished(self) -> None:
+        """Called by the app: the sweep was recorded, read the history again."""
+        self.load_history()
+
+    def action_recheck(self) -> None:
+        """Check this room again now."""
+        if self.console.start_sweep([self.endpoint], self.endpoint.id):
+            self.query_one("#details-reasons", Static).update("Checking…")
+
+    def action_back(self) -> None:
+        """Back to the fleet."""
+        self.dismiss()

@@ -1,0 +1,158 @@
+"""The table of endpoints: one row per room, updated cell by cell as results arrive."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from inventory import Endpoint, Inventory
+from tui.verdicts import RANK, figure_text, verdict_text
+from vcfleet.render import KEY_FIGURES, unit_name
+from vcfleet.report import EndpointReport, Verdict
+
+COLUMNS: tuple[tuple[str, str, int | None], ...] = (
+    ("verdict", "Verdict", 13),
+    ("name", "Name", 32),
+    ("unit", "Unit", 18),
+    ("vendor", "Vendor", 7),
+    *((kf.key, kf.label, 8) for kf in KEY_FIGURES),
+)
+VENDOR_LABELS = {"cisco_ce": "Cisco", "poly": "Poly", "yealink": "Yealink"}
+
+
+def short_unit(inventory: Inventory, e: Endpoint) -> str:
+    """The room's district without the "UBND " prefix ("huyện Hà Trung"), else its tier."""
+    if not e.district:
+        return e.tier.title()
+    name = unit_name(inventory, e.district)
+    return name.removeprefix("UBND ")
+
+
+def _sort_value(column: str, value: Any) -> Any:
+    text = value.plain if isinstance(value, Text) else str(value)
+    if column == "verdict":
+        return next((RANK[v] for v in Verdict if text.endswith(_word(v))), 9)
+    if column in {kf.key for kf in KEY_FIGURES}:
+        try:
+            return float(text)
+        except ValueError:
+            return math.inf
+    return text.casefold()
+
+
+def _word(verdict: Verdict) -> str:
+    return verdict_text(verdict).plain.split(" ", 1)[1]
+
+
+class EndpointTable(DataTable[Any]):
+    """Rooms with their verdict and key figures; ``update_results`` touches only the
+    cells that changed, so a sweep's results never rebuild the table."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Details"),
+                Binding("o", "sort_column", "Sort")]
+
+    @dataclass
+    class EndpointChosen(Message):
+        """The operator pressed enter (or clicked) on a room."""
+
+        endpoint_id: str
+
+    def __init__(self, inventory: Inventory, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.inventory = inventory
+        self._sort: tuple[str, bool] | None = None
+        self._shown: dict[str, tuple[Any, ...]] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def show(self, endpoints: Sequence[Endpoint], results: Mapping[str, EndpointReport]) -> None:
+        """Replace the rows (on a new scope or filter; never per result)."""
+        self.clear()
+        self._shown.clear()
+        for e in endpoints:
+            cells = self._cells(e, results.get(e.id))
+            self._shown[e.id] = cells
+            self.add_row(*cells, key=e.id)
+        self._resort()
+
+    def update_results(self, reports: Iterable[EndpointReport]) -> int:
+        """Update the cells of the rooms shown that these results change; returns how many."""
+        changed = 0
+        for report in reports:
+            old = self._shown.get(report.endpoint.id)
+            if old is None:
+                continue
+            new = self._cells(report.endpoint, report)
+            self._shown[report.endpoint.id] = new
+            for (key, _, _), before, after in zip(COLUMNS, old, new, strict=True):
+                if before != after:
+                    try:
+                        self.update_cell(report.endpoint.id, key, after)
+                    except (CellDoesNotExist, RowDoesNotExist):
+                        continue
+                    changed += 1
+        return changed
+
+    def current_endpoint(self) -> str | None:
+        """Id of the room under the cursor, if any."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return key.value
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        """Sort rows by a column (worst verdict first; again on the same column reverses)."""
+        if reverse is None:
+            reverse = self._sort is not None and self._sort == (column, False)
+        self._sort = (column, reverse)
+        self._resort()
+
+    def resort(self) -> None:
+        """Apply the current sort again (after a sweep changed values)."""
+        self._resort()
+
+    def action_sort_column(self) -> None:
+        """Sort by the column under the cursor."""
+        self.sort_by(COLUMNS[self.cursor_column][0])
+
+    def _resort(self) -> None:
+        if self._sort is None or not self.row_count:
+            return
+        column, reverse = self._sort
+        self.sort(column, "name", key=lambda vals: (_sort_value(column, vals[0]),
+                                                    _sort_value("name", vals[1])),
+                  reverse=reverse)
+
+    def _cells(self, e: Endpoint, report: EndpointReport | None) -> tuple[Any, ...]:
+        verdict = report.verdict if report else Verdict.UNKNOWN
+        unit = short_unit(self.inventory, e)
+        figures = [figure_text(kf, report.figure(kf.check, kf.name, kf.direction)
+                               if report else None) for kf in KEY_FIGURES]
+        return (verdict_text(verdict), e.name, unit, VENDOR_LABELS.get(e.vendor, e.vendor),
+                *figures)
+
+    @on(DataTable.RowSelected)
+    def _chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.EndpointChosen(event.row_key.value))
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        if event.column_key.value is not None:
+            self.sort_by(event.column_key.value)

@@ -1,0 +1,187 @@
+"""The main screen: readiness header, tree of units, filter box and endpoint table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from inventory import Endpoint, Inventory
+from tui.endpoint_table import EndpointTable
+from tui.filter_box import FilterBox
+from tui.filtering import Filter
+from tui.readiness_header import ReadinessHeader
+from tui.unit_tree import Scope, UnitTree
+from vcfleet.render import format_time
+from vcfleet.report import EndpointReport, SweepReport, Verdict
+
+if TYPE_CHECKING:
+    from tui.app import ConsoleApp
+
+
+class FleetScreen(Screen[None]):
+    """Every room at a glance; sweeps, filter, details and report from the keyboard."""
+
+    CSS_PATH = "fleet_screen.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sweep_scope", "Sweep scope"),
+        Binding("a", "sweep_all", "Sweep all"),
+        Binding("x", "cancel_sweep", "Cancel sweep", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("enter", "details", "Details"),
+        Binding("r", "report", "Report"),
+        Binding("t", "toggle_tree", "Tree", show=False),
+    ]
+
+    def __init__(self, inventory: Inventory) -> None:
+        super().__init__()
+        self.inventory = inventory
+        self.scope = Scope("all rooms")
+        self.filter = Filter.parse("")
+        title = f"{inventory.province or 'Fleet'} — {len(inventory)} rooms"
+        self.header = ReadinessHeader(title, id="header")
+        self.table = EndpointTable(inventory, id="endpoints")
+
+    @property
+    def console(self) -> ConsoleApp:
+        """The application (typed)."""
+        from tui.app import ConsoleApp
+
+        assert isinstance(self.app, ConsoleApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        with Horizontal(id="body"):
+            yield UnitTree(self.inventory, id="units")
+            with Vertical(id="main"):
+                yield FilterBox(id="filter")
+                yield self.table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_rows()
+        self.update_counts()
+        self.table.focus()
+
+    # -- what is shown -------------------------------------------------------------------
+
+    def visible_endpoints(self) -> list[Endpoint]:
+        """Rooms in the current scope that pass the filter."""
+        results = self.console.results
+        return [e for e in self.inventory.endpoints
+                if self.scope.contains(e.id) and self.filter.matches(
+                    e, self.inventory, results[e.id].verdict if e.id in results
+                    else Verdict.UNKNOWN)]
+
+    def refresh_rows(self) -> None:
+        """Rebuild the table for a new scope or filter."""
+        shown = self.visible_endpoints()
+        self.table.show(shown, self.console.results)
+        scope_rooms = sum(1 for e in self.inventory.endpoints if self.scope.contains(e.id))
+        what = f"{self.scope.label}: {len(shown)} of {scope_rooms} rooms"
+        self.table.border_title = what + (f" matching {self.filter.text!r}"
+                                          if not self.filter.empty else "")
+
+    def update_counts(self) -> None:
+        """Recount the fleet's verdicts for the header."""
+        counts = Counter(r.verdict for r in self.console.results.values())
+        counts[Verdict.UNKNOWN] += len(self.inventory) - len(self.console.results)
+        self.header.show_counts(dict(counts))
+
+    def show_status(self, text: str) -> None:
+        """Show a line under the counts."""
+        self.header.show_status(text)
+
+    def show_last_sweep(self, report: SweepReport) -> None:
+        """Say when the last sweep ran and how long it took."""
+        what = "cancelled" if report.cancelled else "finished"
+        self.show_status(f"Last sweep {format_time(report.started_at, self.console.tz)}: "
+                         f"{len(report.endpoints)} rooms, {what} in {report.duration_s:.1f} s")
+
+    # -- sweep progress (called by the app) ----------------------------------------------
+
+    def sweep_started(self, total: int, label: str) -> None:
+        """A sweep of ``total`` rooms began."""
+        self.header.sweep_started(total)
+        self.show_status(f"Sweeping {label or 'all rooms'}: {total} rooms…  (x cancels)")
+
+    def apply_results(self, reports: Iterable[EndpointReport], done: int) -> None:
+        """New results: update their cells, the counts and the progress bar."""
+        self.table.update_results(reports)
+        self.update_counts()
+        self.header.sweep_progress(done)
+
+    def sweep_finished(self, report: SweepReport) -> None:
+        """The sweep ended; re-sort and re-filter once, not per result."""
+        self.header.sweep_finished()
+        self.show_last_sweep(report)
+        if self.filter.verdicts is not None:
+            self.refresh_rows()
+        else:
+            self.table.resort()
+        self.update_counts()
+
+    def sweep_failed(self, problem: str) -> None:
+        """The sweep could not run."""
+        self.header.sweep_finished()
+        self.show_status(f"Sweep failed: {problem}")
+
+    # -- events and keys -----------------------------------------------------------------
+
+    @on(UnitTree.ScopeChosen)
+    def _scope_chosen(self, message: UnitTree.ScopeChosen) -> None:
+        self.scope = message.scope
+        self.refresh_rows()
+
+    @on(FilterBox.FilterChanged)
+    def _filter_changed(self, message: FilterBox.FilterChanged) -> None:
+        self.filter = message.filter
+        self.refresh_rows()
+
+    @on(FilterBox.Done)
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    @on(EndpointTable.EndpointChosen)
+    def _endpoint_chosen(self, message: EndpointTable.EndpointChosen) -> None:
+        self.console.show_details(message.endpoint_id)
+
+    def action_sweep_scope(self) -> None:
+        """Sweep the rooms shown (scope and filter)."""
+        label = self.scope.label if self.filter.empty else \
+            f"{self.scope.label}, {self.filter.text}"
+        self.console.start_sweep(self.visible_endpoints(), label)
+
+    def action_sweep_all(self) -> None:
+        """Sweep every room of the fleet."""
+        self.console.start_sweep(list(self.inventory.endpoints), "")
+
+    def action_cancel_sweep(self) -> None:
+        """Stop the running sweep."""
+        self.console.cancel_sweep()
+
+    def action_filter(self) -> None:
+        """Put the cursor in the filter box."""
+        self.query_one(FilterBox).focus()
+
+    def action_details(self) -> None:
+        """Open the room under the cursor."""
+        endpoint_id = self.table.current_endpoint()
+        if endpoint_id is not None:
+            self.console.show_details(endpoint_id)
+
+    def action_report(self) -> None:
+        """Export the readiness report."""
+        self.console.export_report()
+
+    def action_toggle_tree(self) -> None:
+        """Show or hide the tree of units (more room for the table)."""
+        self.query_one(UnitTree).toggle_class("-hidden")

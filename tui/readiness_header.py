@@ -1,0 +1,57 @@
+"""The header: the fleet's readiness counts, a progress bar while a sweep runs, and
+the time of the last sweep."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Label, ProgressBar
+
+from tui.verdicts import STYLES
+from vcfleet.report import SYMBOLS, Verdict
+
+
+class ReadinessHeader(Widget):
+    """Counts of ready / degraded / down / not yet checked rooms, and sweep progress."""
+
+    def __init__(self, title: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._title = title
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="header-top"):
+            yield Label(self._title, id="header-title")
+            yield Label("", id="header-counts")
+        with Horizontal(id="header-bottom"):
+            yield Label("No sweep yet: press a to sweep all rooms", id="header-status")
+            yield ProgressBar(id="header-progress", show_eta=False)
+
+    def show_counts(self, counts: dict[Verdict, int]) -> None:
+        """Show how many rooms are in each verdict (UNKNOWN: not yet checked)."""
+        text = Text()
+        for verdict, word in ((Verdict.READY, "ready"), (Verdict.DEGRADED, "degraded"),
+                              (Verdict.DOWN, "down"), (Verdict.UNKNOWN, "not checked")):
+            if text:
+                text.append("   ")
+            text.append(f"{SYMBOLS[verdict]} {counts.get(verdict, 0)} {word}", STYLES[verdict])
+        self.query_one("#header-counts", Label).update(text)
+
+    def show_status(self, text: str) -> None:
+        """The line under the counts: last sweep, or what the console is doing."""
+        self.query_one("#header-status", Label).update(text)
+
+    def sweep_started(self, total: int) -> None:
+        """Show the progress bar for a sweep of ``total`` rooms."""
+        bar = self.query_one("#header-progress", ProgressBar)
+        bar.update(total=total, progress=0)
+        self.add_class("-sweeping")
+
+    def sweep_progress(self, done: int) -> None:
+        """Rooms finished so far."""
+        self.query_one("#header-progress", ProgressBar).update(progress=done)
+
+    def sweep_finished(self) -> None:
+        """Hide the progress bar."""
+        self.remove_class("-sweeping")

@@ -1,0 +1,94 @@
+"""The tree of units (province, departments, districts with their communes) that
+scopes the table and the ``s`` sweep."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from textual import on
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from inventory import Endpoint, Inventory
+
+TIER_GROUPS = {"department": "Departments", "district": "Districts", "commune": "Communes"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A part of the fleet: a label and the endpoint ids in it (None: every endpoint)."""
+
+    label: str
+    ids: frozenset[str] | None = None
+
+    def contains(self, endpoint_id: str) -> bool:
+        """True when the endpoint is in this scope."""
+        return self.ids is None or endpoint_id in self.ids
+
+
+class UnitTree(Tree[Scope]):
+    """Units as the inventory's parent links draw them; a unit's children of one tier
+    are grouped ("Departments (41)", "Districts (27)") to keep the tree short."""
+
+    @dataclass
+    class ScopeChosen(Message):
+        """The operator chose a part of the fleet."""
+
+        scope: Scope
+
+    def __init__(self, inventory: Inventory, *, id: str | None = None) -> None:
+        name = inventory.province or "Fleet"
+        super().__init__(f"{name} — all rooms ({len(inventory)})", Scope("all rooms"), id=id)
+        self.inventory = inventory
+        self._children: dict[str | None, list[Endpoint]] = defaultdict(list)
+        for e in inventory.endpoints:
+            parent = e.parent if e.parent in inventory else None
+            self._children[parent].append(e)
+        self._subtree: dict[str, frozenset[str]] = {}
+        self.show_root = True
+        self.guide_depth = 3
+
+    def on_mount(self) -> None:
+        self._add_units(self.root, None)
+        self.root.expand()
+        for child in self.root.children:
+            child.expand()
+
+    def subtree(self, endpoint_id: str) -> frozenset[str]:
+        """The endpoint and every endpoint below it."""
+        if endpoint_id not in self._subtree:
+            ids = {endpoint_id}
+            for child in self._children.get(endpoint_id, []):
+                ids |= self.subtree(child.id)
+            self._subtree[endpoint_id] = frozenset(ids)
+        return self._subtree[endpoint_id]
+
+    def _add_units(self, node: TreeNode[Scope], parent: str | None) -> None:
+        children = self._children.get(parent, [])
+        by_tier: dict[str, list[Endpoint]] = defaultdict(list)
+        for e in children:
+            by_tier[e.tier].append(e)
+        for tier, members in by_tier.items():
+            target = node
+            if parent is not None and len(members) > 1 and len(by_tier) > 1:
+                ids = frozenset().union(*(self.subtree(e.id) for e in members))
+                label = TIER_GROUPS.get(tier, tier.title())
+                target = node.add(f"{label} ({len(members)})", Scope(label, ids))
+            for e in members:
+                self._add_unit(target, e)
+
+    def _add_unit(self, node: TreeNode[Scope], e: Endpoint) -> None:
+        ids = self.subtree(e.id)
+        if len(ids) == 1:
+            node.add_leaf(e.name, Scope(e.name, ids))
+            return
+        child = node.add(f"{e.name} ({len(ids)})", Scope(e.name, ids))
+        self._add_units(child, e.id)
+
+    @on(Tree.NodeSelected)
+    def _chosen(self, event: Tree.NodeSelected[Scope]) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self.post_message(self.ScopeChosen(event.node.data))
