@@ -184,8 +184,8 @@ class Exporter:
         module = request.query.get("module", DEFAULT_MODULE)
         inventory = self.state.inventory
         try:
-            probe = parse_request(request.query, list(request.query.keys()), request.headers,
-                                  inventory)
+            probe = parse_request(request.query, [k for k, _ in request.query.items()],
+                                  request.headers, inventory)
             report = await run_probe(probe, inventory, self.config.options)
             registry = CollectorRegistry(auto_describe=False)
             registry.register(ProbeCollector(probe, report, started))
