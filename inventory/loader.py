@@ -281,7 +281,7 @@ class _Builder:
             return [], {}
         out: list[Endpoint] = []
         lines: dict[str, int] = {}
-        ends = [m[0] for m in raw.marks[1:]] + [1 << 30]
+        ends = [m[0] for m in raw.marks[1:]] + [1 << 30] if raw else []
         bases: dict[tuple[str, ...], dict[str, Any]] = {}
         for item, mark, end in zip(raw, raw.marks, ends, strict=True):
             if not isinstance(item, PosDict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from inventory import Endpoint, InputError, load_inventory
 from vcfleet.commands.common import add_select, inventory_of, selected
@@ -29,6 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("show", help="show one endpoint with every inherited value resolved")
     p.add_argument("id")
     p.set_defaults(action_run=_show)
+    p = sub.add_parser("import", help="read a CSV/XLSX sheet and write a YAML inventory "
+                                      "(docs/spreadsheets.md)")
+    p.add_argument("source", metavar="SRC", help="spreadsheet: .csv (UTF-8) or .xlsx")
+    p.add_argument("-o", "--output", metavar="OUT.yaml", required=True,
+                   help="YAML inventory to write")
+    p.add_argument("--base", metavar="BASE.yaml",
+                   help="take tiers, profiles, defaults and groups from this inventory")
+    p.set_defaults(action_run=_import)
+    p = sub.add_parser("export", help="write the resolved endpoints to CSV or XLSX")
+    add_select(p)
+    p.add_argument("-o", "--output", metavar="OUT.csv|OUT.xlsx", required=True,
+                   help="spreadsheet to write; the suffix picks the format")
+    p.set_defaults(action_run=_export)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,4 +84,23 @@ def _show(args: argparse.Namespace) -> int:
     data["checks"] = inv.profile(e).model_dump(mode="json")
     data["webrtc_url"] = e.webrtc_url()
     print(json.dumps(data, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from inventory.spreadsheet import import_file
+
+    base = Path(args.base) if args.base else None
+    inv = import_file(Path(args.source), Path(args.output), base)
+    print(f"{args.output}: wrote {len(inv)} endpoints from {args.source}", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from inventory.spreadsheet import export_file
+
+    inv = inventory_of(args)
+    endpoints = selected(args, inv)
+    export_file(endpoints, Path(args.output))
+    print(f"{args.output}: wrote {len(endpoints)} of {len(inv)} endpoints", file=sys.stderr)
     return 0

@@ -1,0 +1,516 @@
+"""Spreadsheets: export the resolved endpoints to CSV/XLSX and import them back.
+
+One row per endpoint, one column per resolved value (docs/spreadsheets.md has
+the layout).  Export fills in every inherited value, so a row says everything
+about its room.  Import reads such a sheet (UTF-8 CSV with or without a BOM, or
+the first sheet of an XLSX workbook), reports every problem as
+``SRC:ROW:COL: message`` and writes a flat YAML inventory that the loader reads
+back into the same endpoints.  ``--base`` supplies tiers, profiles, defaults and
+groups; endpoint entries then only hold what differs from the defaults.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from inventory.errors import InputError, Problem
+from inventory.loader import Inventory, describe, parse_inventory
+from inventory.model import DEFAULT_PROFILES, DEFAULT_TIERS, Endpoint, Profile
+from inventory.yamlpos import PosDict, PosList, decode, load
+
+
+@dataclass(frozen=True)
+class Column:
+    """One spreadsheet column and the endpoint value it holds."""
+
+    name: str
+    path: tuple[str, ...]
+    """Where the value lives in the endpoint (``("services", "sip", "port")``)."""
+    doc: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", ("id",), "stable slug, unique (required)"),
+    Column("name", ("name",), "the unit's name, diacritics kept (required)"),
+    Column("tier", ("tier",), "one of the inventory's tiers (required)"),
+    Column("parent", ("parent",), "id of the unit above; empty for the root"),
+    Column("district", ("district",), "district-level unit slug, for selectors"),
+    Column("address", ("address",), "management IP address or host name (required)"),
+    Column("vendor", ("vendor",), "cisco_ce, poly or yealink (required)"),
+    Column("model", ("model",), "codec model"),
+    Column("profile", ("profile",), "check profile (default: standard)"),
+    Column("tags", ("tags",), "tags, separated by commas or spaces"),
+    Column("maintenance", ("maintenance",), "true or false"),
+    Column("contact_name", ("contact", "name"), "who to phone"),
+    Column("contact_phone", ("contact", "phone"), "their phone number"),
+    Column("username", ("credentials", "username"), "login name (default: admin)"),
+    Column("secret", ("credentials", "secret"),
+           "env:VAR, file:PATH, keyring:SERVICE/USER or agent; never a password"),
+    Column("sip_port", ("services", "sip", "port"), "SIP port; empty: no SIP service"),
+    Column("sip_transport", ("services", "sip", "transport"), "udp or tcp"),
+    Column("ssh_port", ("services", "ssh", "port"), "SSH API port; empty: no SSH"),
+    Column("https_port", ("services", "https", "port"), "HTTPS port; empty: no HTTPS"),
+    Column("https_path", ("services", "https", "path"), "page the HTTPS check fetches"),
+    Column("https_verify_tls", ("services", "https", "verify_tls"), "true or false"),
+    Column("webrtc_port", ("services", "webrtc", "port"),
+           "WebRTC responder port; empty: no responder"),
+    Column("webrtc_path", ("services", "webrtc", "path"), "responder signalling path"),
+    Column("webrtc_scheme", ("services", "webrtc", "scheme"), "http or https"),
+    Column("webrtc_token", ("services", "webrtc", "token"), "bearer token reference"),
+)
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+REQUIRED_COLUMNS = ("id", "name", "tier", "address", "vendor")
+PLAINTEXT_COLUMNS = ("password", "passwd", "pass", "mat_khau", "mật khẩu")
+SHEET_NAME = "endpoints"
+
+
+# -- export ---------------------------------------------------------------------------------
+
+
+def export_rows(endpoints: Iterable[Endpoint]) -> list[list[Any]]:
+    """Each endpoint as one row of resolved values (None where a service is absent)."""
+    rows = []
+    for e in endpoints:
+        data = e.model_dump(mode="json")
+        rows.append([_cell_out(_dig(data, c.path)) for c in COLUMNS])
+    return rows
+
+
+def _dig(data: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
+
+
+def _cell_out(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def export_file(endpoints: Sequence[Endpoint], out: Path) -> None:
+    """Write endpoints to ``out``: ``.csv`` (UTF-8 with BOM) or ``.xlsx``."""
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InputError(f"{out}: export writes .csv or .xlsx, not {suffix or 'no suffix'!r}")
+    try:
+        if suffix == ".csv":
+            out.write_bytes(csv_bytes(endpoints))
+        else:
+            _write_xlsx(endpoints, out)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+
+
+def csv_bytes(endpoints: Sequence[Endpoint]) -> bytes:
+    """The CSV export: UTF-8 with a BOM so that spreadsheet programs keep the diacritics."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(COLUMN_NAMES)
+    for row in export_rows(endpoints):
+        writer.writerow(["" if v is None else _csv_text(v) for v in row])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _csv_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _write_xlsx(endpoints: Sequence[Endpoint], out: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = SHEET_NAME
+    ws.append(list(COLUMN_NAMES))
+    for row in export_rows(endpoints):
+        ws.append(row)
+    ws.freeze_panes = "A2"
+    for i, column in enumerate(COLUMNS, start=1):
+        width = max([len(column.name)] + [len(str(c.value or "")) for c in ws[_letter(i)]])
+        ws.column_dimensions[_letter(i)].width = min(60, width + 2)
+    wb.save(out)
+
+
+def _letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(index))
+
+
+# -- reading rows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """Rows read from a spreadsheet, each with the row number staff see."""
+
+    name: str
+    header: list[str]
+    rows: list[tuple[int, list[Any]]]
+
+
+def read_sheet(src: Path) -> Sheet:
+    """Read a CSV or XLSX file into a header and numbered rows."""
+    suffix = src.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InputError(f"{src}: import reads .csv or .xlsx, not {suffix or 'no suffix'!r}")
+    try:
+        data = src.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{src}: cannot read: {exc.strerror or exc}") from None
+    return _read_csv(data, str(src)) if suffix == ".csv" else _read_xlsx(data, str(src))
+
+
+def _read_csv(data: bytes, name: str) -> Sheet:
+    text = decode(data, name)
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[Any]]] = []
+    start = 1
+    try:
+        for record in reader:
+            rows.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError([Problem(name, start, 1, f"CSV error: {exc}")]) from None
+    if not rows:
+        raise InputError([Problem(name, 1, 1, "file is empty: expected a header row "
+                                              "(see docs/spreadsheets.md)")])
+    return Sheet(name, [str(h) for h in rows[0][1]], rows[1:])
+
+
+def _read_xlsx(data: bytes, name: str) -> Sheet:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+        raise InputError([Problem(name, 1, 1, f"not a readable XLSX workbook ({exc})")]) from None
+    ws = wb[SHEET_NAME] if SHEET_NAME in wb.sheetnames else wb.worksheets[0]
+    rows = [(n, list(values)) for n, values in enumerate(ws.iter_rows(values_only=True), 1)]
+    if not rows:
+        raise InputError([Problem(name, 1, 1, "sheet is empty: expected a header row "
+                                              "(see docs/spreadsheets.md)")])
+    header = ["" if h is None else str(h) for h in rows[0][1]]
+    return Sheet(f"{name}", header, rows[1:])
+
+
+# -- import ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Base:
+    """What an imported inventory takes from a base file: tiers, profiles, defaults, groups."""
+
+    tiers: tuple[str, ...] = tuple(DEFAULT_TIERS)
+    profiles: dict[str, Profile] | None = None
+    province: str = ""
+    sections: dict[str, Any] | None = None
+    """The base's own ``tiers``/``profiles``/``defaults``/``groups`` as written there."""
+
+
+def load_base(path: Path) -> Base:
+    """Read and validate a base inventory (its ``endpoints``, if any, are ignored)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read base inventory: {exc.strerror or exc}") from None
+    doc = load(decode(data, str(path)), str(path))
+    if not isinstance(doc, PosDict):
+        raise InputError([Problem(str(path), 1, 1, "base: expected a mapping with tiers, "
+                                                   "profiles, defaults or groups")])
+    probe = PosDict({k: v for k, v in doc.items() if k != "endpoints"})
+    probe.key_marks.update(doc.key_marks)
+    probe.value_marks.update(doc.value_marks)
+    probe["endpoints"] = PosList()
+    probe.value_marks.setdefault("endpoints", doc.mark)
+    from inventory.loader import _Builder
+
+    inv = _Builder(str(path), path).build(probe)
+    sections = {k: plain(doc[k]) for k in ("tiers", "profiles", "defaults", "groups")
+                if k in doc}
+    return Base(inv.tiers, dict(inv.profiles), inv.province, sections)
+
+
+def plain(value: Any) -> Any:
+    """PosDict/PosList trees as plain dicts and lists (for yaml.safe_dump)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+class _RowReader:
+    def __init__(self, sheet: Sheet, base: Base) -> None:
+        self.sheet = sheet
+        self.base = base
+        self.problems: list[Problem] = []
+        self.columns: dict[int, Column] = {}
+        self.col_of: dict[str, int] = {}
+
+    def error(self, row: int, col: int, message: str) -> None:
+        self.problems.append(Problem(self.sheet.name, row, col, message))
+
+    def read_header(self) -> None:
+        by_name = {c.name: c for c in COLUMNS}
+        for i, raw in enumerate(self.sheet.header, start=1):
+            name = raw.strip().lower().replace(" ", "_")
+            if not name:
+                continue
+            if name in PLAINTEXT_COLUMNS:
+                self.error(1, i, f"column '{raw}': plaintext passwords are not allowed: use "
+                                 "the 'secret' column with env:VAR, file:PATH, "
+                                 "keyring:SERVICE/USER or agent")
+            elif name not in by_name:
+                self.error(1, i, f"unknown column '{raw}' (columns: {', '.join(COLUMN_NAMES)})")
+            elif name in self.col_of:
+                self.error(1, i, f"duplicate column '{name}' (first in column "
+                                 f"{self.col_of[name]})")
+            else:
+                self.columns[i] = by_name[name]
+                self.col_of[name] = i
+        missing = [n for n in REQUIRED_COLUMNS if n not in self.col_of]
+        if missing:
+            self.error(1, 1, f"missing required column(s): {', '.join(missing)}")
+
+    def endpoints(self) -> list[tuple[int, Endpoint]]:
+        out: list[tuple[int, Endpoint]] = []
+        for row, cells in self.sheet.rows:
+            if all(_text(c) == "" for c in cells):
+                continue
+            extra = [i for i, c in enumerate(cells, 1) if i not in self.columns and _text(c)]
+            for i in extra:
+                self.error(row, i, "value in a column without a header")
+            endpoint = self.endpoint(row, cells)
+            if endpoint is not None:
+                out.append((row, endpoint))
+        return out
+
+    def endpoint(self, row: int, cells: list[Any]) -> Endpoint | None:
+        data: dict[str, Any] = {}
+        for i, column in self.columns.items():
+            value = _cell_in(cells[i - 1] if i <= len(cells) else None, column)
+            if value is not None:
+                _put(data, column.path, value)
+        label = f"endpoint '{data.get('id', '?')}'"
+        try:
+            return Endpoint.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                self.report(row, err, label)
+        return None
+
+    def report(self, row: int, err: Any, label: str) -> None:
+        loc = [str(p) for p in err["loc"]]
+        column = self.column_for(loc)
+        col = self.col_of.get(column.name, 1) if column else 1
+        name = column.name if column else ".".join(loc)
+        if err["type"] == "missing":
+            self.error(row, col, f"{label}: missing value in column '{name}'")
+            return
+        self.error(row, col, describe(err, name, label, Endpoint, loc))
+
+    def column_for(self, loc: list[str]) -> Column | None:
+        for n in range(len(loc), 0, -1):
+            for c in COLUMNS:
+                if c.path == tuple(loc[:n]):
+                    return c
+        for c in COLUMNS:  # a whole service that failed: point at its first column
+            if c.path[: len(loc)] == tuple(loc):
+                return c
+        return None
+
+    def cross_check(self, endpoints: list[tuple[int, Endpoint]]) -> None:
+        ids = {e.id: row for row, e in reversed(endpoints)}
+        by_id = {e.id: e for _, e in endpoints}
+        seen_id: dict[str, int] = {}
+        seen_addr: dict[str, int] = {}
+        tiers = list(self.base.tiers)
+        profiles = self.base.profiles or DEFAULT_PROFILES
+        for row, e in endpoints:
+            col = self.col_of.get
+            if e.id in seen_id:
+                self.error(row, col("id", 1), f"duplicate endpoint id '{e.id}' "
+                                              f"(first in row {seen_id[e.id]})")
+            seen_id.setdefault(e.id, row)
+            if e.address in seen_addr:
+                self.error(row, col("address", 1), f"endpoint '{e.id}': duplicate address "
+                                                   f"{e.address} (first in row "
+                                                   f"{seen_addr[e.address]})")
+            seen_addr.setdefault(e.address, row)
+            if e.tier not in tiers:
+                self.error(row, col("tier", 1), f"endpoint '{e.id}': tier '{e.tier}' is not one "
+                                                f"of the tiers ({', '.join(tiers)}); pass "
+                                                "--base with a 'tiers' list")
+            if e.profile not in profiles:
+                self.error(row, col("profile", 1),
+                           f"endpoint '{e.id}': unknown profile '{e.profile}' "
+                           f"(defined: {', '.join(sorted(profiles))})")
+            if e.parent is None:
+                continue
+            if e.parent not in ids:
+                self.error(row, col("parent", 1),
+                           f"endpoint '{e.id}': parent '{e.parent}' does not exist")
+            elif e.parent == e.id:
+                self.error(row, col("parent", 1), f"endpoint '{e.id}': is its own parent")
+            else:
+                ptier = by_id[e.parent].tier
+                if ptier in tiers and e.tier in tiers and tiers.index(ptier) >= tiers.index(
+                        e.tier):
+                    self.error(row, col("parent", 1),
+                               f"endpoint '{e.id}': parent '{e.parent}' is a {ptier}, which "
+                               f"is not above tier '{e.tier}'")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _cell_in(raw: Any, column: Column) -> Any:
+    """A cell as the model expects it; None for an empty cell (the model's default)."""
+    text = _text(raw)
+    if text == "":
+        return None
+    if column.name == "tags":
+        return [t for t in re.split(r"[,;\s]+", text) if t]
+    typed = column.name.endswith(("_port", "maintenance", "_verify_tls"))
+    if typed and isinstance(raw, bool | int | float) and float(raw).is_integer():
+        return raw if isinstance(raw, bool) else int(raw)
+    if column.name.endswith("_port") and re.fullmatch(r"[+-]?[0-9]+", text):
+        return int(text)
+    return text
+
+
+def _put(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        data = data.setdefault(part, {})
+    data[path[-1]] = value
+
+
+def read_endpoints(src: Path, base: Base | None = None) -> list[Endpoint]:
+    """Endpoints of a spreadsheet, validated row by row and across rows."""
+    sheet = read_sheet(src)
+    reader = _RowReader(sheet, base or Base())
+    reader.read_header()
+    if reader.problems:
+        raise InputError(reader.problems)
+    rows = reader.endpoints()
+    reader.cross_check(rows)
+    if reader.problems:
+        raise InputError(reader.problems)
+    if not rows:
+        raise InputError([Problem(sheet.name, 2, 1, "no endpoint rows under the header")])
+    return [e for _, e in rows]
+
+
+def inventory_yaml(endpoints: Sequence[Endpoint], base: Base | None, source: str) -> str:
+    """A flat YAML inventory of these endpoints (with the base's sections, if any)."""
+    base = base or Base()
+    sections = base.sections or {}
+    doc: dict[str, Any] = {"version": 1}
+    if base.province:
+        doc["province"] = base.province
+    doc["tiers"] = sections.get("tiers", list(base.tiers))
+    doc.update({k: sections[k] for k in ("profiles", "defaults", "groups") if k in sections})
+    defaults = sections.get("defaults") or {}
+    doc["endpoints"] = [_entry(e, defaults) for e in endpoints]
+    head = (f"# Imported from {source} by `vcfleet inventory import`.\n"
+            "# Every endpoint is written out in full (no groups); see docs/spreadsheets.md.\n")
+    body = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, default_flow_style=None,
+                          width=100)
+    return head + body
+
+
+def _entry(endpoint: Endpoint, defaults: dict[str, Any]) -> dict[str, Any]:
+    full = endpoint.model_dump(mode="json")
+    entry = _diff(full, defaults, Endpoint)
+    # id and name first, as people write them
+    return {"id": full["id"], "name": full["name"], **entry}
+
+
+def _diff(full: dict[str, Any], inherited: dict[str, Any] | None,
+          model: type[BaseModel]) -> dict[str, Any]:
+    """What to write so that ``full`` results once merged over ``inherited`` and the
+    model's own defaults."""
+    out: dict[str, Any] = {}
+    for key, value in full.items():
+        field = model.model_fields[key]
+        sub = _model_of(field.annotation)
+        if inherited is not None and key in inherited:
+            below = inherited[key]
+            if isinstance(value, dict) and isinstance(below, dict) and sub is not None:
+                nested = _diff(value, below, sub)
+                if nested:
+                    out[key] = nested
+            elif isinstance(value, dict) and sub is not None:
+                out[key] = _diff(value, None, sub)
+            elif value != below:
+                out[key] = value
+            continue
+        default = None if field.is_required() else field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        if isinstance(value, dict) and sub is not None:
+            if default is None:  # an optional service: write it whole, plain to read
+                out[key] = value
+                continue
+            nested = _diff(value, default if isinstance(default, dict) else None, sub)
+            if nested:
+                out[key] = nested
+        elif field.is_required() or value != default:
+            out[key] = value
+    return out
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def import_file(src: Path, out: Path, base_path: Path | None = None) -> Inventory:
+    """Read a spreadsheet, write ``out`` as a YAML inventory, and return it as loaded back."""
+    base = load_base(base_path) if base_path is not None else None
+    endpoints = read_endpoints(src, base)
+    text = inventory_yaml(endpoints, base, src.name)
+    inv = parse_inventory(text, str(out), path=out)
+    if list(inv.endpoints) != endpoints:  # the writer's own guarantee; never expected
+        raise InputError(f"{out}: internal error: the written inventory does not reproduce "
+                         f"{src}")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    return inv

@@ -1,0 +1,204 @@
+"""CSV/XLSX export and import: lossless round trip, Vietnamese text, row-numbered errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from inventory import InputError, load_inventory
+from inventory.spreadsheet import COLUMN_NAMES, csv_bytes, export_file, import_file
+
+VCFLEET = [sys.executable, "-m", "vcfleet"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    env.pop("VCFLEET_INVENTORY", None)
+    return subprocess.run([*VCFLEET, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, env=env, check=False)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_export_then_import_gives_back_the_demo_fleet(tmp_path: Path, suffix: str,
+                                                     demo_inventory_path: Path) -> None:
+    sheet = tmp_path / f"fleet{suffix}"
+    out = tmp_path / "fleet.yaml"
+    done = run("inventory", "--inventory", str(demo_inventory_path), "export", "-o", str(sheet),
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    done = run("inventory", "import", str(sheet), "-o", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    original = load_inventory(demo_inventory_path)
+    assert load_inventory(out).endpoints == original.endpoints
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_round_trip_with_base_keeps_sections_and_endpoints(tmp_path: Path, suffix: str,
+                                                         demo_inventory_path: Path) -> None:
+    original = load_inventory(demo_inventory_path)
+    sheet = tmp_path / f"fleet{suffix}"
+    export_file(list(original.endpoints), sheet)
+    out = tmp_path / "fleet.yaml"
+    import_file(sheet, out, demo_inventory_path)
+    text = out.read_text(encoding="utf-8")
+    assert "groups:" in text
+    assert "defaults:" in text
+    assert "Thanh Hóa" in text
+    again = load_inventory(out)
+    assert again.endpoints == original.endpoints
+    assert again.tiers == original.tiers
+    # entries only hold what differs from the base's defaults
+    assert text.count("file:demo-secret.txt") == 1
+
+
+def test_csv_export_is_utf8_with_bom_and_keeps_diacritics(demo_inventory_path: Path) -> None:
+    data = csv_bytes(list(load_inventory(demo_inventory_path).endpoints))
+    assert data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    assert text.splitlines()[0] == ",".join(COLUMN_NAMES)
+    assert "UBND xã Hà Sơn" in text
+    assert "Sở Văn hóa, Thể thao và Du lịch" in text
+
+
+def test_export_select_writes_only_matching_rows(tmp_path: Path,
+                                                 demo_inventory_path: Path) -> None:
+    out = tmp_path / "pilots.csv"
+    done = run("inventory", "--inventory", str(demo_inventory_path), "export",
+               "--select", "tag=pilot", "-o", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = out.read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 4
+    assert {r.split(",")[0] for r in rows[1:]} == {"ha-son", "nga-an", "yen-tho"}
+
+
+HEADER = "id,name,tier,parent,address,vendor,sip_port,secret,tags\n"
+GOOD = ("hub,UBND tỉnh,province,,10.0.0.1,cisco_ce,5060,agent,hub\n"
+        "ha-son,UBND xã Hà Sơn,commune,hub,10.0.0.2,poly,,env:VC_PASS,\"pilot, north\"\n")
+
+
+def write(tmp_path: Path, text: str, *, bom: bool = False, name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize("bom", [False, True])
+def test_import_csv_with_or_without_bom(tmp_path: Path, bom: bool) -> None:
+    src = write(tmp_path, HEADER + GOOD, bom=bom)
+    inv = import_file(src, tmp_path / "out.yaml")
+    hs = inv.get("ha-son")
+    assert hs.name == "UBND xã Hà Sơn"
+    assert hs.tags == ["pilot", "north"]
+    assert hs.services.sip is None
+    assert inv.get("hub").services.sip is not None
+    assert hs.credentials.secret == "env:VC_PASS"
+
+
+def test_import_accepts_semicolon_separated_csv(tmp_path: Path) -> None:
+    text = (HEADER + GOOD).replace(",", ";").replace('"pilot; north"', "pilot north")
+    inv = import_file(write(tmp_path, text), tmp_path / "out.yaml")
+    assert inv.get("ha-son").tags == ["pilot", "north"]
+
+
+BAD_ROWS = [
+    (HEADER + GOOD + "x1,Xã Một,commune,hub,10.0.0.9,poly,70000,agent,\n",
+     "in.csv:4:7: endpoint 'x1': sip_port: port must be between 1 and 65535, got 70000"),
+    (HEADER + GOOD + "x1,Xã Một,commune,hub,10.0.0.2,poly,,agent,\n",
+     "in.csv:4:5: endpoint 'x1': duplicate address 10.0.0.2 (first in row 3)"),
+    (HEADER + GOOD + "ha-son,Xã Một,commune,hub,10.0.0.9,poly,,agent,\n",
+     "in.csv:4:1: duplicate endpoint id 'ha-son' (first in row 3)"),
+    (HEADER + GOOD + "x1,Xã Một,commune,nowhere,10.0.0.9,poly,,agent,\n",
+     "in.csv:4:4: endpoint 'x1': parent 'nowhere' does not exist"),
+    (HEADER + GOOD + "x1,Xã Một,commune,hub,10.0.0.9,poly,,hunter2,\n",
+     "in.csv:4:8: endpoint 'x1': secret: plaintext secret is not allowed: use env:VAR, "
+     "file:PATH, keyring:SERVICE/USER or agent"),
+    (HEADER + GOOD + "x1,,commune,hub,10.0.0.9,poly,,agent,\n",
+     "in.csv:4:2: endpoint 'x1': missing value in column 'name'"),
+    (HEADER + GOOD + "x1,Xã Một,commune,hub,10.0.0.300,poly,,agent,\n",
+     "in.csv:4:5: endpoint 'x1': address: invalid address '10.0.0.300': expected an IP "
+     "address or a host name"),
+    (HEADER + GOOD + "x1,Xã Một,ward,hub,10.0.0.9,poly,,agent,\n",
+     "in.csv:4:3: endpoint 'x1': tier 'ward' is not one of the tiers (province, department, "
+     "district, commune); pass --base with a 'tiers' list"),
+    (HEADER + GOOD + "x1,Xã Một,commune,hub,10.0.0.9,lifesize,,agent,\n",
+     "in.csv:4:6: endpoint 'x1': vendor: 'lifesize' is not allowed; expected 'cisco_ce', "
+     "'poly' or 'yealink'"),
+    (HEADER.replace("tags", "password") + GOOD,
+     "in.csv:1:9: column 'password': plaintext passwords are not allowed: use the 'secret' "
+     "column with env:VAR, file:PATH, keyring:SERVICE/USER or agent"),
+    (HEADER.replace("tags", "colour") + GOOD,
+     "in.csv:1:9: unknown column 'colour' (columns: " + ", ".join(COLUMN_NAMES) + ")"),
+    ("id,name,tier\nhub,UBND,province\n",
+     "in.csv:1:1: missing required column(s): address, vendor"),
+    ("", "in.csv:1:1: file is empty: expected a header row (see docs/spreadsheets.md)"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_ROWS, ids=[e[1][7:40] for e in BAD_ROWS])
+def test_import_reports_row_and_column(tmp_path: Path, text: str, expected: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    src = write(tmp_path, text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as caught:
+        import_file(Path("in.csv"), Path("out.yaml"))
+    assert expected in caught.value.lines()
+    assert not (tmp_path / "out.yaml").exists()
+    assert src.exists()
+
+
+def test_import_not_utf8_points_at_the_byte(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_bytes((HEADER + GOOD).encode("utf-8") + "x,Xã,commune\n".encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [f"{src}:4:4: file is not valid UTF-8 (byte 0xe3); "
+                                    "save it as UTF-8"]
+
+
+def test_xlsx_errors_use_the_sheet_row(tmp_path: Path) -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["id", "name", "tier", "parent", "address", "vendor", "ssh_port"])
+    ws.append(["hub", "UBND tỉnh", "province", None, "10.0.0.1", "cisco_ce", 22])
+    ws.append([None] * 7)
+    ws.append(["xa", "UBND xã Nga An", "commune", "hub", "10.0.0.2", "poly", "abc"])
+    src = tmp_path / "in.xlsx"
+    wb.save(src)
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [f"{src}:4:7: endpoint 'xa': ssh_port: expected an "
+                                    "integer, got 'abc'"]
+
+
+def test_xlsx_export_has_typed_cells(tmp_path: Path, demo_inventory_path: Path) -> None:
+    out = tmp_path / "fleet.xlsx"
+    export_file(list(load_inventory(demo_inventory_path).endpoints), out)
+    ws = load_workbook(out).active
+    assert ws is not None
+    rows = list(ws.iter_rows(values_only=True))
+    assert list(rows[0]) == list(COLUMN_NAMES)
+    assert len(rows) == 349
+    first = dict(zip(COLUMN_NAMES, rows[1], strict=True))
+    assert first["sip_port"] == 5060
+    assert first["maintenance"] is False
+
+
+def test_cli_import_error_exit_2_without_traceback(tmp_path: Path) -> None:
+    write(tmp_path, HEADER + GOOD + "x1,Xã Một,commune,hub,10.0.0.9,poly,0,agent,\n")
+    done = run("inventory", "import", "in.csv", "-o", "out.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == ("in.csv:4:7: endpoint 'x1': sip_port: port must be between 1 and "
+                           "65535, got 0\n")
+
+
+def test_cli_export_rejects_unknown_suffix(tmp_path: Path) -> None:
+    done = run("inventory", "export", "-o", "fleet.ods", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "fleet.ods: export writes .csv or .xlsx, not '.ods'\n"
