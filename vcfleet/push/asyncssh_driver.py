@@ -154,19 +154,18 @@ class ShellDriver:
             await self.close()
             await self.connect()
         timeout = self.options.deadlines.command_s
+        # Until the whole reply is in, the session is out of step with the device (this
+        # also covers a cancellation from the caller's deadline in the middle of a reply).
+        self._broken = True
         try:
             async with asyncio.timeout(timeout):
                 reply = await self._send(command)
         except TimeoutError:
-            self._broken = True
             raise DeviceTimeout(f"no complete reply to {command!r} within {timeout:g} s"
                                 ) from None
         except (asyncssh.Error, OSError) as exc:
-            self._broken = True
             raise PushError(f"session lost during {command!r}: {exc}") from None
-        except PushError:
-            self._broken = True
-            raise
+        self._broken = False
         error = self.dialect.error_of(reply)
         if error is not None:
             raise CommandFailed(error)

@@ -43,6 +43,7 @@ class NetmikoDriver:
         self.dialect = DIALECTS[endpoint.vendor]
         self.options = options
         self._conn: Any = None
+        self._stale = False
 
     async def _in_thread(self, fn: Callable[[], T], timeout: float, what: str) -> T:
         loop = asyncio.get_running_loop()
@@ -90,12 +91,20 @@ class NetmikoDriver:
 
     async def command(self, command: str) -> str:
         """Send one command; its reply (raises CommandFailed, DeviceTimeout)."""
-        if self._conn is None:
-            raise PushError("not connected")
+        if self._stale or self._conn is None:
+            # A timed-out call may still be running in its thread: never share that
+            # session; drop it and log in afresh (a rollback gets a clean session).
+            await self.close()
+            await self.connect()
         timeout = self.options.deadlines.command_s
         fn = functools.partial(self._conn.send_command, command, expect_string=EXPECT,
                                read_timeout=timeout, strip_prompt=False, strip_command=True)
-        reply = str(await self._in_thread(fn, timeout, repr(command)))
+        self._stale = True
+        try:
+            reply = str(await self._in_thread(fn, timeout, repr(command)))
+        except (OSError, EOFError) as exc:
+            raise PushError(f"session lost during {command!r}: {exc}") from None
+        self._stale = False
         error = self.dialect.error_of(reply)
         if error is not None:
             raise CommandFailed(error)
@@ -115,6 +124,7 @@ class NetmikoDriver:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
+        self._stale = False
         if conn is not None:
             loop = asyncio.get_running_loop()
             try:
