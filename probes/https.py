@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import ssl
 import time
 from dataclasses import dataclass
@@ -51,7 +52,10 @@ class Settings:
     """The probe's own deadline (the sweep engine sets it under the check's deadline)."""
 
 
+@functools.lru_cache(maxsize=8)
 def _context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    """One client context per kind, shared by every probe: making one costs 0.3 ms, and
+    45 ms with the system CA store loaded (a fleet sweep would pay that per room)."""
     if verify:
         return ssl.create_default_context(cafile=ca_file)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -62,11 +66,15 @@ def _context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
 
 def cert_expiry_days(der: bytes, now: dt.datetime | None = None) -> float:
     """Days from ``now`` until the certificate's notAfter (negative once expired)."""
+    left = _not_after(der) - (now or dt.datetime.now(dt.UTC))
+    return left.total_seconds() / 86400.0
+
+
+@functools.lru_cache(maxsize=1024)
+def _not_after(der: bytes) -> dt.datetime:
     from cryptography import x509
 
-    cert = x509.load_der_x509_certificate(der)
-    left = cert.not_valid_after_utc - (now or dt.datetime.now(dt.UTC))
-    return left.total_seconds() / 86400.0
+    return x509.load_der_x509_certificate(der).not_valid_after_utc
 
 
 async def probe(target: Target, settings: Settings) -> ProbeResult:

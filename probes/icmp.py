@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import random
 import socket
 import statistics
 import struct
@@ -39,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from probes import timestamps
 from probes.base import ProbeResult, Target
 
 ECHO_REQUEST: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 128}
@@ -46,6 +48,9 @@ ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
 PROTO: dict[int, int] = {socket.AF_INET: socket.IPPROTO_ICMP,
                          socket.AF_INET6: socket.IPPROTO_ICMPV6}
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
+SO_RCVBUFFORCE = 33
+SOL_RAW, ICMP_FILTER = 255, 1
+RCVBUF_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -108,12 +113,12 @@ class _Pinger:
         """Drain the socket and resolve the futures of the replies that are ours."""
         while True:
             try:
-                data, addr = self.sock.recvfrom(65535)
+                data, ancillary, _, addr = self.sock.recvmsg(65535, timestamps.ANCILLARY_BYTES)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 return
-            at = time.perf_counter()
+            at = timestamps.arrival(ancillary)
             if self.raw and self.family == socket.AF_INET:
                 data = data[(data[0] & 0x0F) * 4:]  # strip the IPv4 header
             if len(data) < 8:
@@ -124,6 +129,20 @@ class _Pinger:
             waiter = self.waiters.pop((addr[0], seq), None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(at)
+
+
+def _tune(sock: socket.socket, family: int, raw: bool) -> None:
+    """Kernel receive timestamps, a large receive buffer, and (raw IPv4) echo replies only."""
+    timestamps.enable(sock)
+    for option in (SO_RCVBUFFORCE, socket.SO_RCVBUF):  # FORCE passes rmem_max when root
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, RCVBUF_BYTES)
+            break
+        except OSError:
+            continue
+    if raw and family == socket.AF_INET:  # ICMP_FILTER: a bit set = that type is dropped
+        with contextlib.suppress(OSError):
+            sock.setsockopt(SOL_RAW, ICMP_FILTER, struct.pack("I", ~1 & 0xFFFFFFFF))
 
 
 _PINGERS: dict[tuple[int, int, str], _Pinger] = {}
@@ -163,6 +182,7 @@ def _acquire(loop: asyncio.AbstractEventLoop, family: int, mode: str) -> _Pinger
     if pinger is None:
         sock, raw = _open_socket(family, mode)
         sock.setblocking(False)
+        _tune(sock, family, raw)
         ident = (os.getpid() ^ id(loop)) & 0xFFFF if raw else 0
         pinger = _Pinger(sock, family, raw, ident)
         loop.add_reader(sock.fileno(), pinger.readable)
@@ -182,6 +202,9 @@ def _release(loop: asyncio.AbstractEventLoop, family: int, mode: str) -> None:
 
 
 async def _resolve(address: str) -> tuple[int, str]:
+    found = timestamps.literal(address)  # a literal address needs no resolver thread
+    if found is not None:
+        return found
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(address, None, type=socket.SOCK_RAW)
     family, _, _, _, sockaddr = infos[0]
@@ -217,6 +240,9 @@ async def _burst(pinger: _Pinger, address: str,
     payload = b"vcfleet-" + bytes(max(0, settings.payload_bytes - 8))
     pending: list[tuple[float, tuple[str, int], asyncio.Future[float]]] = []
     try:
+        # Start at a random point of the first interval, so that concurrent bursts
+        # interleave instead of all sending at once (SmokePing spreads its pings too).
+        await asyncio.sleep(random.uniform(0, settings.interval_s))
         for i in range(settings.count):
             if i:
                 await asyncio.sleep(settings.interval_s)
@@ -227,9 +253,7 @@ async def _burst(pinger: _Pinger, address: str,
             fut: asyncio.Future[float] = loop.create_future()
             pinger.waiters[key] = fut
             packet = echo_request(pinger.family, pinger.ident, seq, payload)
-            sent_at = time.perf_counter()
-            with contextlib.suppress(BlockingIOError):  # a full buffer: counts as lost
-                pinger.sock.sendto(packet, (address, 0))
+            sent_at = await _send(pinger.sock, packet, address, deadline)
             pending.append((sent_at, key, fut))
         wait_until = min(deadline, loop.time() + settings.reply_timeout_s)
         futures = [f for _, _, f in pending]
@@ -241,6 +265,20 @@ async def _burst(pinger: _Pinger, address: str,
         for _, key, fut in pending:
             pinger.waiters.pop(key, None)
             fut.cancel()
+
+
+async def _send(sock: socket.socket, packet: bytes, address: str, deadline: float) -> float:
+    """Send one request (waiting while the send buffer is full); its send time (epoch s)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        sent_at = time.time()
+        try:
+            sock.sendto(packet, (address, 0))
+            return sent_at
+        except BlockingIOError:
+            if loop.time() >= deadline:
+                return sent_at  # never sent: it will count as lost
+            await asyncio.sleep(0.002)
 
 
 def summarise(rtts_s: list[float | None], sent: int, *, raw: bool = True) -> ProbeResult:

@@ -34,9 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import socket
 import time
 from dataclasses import dataclass, field
 
+from probes import timestamps
 from probes.base import Info, ProbeResult, Target
 
 T1_S = 0.5
@@ -79,7 +81,7 @@ class _Request:
     head: str
 
     def wire(self, sent_at: float) -> bytes:
-        """The request as sent at ``sent_at`` (perf_counter seconds) with its Timestamp."""
+        """The request as sent at ``sent_at`` (epoch seconds) with its Timestamp."""
         return (f"{self.head}Timestamp: {sent_at:.6f}\r\nContent-Length: 0\r\n\r\n").encode()
 
 
@@ -248,25 +250,52 @@ def _rtt(resp: Response, received: float, sent: list[float]) -> tuple[float, boo
 async def _over_udp(target: Target, port: int, settings: Settings,
                     ex: _Exchange) -> tuple[Response, float]:
     loop = asyncio.get_running_loop()
+    family, address = await _resolve(target.address, port)
     answers: asyncio.Queue[tuple[bytes, float] | Exception] = asyncio.Queue()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Collector(answers), remote_addr=(target.address, port))
+    sock = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        sock = transport.get_extra_info("socket")
-        local = sock.getsockname()[:2]
-        req = build_request(target, port, "udp", local, settings)
-        interval = settings.t1_s
-        while True:
-            now = time.perf_counter()
-            ex.sent.append(now)
-            transport.sendto(req.wire(now))
-            wait_until = loop.time() + interval
-            found = await _await_final(answers, req, ex, wait_until)
-            if found is not None:
-                return found
-            interval = min(interval * 2, settings.t2_s)
+        sock.setblocking(False)
+        timestamps.enable(sock)
+        sock.connect((address, port))  # UDP: no packet sent; fixes the local address
+        loop.add_reader(sock.fileno(), _drain, sock, answers)
+        try:
+            req = build_request(target, port, "udp", sock.getsockname()[:2], settings)
+            interval = settings.t1_s
+            while True:
+                sent_at = time.time()
+                ex.sent.append(sent_at)
+                with contextlib.suppress(BlockingIOError):  # a full buffer: a lost request
+                    sock.send(req.wire(sent_at))
+                found = await _await_final(answers, req, ex, loop.time() + interval)
+                if found is not None:
+                    return found
+                interval = min(interval * 2, settings.t2_s)
+        finally:
+            loop.remove_reader(sock.fileno())
     finally:
-        transport.close()
+        sock.close()
+
+
+async def _resolve(address: str, port: int) -> tuple[int, str]:
+    found = timestamps.literal(address)
+    if found is not None:
+        return found
+    infos = await asyncio.get_running_loop().getaddrinfo(address, port, type=socket.SOCK_DGRAM)
+    return infos[0][0], str(infos[0][4][0])
+
+
+def _drain(sock: socket.socket, answers: asyncio.Queue[tuple[bytes, float] | Exception]) -> None:
+    """Queue every datagram waiting on the socket with its kernel arrival time, and errors
+    (ICMP port unreachable comes back as ConnectionRefusedError on a connected socket)."""
+    while True:
+        try:
+            data, ancillary, _, _ = sock.recvmsg(MAX_MESSAGE, timestamps.ANCILLARY_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            answers.put_nowait(exc)
+            return
+        answers.put_nowait((data, timestamps.arrival(ancillary)))
 
 
 async def _await_final(answers: asyncio.Queue[tuple[bytes, float] | Exception],
@@ -292,32 +321,19 @@ async def _await_final(answers: asyncio.Queue[tuple[bytes, float] | Exception],
     return None
 
 
-class _Collector(asyncio.DatagramProtocol):
-    """Queues each datagram with its arrival time, and socket errors (port unreachable)."""
-
-    def __init__(self, queue: asyncio.Queue[tuple[bytes, float] | Exception]) -> None:
-        self.queue = queue
-
-    def datagram_received(self, data: bytes, addr: tuple[str | None, int]) -> None:
-        self.queue.put_nowait((data, time.perf_counter()))
-
-    def error_received(self, exc: Exception) -> None:
-        self.queue.put_nowait(exc)
-
-
 async def _over_tcp(target: Target, port: int, settings: Settings,
                     ex: _Exchange) -> tuple[Response, float]:
     reader, writer = await asyncio.open_connection(target.address, port)
     try:
         local = writer.get_extra_info("sockname")[:2]
         req = build_request(target, port, "tcp", local, settings)
-        now = time.perf_counter()
+        now = time.time()
         ex.sent.append(now)
         writer.write(req.wire(now))
         await writer.drain()
         while True:
             data = await _read_message(reader)
-            at = time.perf_counter()
+            at = time.time()
             resp = parse_response(data)
             if resp is None:
                 ex.ignored += 1
