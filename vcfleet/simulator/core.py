@@ -132,6 +132,7 @@ class Simulator:
         count = min(self.workers, len(self.inventory)) or 1
         self._procs = [_Worker(i, count) for i in range(count)]
         hello = {"inventory": str(self.inventory.path), "state_dir": str(self.state_dir),
+                 "ids": [e.id for e in self.inventory.endpoints],
                  "faults": self.faults.to_json(), "reboot_s": self.reboot_s}
         await asyncio.gather(*(w.start(hello) for w in self._procs))
 

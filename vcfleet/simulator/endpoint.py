@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,11 @@ def _server_header(endpoint: Endpoint) -> str:
     if endpoint.vendor == "poly":
         return f"Poly/{model} {poly.VERSION}"
     return f"Yealink {model} 84.86.0.30"
+
+
+def _why(exc: OSError) -> str:
+    """``Address already in use`` rather than asyncio's long wording."""
+    return os.strerror(exc.errno) if exc.errno else str(exc)
 
 
 def _resolve(ref: str | None, inventory: Inventory, what: str, endpoint_id: str) -> str | None:
@@ -205,7 +211,7 @@ class SimulatedEndpoint:
             except OSError as exc:
                 port = self._port(service)
                 message = (f"cannot listen on {self.endpoint.address}:{port} ({service} of "
-                           f"{self.endpoint.id}): {exc.strerror or exc}")
+                           f"{self.endpoint.id}): {_why(exc)}")
                 if strict:
                     raise SimulatorError(message) from None
                 log.warning("%s", message)

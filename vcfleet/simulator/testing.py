@@ -78,3 +78,28 @@ async def simulated_fleet(tmp_path: Path, prefix: str, faults: Faults | None = N
     sim = Simulator(inv, faults, tmp_path / "state", workers=workers, reboot_s=reboot_s)
     async with sim:
         yield sim, inv
+
+
+def options_request(host: str, port: int, call_id: str, transport: str = "UDP",
+                    local: tuple[str, int] = ("127.0.0.1", 5999), method: str = "OPTIONS",
+                    ) -> bytes:
+    """A minimal RFC 3261 request (``rport`` asked for in the Via)."""
+    return (f"{method} sip:{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/{transport} {local[0]}:{local[1]};branch=z9hG4bK{call_id};rport\r\n"
+            "Max-Forwards: 70\r\n"
+            f"From: <sip:probe@{local[0]}>;tag=t{call_id}\r\n"
+            f"To: <sip:{host}:{port}>\r\n"
+            f"Call-ID: {call_id}\r\n"
+            f"CSeq: 1 {method}\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+
+
+def parse_response(data: bytes) -> tuple[int, dict[str, list[str]]]:
+    """(status code, header name (lower case) -> values) of a SIP response."""
+    head = data.decode().split("\r\n\r\n", 1)[0].split("\r\n")
+    code = int(head[0].split(" ", 2)[1])
+    headers: dict[str, list[str]] = {}
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return code, headers

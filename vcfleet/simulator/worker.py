@@ -19,8 +19,10 @@ from typing import Any
 from inventory import InputError, Inventory, load_inventory
 
 
-def _shard(inv: Inventory, index: int, count: int) -> Inventory:
-    picked = tuple(e for i, e in enumerate(inv.endpoints) if i % count == index)
+def _shard(inv: Inventory, ids: list[str], index: int, count: int) -> Inventory:
+    wanted = set(ids)
+    mine = [e for e in inv.endpoints if e.id in wanted]
+    picked = tuple(e for i, e in enumerate(mine) if i % count == index)
     return Inventory(endpoints=picked, tiers=inv.tiers, profiles=inv.profiles,
                      province=inv.province, path=inv.path, lines=inv.lines)
 
@@ -55,7 +57,7 @@ async def _serve(index: int, count: int) -> None:
             msg = json.loads(line)
             try:
                 if msg["cmd"] == "start":
-                    inv = _shard(load_inventory(msg["inventory"]), index, count)
+                    inv = _shard(load_inventory(msg["inventory"]), msg["ids"], index, count)
                     sim = Simulator(inv, Faults.from_json(msg["faults"]),
                                     Path(msg["state_dir"]), reboot_s=msg["reboot_s"])
                     await sim.start()

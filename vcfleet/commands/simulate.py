@@ -1,0 +1,74 @@
+"""``vcfleet simulate``: serve the inventory's endpoints on loopback, with faults on demand."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from inventory import InputError
+
+HELP = "serve the fleet on loopback (SSH, SIP, HTTPS, WebRTC), with faults on demand"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vcfleet simulate`` (docs/simulator.md)."""
+    parser.add_argument("--faults", metavar="FILE",
+                        help="faults file (YAML list; re-read on SIGHUP and POST /reload)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="host keys, TLS certificate, authorized_keys "
+                             "(default: the per-user state dir)")
+    parser.add_argument("--workers", default="auto", metavar="N|auto",
+                        help="worker processes (0: serve in this process; auto: one per core "
+                             "for fleets of more than 50 endpoints)")
+    parser.add_argument("--control", metavar="HOST:PORT",
+                        help="control port: POST /reload (optional body: faults YAML), "
+                             "GET /status")
+    parser.add_argument("--select", metavar="EXPR", default="",
+                        help="serve only these endpoints")
+    parser.add_argument("--reboot-s", type=float, default=1.0, metavar="S",
+                        help="how long a rebooting device stays away (default 1)")
+
+
+def _workers(text: str, endpoints: int) -> int:
+    if text == "auto":
+        return min(os.cpu_count() or 1, 4) if endpoints > 50 else 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"--workers: expected a number or 'auto', got {text!r}") from None
+    if value < 0:
+        raise InputError(f"--workers: expected 0 or more, got {value}")
+    return value
+
+
+def _control_address(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise InputError(f"--control: expected HOST:PORT, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the inventory and faults, serve until SIGINT/SIGTERM."""
+    import asyncio
+    from pathlib import Path
+
+    from inventory import Inventory, Selector
+    from vcfleet.commands.common import inventory_of
+    from vcfleet.simulator import Faults, Simulator, load_faults
+    from vcfleet.simulator.control import serve_until_stopped
+
+    inv = inventory_of(args)
+    if args.select:
+        picked = inv.select(Selector.parse(args.select))
+        if not picked:
+            raise InputError(f"selector {args.select!r} matches no endpoint of {inv.path}")
+        inv = Inventory(endpoints=tuple(picked), tiers=inv.tiers, profiles=inv.profiles,
+                        province=inv.province, path=inv.path, lines=inv.lines)
+    faults = load_faults(args.faults) if args.faults else Faults()
+    control = _control_address(args.control) if args.control else None
+    sim = Simulator(inv, faults, Path(args.state_dir) if args.state_dir else None,
+                    workers=_workers(args.workers, len(inv)), reboot_s=args.reboot_s)
+    asyncio.run(serve_until_stopped(sim, args.faults, control, sys.stdout))
+    return 0
