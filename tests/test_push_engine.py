@@ -1,0 +1,167 @@
+"""The push engine's failure paths that the simulator's faults do not produce: a device that
+stops answering mid-push, a device that says OK but keeps the old value.
+
+A real asyncssh server on loopback speaks the simulator's Cisco xAPI dialect
+(``vcfleet.simulator.cisco.CiscoSession``) with one misbehaviour switched in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from inventory import Endpoint
+from inventory.loader import parse_inventory
+from vcfleet.push.driver import Deadlines, DriverOptions
+from vcfleet.push.engine import Change, Outcome, push_endpoint
+from vcfleet.push.hostkeys import KnownHosts
+from vcfleet.push.progress import Progress
+from vcfleet.push.template import NativeChange
+from vcfleet.simulator.cisco import CiscoSession
+from vcfleet.simulator.devices import Device
+
+PASSWORD = "engine-test-Secret-3"
+
+
+class Misbehaving:
+    """What the test device does wrong: hang on, or ignore, sets of one path."""
+
+    def __init__(self, path: str, mode: str) -> None:
+        self.path, self.mode, self.armed = path, mode, True
+
+
+class _Auth(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return password == PASSWORD
+
+
+async def _serve(device: Device, fault: Misbehaving,
+                 process: asyncssh.SSHServerProcess[str]) -> None:
+    session = CiscoSession(device)
+    process.stdout.write(session.banner().replace("\n", "\r\n"))
+    try:
+        while True:
+            line = await process.stdin.readline()
+            if not line:
+                break
+            is_target = fault.armed and ":" in line and fault.path in line
+            if is_target and fault.mode == "hang":
+                fault.armed = False
+                await asyncio.sleep(30)
+            if is_target and fault.mode == "ignore":
+                process.stdout.write("** end\r\n\r\nOK\r\n")
+                continue
+            process.stdout.write(session.handle(line.strip()).text.replace("\n", "\r\n"))
+    except (asyncssh.Error, OSError, asyncio.CancelledError):
+        pass
+    finally:
+        process.exit(0)
+
+
+@pytest.fixture
+async def codec(loopback_prefix: str, request: pytest.FixtureRequest
+                ) -> AsyncIterator[tuple[Endpoint, Device, Misbehaving]]:
+    address = f"{loopback_prefix}.9"
+    fault = Misbehaving(*request.param)
+    devices: list[Device] = []
+    server = await asyncssh.create_server(
+        _Auth, address, 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
+        process_factory=lambda p: _serve(devices[0], fault, p), encoding="utf-8")
+    port = server.sockets[0].getsockname()[1]
+    inv = parse_inventory(
+        "endpoints:\n"
+        f"  - {{id: so-test, name: 'Sở Thử nghiệm', tier: department, address: {address},\n"
+        "     vendor: cisco_ce, credentials: {username: admin, secret: 'env:VCFLEET_T_PW'},\n"
+        f"     services: {{ssh: {{port: {port}}}}}}}\n", "t.yaml")
+    devices.append(Device(inv.endpoints[0]))
+    try:
+        yield inv.endpoints[0], devices[0], fault
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+DESIRED = [NativeChange("NetworkServices NTP Server 1 Address", "ntp2.example", "ntp.server"),
+           NativeChange("SIP DisplayName", "renamed", "sip.display_name"),
+           NativeChange("Video Selfview", "Off", None)]
+
+
+def options(tmp_path: Path) -> DriverOptions:
+    return DriverOptions(KnownHosts(tmp_path / "known_hosts", accept_new=True), tmp_path,
+                         Deadlines(connect_s=3, command_s=0.5, endpoint_s=20))
+
+
+@pytest.mark.parametrize("codec", [("SIP DisplayName", "hang")], indirect=True)
+async def test_a_command_that_times_out_is_rolled_back_on_a_fresh_session(
+        codec: tuple[Endpoint, Device, Misbehaving], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VCFLEET_T_PW", PASSWORD)
+    endpoint, device, _ = codec
+    original = dict(device.config)
+    result = await push_endpoint(endpoint, DESIRED, options(tmp_path), dry_run=False)
+    assert result.outcome == Outcome.ROLLED_BACK, result.error
+    assert "no complete reply to 'xConfiguration SIP DisplayName" in (result.error or "")
+    assert device.config == original
+    assert result.duration_s < 10
+
+
+@pytest.mark.parametrize("codec", [("SIP DisplayName", "ignore")], indirect=True)
+async def test_a_value_that_does_not_read_back_is_rolled_back(
+        codec: tuple[Endpoint, Device, Misbehaving], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VCFLEET_T_PW", PASSWORD)
+    endpoint, device, _ = codec
+    original = dict(device.config)
+    result = await push_endpoint(endpoint, DESIRED, options(tmp_path), dry_run=False)
+    assert result.outcome == Outcome.ROLLED_BACK
+    assert "verification failed: sip.display_name is 'Sở Thử nghiệm', expected 'renamed'" \
+        in (result.error or "")
+    assert device.config == original
+
+
+@pytest.mark.parametrize("codec", [("nothing", "ignore")], indirect=True)
+async def test_a_missing_secret_is_reported_not_raised(
+        codec: tuple[Endpoint, Device, Misbehaving], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VCFLEET_T_PW", raising=False)
+    endpoint, _, _ = codec
+    result = await push_endpoint(endpoint, DESIRED, options(tmp_path), dry_run=False)
+    assert result.outcome == Outcome.UNREACHABLE
+    assert "environment variable VCFLEET_T_PW is not set" in (result.error or "")
+
+
+def test_secret_looking_settings_are_redacted() -> None:
+    change = Change("SIP Authentication 1 Password", None, "old-pass", "new-pass")
+    assert change.shown() == {"setting": "SIP Authentication 1 Password",
+                              "native": "SIP Authentication 1 Password",
+                              "before": "********", "after": "********"}
+    assert Change("ntpserver", "ntp.server", "a", "b").shown()["after"] == "b"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal() -> None:
+    tty, pipe = _Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        bar = Progress(2, "push", stream)
+        bar.add("changed")
+        bar.add("unreachable")
+        bar.close()
+    assert pipe.getvalue() == ""
+    assert "2/2" in tty.getvalue()
+    assert "changed 1 unreachable 1" in tty.getvalue()
+    assert tty.getvalue().endswith("\n")
