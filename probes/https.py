@@ -107,6 +107,7 @@ async def _fetch(target: Target, settings: Settings, figures: dict[str, float]) 
         return ProbeResult.failure(f"connection refused on port {port}")
     except OSError as exc:
         return ProbeResult.failure(f"cannot connect to port {port}: {exc.strerror or exc}")
+    finished = False
     try:
         try:
             await writer.start_tls(ctx, server_hostname=host if verify else None)
@@ -123,12 +124,16 @@ async def _fetch(target: Target, settings: Settings, figures: dict[str, float]) 
         status_line = await reader.readline()
         figures["http_ms"] = round((time.perf_counter() - t2) * 1000.0, 3)
         headers = await _headers(reader)
+        finished = True
     except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
         return ProbeResult.failure(f"management page: {_ssl_text(exc)}", **figures)
     finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 0.5)
+        if finished:  # the server closes after its answer (Connection: close)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 0.5)
+        else:  # failed or cancelled midway: drop the connection at once
+            writer.transport.abort()
     return _judge(status_line, headers, figures, info, path, settings)
 
 
