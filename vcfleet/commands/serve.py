@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", metavar="HOST:PORT", default=DEFAULT_LISTEN,
                         help=f"address to serve on (default: {DEFAULT_LISTEN})")
     parser.add_argument("--interval", type=_seconds, default=60.0, metavar="SECONDS",
-                        help="time between the starts of two sweeps (default: 60)")
+                        help="time between the starts of two sweeps (default: 60; 0: no scheduled "
+                             "sweeps, only /probe)")
     parser.add_argument("--checks", metavar="LIST", default="",
                         help="checks the scheduled sweeps run: net, media, all, or kinds, "
                              "comma separated (default: each room's profile)")
@@ -52,8 +53,8 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 1.0 <= value <= 86400.0:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 86400 seconds: {text!r}")
+    if value != 0 and not 1.0 <= value <= 86400.0:
+        raise argparse.ArgumentTypeError(f"must be 0 or between 1 and 86400 seconds: {text!r}")
     return value
 
 
@@ -112,8 +113,10 @@ async def _serve(exporter: Exporter) -> None:
         loop.add_signal_handler(sig, stop.set)
     await exporter.start()
     scope = len(exporter.state.endpoints)
+    every = (f"sweep every {exporter.config.interval_s:g} s" if exporter.config.interval_s
+             else "no scheduled sweeps, /probe only")
     print(f"serving {scope} endpoints on http://{exporter.config.host}:{exporter.port}/metrics "
-          f"(sweep every {exporter.config.interval_s:g} s)", file=sys.stderr, flush=True)
+          f"({every})", file=sys.stderr, flush=True)
     try:
         await stop.wait()
     finally:

@@ -68,8 +68,9 @@ class ExporterCollector(Collector):
                        "next one started late, never in parallel).", s.sweeps_overrun)
         yield _gauge("sweep_in_progress", "1 while a scheduled sweep runs.",
                      1.0 if s.sweep_in_progress else 0.0)
-        yield _gauge("sweep_interval_seconds", "Configured time between sweep starts.",
-                     s.interval_s)
+        if s.interval_s > 0:  # absent without scheduled sweeps: nothing can be stale
+            yield _gauge("sweep_interval_seconds", "Configured time between sweep starts.",
+                         s.interval_s)
         yield _gauge("event_loop_lag_seconds", "How late the exporter's event loop woke a "
                      "timer at the last measurement (CPU starvation skews probe figures).",
                      s.loop_lag_s)

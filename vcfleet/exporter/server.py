@@ -61,7 +61,8 @@ class ExporterConfig:
     port: int = DEFAULT_PORT
     """0 picks a free port (tests); ``Exporter.port`` tells which."""
     interval_s: float = 60.0
-    """Time between the starts of two scheduled sweeps."""
+    """Time between the starts of two scheduled sweeps; 0: none (a /probe-only exporter,
+    ready at once)."""
     options: SweepOptions = field(default_factory=lambda: SweepOptions(source="serve"))
     scope: Scope = field(default_factory=Scope)
     handle_signals: bool = False
@@ -114,7 +115,8 @@ class Exporter:
         if self.config.handle_signals:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         self.lag.start()
-        self.scheduler.start()
+        if self.config.interval_s > 0:
+            self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop sweeping, measuring and serving; wait for every task to end."""

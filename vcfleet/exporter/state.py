@@ -85,5 +85,5 @@ class ExporterState:
 
     @property
     def ready(self) -> bool:
-        """True once a sweep has completed (``/-/ready``)."""
-        return self.report is not None
+        """True once a sweep has completed, or at once without scheduled sweeps."""
+        return self.report is not None or self.interval_s <= 0
