@@ -283,14 +283,16 @@ def test_unknown_host_key_is_refused_and_accepted_on_request(
     assert fleet.push("--select", "vendor=cisco_ce") == 0  # now trusted without the flag
 
 
-def test_changed_host_key_is_refused_even_with_accept_new(fleet: Fleet) -> None:
+@pytest.mark.parametrize("driver", ["asyncssh", "netmiko"])
+def test_changed_host_key_is_refused_even_with_accept_new(fleet: Fleet, driver: str) -> None:
     import asyncssh
 
-    address = fleet.served.inventory.get("poly-a2").address
+    address = fleet.served.inventory.get("cisco-a1").address
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
     fleet.known_hosts = fleet.tmp / "known_hosts"
     fleet.known_hosts.write_text(f"[{address}]:2222 {impostor}", encoding="utf-8")
-    assert fleet.push("--select", "id=poly-a2", "--accept-new-host-keys") == 1
+    assert fleet.push("--select", "id=cisco-a1", "--accept-new-host-keys",
+                      "--driver", driver) == 1
     error = str(fleet.audit_lines()[-1]["error"])
     assert "differs from the one in" in error
     assert "refused" in error
@@ -360,3 +362,16 @@ def test_netmiko_driver_pushes_and_backs_up(fleet: Fleet) -> None:
     assert fleet.backup("nm", "--select", "id=cisco-b1", "--driver", "netmiko") == 0
     assert fleet.backup("as", "--select", "id=cisco-b1") == 0
     assert same_dirs(fleet.tmp / "nm", fleet.tmp / "as") == []
+
+
+def test_netmiko_driver_checks_host_keys_too(fleet: Fleet) -> None:
+    fleet.known_hosts = fleet.tmp / "operator" / "known_hosts"
+    assert fleet.push("--select", "id=cisco-a1", "--driver", "netmiko") == 1
+    error = str(fleet.audit_lines()[-1]["error"])
+    assert "unknown host key for [" in error
+    assert "--accept-new-host-keys" in error
+    assert fleet.served.config("cisco-a1")["Conference AutoAnswer Mode"] == "Off"
+    assert fleet.push("--select", "id=cisco-a1", "--driver", "netmiko",
+                      "--accept-new-host-keys") == 0
+    assert len(fleet.known_hosts.read_text(encoding="utf-8").splitlines()) == 1
+    assert fleet.served.config("cisco-a1")["Conference AutoAnswer Mode"] == "On"

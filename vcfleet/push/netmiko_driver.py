@@ -143,14 +143,21 @@ def _connect(params: dict[str, Any]) -> Any:
     except netmiko.NetmikoAuthenticationException:
         raise Unreachable(f"login as {params['username']!r} refused "
                           "(authentication failed)") from None
-    except netmiko.NetmikoTimeoutException as exc:
-        raise Unreachable(f"no SSH session within {params['conn_timeout']:g} s: "
-                          f"{str(exc).splitlines()[0]}") from None
-    except paramiko.SSHException as exc:
-        if "not found in known_hosts" in str(exc) or "known_hosts" in str(exc):
-            raise Unreachable(f"unknown host key for [{params['host']}]:{params['port']}: "
-                              "refused; rerun with --accept-new-host-keys to record it in "
+    except (netmiko.NetmikoTimeoutException, paramiko.SSHException) as exc:
+        # netmiko re-raises paramiko's host key errors as timeouts; tell them apart by text.
+        text = str(exc)
+        where = f"[{params['host']}]:{params['port']}"
+        if "does not match" in text or isinstance(exc, paramiko.BadHostKeyException):
+            raise Unreachable(f"host key for {where} differs from the one in "
+                              f"{params['alt_key_file']}: refused (possible impersonation; if "
+                              "the codec was replaced, remove its line from the file and rerun "
+                              "with --accept-new-host-keys)") from None
+        if "not found in known_hosts" in text:
+            raise Unreachable(f"unknown host key for {where}: refused; rerun with "
+                              "--accept-new-host-keys to record it in "
                               f"{params['alt_key_file']}") from None
-        raise Unreachable(f"SSH session failed: {exc}") from None
+        first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+        raise Unreachable(f"no SSH session within {params['conn_timeout']:g} s: {first}"
+                          ) from None
     except OSError as exc:
         raise Unreachable(f"cannot connect: {exc}") from None
