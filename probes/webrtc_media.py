@@ -181,13 +181,19 @@ class EchoTrack(MediaStreamTrack):
 
 
 class _PacedPacketTrack(MediaStreamTrack):
-    """Sends a cycle of pre-encoded packets at a fixed rate on the loop's clock."""
+    """Sends a cycle of pre-encoded packets at a fixed rate on the loop's clock.
+
+    Each packet's timestamp is the moment it is handed to the sender, not its
+    slot on the ideal grid: a late wake-up of this process then shifts the
+    timestamp with the packet, and does not show as network jitter at the far end.
+    """
 
     def __init__(self, packets: list[bytes], interval_s: float, clock: int) -> None:
         super().__init__()
         self._packets = [av.Packet(p) for p in packets]
         self._interval = interval_s
-        self._step = round(interval_s * clock)
+        self._clock = clock
+        self._last_pts = -1
         self._time_base = fractions.Fraction(1, clock)
         self._start: float | None = None
         self._index = 0
@@ -214,7 +220,9 @@ class _PacedPacketTrack(MediaStreamTrack):
                 raise MediaStreamError
         packet = self._packets[self._index]
         self._index = (self._index + 1) % len(self._packets)
-        packet.pts = self.sent * self._step
+        pts = max(round((loop.time() - self._start) * self._clock), self._last_pts + 1)
+        self._last_pts = pts
+        packet.pts = pts
         packet.time_base = self._time_base
         self.sent += 1
         self.send_times.append(time.time())

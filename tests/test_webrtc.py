@@ -1,0 +1,246 @@
+"""The WebRTC loopback probe against the real responder (and broken ones) on loopback.
+
+Tolerances (docs/webrtc.md, "Tolerances"), for a 2-core machine shared with
+other work, so they allow for scheduling noise but never for a wrong unit:
+
+- RTT: the shaper adds ``delay_ms`` to every datagram the responder sends, so
+  the true RTT is ``delay_ms`` plus the loopback's ~0.2 ms.  RTCP samples can
+  only be late (event-loop lag on either side), never early: accept
+  ``[delay - 1, delay + 40]`` ms.
+- Loss: each datagram is dropped with probability p, independently per
+  direction; with ~200 packets the binomial standard deviation at p = 0.2 is
+  0.028, so accept p +- 0.085 (3 sigma).
+- Jitter: the added delay is uniform in [d - j, d + j] (d >= j, no clamping);
+  RFC 3550 jitter converges to E|X1 - X2| = 2j/3; the estimator (gain 1/16)
+  wanders by about 0.1 j and scheduling noise only adds, so accept
+  [0.6, 1.5] x 2j/3 in the down direction, and less than the down jitter up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from probes import load_probe
+from probes.base import Target
+from probes.shaping import Shaper
+from probes.webrtc import Settings, probe
+from probes.webrtc_media import VIDEO_FPS, vp8_packets
+from probes.webrtc_net import close_peer_connection, ice_addresses
+from probes.webrtc_responder import Responder
+
+TOKEN = "probe-token"
+FAST = Settings(duration_s=2.0, signalling_timeout_s=2.0, connect_timeout_s=2.0, rtcp_grace_s=2.0)
+
+
+async def assert_no_leaks() -> None:
+    current = asyncio.current_task()
+    tasks: list[asyncio.Task[object]] = []
+    for _ in range(100):
+        tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if not tasks:
+            break
+        await asyncio.sleep(0.01)
+    assert tasks == []
+    assert [t for t in threading.enumerate() if t is not threading.main_thread()] == []
+
+
+@pytest.fixture
+async def responder(loopback_prefix: str) -> AsyncIterator[Responder]:
+    r = Responder(token=TOKEN, shaper=Shaper(rng=random.Random(5)))
+    await r.start(f"{loopback_prefix}.1", 0)
+    try:
+        yield r
+    finally:
+        await r.stop()
+        await assert_no_leaks()
+
+
+def target(r: Responder, token: str | None = TOKEN) -> Target:
+    return Target(r.host, port=r.port, name="room", url=r.url, token=token)
+
+
+def test_registered_as_the_webrtc_check() -> None:
+    kind = load_probe("webrtc")
+    assert kind.probe is probe
+    assert kind.settings is Settings
+    assert Settings().ice_servers == []  # no STUN stall by default
+
+
+async def test_media_flows_both_ways(responder: Responder) -> None:
+    result = await probe(target(responder), FAST)
+    assert result.ok, result.reason
+    f, up, down = result.figures, result.directions["up"], result.directions["down"]
+    for name in ("setup_ms", "signalling_ms", "ice_ms", "dtls_ms", "rtt_ms", "mos"):
+        assert name in f
+    assert f["signalling_ms"] + f["ice_ms"] + f["dtls_ms"] <= f["setup_ms"] + 0.1
+    assert 0 < f["rtt_ms"] < 40
+    assert up["loss_ratio"] == 0
+    assert down["loss_ratio"] == 0
+    assert 0 <= up["jitter_ms"] < 10
+    assert 0 <= down["jitter_ms"] < 10
+    assert 20_000 < down["bitrate_bps"] < 40_000  # the ~28 kbit/s of Opus we sent
+    assert f["mos"] > 4.3
+    assert result.info["rtt_samples"] >= 1
+    assert responder.sessions == {}  # the probe ended its session (DELETE)
+    assert responder.sessions_total == 1
+
+
+async def test_video_is_measured_too(responder: Responder) -> None:
+    settings = Settings(duration_s=2.0, video=True)
+    result = await probe(target(responder), settings)
+    assert result.ok, result.reason
+    loop = vp8_packets()  # what we send: this loop at VIDEO_FPS
+    sent_bps = sum(len(p) for p in loop) * 8 * VIDEO_FPS / len(loop)
+    assert result.directions["down"]["video_bitrate_bps"] == pytest.approx(sent_bps, rel=0.3)
+    assert "video_jitter_ms" in result.directions["up"]
+    assert result.directions["down"]["bitrate_bps"] < 40_000  # primary figures stay audio
+
+
+async def test_injected_delay_shows_in_rtt(responder: Responder) -> None:
+    assert responder.shaper is not None
+    responder.shaper.delay_ms = 60
+    result = await probe(target(responder), FAST)
+    assert result.ok, result.reason
+    assert 59 <= result.figures["rtt_ms"] <= 100
+    assert result.directions["up"]["loss_ratio"] == 0
+
+
+async def test_injected_loss_shows_in_each_direction(responder: Responder) -> None:
+    assert responder.shaper is not None
+    responder.shaper.loss_pct = 20
+    result = await probe(target(responder), Settings(duration_s=4.0, rtcp_grace_s=3.0))
+    assert result.ok, result.reason
+    assert result.directions["up"]["loss_ratio"] == pytest.approx(0.2, abs=0.085)
+    assert result.directions["down"]["loss_ratio"] == pytest.approx(0.2, abs=0.085)
+    assert result.figures["mos"] < 3.6  # 20 % loss is not a usable meeting
+
+
+async def test_injected_jitter_shows_in_down_jitter(responder: Responder) -> None:
+    assert responder.shaper is not None
+    responder.shaper.delay_ms, responder.shaper.jitter_ms = 30, 12
+    result = await probe(target(responder), Settings(duration_s=3.0))
+    assert result.ok, result.reason
+    expected = 2 / 3 * 12
+    down, up = result.directions["down"]["jitter_ms"], result.directions["up"]["jitter_ms"]
+    assert 0.6 * expected <= down <= 1.5 * expected
+    assert up < down  # the shaper delays only what the responder sends
+
+
+async def test_wrong_token_is_a_clear_failure(responder: Responder) -> None:
+    result = await probe(target(responder, token="nope"), FAST)
+    assert not result.ok
+    assert result.reason == "responder refused the token (HTTP 401)"
+
+
+async def test_full_responder_is_a_clear_failure(loopback_prefix: str) -> None:
+    r = Responder(token=None, max_sessions=0)
+    await r.start(f"{loopback_prefix}.3", 0)
+    try:
+        result = await probe(target(r, token=None), FAST)
+    finally:
+        await r.stop()
+    assert not result.ok
+    assert result.reason.startswith("responder busy (HTTP 503)")
+
+
+async def test_unreachable_responder_is_a_clear_failure(loopback_prefix: str) -> None:
+    t = Target(f"{loopback_prefix}.4", url=f"http://{loopback_prefix}.4:9/whip")
+    result = await probe(t, FAST)
+    assert not result.ok
+    assert result.reason.startswith(f"responder unreachable at http://{loopback_prefix}.4:9/whip")
+    await assert_no_leaks()
+
+
+# -- broken responders ----------------------------------------------------------------
+
+
+class BrokenResponder:
+    """A WHIP endpoint that misbehaves in one way (``mode``)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.pcs: list[RTCPeerConnection] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+        self.release = asyncio.Event()
+
+    async def start(self, host: str) -> None:
+        app = web.Application()
+        app.router.add_post("/whip", self.post)
+        self.runner = web.AppRunner(app, handle_signals=False)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, host, 0).start()
+        self.host = host
+        self.url = f"http://{host}:{self.runner.addresses[0][1]}/whip"
+
+    async def stop(self) -> None:
+        self.release.set()
+        for pc in self.pcs:
+            await close_peer_connection(pc, 3)
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def post(self, request: web.Request) -> web.Response:
+        offer = await request.text()
+        if self.mode == "garbage":
+            return web.Response(status=201, text="v=0\r\nthis is not an answer\r\n",
+                                content_type="application/sdp", headers={"Location": "/whip/x"})
+        if self.mode == "silent":
+            await self.release.wait()
+            return web.Response(status=503)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pcs.append(pc)
+        await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        # "mute": connects, receives, but sends nothing back; "deaf": its ICE never answers.
+        with ice_addresses([self.host]):
+            await pc.setLocalDescription(await pc.createAnswer())
+        assert pc.localDescription is not None
+        answer = pc.localDescription.sdp
+        if self.mode == "deaf":
+            await pc.close()
+        return web.Response(status=201, text=answer, content_type="application/sdp",
+                            headers={"Location": "/whip/x"})
+
+
+@pytest.mark.parametrize(("mode", "reason", "within_s"), [
+    ("mute", "no media came back from the responder in 2 s (echo missing)", 2 + 2 + 2),
+    ("deaf", "no media path within 2 s (ICE connectivity checks unanswered", 2 + 2 + 2),
+    ("garbage", "responder sent an invalid SDP answer", 2),
+    ("silent", "no SDP answer from the responder within 2 s", 2 + 2),
+])
+async def test_broken_responder_fails_clearly_within_deadline(
+        loopback_prefix: str, mode: str, reason: str, within_s: float) -> None:
+    broken = BrokenResponder(mode)
+    await broken.start(f"{loopback_prefix}.5")
+    t0 = time.monotonic()
+    try:
+        async with asyncio.timeout(within_s + 3):
+            result = await probe(Target(broken.host, url=broken.url), FAST)
+    finally:
+        elapsed = time.monotonic() - t0
+        await broken.stop()
+    assert not result.ok
+    assert result.reason.startswith(reason), result.reason
+    assert elapsed < within_s + 1.5
+    await assert_no_leaks()
+
+
+async def test_cancelled_probe_leaves_nothing_behind(responder: Responder) -> None:
+    task = asyncio.create_task(probe(target(responder), Settings(duration_s=5.0)))
+    async with asyncio.timeout(5):
+        while not responder.sessions or not all(s.connected for s in responder.sessions.values()):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert responder.sessions == {}  # the DELETE went out even though we were cancelled
+    await assert_no_leaks()
