@@ -481,6 +481,8 @@ def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
         return f"{where}{dotted}: expected a mapping, got {value!r}"
     if kind in ("list_type",):
         return f"{where}{dotted}: expected a list, got {value!r}"
+    if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return f"{where}{dotted}: must not be empty"
     if kind == "string_pattern_mismatch":
         return (f"{where}{dotted}: {value!r} is not a valid slug "
                 "(lowercase letters, digits and '-')")

@@ -290,6 +290,10 @@ def load(text: str, path: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"
+        start = exc.context_mark
+        if exc.problem and exc.context and start is not None and (
+                mark is None or (start.line, start.column) != (mark.line, mark.column)):
+            what += f" {exc.context} (line {start.line + 1}, column {start.column + 1})"
         raise InputError([*builder.problems,
                           Problem(path, line, col, f"YAML syntax error: {what}")]) from None
     except yaml.reader.ReaderError as exc:
