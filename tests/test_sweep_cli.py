@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -18,12 +19,14 @@ from vcfleet.simulator import parse_faults
 from vcfleet.simulator.testing import simulated_fleet
 
 
-async def vcfleet(*args: str, interrupt: bool = False) -> tuple[int, str, str]:
+async def vcfleet(*args: str, interrupt: bool = False,
+                  history: Path | None = None) -> tuple[int, str, str]:
     """Run ``vcfleet ARGS`` without blocking the loop that serves the simulated fleet;
     ``interrupt`` presses Ctrl-C once the sweep has started and had a second to work."""
+    env = {**os.environ, "VCFLEET_HISTORY": str(history or ":memory:")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "vcfleet", *args, cwd=ROOT, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     early = b""
     if interrupt:
         assert proc.stderr is not None
@@ -127,15 +130,13 @@ async def test_ctrl_c_cancels_and_prints_what_finished(tmp_path: Path,
 
 
 async def test_progress_bar_on_a_terminal_only(tmp_path: Path, loopback_prefix: str) -> None:
-    import os
-
     primary, secondary = os.openpty()
     try:
         async with simulated_fleet(tmp_path, loopback_prefix) as (_, inv):
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "vcfleet", "sweep", "--inventory", str(inv.path),
-                "--checks", "sip", cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=secondary)
+                "--checks", "sip", "--no-history", cwd=ROOT, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=secondary)
             out, _ = await asyncio.wait_for(proc.communicate(), 60)
         os.close(secondary)
         secondary = -1
@@ -158,3 +159,24 @@ async def test_progress_bar_on_a_terminal_only(tmp_path: Path, loopback_prefix: 
     assert "3/3  ✔ 3  ▲ 0  ✖ 0" in bar
     assert bar.endswith("\r\x1b[K")  # erased before the report
     assert "sweeping" not in out.decode()
+
+
+async def test_html_and_markdown_reports_and_the_history(tmp_path: Path,
+                                                         loopback_prefix: str) -> None:
+    from vcfleet.history import History
+
+    faults = parse_faults("- select: tag=poly\n  services: {sip: down}\n", "faults.yaml")
+    db = tmp_path / "history.sqlite3"
+    page = tmp_path / "report.html"
+    async with simulated_fleet(tmp_path, loopback_prefix, faults) as (_, inv):
+        code_md, md, _ = await vcfleet("sweep", "--inventory", str(inv.path), "--checks", "sip",
+                                       "--format", "md", history=db)
+        code_html, _, _ = await vcfleet("sweep", "--inventory", str(inv.path), "--checks", "sip",
+                                        "--format", "html", "-o", str(page), history=db)
+    assert code_md == code_html == 1
+    assert md.startswith("# ")
+    assert "poly-2" in md.split("## Not ready")[1]
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    with History(db) as history:
+        assert [s.down for s in history.sweeps()] == [1, 1]
+        assert history.failure_counts() == {"poly-2": 2}

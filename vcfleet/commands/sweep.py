@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -28,13 +29,14 @@ from vcfleet.commands.common import add_select, inventory_of, selected
 
 if TYPE_CHECKING:
     from inventory import Endpoint, Inventory
+    from vcfleet.history import History
     from vcfleet.report import EndpointReport, SweepReport
     from vcfleet.sweep import SweepEvent, SweepOptions
 
 log = logging.getLogger(__name__)
 
 HELP = "run one readiness sweep: which rooms will work, and why not"
-FORMATS = ("table", "json", "csv")
+FORMATS = ("table", "json", "csv", "html", "md")
 FILES_PER_ENDPOINT = 6
 """Sockets one endpoint in flight may hold at once (its checks, plus slack)."""
 
@@ -57,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="deadline of the whole sweep; rooms not done by then are unknown")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar even on a terminal")
+    parser.add_argument("--no-history", action="store_true",
+                        help="do not record the sweep in the history store ($VCFLEET_HISTORY)")
 
 
 def _positive_int(text: str) -> int:
@@ -118,7 +122,12 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(endpoints), sys.stderr if show else None)
     report, interrupted = asyncio.run(_sweep(inv, endpoints, options, progress))
     progress.clear()
-    _write(report, args)
+    history = None if args.no_history else _record(report)
+    try:
+        _write(render(report, args.format, inv, history), report, args)
+    finally:
+        if history is not None:
+            history.close()
     if interrupted:
         print(f"vcfleet sweep: interrupted; {_done(report)} of {len(report.endpoints)} rooms "
               "were checked", file=sys.stderr)
@@ -204,8 +213,21 @@ class Progress:
 # -- output ---------------------------------------------------------------------------
 
 
-def _write(report: SweepReport, args: argparse.Namespace) -> None:
-    text = render(report, args.format)
+def _record(report: SweepReport) -> History | None:
+    """Record the sweep in the history store; a store that fails is a warning, not an error."""
+    from vcfleet.history import History
+
+    try:
+        history = History()
+        history.record(report)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"vcfleet sweep: warning: sweep not recorded in the history: {exc}",
+              file=sys.stderr)
+        return None
+    return history
+
+
+def _write(text: str, report: SweepReport, args: argparse.Namespace) -> None:
     if not args.output:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -232,8 +254,14 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def render(report: SweepReport, fmt: str) -> str:
-    """The report in one of FORMATS."""
+def render(report: SweepReport, fmt: str, inv: Inventory | None = None,
+           history: History | None = None) -> str:
+    """The report in one of FORMATS (html and md need the inventory; docs/sweep.md)."""
+    if fmt in ("html", "md"):
+        from vcfleet.render import render_html, render_markdown
+
+        assert inv is not None
+        return (render_html if fmt == "html" else render_markdown)(report, inv, history)
     if fmt == "json":
         return json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
