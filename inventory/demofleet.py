@@ -1,7 +1,7 @@
 """The shipped demo fleet: Thanh Hóa province's conference rooms, as its 2021 plan lays out.
 
 ``python -m inventory.demofleet`` rewrites ``inventory/demo/thanh-hoa.yaml``;
-``tests/test_demo_fleet.py`` checks that the shipped file is what this module
+``tests/test_inventory_demo.py`` checks that the shipped file is what this module
 generates.  Composition (docs/demo-fleet.md): 1 provincial hub, 30 departments
 and agencies, 27 district-level units, 290 commune-level units = 348 rooms.
 

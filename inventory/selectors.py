@@ -86,8 +86,8 @@ class Selector:
             return cls((), "")
         try:
             words = shlex.split(text)
-        except ValueError as exc:
-            raise InputError(f"invalid selector {text!r}: {exc}") from None
+        except ValueError:  # shlex's only complaint: a quote left open
+            raise InputError(f"invalid selector {text!r}: a quote is not closed") from None
         return cls(tuple(_parse_term(w, text) for w in words), text)
 
     def matches(self, endpoint: Endpoint, inv: Inventory | None = None) -> bool:
@@ -107,6 +107,8 @@ def _parse_term(word: str, text: str) -> Term:
     key, eq, raw = body.partition("=")
     if not eq:
         raise fail(f"term {word!r} is not KEY=VALUE (keys: {', '.join(KEYS)})")
+    if not key:
+        raise fail(f"term {word!r} has no key before '=' (keys: {', '.join(KEYS)})")
     if key not in KEYS:
         raise fail(f"unknown key {key!r} (keys: {', '.join(KEYS)})")
     values = raw.split(",")
