@@ -36,7 +36,7 @@ SLACK_S = 2.0
 
 
 class NetmikoDriver:
-    """Cisco xAPI through ``netmiko.ConnectHandler(device_type="cisco_tp")``."""
+    """Cisco xAPI through netmiko's ``cisco_tp`` driver (``CiscoTpTcCeSSH``), in a thread pool."""
 
     def __init__(self, endpoint: Endpoint, options: DriverOptions) -> None:
         self.endpoint = endpoint
@@ -64,7 +64,7 @@ class NetmikoDriver:
             raise Unreachable(known.refusal(e.address, port, None))
         password = password_of(e, self.options)
         params = {
-            "device_type": "cisco_tp", "host": e.address, "port": port,
+            "host": e.address, "port": port,
             "username": e.credentials.username, "password": password or "",
             "use_keys": password is None, "allow_agent": password is None,
             "ssh_strict": True, "system_host_keys": False, "alt_host_keys": True,
@@ -129,9 +129,36 @@ class NetmikoDriver:
             loop = asyncio.get_running_loop()
             try:
                 async with asyncio.timeout(5):
-                    await loop.run_in_executor(self.options.pool, conn.disconnect)
+                    await loop.run_in_executor(self.options.pool, _bye, conn)
             except Exception:  # closing is best effort; the session is gone either way
                 pass
+
+
+def _bye(conn: Any) -> None:
+    """End the xAPI session and close the socket (netmiko's ``disconnect`` would first
+    probe for a config mode CE does not have, for about 2 s)."""
+    try:
+        conn.write_channel("bye" + conn.RETURN)
+    finally:
+        conn.paramiko_cleanup()
+
+
+def _cisco_tp_class() -> Any:
+    """netmiko's ``cisco_tp`` driver, with a session start that waits for the banner's ``OK``.
+
+    The stock ``session_preparation`` waits for two quiet seconds and then sends
+    ``terminal width`` (which CE does not know): 2.5 s per login.  CE ends its
+    login banner with ``OK``, so waiting for that line is both faster and exact.
+    """
+    from netmiko.cisco.cisco_tp_tcce import CiscoTpTcCeSSH
+
+    class CiscoTp(CiscoTpTcCeSSH):
+        def session_preparation(self) -> None:
+            self.read_until_pattern(pattern=r"\r?\nOK\r?\n",
+                                    read_timeout=float(self.conn_timeout))
+            self.set_base_prompt()
+
+    return CiscoTp
 
 
 def _connect(params: dict[str, Any]) -> Any:
@@ -139,7 +166,7 @@ def _connect(params: dict[str, Any]) -> Any:
     import paramiko
 
     try:
-        return netmiko.ConnectHandler(**params)
+        return _cisco_tp_class()(**params)
     except netmiko.NetmikoAuthenticationException:
         raise Unreachable(f"login as {params['username']!r} refused "
                           "(authentication failed)") from None
