@@ -1,0 +1,191 @@
+"""Benchmark: wall time and CPU of a network-only readiness sweep against the simulator.
+
+    python bench/bench_sweep.py [--sizes 348 10000] [--repeat 3] [--net N] [--no-cli]
+
+For each fleet size (348 = the shipped demo fleet; any other number = a fleet from
+``inventory.demofleet.synthetic_yaml``), this starts ``vcfleet simulate`` as a
+subprocess on a copy of the inventory moved to 127.N.x.y (a random N, or ``--net``,
+so that it never collides with a simulator someone else runs), waits for its
+``ready`` line, then sweeps it with ``--checks net``:
+
+- in-process: ``run_sweep`` in this interpreter (the engine alone; wall and CPU of
+  this process during the sweep);
+- CLI: ``vcfleet sweep --checks net --format json`` as a subprocess (what an
+  operator waits for: interpreter start, imports, inventory load, sweep, output).
+
+Target (issue 4): under 3 s wall for the 348-room demo fleet.  Figures only, never
+pass/fail; on a shared machine they are noisy, so each run is repeated and the
+best and the median are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from inventory import load_inventory  # noqa: E402
+from inventory.demofleet import DEMO_DIR, synthetic_yaml  # noqa: E402
+from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit, run_sweep  # noqa: E402
+
+READY_TIMEOUT_S = 600.0
+
+
+def fleet_yaml(size: int) -> str:
+    """The demo fleet for 348, else a synthetic fleet of ``size`` endpoints."""
+    if size == 348:
+        return (DEMO_DIR / "thanh-hoa.yaml").read_text(encoding="utf-8")
+    return synthetic_yaml(size)
+
+
+def move(text: str, base: int) -> str:
+    """Renumber 127.A.x.y addresses so that each distinct A becomes base, base+1, ..."""
+    seen: dict[str, int] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        a = m.group(1)
+        if a not in seen:
+            seen[a] = base + len(seen)
+        return f"127.{seen[a]}."
+
+    return re.sub(r"\b127\.(\d+)\.", sub, text)
+
+
+def write_fleet(folder: Path, size: int, net: int) -> Path:
+    """The moved inventory with the demo secret files beside it."""
+    for name in ("demo-secret.txt", "demo-webrtc-token.txt"):
+        shutil.copy(DEMO_DIR / name, folder / name)
+    path = folder / f"fleet-{size}.yaml"
+    path.write_text(move(fleet_yaml(size), net), encoding="utf-8")
+    return path
+
+
+def start_simulator(inventory: Path, state: Path) -> tuple[subprocess.Popen[str], str]:
+    """``vcfleet simulate`` on the inventory; returns once it prints ``ready``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
+         "--state-dir", str(state)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("ready"):
+            return proc, line.strip()
+        if not line and proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"simulator exited {proc.returncode}: {err.strip()[-500:]}")
+    stop(proc)
+    raise RuntimeError(f"simulator not ready within {READY_TIMEOUT_S:g} s")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop the simulator (its process group: the workers too) and wait for it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def sweep_in_process(inventory: Path) -> tuple[float, float, dict[str, Any]]:
+    """Wall and CPU seconds of one network-only sweep run here, and its summary (with the
+    commonest reasons of rooms not ready, digits masked, under "reasons")."""
+    inv = load_inventory(inventory)
+    raise_open_file_limit(4096)
+    options = SweepOptions(checks=parse_checks("net"))
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    report = asyncio.run(run_sweep(inv, options=options))
+    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    reasons = Counter(re.sub(r"\d+(\.\d+)?", "N", reason)
+                      for r in report.endpoints for reason in r.reasons)
+    summary: dict[str, Any] = dict(report.summary())
+    summary["reasons"] = reasons.most_common(3)
+    return wall, cpu, summary
+
+
+def sweep_cli(inventory: Path) -> tuple[float, float, dict[str, Any]]:
+    """Wall and CPU seconds of ``vcfleet sweep --checks net`` as a subprocess."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "vcfleet", "sweep", "--inventory", str(inventory), "--checks",
+         "net", "--format", "json", "--no-history"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    wall = time.monotonic() - wall0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"vcfleet sweep exited {proc.returncode}: {proc.stderr.strip()}")
+    return wall, cpu, json.loads(proc.stdout)["summary"]
+
+
+def show(label: str, runs: list[tuple[float, float, dict[str, Any]]]) -> None:
+    walls = [r[0] for r in runs]
+    cpus = [r[1] for r in runs]
+    s = runs[-1][2]
+    print(f"  {label:<11} wall best {min(walls):6.2f} s  median {statistics.median(walls):6.2f} s"
+          f"   CPU median {statistics.median(cpus):6.2f} s   last: {s['ready']} ready, "
+          f"{s['degraded']} degraded, {s['down']} down of {s['total']}", flush=True)
+    for reason, count in s.get("reasons", []):
+        print(f"      {count:5d} x {reason}")
+
+
+def bench(size: int, repeat: int, net: int, cli: bool) -> None:
+    print(f"fleet of {size} endpoints (addresses 127.{net}.x.y and up)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="vcfleet-bench-sweep-") as tmp:
+        folder = Path(tmp)
+        inventory = write_fleet(folder, size, net)
+        t0 = time.monotonic()
+        try:
+            proc, ready = start_simulator(inventory, folder / "state")
+        except RuntimeError as exc:
+            print(f"  simulator did not serve this fleet: {exc}", flush=True)
+            return
+        print(f"  simulator: {ready} (waited {time.monotonic() - t0:.1f} s)", flush=True)
+        try:
+            show("in-process", [sweep_in_process(inventory) for _ in range(repeat)])
+            if cli:
+                show("CLI", [sweep_cli(inventory) for _ in range(repeat)])
+        finally:
+            stop(proc)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[348, 10000])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--net", type=int, default=None,
+                        help="first second octet of the moved addresses (default: random)")
+    parser.add_argument("--no-cli", action="store_true", help="skip the CLI runs")
+    args = parser.parse_args()
+    net = args.net if args.net is not None else random.randint(60, 200)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
+          "(figures are noisy on a shared machine)", flush=True)
+    for size in args.sizes:
+        bench(size, max(1, args.repeat), net, not args.no_cli)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
