@@ -18,7 +18,7 @@ import pytest
 from inventory import Endpoint
 from inventory.loader import parse_inventory
 from vcfleet.push.driver import Deadlines, DriverOptions
-from vcfleet.push.engine import Change, Outcome, push_endpoint
+from vcfleet.push.engine import Change, EndpointResult, Outcome, push_endpoint
 from vcfleet.push.hostkeys import KnownHosts
 from vcfleet.push.progress import Progress
 from vcfleet.push.template import NativeChange
@@ -165,3 +165,27 @@ def test_progress_bar_only_on_a_terminal() -> None:
     assert "2/2" in tty.getvalue()
     assert "changed 1 unreachable 1" in tty.getvalue()
     assert tty.getvalue().endswith("\n")
+
+
+@pytest.mark.parametrize("codec", [("SIP DisplayName", "hang")], indirect=True)
+async def test_an_interrupted_push_rolls_back_before_it_stops(
+        codec: tuple[Endpoint, Device, Misbehaving], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VCFLEET_T_PW", PASSWORD)
+    endpoint, device, _ = codec
+    original = dict(device.config)
+    opts = options(tmp_path)
+    opts.deadlines = Deadlines(connect_s=3, command_s=5, endpoint_s=20)
+    seen: list[EndpointResult] = []
+    task = asyncio.create_task(push_endpoint(endpoint, DESIRED, opts, False, seen.append))
+    for _ in range(100):  # until the NTP server is changed and the display name hangs
+        await asyncio.sleep(0.05)
+        if device.config["NetworkServices NTP Server 1 Address"] == "ntp2.example":
+            break
+    await asyncio.sleep(0.2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert device.config == original
+    assert [r.outcome for r in seen] == [Outcome.ROLLED_BACK]
+    assert "interrupted while applying" in (seen[0].error or "")

@@ -157,8 +157,13 @@ async def run_push(template: Template, endpoints: Sequence[Endpoint], driver_opt
             on_result(result)
 
     async def one(e: Endpoint, canary: bool) -> None:
+        def interrupted(result: EndpointResult) -> None:
+            result.canary = canary
+            finish(result)
+
         async with sem:
-            result = await push_endpoint(e, desired.get(e.id), driver_options, options.dry_run)
+            result = await push_endpoint(e, desired.get(e.id), driver_options, options.dry_run,
+                                         interrupted)
         result.canary = canary
         finish(result)
 
@@ -200,14 +205,19 @@ def diff(before: dict[str, str], desired: Sequence[NativeChange], driver: Driver
 
 
 async def push_endpoint(endpoint: Endpoint, desired: list[NativeChange] | None,
-                        options: DriverOptions, dry_run: bool) -> EndpointResult:
-    """The whole push for one endpoint; never raises (bar cancellation)."""
+                        options: DriverOptions, dry_run: bool,
+                        on_interrupt: OnResult | None = None) -> EndpointResult:
+    """The whole push for one endpoint; never raises, except when cancelled.
+
+    Cancelled (Ctrl-C) while settings are being applied, it first rolls back, hands
+    that result to ``on_interrupt`` and then lets the cancellation through.
+    """
     start = time.monotonic()
     if desired is None:
         return EndpointResult(endpoint, Outcome.SKIPPED, error=supported(endpoint))
     driver = make_driver(endpoint, options)
     try:
-        result = await _push(driver, desired, options, dry_run)
+        result = await _push(driver, desired, options, dry_run, on_interrupt, start)
     finally:
         await driver.close()
     result.duration_s = time.monotonic() - start
@@ -215,7 +225,7 @@ async def push_endpoint(endpoint: Endpoint, desired: list[NativeChange] | None,
 
 
 async def _push(driver: Driver, desired: list[NativeChange], options: DriverOptions,
-                dry_run: bool) -> EndpointResult:
+                dry_run: bool, on_interrupt: OnResult | None, start: float) -> EndpointResult:
     e, budget = driver.endpoint, options.deadlines.endpoint_s
     deadline = time.monotonic() + budget
     try:
@@ -245,6 +255,12 @@ async def _push(driver: Driver, desired: list[NativeChange], options: DriverOpti
         error = "verification failed: " + _mismatches(changes, wrong, "after")
     except (PushError, TimeoutError) as exc:
         error = _why(exc)
+    except asyncio.CancelledError:
+        result = await _rollback(driver, changes, "interrupted while applying", options)
+        result.duration_s = time.monotonic() - start
+        if on_interrupt is not None:
+            on_interrupt(result)
+        raise
     return await _rollback(driver, changes, error, options)
 
 
