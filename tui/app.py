@@ -116,8 +116,6 @@ class ConsoleApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(self.fleet)
-        if self.last_report is not None:
-            self.fleet.show_last_sweep(self.last_report)
         if self.use_history:
             self.open_history()
 

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from inventory import Endpoint, Inventory
+from inventory import Endpoint, Inventory, fold
 from tui.verdicts import RANK, figure_text, verdict_text
 from vcfleet.render import KEY_FIGURES, unit_name
 from vcfleet.report import EndpointReport, Verdict
@@ -24,7 +24,7 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("name", "Name", 32),
     ("unit", "Unit", 18),
     ("vendor", "Vendor", 7),
-    *((kf.key, kf.label, 8) for kf in KEY_FIGURES),
+    *((kf.key, kf.label, max(8, len(kf.label))) for kf in KEY_FIGURES),
 )
 VENDOR_LABELS = {"cisco_ce": "Cisco", "poly": "Poly", "yealink": "Yealink"}
 
@@ -46,7 +46,7 @@ def _sort_value(column: str, value: Any) -> Any:
             return float(text)
         except ValueError:
             return math.inf
-    return text.casefold()
+    return fold(text)
 
 
 def _word(verdict: Verdict) -> str:

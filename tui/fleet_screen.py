@@ -69,6 +69,8 @@ class FleetScreen(Screen[None]):
     def on_mount(self) -> None:
         self.refresh_rows()
         self.update_counts()
+        if self.console.last_report is not None:
+            self.show_last_sweep(self.console.last_report)
         self.table.focus()
 
     # -- what is shown -------------------------------------------------------------------

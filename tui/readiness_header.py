@@ -19,14 +19,17 @@ class ReadinessHeader(Widget):
     def __init__(self, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._title = title
+        self._counts = Label("", id="header-counts")
+        self._status = Label("No sweep yet: press a to sweep all rooms", id="header-status")
+        self._progress = ProgressBar(id="header-progress", show_eta=False)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="header-top"):
             yield Label(self._title, id="header-title")
-            yield Label("", id="header-counts")
+            yield self._counts
         with Horizontal(id="header-bottom"):
-            yield Label("No sweep yet: press a to sweep all rooms", id="header-status")
-            yield ProgressBar(id="header-progress", show_eta=False)
+            yield self._status
+            yield self._progress
 
     def show_counts(self, counts: dict[Verdict, int]) -> None:
         """Show how many rooms are in each verdict (UNKNOWN: not yet checked)."""
@@ -36,21 +39,20 @@ class ReadinessHeader(Widget):
             if text:
                 text.append("   ")
             text.append(f"{SYMBOLS[verdict]} {counts.get(verdict, 0)} {word}", STYLES[verdict])
-        self.query_one("#header-counts", Label).update(text)
+        self._counts.update(text)
 
     def show_status(self, text: str) -> None:
         """The line under the counts: last sweep, or what the console is doing."""
-        self.query_one("#header-status", Label).update(text)
+        self._status.update(text)
 
     def sweep_started(self, total: int) -> None:
         """Show the progress bar for a sweep of ``total`` rooms."""
-        bar = self.query_one("#header-progress", ProgressBar)
-        bar.update(total=total, progress=0)
+        self._progress.update(total=total, progress=0)
         self.add_class("-sweeping")
 
     def sweep_progress(self, done: int) -> None:
         """Rooms finished so far."""
-        self.query_one("#header-progress", ProgressBar).update(progress=done)
+        self._progress.update(progress=done)
 
     def sweep_finished(self) -> None:
         """Hide the progress bar."""
