@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,11 @@ from inventory.model import (
     DEFAULT_TIERS,
     INHERITABLE_FIELDS,
     SLUG,
+    Contact,
+    Credentials,
     Endpoint,
     Profile,
+    Services,
 )
 from inventory.selectors import Selector
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
@@ -282,7 +285,7 @@ class _Builder:
         out: list[Endpoint] = []
         lines: dict[str, int] = {}
         ends = [m[0] for m in raw.marks[1:]] + [1 << 30] if raw else []
-        bases: dict[tuple[str, ...], dict[str, Any]] = {}
+        bases: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, BaseModel]]] = {}
         for item, mark, end in zip(raw, raw.marks, ends, strict=True):
             if not isinstance(item, PosDict):
                 self.error(mark, "endpoints: each item must be a mapping")
@@ -291,10 +294,15 @@ class _Builder:
             names = self.group_refs(item, groups, label) if "groups" in item else []
             key = tuple(names)
             if key not in bases:
-                bases[key] = inherited(self.group_chain(names, groups), defaults)
+                base = inherited(self.group_chain(names, groups), defaults)
+                bases[key] = (base, prevalidated(base))
             # Fast path: plain dicts validate quickly; marks are only needed on error.
-            merged = merge_plain(item, bases[key])
+            base, ready = bases[key]
+            merged = merge_plain(item, base)
             merged.pop("groups", None)
+            for part, model in ready.items():
+                if part not in item:
+                    merged[part] = model
             try:
                 endpoint = Endpoint.model_validate(merged)
             except ValidationError:
@@ -401,6 +409,22 @@ def inherited(chain: list[PosDict], defaults: PosDict) -> dict[str, Any]:
     for layer in reversed([*chain, defaults]):
         out = merge_plain(layer, out)
     return out
+
+
+NESTED_MODELS: dict[str, type[BaseModel]] = {
+    "services": Services, "credentials": Credentials, "contact": Contact}
+
+
+def prevalidated(base: Mapping[str, Any]) -> dict[str, BaseModel]:
+    """Nested parts of inherited data, validated once for every endpoint that inherits
+    them unchanged (models are frozen, so endpoints may share them).  A part that
+    does not validate is left out: each endpoint then reports it the usual way."""
+    ready: dict[str, BaseModel] = {}
+    for part, model in NESTED_MODELS.items():
+        if isinstance(base.get(part), dict):
+            with suppress(ValidationError):
+                ready[part] = model.model_validate(base[part])
+    return ready
 
 
 def merge_layers(layers: list[PosDict]) -> PosDict:

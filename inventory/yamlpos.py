@@ -111,7 +111,8 @@ class _EventBuilder:
             if kind is scalar_event:
                 if event.anchor is None and (event.tag is None or event.tag == "!") and stack:
                     text = event.value
-                    if not event.implicit[0] or (text and text[0] not in may_resolve):
+                    if (not event.implicit[0] or (text and text[0] not in may_resolve)
+                            or text.count(".") > 1):  # no int/float/date has two dots
                         value = text
                     elif text in plain:
                         value = plain[text]
