@@ -241,11 +241,11 @@ async def _burst(pinger: _Pinger, address: str,
     pending: list[tuple[float, tuple[str, int], asyncio.Future[float]]] = []
     try:
         # Start at a random point of the first interval, so that concurrent bursts
-        # interleave instead of all sending at once (SmokePing spreads its pings too).
-        await asyncio.sleep(random.uniform(0, settings.interval_s))
+        # interleave instead of all sending at once (SmokePing spreads its pings too),
+        # and keep to the schedule, so that a late wake-up does not delay the rest.
+        first = loop.time() + random.uniform(0, settings.interval_s)
         for i in range(settings.count):
-            if i:
-                await asyncio.sleep(settings.interval_s)
+            await asyncio.sleep(max(0.0, first + i * settings.interval_s - loop.time()))
             if loop.time() >= deadline:
                 break
             seq = pinger.seq()

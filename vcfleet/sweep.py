@@ -45,6 +45,9 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
 }
 """Per-check deadlines in seconds."""
 
+DEFAULT_KIND_LIMITS: dict[str, int] = {"https": 64}
+"""At most this many checks of a kind at once, sweep-wide (see ``SweepOptions.kind_limits``)."""
+
 CHECK_GROUPS: dict[str, tuple[str, ...]] = {"net": NET_CHECKS, "media": MEDIA_CHECKS,
                                             "all": CHECKS}
 
@@ -80,8 +83,17 @@ class SweepOptions:
     thresholds: Thresholds = field(default_factory=Thresholds)
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Settings instance per check kind (defaults: each probe module's ``Settings()``)."""
+    kind_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_KIND_LIMITS))
+    """At most this many checks of a kind run at once.  A TLS handshake costs the prober
+    about a millisecond of CPU; hundreds at once starve the event loop, so every check
+    (not only HTTPS) would measure the prober's queue instead of the room.  A check's
+    deadline starts when its turn comes; waiting is bounded by ``deadline_s``."""
     runners: Mapping[str, Runner] = field(default_factory=dict)
-    """Replacement runner per check kind (the WebRTC worker pool plugs in here)."""
+    """Replacement runner per check kind (the WebRTC worker pool plugs in here).  A runner
+    with a ``slot()`` async context manager admits each check before its deadline starts."""
+    media_workers: int | None = None
+    """Worker processes for WebRTC checks when no runner is given (``vcfleet.media``):
+    None one per core, 0 none (probes run in this process)."""
     source: str = "sweep"
     """Recorded in the report: who ran the sweep."""
     selector: str = ""
@@ -133,6 +145,8 @@ class Sweep:
         self._cancelled = False
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: dict[str, tuple[Runner, Any]] = {}
+        self._turns: dict[str, asyncio.Semaphore] = {}
+        self._pooled: dict[str, Runner] = {}
 
     def cancel(self) -> None:
         """Stop the sweep; ``run()`` returns the report of what finished."""
@@ -144,6 +158,9 @@ class Sweep:
         """Run every endpoint's checks and return the report (partial if cancelled)."""
         started, t0 = time.time(), time.monotonic()
         sem = asyncio.Semaphore(max(1, self.options.concurrency))
+        self._turns = {kind: asyncio.Semaphore(max(1, n))
+                       for kind, n in self.options.kind_limits.items()}
+        pool = await self._start_media_pool()
         self._tasks = [asyncio.create_task(self._endpoint(e, sem), name=f"sweep:{e.id}")
                        for e in self.endpoints]
         timed_out = False
@@ -155,6 +172,8 @@ class Sweep:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            if pool is not None:
+                await pool.stop()
         why = "sweep cancelled" if self._cancelled else "sweep deadline passed"
         reports = tuple(self.results.get(e.id) or EndpointReport(e, Verdict.UNKNOWN,
                                                                  (f"not checked: {why}",))
@@ -163,6 +182,24 @@ class Sweep:
             endpoints=reports, started_at=started, duration_s=time.monotonic() - t0,
             checks=tuple(sorted(self.options.checks or ())), selector=self.options.selector,
             cancelled=self._cancelled or timed_out, source=self.options.source)
+
+    async def _start_media_pool(self) -> Any:
+        """Run WebRTC checks in worker processes (vcfleet.media) unless told otherwise."""
+        wanted = self.options.checks is None or "webrtc" in self.options.checks
+        if (not wanted or self.options.media_workers == 0 or "webrtc" in self.options.runners
+                or not any(e.services.webrtc and "webrtc" in self.inventory.profile(e).checks
+                           for e in self.endpoints)):
+            return None
+        from vcfleet.media import MediaPool
+
+        pool = MediaPool(self.options.media_workers)
+        try:
+            await pool.start()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            log.warning("WebRTC checks run in this process: no media workers: %s", exc)
+            return None
+        self._pooled["webrtc"] = pool
+        return pool
 
     def _emit(self, event: SweepEvent) -> None:
         if self.on_event is None:
@@ -194,19 +231,23 @@ class Sweep:
             spec = load_probe(kind)
             settings = self.options.settings.get(kind) or spec.settings()
             settings = with_probe_deadline(settings, self._timeout(kind))
-            self._runners[kind] = (self.options.runners.get(kind, spec.probe), settings)
+            runner = self.options.runners.get(kind) or self._pooled.get(kind, spec.probe)
+            self._runners[kind] = (runner, settings)
         return self._runners[kind]
 
     async def _check(self, endpoint: Endpoint, kind: str, target: Target | ProbeResult,
                      required: bool) -> CheckReport:
         timeout = self._timeout(kind)
-        start = time.monotonic()
-        timed_out = False
-        if isinstance(target, ProbeResult):  # the target could not be built (e.g. a secret)
-            result = target
-        else:
-            result, timed_out = await self._run_probe(kind, target, timeout)
-        check = CheckReport(kind, result, required, time.monotonic() - start, timed_out)
+        turn = self._turns.get(kind)
+        async with turn or contextlib.nullcontext():
+            start = time.monotonic()
+            timed_out = False
+            if isinstance(target, ProbeResult):  # the target could not be built (a secret)
+                result = target
+            else:
+                result, timed_out = await self._run_probe(kind, target, timeout)
+            duration = time.monotonic() - start
+        check = CheckReport(kind, result, required, duration, timed_out)
         self._emit(CheckFinished(endpoint.id, check))
         return check
 
@@ -214,8 +255,10 @@ class Sweep:
                          timeout: float) -> tuple[ProbeResult, bool]:
         try:
             runner, settings = self._runner(kind)
-            async with asyncio.timeout(timeout):
-                return await runner(target, settings), False
+            slot = getattr(runner, "slot", None)  # a pool admits checks as capacity frees
+            async with slot() if slot is not None else contextlib.nullcontext():
+                async with asyncio.timeout(timeout):
+                    return await runner(target, settings), False
         except TimeoutError:
             return ProbeResult.failure(f"no answer within {timeout:g} s"), True
         except Exception as exc:  # one probe's crash is that check's failure, nothing more
