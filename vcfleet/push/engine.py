@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from inventory import Endpoint
 from vcfleet.push.driver import (
@@ -192,10 +193,10 @@ async def run_push(template: Template, endpoints: Sequence[Endpoint], driver_opt
     return PushReport([done[e.id] for e in endpoints], time.monotonic() - start, canary_failed)
 
 
-async def _all(coros: Iterable[object]) -> None:
+async def _all(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
     async with asyncio.TaskGroup() as group:
         for c in coros:
-            group.create_task(c)  # type: ignore[arg-type]
+            group.create_task(c)
 
 
 def diff(before: dict[str, str], desired: Sequence[NativeChange], driver: Driver) -> list[Change]:
