@@ -153,3 +153,26 @@ def test_parse_checks_expands_groups() -> None:
     assert parse_checks("net,webrtc") == frozenset({"icmp", "tcp", "sip", "https", "dns",
                                                     "webrtc"})
     assert parse_checks("") is None
+
+
+async def test_kind_limit_bounds_checks_in_flight_and_waiting_is_not_timed(
+        loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 12, 9)
+    running, peak = 0, 0
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.1)
+        running -= 1
+        return ProbeResult(ok=True)
+
+    # 12 checks, 3 at a time, 0.1 s each: the last waits 0.3 s, longer than its 0.25 s
+    # deadline, and is still on time because its deadline starts with its turn.
+    options = SweepOptions(runners={"tcp": runner}, kind_limits={"tcp": 3},
+                           timeouts={"tcp": 0.25})
+    report = await run_sweep(inv, options=options)
+    assert peak == 3
+    assert {r.verdict for r in report.endpoints} == {Verdict.READY}
+    assert all(r.checks["tcp"].duration_s < 0.25 for r in report.endpoints)
