@@ -100,6 +100,10 @@ async def test_workers_serve_every_endpoint(tmp_path: Path, loopback_prefix: str
         assert ready.endswith("(2 workers)"), ready
         for i in (1, 2, 3, 4):
             assert await port_open(f"{loopback_prefix}.{i}", 8443)
+        # workers never overwrite the parent's known_hosts with their shard's
+        known = (tmp_path / "state" / "known_hosts").read_text().splitlines()
+        assert sorted(line.split()[0] for line in known) == [
+            f"[{loopback_prefix}.{i}]:2222" for i in (1, 2, 4)]
     finally:
         rc, err = await finish(proc, signal.SIGINT)
     assert rc == 0, err

@@ -99,14 +99,24 @@ class Simulator:
                         exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.stop()
 
-    async def start(self) -> None:
-        """Serve every endpoint; returns once all listen.  SimulatorError if one cannot."""
+    async def start(self, *, prepare: bool = True) -> None:
+        """Serve every endpoint; returns once all listen.  SimulatorError if one cannot.
+
+        ``prepare=False`` (worker processes) uses the host keys and certificate the
+        parent made and leaves ``known_hosts`` alone.
+        """
         t0 = time.monotonic()
         raise_file_limit(len(self.inventory) if not self.workers else 16)
-        cert, key = await asyncio.to_thread(prepare_state, self.state_dir, self.inventory)
         self._started = True
         try:
+            if prepare:
+                cert, key = await asyncio.to_thread(prepare_state, self.state_dir,
+                                                    self.inventory)
+            else:
+                cert, key = state.tls_files(self.state_dir)
+            log.info("state ready in %.2f s", time.monotonic() - t0)
             if self.workers:
+                await self._spawn_workers()
                 await self._start_workers()
             else:
                 await self._start_here(str(cert), str(key))
@@ -126,15 +136,19 @@ class Simulator:
                   for e in self.inventory.endpoints}
         await start_all(list(self.endpoints.values()), faults)
 
-    async def _start_workers(self) -> None:
+    async def _spawn_workers(self) -> None:
         if self.inventory.path is None:
             raise SimulatorError("worker processes need an inventory loaded from a file")
         count = min(self.workers, len(self.inventory)) or 1
         self._procs = [_Worker(i, count) for i in range(count)]
+        await asyncio.gather(*(w.spawn() for w in self._procs))
+
+    async def _start_workers(self) -> None:
         hello = {"inventory": str(self.inventory.path), "state_dir": str(self.state_dir),
                  "ids": [e.id for e in self.inventory.endpoints],
                  "faults": self.faults.to_json(), "reboot_s": self.reboot_s}
         await asyncio.gather(*(w.start(hello) for w in self._procs))
+        log.info("%d workers ready", len(self._procs))
 
     def reload_faults(self, faults: Faults) -> asyncio.Task[None]:
         """Put new faults in force live; await the returned task to know they apply."""
@@ -186,11 +200,13 @@ class _Worker:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
-    async def start(self, hello: dict[str, Any]) -> None:
+    async def spawn(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "vcfleet.simulator.worker", str(self.index), str(self.count),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=1 << 20)
+
+    async def start(self, hello: dict[str, Any]) -> None:
         await self.call({"cmd": "start", **hello}, WORKER_START_TIMEOUT_S)
 
     async def call(self, message: dict[str, Any], timeout: float = WORKER_REPLY_TIMEOUT_S

@@ -28,8 +28,11 @@ def _shard(inv: Inventory, ids: list[str], index: int, count: int) -> Inventory:
 
 
 async def _serve(index: int, count: int) -> None:
+    from vcfleet.simulator import webrtc
     from vcfleet.simulator.core import Simulator
     from vcfleet.simulator.faults import Faults
+
+    webrtc.available()  # import the responder (and aiortc) before the parent asks to start
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=1 << 24)
@@ -60,7 +63,7 @@ async def _serve(index: int, count: int) -> None:
                     inv = _shard(load_inventory(msg["inventory"]), msg["ids"], index, count)
                     sim = Simulator(inv, Faults.from_json(msg["faults"]),
                                     Path(msg["state_dir"]), reboot_s=msg["reboot_s"])
-                    await sim.start()
+                    await sim.start(prepare=False)
                     answer({"ready": len(inv)})
                 elif msg["cmd"] == "reload" and sim is not None:
                     await sim.reload_faults(Faults.from_json(msg["faults"]))
@@ -79,12 +82,6 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     index, count = int(sys.argv[1]), int(sys.argv[2])
-    try:
-        import uvloop  # type: ignore[import-not-found,unused-ignore]
-
-        uvloop.install()
-    except ImportError:
-        pass
     asyncio.run(_serve(index, count))
     return 0
 
