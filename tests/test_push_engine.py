@@ -59,6 +59,12 @@ async def _serve(device: Device, fault: Misbehaving,
             if is_target and fault.mode == "hang":
                 fault.armed = False
                 await asyncio.sleep(30)
+            if ":" in line and fault.path in line and fault.mode == "one-way":
+                if not fault.armed:  # the first set goes through, later ones are refused
+                    process.stdout.write("*r Configuration (status=Error):\r\n    Reason: "
+                                         '"Locked by provisioning."\r\n** end\r\n\r\nERROR\r\n')
+                    continue
+                fault.armed = False
             if is_target and fault.mode == "ignore":
                 process.stdout.write("** end\r\n\r\nOK\r\n")
                 continue
@@ -189,3 +195,20 @@ async def test_an_interrupted_push_rolls_back_before_it_stops(
     assert device.config == original
     assert [r.outcome for r in seen] == [Outcome.ROLLED_BACK]
     assert "interrupted while applying" in (seen[0].error or "")
+
+
+@pytest.mark.parametrize("codec", [("NetworkServices NTP", "one-way")], indirect=True)
+async def test_a_failed_restore_is_reported_as_rollback_failed(
+        codec: tuple[Endpoint, Device, Misbehaving], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VCFLEET_T_PW", PASSWORD)
+    endpoint, device, _ = codec
+    desired = [*DESIRED, NativeChange("Audio DefaultVolume", "999", None)]  # out of range
+    result = await push_endpoint(endpoint, desired, options(tmp_path), dry_run=False)
+    assert result.outcome == Outcome.ROLLBACK_FAILED
+    error = result.error or ""
+    assert error.startswith("setting Audio DefaultVolume: Illegal value: 999; ROLLBACK FAILED: ")
+    assert "restoring ntp.server: Locked by provisioning." in error
+    assert "ntp.server is 'ntp2.example', expected 'ntp.thanhhoa.gov.vn'" in error
+    assert device.config["SIP DisplayName"] == "Sở Thử nghiệm"  # the rest was restored
+    assert device.config["Video Selfview"] == "On"
