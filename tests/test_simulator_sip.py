@@ -92,7 +92,9 @@ async def test_options_over_tcp_and_other_methods(fleet: tuple) -> None:
             writer.write(options_request(host, 5060, "c3", "TCP", method="FROB"))
             code, _ = parse_response(await reader.readuntil(b"\r\n\r\n"))
             assert code == 501
-            writer.write(b"\x00\x01 this is not SIP\r\n\r\n")
+            writer.write(b"\r\n\r\n")  # RFC 5626 keep-alive
+            assert await reader.readexactly(2) == b"\r\n"
+            writer.write(b"\x00\x01 this is not SIP\r\n")
             assert await reader.read() == b""  # garbage closes the connection
         finally:
             writer.close()

@@ -204,14 +204,16 @@ class SipTcp:
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    peer: tuple[str, int]) -> bool:
         """Read and answer one message; False when the connection should close."""
-        head = await reader.readuntil(b"\r\n\r\n")
-        stripped = head.lstrip(b"\r\n")
-        if not stripped:  # RFC 5626 keep-alive (CRLFCRLF): answer CRLF
-            writer.write(b"\r\n")
-            return True
-        if len(head) > MAX_MESSAGE:
+        first = await reader.readuntil(b"\n")
+        if not first.strip(b"\r\n"):  # RFC 5626 keep-alive (CRLFCRLF): answer CRLF
+            if first == b"\r\n" and await reader.readuntil(b"\n") == b"\r\n":
+                writer.write(b"\r\n")
+                return True
             return False
-        req = parse_request(stripped)
+        if parse_request(first.rstrip(b"\r\n") + b"\r\n\r\n") is None:
+            return False  # not a request line: garbage closes the connection at once
+        head = first + await reader.readuntil(b"\r\n\r\n")
+        req = parse_request(head)
         if req is None:
             return False
         length = int((req.get("content-length") or ["0"])[0])

@@ -1,10 +1,10 @@
-"""Integration point for the site-side WebRTC echo responder (``probes.webrtc_responder``).
+"""The site-side WebRTC echo responder (``probes.webrtc_responder``) for simulated endpoints.
 
 The simulator does not implement WebRTC itself: it starts the project's
-responder for an endpoint on the endpoint's webrtc port and path, with the
-endpoint's ``Shaper`` for its media UDP and the endpoint's bearer token.
-Until that module exists, ``available()`` is False and the webrtc service of
-simulated endpoints does not listen (a sweep then reports webrtc as down).
+``Responder`` for each endpoint on the endpoint's webrtc port and path, with the
+endpoint's ``Shaper`` on its media (ICE) sockets and the endpoint's resolved
+bearer token.  Should that module be missing (a stripped-down install),
+``available()`` is False and the webrtc service does not listen.
 """
 
 from __future__ import annotations
