@@ -5,7 +5,8 @@ One well-formed OPTIONS request (RFC 3261 section 11) over UDP or TCP.
 - **UDP** retransmits like a non-INVITE client transaction (RFC 3261 17.1.2.2,
   timer E): the first retransmission after T1 = 500 ms, each next interval doubled
   up to T2 = 4 s, until a final response arrives or the probe's deadline passes.
-  Retransmissions are the same request (same branch, Call-ID and CSeq).
+  Retransmissions are the same request (same branch, Call-ID and CSeq) but for
+  their Timestamp.
 - **TCP** sends the request once over a fresh connection (no retransmission:
   the transport is reliable).
 
@@ -19,7 +20,9 @@ time; a UAS copies it into the response (8.2.6.1), so the answer says which
 transmission it answers, even after retransmissions.  When the answer carries no
 ``Timestamp`` and it came after a retransmission, the transmission it answers is
 ambiguous (Karn's problem): ``rtt_ms`` is then measured from the *first*
-transmission, an upper bound, and ``info`` says ``rtt_ambiguous``.
+transmission, an upper bound, and ``info`` says ``rtt_ambiguous``.  Over UDP the
+arrival time is the kernel's receive stamp (``probes.timestamps``), so a busy sweep
+loop does not inflate the RTT.
 
 **Which responses count as ok.**  Any final response proves the SIP stack is
 alive, so 2xx, 3xx, 4xx and 6xx are ok (codecs often answer OPTIONS from unknown
