@@ -375,3 +375,16 @@ def test_netmiko_driver_checks_host_keys_too(fleet: Fleet) -> None:
                       "--accept-new-host-keys") == 0
     assert len(fleet.known_hosts.read_text(encoding="utf-8").splitlines()) == 1
     assert fleet.served.config("cisco-a1")["Conference AutoAnswer Mode"] == "On"
+
+
+def test_vendor_line_enumerations_in_any_case_are_idempotent(
+        fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet.template.write_text(
+        "vendor_lines:\n  cisco_ce: ['xConfiguration NetworkServices NTP Mode: auto']\n"
+        "  poly: ['systemsetting ntpmode AUTO']\n", encoding="utf-8")
+    assert fleet.push() == 0
+    assert summary(capsys.readouterr().out)["changed"] == 4
+    assert fleet.served.config("cisco-a1")["NetworkServices NTP Mode"] == "Auto"
+    assert fleet.served.config("poly-a2")["ntpmode"] == "auto"
+    assert fleet.push() == 0
+    assert summary(capsys.readouterr().out)["unchanged"] == 4

@@ -125,3 +125,21 @@ def test_sandbox_refuses_unsafe_expressions(tmp_path: Path, endpoints: list[Endp
         tmp_path, "settings:\n  ntp.server: \"{{ endpoint.__class__.__mro__ }}\"\n"))
     with pytest.raises(InputError, match="Jinja2 error"):
         plan(template, endpoints)
+
+
+def test_values_compare_as_the_device_means_them() -> None:
+    from vcfleet.push.dialects import DIALECTS
+
+    cisco, poly = DIALECTS["cisco_ce"], DIALECTS["poly"]
+    assert cisco.same("Conference AutoAnswer Mode", "on", "On")  # boolean setting
+    assert poly.same("autoanswer", "YES", "yes")
+    assert not cisco.same("SIP DisplayName", "sở nội vụ", "Sở Nội vụ")  # text: exact
+    assert cisco.same("NetworkServices NTP Mode", "manual", "Manual")  # raw line: enum
+    assert not cisco.same("SIP DisplayName", None, "")
+    assert cisco.parse_line('xConfiguration  SIP  DisplayName: "Phòng họp"') == (
+        "SIP DisplayName", "Phòng họp")
+    assert poly.parse_line("systemsetting sipdisplayname Phòng họp số 2") == (
+        "sipdisplayname", "Phòng họp số 2")
+    assert poly.set_command("sipdisplayname", "Phòng họp") == \
+        'systemsetting sipdisplayname "Phòng họp"'
+    assert poly.set_command("sipproxyserver", "") == 'systemsetting sipproxyserver ""'

@@ -46,7 +46,7 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _bool_setting(vendor: str, name: str) -> vendors.Setting | None:
+def _setting(vendor: str, name: str) -> vendors.Setting | None:
     for s in vendors.SETTINGS.values():
         if s.native.get(vendor) == name:
             return s
@@ -59,8 +59,12 @@ class _Base:
     def same(self, name: str, a: str | None, b: str | None) -> bool:
         if a is None or b is None:
             return a is b
-        setting = _bool_setting(self.vendor, name)
-        if setting is not None and setting.kind == "bool":
+        setting = _setting(self.vendor, name)
+        if setting is None:
+            # A raw vendor line: devices store enumerations in their own spelling
+            # ("manual" is kept as "Manual"), so case is not a difference.
+            return a.casefold() == b.casefold()
+        if setting.kind == "bool":
             return (vendors.neutral_value(self.vendor, setting, a)
                     == vendors.neutral_value(self.vendor, setting, b))
         return a == b
