@@ -70,7 +70,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 REQUIRED_COLUMNS = ("id", "name", "tier", "address", "vendor")
-PLAINTEXT_COLUMNS = ("password", "passwd", "pass", "mat_khau", "mật khẩu")
+PLAINTEXT_COLUMNS = ("password", "passwd", "pass", "mat_khau", "mật_khẩu")
 SHEET_NAME = "endpoints"
 
 
