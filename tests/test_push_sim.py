@@ -242,11 +242,12 @@ def broken_fleet(tmp_path: Path, loopback_prefix: str) -> Iterator[Fleet]:
                      "- {select: id=poly-b2, services: {ssh: hang}}\n")
 
 
+@pytest.mark.parametrize("driver", ["asyncssh", "netmiko"])
 def test_auth_failure_and_hang_are_unreachable_within_the_deadline(
-        broken_fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+        broken_fleet: Fleet, capsys: pytest.CaptureFixture[str], driver: str) -> None:
     fleet = broken_fleet
     start = time.monotonic()
-    assert fleet.push("--connect-timeout", "1") == 1
+    assert fleet.push("--connect-timeout", "1", "--driver", driver) == 1
     elapsed = time.monotonic() - start
     assert elapsed < 8, elapsed
     out = capsys.readouterr().out
@@ -258,7 +259,7 @@ def test_auth_failure_and_hang_are_unreachable_within_the_deadline(
     assert "within 1 s" in str(by_id["poly-b2"]["error"])
     assert by_id["poly-a2"]["outcome"] == by_id["cisco-b1"]["outcome"] == "changed"
     # Backups: the same two fail, the others are written, exit 1.
-    assert fleet.backup("bk", "--connect-timeout", "1") == 1
+    assert fleet.backup("bk", "--connect-timeout", "1", "--driver", driver) == 1
     assert sorted(p.name for p in (fleet.tmp / "bk").iterdir()) == [
         "cisco-b1.cfg", "cisco-b1.json", "poly-a2.cfg", "poly-a2.json"]
 
