@@ -15,7 +15,8 @@ own receiver say (docs/webrtc.md has the derivations and the units):
 - ``mos`` from rtt, the worse direction's jitter and the worse direction's loss.
 
 ``unreliable`` is set when this process's event loop lagged during the media
-window: the figures would then measure the prober's CPU, not the network.
+window, or when the responder says (``X-Loop-Lag-Ms`` on ending the session)
+that its loop did: the figures would then measure a CPU, not the network.
 Every peer connection is closed and every task ended on all paths, also when
 the caller cancels the probe at its deadline.
 """
@@ -137,6 +138,8 @@ class _Loopback:
         self.streams: list[_Stream] = []
         self.lag: LoopLag | None = None
         self.state_changed = asyncio.Event()
+        self.responder_lag_ms: tuple[float, float] | None = None
+        """(95th percentile, max) event-loop lag the responder reported over the session."""
 
     def _mark(self, name: str) -> None:
         self.times.setdefault(name, time.monotonic())
@@ -152,6 +155,7 @@ class _Loopback:
         try:
             await self._connect()
             await self._media_window()
+            await self._end_session(self.settings.close_timeout_s)  # its answer has its lag
             return await self._result()
         except _Failed as exc:
             return ProbeResult.failure(str(exc), **self._setup_figures())
@@ -329,13 +333,17 @@ class _Loopback:
         figures["mos"] = round(estimate_mos(rtt_ms, jitter, loss), 3)
         assert self.lag is not None
         p95, worst = self.lag.summary(self.times["media_start"], self.times["media_end"])
-        unreliable = p95 * 1000.0 > self.settings.max_loop_lag_ms
+        limit = self.settings.max_loop_lag_ms
+        unreliable = p95 * 1000.0 > limit
         info: dict[str, str | int | float | bool] = {
             "rtt_samples": len(primary.rtcp.rtt_samples),
             "loop_lag_p95_ms": round(p95 * 1000.0, 1),
             "loop_lag_max_ms": round(worst * 1000.0, 1),
             "packets_sent": primary.track.sent,
         }
+        if self.responder_lag_ms is not None:
+            info["responder_lag_p95_ms"], info["responder_lag_max_ms"] = self.responder_lag_ms
+            unreliable = unreliable or self.responder_lag_ms[0] > limit
         return ProbeResult(ok=True, figures=figures, directions={"up": up, "down": down},
                            info=info, unreliable=unreliable)
 
@@ -358,17 +366,21 @@ class _Loopback:
             await lag.release()
 
     async def _end_session(self, timeout: float) -> None:
-        assert self.http is not None
+        """DELETE the session (once), note the responder's lag, close the HTTP client."""
+        http, self.http = self.http, None
+        if http is None:
+            return
         try:
             if self.session_url:
                 headers = {"Authorization": f"Bearer {self.target.token}"} if self.target.token \
                     else {}
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with asyncio.timeout(timeout):
-                        async with self.http.delete(self.session_url, headers=headers) as resp:
+                        async with http.delete(self.session_url, headers=headers) as resp:
                             await resp.read()
+                            self.responder_lag_ms = _parse_lag(resp.headers.get("X-Loop-Lag-Ms"))
         finally:
-            await self.http.close()
+            await http.close()
 
 
 async def _down_figures(stream: _Stream) -> dict[str, float]:
@@ -400,6 +412,17 @@ def _up_figures(stream: _Stream, rtt_s: float) -> dict[str, float]:
         "loss_ratio": round(min(1.0, lost / expected), 4) if expected else 0.0,
         "fraction_lost": round(report.fraction_lost / 256.0, 4),
     }
+
+
+def _parse_lag(header: str | None) -> tuple[float, float] | None:
+    """``"p95=1.2, max=4.0"`` as (1.2, 4.0); None when absent or malformed."""
+    if not header:
+        return None
+    try:
+        fields = dict(part.strip().split("=", 1) for part in header.split(","))
+        return float(fields["p95"]), float(fields["max"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _merge(into: dict[str, float], prefix: str, figures: dict[str, float]) -> None:

@@ -14,6 +14,10 @@ and handed to the sender as ``av.Packet``s, which aiortc only packetises.
 aiortc's RTCP stays in place, so the client gets receiver reports (loss,
 jitter, LSR/DLSR for the round-trip time) about what it sent.
 
+Ending a session (``DELETE``) answers with ``X-Loop-Lag-Ms: p95=..., max=...``:
+the responder's event-loop lag over the session.  A responder whose loop lagged
+stamped and reflected packets late, so the probe marks its figures unreliable.
+
 The responder limits concurrent sessions (503 when full) and expires sessions
 whose media never connected, went idle or lived too long.  An optional
 ``probes.shaping.Shaper`` impairs its media sockets (the fleet simulator
@@ -50,6 +54,7 @@ from aiortc import (
 from probes.shaping import Shaper
 from probes.webrtc_media import EchoTrack, tap_receiver
 from probes.webrtc_net import close_peer_connection, ice_addresses, shape_connection
+from probes.webrtc_stats import LoopLag
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +76,8 @@ class Session:
     echoes: list[EchoTrack] = field(default_factory=list)
     tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     timer: asyncio.TimerHandle | None = None
+    lag: LoopLag | None = None
+    """The loop-lag sampler this session holds (released when it closes)."""
 
     def touch(self) -> None:
         """Record activity (keeps the session from expiring)."""
@@ -210,6 +217,8 @@ class Responder:
                                **{"Retry-After": "5"})
         session = Session(secrets.token_urlsafe(12), self._new_peer_connection())
         self.sessions[session.id] = session  # counts against the limit from now on
+        session.lag = LoopLag.of_running_loop()
+        session.lag.acquire()
         try:
             offer = await request.text()
             answer = await self._answer(session, offer)
@@ -237,11 +246,20 @@ class Responder:
         if not self._authorized(request):
             return self._error(401, "missing or wrong bearer token",
                                **{"WWW-Authenticate": 'Bearer realm="vcfleet-responder"'})
-        task = self._end(request.match_info["session"], "client ended it")
-        if task is None:
+        session = self.sessions.get(request.match_info["session"])
+        if session is None:
             return self._error(404, "no such session")
-        await asyncio.wait([task], timeout=self.close_timeout_s)
-        return self._cors(web.Response(status=200))  # type: ignore[return-value]
+        headers = {}
+        if session.lag is not None:
+            p95, worst = session.lag.summary(session.created, time.monotonic())
+            headers["X-Loop-Lag-Ms"] = f"p95={p95 * 1000:.1f}, max={worst * 1000:.1f}"
+        task = self._end(session.id, "client ended it")
+        if task is not None:
+            await asyncio.wait([task], timeout=self.close_timeout_s)
+        response = web.Response(status=200, headers=headers)
+        self._cors(response)
+        response.headers["Access-Control-Expose-Headers"] = "Location, X-Loop-Lag-Ms"
+        return response
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -359,6 +377,9 @@ class Responder:
             log.debug("session %s: error while closing", session.id, exc_info=True)
         with contextlib.suppress(Exception):
             await asyncio.gather(*session.tasks, return_exceptions=True)
+        if session.lag is not None:
+            lag, session.lag = session.lag, None
+            await lag.release()
 
 
 class _BadOffer(ValueError):

@@ -89,6 +89,7 @@ async def test_media_flows_both_ways(responder: Responder) -> None:
     assert 20_000 < down["bitrate_bps"] < 40_000  # the ~28 kbit/s of Opus we sent
     assert f["mos"] > 4.3
     assert result.info["rtt_samples"] >= 1
+    assert result.info["responder_lag_p95_ms"] >= 0  # the responder reported its own lag
     assert responder.sessions == {}  # the probe ended its session (DELETE)
     assert responder.sessions_total == 1
 
