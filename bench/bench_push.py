@@ -71,29 +71,6 @@ def start_simulator(inventory: Path, state: Path) -> tuple[subprocess.Popen[str]
     raise SystemExit(f"vcfleet simulate did not become ready: {err.strip()}")
 
 
-def trusted_keys(inventory: Path, state: Path) -> Path:
-    """An operator's known_hosts for the simulated fleet, from its host key files.
-
-    Built from ``STATE/hostkeys/<id>.key`` rather than taken from
-    ``STATE/known_hosts``: with worker processes, each worker rewrites that file
-    with its own share of the fleet only (reported to the simulator's owner).
-    """
-    import asyncssh
-
-    sys.path.insert(0, str(ROOT))
-    from inventory import load_inventory
-
-    lines = []
-    for e in load_inventory(inventory):
-        key_file = state / "hostkeys" / f"{e.id}.key"
-        if e.services.ssh is not None and key_file.exists():
-            public = asyncssh.read_private_key(key_file).export_public_key().decode().strip()
-            lines.append(f"[{e.address}]:{e.services.ssh.port} {public}\n")
-    path = state.parent / "known_hosts"
-    path.write_text("".join(lines), encoding="utf-8")
-    return path
-
-
 def push(inventory: Path, template: Path, known_hosts: Path, audit: Path,
          extra: list[str]) -> tuple[float, int, str]:
     """Run ``vcfleet push``; (seconds, exit status, stdout)."""
@@ -127,7 +104,7 @@ def main() -> int:
         sim, ready = start_simulator(inventory, folder / "state")
         print(f"simulator: {ready}")
         try:
-            known, audit = trusted_keys(inventory, folder / "state"), folder / "audit.jsonl"
+            known, audit = folder / "state" / "known_hosts", folder / "audit.jsonl"
             first, status1, out1 = push(inventory, template, known, audit, extra)
             again, status2, out2 = push(inventory, template, known, audit, extra)
         finally:
