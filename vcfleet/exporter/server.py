@@ -24,10 +24,10 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
-from prometheus_client.exposition import choose_encoder
 
 from inventory import InputError, load_inventory
 from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
+from vcfleet.exporter.exposition import CONTENT_TYPE, render_text
 from vcfleet.exporter.probe import (
     DEFAULT_MODULE,
     ProbeCollector,
@@ -37,6 +37,7 @@ from vcfleet.exporter.probe import (
 )
 from vcfleet.exporter.scheduler import LoopLagMonitor, ReportHook, SweepScheduler
 from vcfleet.exporter.state import ExporterState, Scope
+from vcfleet.report import SweepReport
 from vcfleet.sweep import SweepOptions
 
 log = logging.getLogger(__name__)
@@ -80,14 +81,21 @@ class Exporter:
         self.state = ExporterState(inventory=inventory,
                                    endpoints=config.scope.endpoints(inventory),
                                    interval_s=config.interval_s)
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(FleetCollector(self.state))
-        self.registry.register(ExporterCollector(self.state))
+        self.fleet = FleetCollector(self.state)
+        self.health = CollectorRegistry(auto_describe=False)
+        """The exporter's own series (rendered afresh on every scrape)."""
+        self.health.register(ExporterCollector(self.state))
         if config.process_metrics:
-            ProcessCollector(registry=self.registry)
-            PlatformCollector(registry=self.registry)
-            GCCollector(registry=self.registry)
-        self.scheduler = SweepScheduler(self.state, config.options, on_report)
+            ProcessCollector(registry=self.health)
+            PlatformCollector(registry=self.health)
+            GCCollector(registry=self.health)
+        self.registry = CollectorRegistry(auto_describe=False)
+        """Everything /metrics serves, for ``get_sample_value`` and other readers."""
+        self.registry.register(self.fleet)
+        self.registry.register(self.health)
+        self._fleet_text: tuple[object, object, bytes] | None = None
+        self._on_report = on_report
+        self.scheduler = SweepScheduler(self.state, config.options, self._report_done)
         self.lag = LoopLagMonitor(self.state)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -176,10 +184,31 @@ class Exporter:
         return web.Response(text=LANDING, content_type="text/html")
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         # Rendered off the loop, so that a large fleet's scrape does not delay probes.
-        body = await asyncio.to_thread(encoder, self.registry)
-        return _exposition(body, content_type)
+        body = await asyncio.to_thread(self.render)
+        return _exposition(body)
+
+    def render(self) -> bytes:
+        """The body of ``/metrics``: the fleet's families, then the exporter's own.
+
+        The fleet's part is a pure function of the latest report and the endpoints in
+        scope, both immutable and swapped whole, so its text is kept until either
+        changes; the health part is collected afresh every time.
+        """
+        report, endpoints = self.state.report, self.state.endpoints
+        cached = self._fleet_text
+        if cached is None or cached[0] is not report or cached[1] is not endpoints:
+            cached = (report, endpoints, render_text(self.fleet.collect()))
+            self._fleet_text = cached
+        return cached[2] + render_text(self.health.collect())
+
+    def _report_done(self, report: SweepReport) -> None:
+        if self._on_report is not None:
+            self._on_report(report)
+        # Render the new report's text now, off the loop, rather than in the next scrape.
+        task: asyncio.Task[object] = asyncio.create_task(asyncio.to_thread(self.render))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _probe(self, request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -191,8 +220,7 @@ class Exporter:
             report = await run_probe(probe, inventory, self.config.options)
             registry = CollectorRegistry(auto_describe=False)
             registry.register(ProbeCollector(probe, report, started))
-            encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-            body = encoder(registry)
+            body = render_text(registry.collect())
         except ProbeRequestError as exc:
             self._count_probe(module, exc.status)
             return web.Response(status=exc.status, text=f"{exc}\n")
@@ -201,7 +229,7 @@ class Exporter:
             self._count_probe(module, 503)
             return web.Response(status=503, text=f"probe failed: {type(exc).__name__}: {exc}\n")
         self._count_probe(probe.module, 200)
-        return _exposition(body, content_type)
+        return _exposition(body)
 
     def _count_probe(self, module: str, status: int) -> None:
         known = module if module.isidentifier() and len(module) <= 16 else "invalid"
@@ -225,8 +253,8 @@ class Exporter:
                                  "endpoints in scope.\n")
 
 
-def _exposition(body: bytes, content_type: str) -> web.Response:
+def _exposition(body: bytes) -> web.Response:
     response = web.Response(body=body)
-    response.headers["Content-Type"] = content_type
+    response.headers["Content-Type"] = CONTENT_TYPE
     response.enable_compression()
     return response

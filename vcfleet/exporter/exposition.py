@@ -1,0 +1,62 @@
+"""A fast encoder of the Prometheus text format (0.0.4) for the exporter's own families.
+
+client_python's ``generate_latest`` validates and escapes every label name of every
+sample; at 10,000 rooms (~400,000 samples) that takes seconds.  The exporter's
+families have valid names by construction, so this encoder only escapes label
+values and HELP text.  Its output parses to exactly what ``generate_latest`` gives
+(tests/test_exporter_exposition.py); families of other types fall back to it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+
+from prometheus_client import generate_latest
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_SIMPLE = {"gauge": ("", "gauge"), "counter": ("_total", "counter"), "info": ("_info", "gauge")}
+
+
+class _One(Collector):
+    def __init__(self, metric: Metric) -> None:
+        self.metric = metric
+
+    def collect(self) -> Iterator[Metric]:
+        yield self.metric
+
+
+def _escape(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
+    return value
+
+
+def _number(value: float) -> str:
+    v = float(value)
+    if math.isfinite(v):
+        return repr(v)
+    return "NaN" if math.isnan(v) else "+Inf" if v > 0 else "-Inf"
+
+
+def render_text(families: Iterable[Metric]) -> bytes:
+    """The families in the text exposition format, as UTF-8."""
+    out: list[str] = []
+    append = out.append
+    for fam in families:
+        kind = _SIMPLE.get(fam.type)
+        if kind is None or any(s.timestamp is not None for s in fam.samples):
+            append(generate_latest(_One(fam)).decode("utf-8"))
+            continue
+        name = fam.name + kind[0]
+        doc = fam.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        append(f"# HELP {name} {doc}\n# TYPE {name} {kind[1]}\n")
+        for s in fam.samples:
+            if s.labels:
+                labels = ",".join([f'{k}="{_escape(v)}"' for k, v in s.labels.items()])
+                append(f"{s.name}{{{labels}}} {_number(s.value)}\n")
+            else:
+                append(f"{s.name} {_number(s.value)}\n")
+    return "".join(out).encode("utf-8")
