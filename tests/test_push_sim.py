@@ -389,3 +389,15 @@ def test_vendor_line_enumerations_in_any_case_are_idempotent(
     assert fleet.served.config("poly-a2")["ntpmode"] == "auto"
     assert fleet.push() == 0
     assert summary(capsys.readouterr().out)["unchanged"] == 4
+
+
+def test_json_report(fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    assert fleet.push("--select", "district=tay-b", "--dry-run",
+                      "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["dry_run"] is True
+    assert doc["summary"]["would-change"] == 2
+    assert [e["id"] for e in doc["endpoints"]] == ["cisco-b1", "poly-b2"]
+    assert doc["endpoints"][0]["diff"][0] == {
+        "setting": "ntp.server", "native": "NetworkServices NTP Server 1 Address",
+        "before": "ntp.thanhhoa.gov.vn", "after": "ntp2.thanhhoa.gov.vn"}

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="back up and show each endpoint's diff; change nothing")
     parser.add_argument("--canary", type=positive_int, metavar="N",
                         help="push to N endpoints first and stop if any of them fails")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="table (diffs, problems, summary) or one JSON document")
     parser.add_argument("--audit-log", type=Path, metavar="FILE",
                         help="append one JSON line per endpoint here (default: push-audit.jsonl "
                              "in the user's data directory)")
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from vcfleet.push.cliargs import driver_options
     from vcfleet.push.engine import PushOptions, plan, run_push
     from vcfleet.push.progress import Progress
-    from vcfleet.push.report import print_push_report
+    from vcfleet.push.report import print_push_report, push_json
     from vcfleet.push.template import load_template
 
     inv = inventory_of(args)
@@ -60,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         audit.close()
-    print_push_report(report, sys.stdout, dry_run=args.dry_run)
+    if args.format == "json":
+        sys.stdout.write(push_json(report, dry_run=args.dry_run))
+    else:
+        print_push_report(report, sys.stdout, dry_run=args.dry_run)
     print(f"push: {len(endpoints)} endpoints in {report.duration_s:.1f} s; audit log "
           f"{audit.path}", file=sys.stderr)
     return 0 if report.ok else 1

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from vcfleet.push.backup import BackupResult
 from vcfleet.push.engine import EndpointResult, Outcome, PushReport
@@ -66,3 +67,18 @@ def print_backup_report(results: Sequence[BackupResult], out: TextIO) -> None:
     changed = sum(r.changed for r in results)
     out.write(render_table(("status", "endpoints"), [[k, v] for k, v in counts.items()]))
     out.write(f"{changed} backup(s) differ from what the folder held before\n")
+
+
+def push_json(report: PushReport, *, dry_run: bool) -> str:
+    """The report as one JSON document (``--format json``), secrets redacted."""
+    doc: dict[str, Any] = {
+        "dry_run": dry_run,
+        "duration_s": round(report.duration_s, 3),
+        "canary_failed": report.canary_failed,
+        "summary": {str(o): report.count(o) for o in Outcome},
+        "endpoints": [{"id": r.endpoint.id, "vendor": r.endpoint.vendor,
+                       "outcome": str(r.outcome), "canary": r.canary,
+                       "diff": [c.shown() for c in r.changes], "error": r.error,
+                       "duration_s": round(r.duration_s, 3)} for r in report.results],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
