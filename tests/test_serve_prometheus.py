@@ -32,6 +32,7 @@ ROOMS = ("cisco_ce", "poly", "cisco_ce", "yealink")
 DOWN = "poly-2"
 DEADLINE = 60.0
 HTTP = aiohttp.ClientTimeout(total=10)
+DASHBOARD = ROOT / "deploy" / "grafana" / "vcfleet-dashboard.json"
 
 
 def free_port() -> int:
@@ -131,6 +132,22 @@ async def _prometheus_sees_the_fleet(prometheus: str, exporter: str, tmp_path: P
             tiers = {str(r["metric"]["tier"]): float(r["value"][1])
                      for r in by_tier}
             assert tiers == {"province": 1.0, "commune": pytest.approx(2 / 3)}
+            await _dashboard_queries_work(session, base)
+
+
+async def _dashboard_queries_work(session: aiohttp.ClientSession, base: str) -> None:
+    """Every query of the Grafana dashboard is valid PromQL, and the fleet panels have data."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs += [re.sub(r"^label_values\((.*), \w+\)$", r"\1", v["query"]["query"])
+              for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    with_data = 0
+    for expr in exprs:
+        promql = re.sub(r"\$\w+", ".*", expr)
+        result = await query(session, base, promql)
+        with_data += bool(result)
+    # media figures need the webrtc check, which this test does not run
+    assert with_data >= len(exprs) // 2, (with_data, len(exprs))
 
 
 async def _sighup_reloads(serve: subprocess.Popen[bytes], inventory: Path, exporter: str,
