@@ -401,3 +401,19 @@ def test_json_report(fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
     assert doc["endpoints"][0]["diff"][0] == {
         "setting": "ntp.server", "native": "NetworkServices NTP Server 1 Address",
         "before": "ntp.thanhhoa.gov.vn", "after": "ntp2.thanhhoa.gov.vn"}
+
+
+def test_a_vendor_line_for_a_path_the_device_lacks_fails_cleanly(
+        fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet.template.write_text(
+        "settings: {ntp.server: ntp5.example}\n"
+        "vendor_lines:\n  cisco_ce: ['xConfiguration Video Nonexistent: On']\n",
+        encoding="utf-8")
+    before = fleet.served.config("cisco-a1")
+    assert fleet.push("--select", "id=cisco-a1", "--dry-run") == 0
+    assert "  Video Nonexistent: (not set) -> 'On'" in capsys.readouterr().out
+    assert fleet.push("--select", "id=cisco-a1") == 1
+    line = fleet.audit_lines()[-1]
+    assert line["outcome"] == "rolled-back"
+    assert "No match on address expression" in str(line["error"])
+    assert fleet.served.config("cisco-a1") == before

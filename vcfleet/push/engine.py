@@ -276,15 +276,18 @@ async def _rollback(driver: Driver, changes: list[Change], error: str,
                     options: DriverOptions) -> EndpointResult:
     """Restore every backed-up value, verify it, and say how that went."""
     e = driver.endpoint
-    problems = [f"{c.label}: no previous value to restore" for c in changes if c.before is None]
-    restorable = [c for c in changes if c.before is not None]
-    budget = options.deadlines.command_s * (len(restorable) + 2) + options.deadlines.connect_s
+    problems: list[str] = []
+    budget = options.deadlines.command_s * (len(changes) + 2) + options.deadlines.connect_s
     try:
         async with asyncio.timeout(budget):
-            restorable = await _still_changed(driver, restorable)
-            for c in restorable:
+            moved = await _still_changed(driver, changes)
+            problems += [f"{c.label}: no previous value to restore" for c in moved
+                         if c.before is None]
+            for c in moved:
+                if c.before is None:
+                    continue
                 try:
-                    await driver.apply(c.name, c.before or "")
+                    await driver.apply(c.name, c.before)
                 except PushError as exc:
                     problems.append(f"restoring {c.label}: {exc}")
             wrong = await driver.verify({c.name: c.before for c in changes

@@ -28,7 +28,8 @@ def format_diff(result: EndpointResult) -> str:
     lines = [f"{result.endpoint.id} ({result.endpoint.vendor}):"]
     for c in result.changes:
         shown = c.shown()
-        lines.append(f"  {shown['setting']}: {shown['before']!r} -> {shown['after']!r}")
+        before = "(not set)" if shown["before"] is None else repr(shown["before"])
+        lines.append(f"  {shown['setting']}: {before} -> {shown['after']!r}")
     return "\n".join(lines) + "\n"
 
 
