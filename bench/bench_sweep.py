@@ -77,11 +77,26 @@ def write_fleet(folder: Path, size: int, net: int) -> Path:
     return path
 
 
-def start_simulator(inventory: Path, state: Path) -> tuple[subprocess.Popen[str], str]:
+def simulator_workers(size: int) -> str:
+    """``auto`` unless the fleet is too large for one worker's open-file limit: each worker
+    budgets FILES_PER_ENDPOINT descriptors per endpoint under a hard limit that an
+    unprivileged container cannot raise."""
+    from vcfleet.simulator.core import FILES_PER_ENDPOINT
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return "auto"
+    per_worker = max(1, (hard - 1024) // FILES_PER_ENDPOINT)
+    needed = -(-size // per_worker)
+    return "auto" if needed <= 2 else str(needed)
+
+
+def start_simulator(inventory: Path, state: Path,
+                    workers: str) -> tuple[subprocess.Popen[str], str]:
     """``vcfleet simulate`` on the inventory; returns once it prints ``ready``."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
-         "--state-dir", str(state)],
+         "--state-dir", str(state), "--workers", workers],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     assert proc.stdout is not None
@@ -158,7 +173,7 @@ def bench(size: int, repeat: int, net: int, cli: bool) -> None:
         inventory = write_fleet(folder, size, net)
         t0 = time.monotonic()
         try:
-            proc, ready = start_simulator(inventory, folder / "state")
+            proc, ready = start_simulator(inventory, folder / "state", simulator_workers(size))
         except RuntimeError as exc:
             print(f"  simulator did not serve this fleet: {exc}", flush=True)
             return
