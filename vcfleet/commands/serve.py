@@ -80,7 +80,7 @@ def parse_listen(text: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted."""
     from vcfleet.exporter import Exporter, ExporterConfig, Scope, Shard
-    from vcfleet.sweep import SweepOptions, parse_checks
+    from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit
 
     host, port = parse_listen(args.listen)
     scope = Scope(select=args.select or "", shard=Shard.parse(args.shard) if args.shard else None)
@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     config = ExporterConfig(inventory_path=Path(args.inventory) if args.inventory else None,
                             host=host, port=port, interval_s=args.interval, options=options,
                             scope=scope, handle_signals=True)
+    # rooms in flight each hold a few sockets; /probe requests come on top
+    raise_open_file_limit(args.concurrency * 6 + 1024)
     history = None
     if not args.no_history:
         from vcfleet.history import History
