@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from probes.shaping import Shaper
+from vcfleet.simulator.web import _close_all
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class SipTcp:
     def __init__(self, host: str, port: int, server: str, hang: bool = False) -> None:
         self.host, self.port, self.server, self.hang = host, port, server, hang
         self._server: asyncio.Server | None = None
-        self._conns: set[asyncio.Task[None]] = set()
+        self._conns: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         """Listen (OSError when the address cannot be bound)."""
@@ -176,15 +177,12 @@ class SipTcp:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for task in list(self._conns):
-            task.cancel()
-        if self._conns:
-            await asyncio.wait(list(self._conns), timeout=2.0)
+        await _close_all(self._conns)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._conns.add(task)
+        self._conns[task] = writer
         try:
             if self.hang:
                 while await reader.read(4096):
@@ -193,13 +191,14 @@ class SipTcp:
             peer = writer.get_extra_info("peername")
             while await self._one(reader, writer, (peer[0], peer[1])):
                 pass
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+                asyncio.CancelledError):
             pass
         finally:
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-            self._conns.discard(task)
+            self._conns.pop(task, None)
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    peer: tuple[str, int]) -> bool:

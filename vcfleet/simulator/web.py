@@ -94,7 +94,7 @@ class HangingTcp:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self._server: asyncio.Server | None = None
-        self._conns: set[asyncio.Task[None]] = set()
+        self._conns: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         """Listen (OSError when the address cannot be bound)."""
@@ -106,23 +106,20 @@ class HangingTcp:
         if self._server is not None:
             self._server.close()
             self._server = None
-        for task in list(self._conns):
-            task.cancel()
-        if self._conns:
-            await asyncio.wait(list(self._conns), timeout=2.0)
+        await _close_all(self._conns)
 
     async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._conns.add(task)
+        self._conns[task] = writer
         try:
             while await reader.read(4096):
                 pass
-        except OSError:
+        except (OSError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
-            self._conns.discard(task)
+            self._conns.pop(task, None)
 
 
 class HangingUdp(asyncio.DatagramProtocol):
@@ -143,3 +140,17 @@ class HangingUdp(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+
+
+async def _close_all(conns: dict[asyncio.Task[None], asyncio.StreamWriter]) -> None:
+    """Close every held connection and await its task (cancelling any that lingers)."""
+    for writer in list(conns.values()):
+        writer.close()
+    tasks = list(conns)
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=2.0)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=2.0)
