@@ -127,6 +127,11 @@ def parse_inventory(data: bytes | str, name: str, path: Path | None = None) -> I
         return _Builder(name, path).build(doc)
 
 
+def build_inventory(doc: Any, name: str, path: Path | None = None) -> Inventory:
+    """Validate an already parsed document (PosDict from ``yamlpos.load``)."""
+    return _Builder(name, path).build(doc)
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     enabled = gc.isenabled()

@@ -24,7 +24,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inventory.errors import InputError, Problem
-from inventory.loader import Inventory, describe, parse_inventory
+from inventory.loader import (
+    Inventory,
+    build_inventory,
+    describe,
+    merge_plain,
+    parse_inventory,
+)
 from inventory.model import DEFAULT_PROFILES, DEFAULT_TIERS, Endpoint, Profile
 from inventory.yamlpos import PosDict, PosList, decode, load
 
@@ -211,7 +217,7 @@ def _read_xlsx(data: bytes, name: str) -> Sheet:
         raise InputError([Problem(name, 1, 1, "sheet is empty: expected a header row "
                                               "(see docs/spreadsheets.md)")])
     header = ["" if h is None else str(h) for h in rows[0][1]]
-    return Sheet(f"{name}", header, rows[1:])
+    return Sheet(name, header, rows[1:])
 
 
 # -- import ---------------------------------------------------------------------------------
@@ -243,9 +249,7 @@ def load_base(path: Path) -> Base:
     probe.value_marks.update(doc.value_marks)
     probe["endpoints"] = PosList()
     probe.value_marks.setdefault("endpoints", doc.mark)
-    from inventory.loader import _Builder
-
-    inv = _Builder(str(path), path).build(probe)
+    inv = build_inventory(probe, str(path), path)
     sections = {k: plain(doc[k]) for k in ("tiers", "profiles", "defaults", "groups")
                 if k in doc}
     return Base(inv.tiers, dict(inv.profiles), inv.province, sections)
@@ -313,6 +317,9 @@ class _RowReader:
             if value is not None:
                 _put(data, column.path, value)
         label = f"endpoint '{data.get('id', '?')}'"
+        defaults = (self.base.sections or {}).get("defaults")
+        if isinstance(defaults, dict):  # empty cells take the base's defaults
+            data = merge_plain(data, defaults)
         try:
             return Endpoint.model_validate(data)
         except ValidationError as exc:

@@ -202,3 +202,24 @@ def test_cli_export_rejects_unknown_suffix(tmp_path: Path) -> None:
     done = run("inventory", "export", "-o", "fleet.ods", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr == "fleet.ods: export writes .csv or .xlsx, not '.ods'\n"
+
+
+def test_import_two_level_sheet_with_base(tmp_path: Path) -> None:
+    base = Path(__file__).resolve().parent.parent / "inventory" / "examples" / "two-level.yaml"
+    text = ("id,name,tier,parent,address,vendor,profile\n"
+            "ubnd-tinh,UBND tỉnh Thanh Hóa,province,,10.38.0.10,cisco_ce,standard\n"
+            "ha-son,UBND xã Hà Sơn,commune,ubnd-tinh,10.38.20.2,poly,commune-room\n")
+    inv = import_file(write(tmp_path, text), tmp_path / "out.yaml", base)
+    assert inv.tiers == ("province", "department", "commune")
+    assert inv.profile(inv.get("ha-son")).checks == ["icmp", "sip", "webrtc"]
+    # the base's defaults apply: its credentials reference is not repeated per endpoint
+    assert inv.get("ha-son").credentials.secret == "env:VCFLEET_SSH_PASSWORD"
+    assert (tmp_path / "out.yaml").read_text(encoding="utf-8").count("VCFLEET_SSH") == 1
+
+
+def test_import_reports_problems_of_the_base(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text("tiers: [province, commune]\ndefaults: {colour: red}\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        import_file(write(tmp_path, HEADER + GOOD), tmp_path / "out.yaml", base)
+    assert caught.value.lines() == [f"{base}:2:12: defaults: unknown key 'colour'"]
