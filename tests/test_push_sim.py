@@ -417,3 +417,12 @@ def test_a_vendor_line_for_a_path_the_device_lacks_fails_cleanly(
     assert line["outcome"] == "rolled-back"
     assert "No match on address expression" in str(line["error"])
     assert fleet.served.config("cisco-a1") == before
+
+
+def test_an_unwritable_audit_log_stops_the_push_before_it_starts(
+        fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet.audit = fleet.tmp / "audit-dir"
+    fleet.audit.mkdir()
+    assert fleet.push() == 2
+    assert "cannot open the audit log" in capsys.readouterr().err
+    assert fleet.served.config("cisco-a1")["Conference AutoAnswer Mode"] == "Off"

@@ -47,7 +47,14 @@ def run(args: argparse.Namespace) -> int:
     options = driver_options(args, inv)
     push = PushOptions(dry_run=args.dry_run, canary=args.canary or 0,
                        concurrency=args.concurrency)
-    audit = AuditLog(args.audit_log or default_audit_log(), template, dry_run=args.dry_run)
+    audit_path = args.audit_log or default_audit_log()
+    try:
+        audit = AuditLog(audit_path, template, dry_run=args.dry_run)
+    except OSError as exc:
+        from inventory import InputError
+
+        raise InputError(f"{audit_path}: cannot open the audit log: "
+                         f"{exc.strerror or exc}") from None
     progress = Progress(len(endpoints), "dry run" if args.dry_run else "push")
 
     def on_result(result: object) -> None:
