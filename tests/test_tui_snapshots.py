@@ -76,3 +76,22 @@ def test_details_screen_of_a_room_down(snap: Any) -> None:
 
 def test_help_screen(snap: Any) -> None:
     assert snap(console(), terminal_size=SIZE, press=["question_mark", "_"])
+
+
+def test_fleet_screen_after_live_results(snap: Any) -> None:
+    """Results applied cell by cell (the render cache is per cell) show like a rebuild."""
+    inventory = load_inventory()
+    report = sample_report(inventory)
+    app = ConsoleApp(inventory, use_history=False, tz=UTC)
+
+    async def stream(pilot: Pilot[int]) -> None:
+        await pilot.pause()
+        rows = report.endpoints
+        app.fleet.sweep_started(len(rows), "")
+        for start in range(0, 40, 10):  # four batches, painted in between
+            app.post_message(ConsoleApp.SweepProgress(rows[start:start + 10], start + 10))
+            await pilot.pause()
+        app.fleet.table.move_cursor(row=2)
+        await pilot.pause()
+
+    assert snap(app, terminal_size=SIZE, run_before=stream)

@@ -7,17 +7,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 from inventory import Endpoint, Inventory, fold
 from tui.verdicts import RANK, figure_text, verdict_text
 from vcfleet.render import KEY_FIGURES, unit_name
 from vcfleet.report import EndpointReport, Verdict
+
+SegmentLines = list[list[Segment]]
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("verdict", "Verdict", 13),
@@ -71,10 +76,18 @@ class EndpointTable(DataTable[Any]):
         self.inventory = inventory
         self._sort: tuple[str, bool] | None = None
         self._shown: dict[str, tuple[Any, ...]] = {}
+        self._cell_updates = 0
+        self._cell_versions: dict[tuple[str | None, str | None], int] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
+
+    def clear(self, columns: bool = False) -> EndpointTable:
+        """Remove the rows (and the cell versions that went with them)."""
+        self._cell_versions.clear()
+        super().clear(columns)
+        return self
 
     def show(self, endpoints: Sequence[Endpoint], results: Mapping[str, EndpointReport]) -> None:
         """Replace the rows (on a new scope or filter; never per result)."""
@@ -103,6 +116,53 @@ class EndpointTable(DataTable[Any]):
                         continue
                     changed += 1
         return changed
+
+    # DataTable keys its cell render cache on one table-wide counter that every
+    # update_cell bumps, so one new result would re-render every visible cell (about
+    # 400 at 160x45, hundreds of milliseconds on a busy machine).  Key the cache on
+    # the table's structure plus the cell's own version instead: a result re-renders
+    # only the cells it changed.
+
+    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: Any, *,
+                    update_width: bool = False) -> None:
+        """Set one cell; only that cell's region is refreshed and rendered again."""
+        row = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
+        column = column_key if isinstance(column_key, ColumnKey) else ColumnKey(column_key)
+        if update_width:
+            super().update_cell(row, column, value, update_width=True)
+        else:
+            row_index = self._row_locations.get(row)
+            column_index = self._column_locations.get(column)
+            if row_index is None or column_index is None:
+                raise CellDoesNotExist(f"No cell exists for row_key={row!r}, "
+                                       f"column_key={column!r}.")
+            self._data[row][column] = value
+            self._update_count += 1
+            # Rows are one line high: the row's line, found without DataTable's
+            # per-update recomputation of every row's offset.
+            y = row_index + (self.header_height if self.show_header else 0)
+            self._refresh_region(Region(0, y, self.virtual_size.width, 1))
+        self._cell_updates += 1
+        self._cell_versions[(row.value, column.value)] = self._cell_updates
+
+    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
+                     cursor: bool = False, hover: bool = False) -> SegmentLines:
+        if row_index < 0 or column_index < 0:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                        hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        row = row_key.value if row_key is not None else None
+        column = column_key.value if column_key is not None else None
+        structure = self._update_count - self._cell_updates
+        real = self._update_count
+        self._update_count = (structure, self._cell_versions.get((row, column), 0),  # type: ignore[assignment]
+                              row_index, width)
+        try:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor,
+                                        hover)
+        finally:
+            self._update_count = real
 
     def current_endpoint(self) -> str | None:
         """Id of the room under the cursor, if any."""

@@ -39,11 +39,11 @@ class ReadinessHeader(Widget):
             if text:
                 text.append("   ")
             text.append(f"{SYMBOLS[verdict]} {counts.get(verdict, 0)} {word}", STYLES[verdict])
-        self._counts.update(text)
+        self._counts.update(text, layout=False)
 
     def show_status(self, text: str) -> None:
         """The line under the counts: last sweep, or what the console is doing."""
-        self._status.update(text)
+        self._status.update(text, layout=False)
 
     def sweep_started(self, total: int) -> None:
         """Show the progress bar for a sweep of ``total`` rooms."""
