@@ -122,7 +122,11 @@ class _EventBuilder:
                     start = event.start_mark
                     mark = (start.line + 1, start.column + 1)
                     key = frame.key
-                    if not frame.is_map or (type(value) is not str and key is no_key):
+                    if not frame.is_map:
+                        seq: Any = frame.container
+                        seq.append("<<" if value is _MERGE else value)
+                        seq.marks.append(mark)
+                    elif type(value) is not str and key is no_key:
                         self.add(value, mark)
                     elif key is no_key:
                         frame.key = value
