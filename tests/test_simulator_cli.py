@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -145,3 +146,25 @@ async def test_address_in_use_is_one_line_and_exit_2(tmp_path: Path, loopback_pr
                      "Address already in use"], lines
     for i in (1, 3):
         assert not await port_open(f"{loopback_prefix}.{i}", 8443)
+
+
+async def test_a_dead_worker_stops_the_simulator_with_status_1(
+        tmp_path: Path, loopback_prefix: str) -> None:
+    inv = write_inventory(tmp_path / "fleet", loopback_prefix)
+    proc = await spawn("--inventory", str(inv), "--workers", "2",
+                       "--state-dir", str(tmp_path / "state"))
+    try:
+        assert (await line_of(proc)).startswith("ready 3 endpoints")
+        path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        children = (await asyncio.to_thread(path.read_text)).split()
+        assert len(children) == 2
+        os.kill(int(children[1]), signal.SIGKILL)
+        async with asyncio.timeout(DEADLINE):
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 1
+    assert err.decode().splitlines() == [
+        "vcfleet simulate: simulator worker 1 exited unexpectedly (status -9)"]

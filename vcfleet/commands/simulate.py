@@ -70,5 +70,4 @@ def run(args: argparse.Namespace) -> int:
     control = _control_address(args.control) if args.control else None
     sim = Simulator(inv, faults, Path(args.state_dir) if args.state_dir else None,
                     workers=_workers(args.workers, len(inv)), reboot_s=args.reboot_s)
-    asyncio.run(serve_until_stopped(sim, args.faults, control, sys.stdout))
-    return 0
+    return asyncio.run(serve_until_stopped(sim, args.faults, control, sys.stdout))

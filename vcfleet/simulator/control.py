@@ -73,8 +73,11 @@ class Controller:
 
 
 async def serve_until_stopped(sim: Simulator, faults_path: str | None,
-                              control: tuple[str, int] | None, out: TextIO) -> None:
-    """Start, print ``ready ...``, serve until SIGINT/SIGTERM, stop everything."""
+                              control: tuple[str, int] | None, out: TextIO) -> int:
+    """Start, print ``ready ...``, serve until SIGINT/SIGTERM, stop everything.
+
+    Returns the exit status: 0 after a signal, 1 when a worker process died.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     ctl = Controller(sim, faults_path, out)
@@ -98,7 +101,7 @@ async def serve_until_stopped(sim: Simulator, faults_path: str | None,
             starting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await starting
-            return
+            return 0
         starting.result()
         if control is not None:
             runner = web.AppRunner(ctl.app(), access_log=None, handle_signals=False)
@@ -111,7 +114,17 @@ async def serve_until_stopped(sim: Simulator, faults_path: str | None,
         workers = len(sim.pids())
         how = f" ({workers} workers)" if workers else ""
         ctl.say(f"ready {len(sim.inventory)} endpoints in {sim.startup_s:.1f} s{how}")
-        await stop.wait()
+        stopping = asyncio.create_task(stop.wait())
+        failing = asyncio.create_task(sim.wait_worker_exit())
+        await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopping, failing):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if not failing.cancelled() and failing.done() and failing.exception() is None:
+            print(f"vcfleet simulate: {failing.result()}", file=sys.stderr, flush=True)
+            return 1
+        return 0
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)

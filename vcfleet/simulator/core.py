@@ -183,6 +183,23 @@ class Simulator:
         """The live state of an in-process endpoint's device (for tests and the demo)."""
         return self.endpoints[endpoint_id].device
 
+    async def wait_worker_exit(self) -> str:
+        """Return (with a sentence saying which and how) when a worker process exits.
+
+        Never returns in-process, or while every worker lives; cancel it to stop waiting.
+        """
+        procs = [(w.index, w.proc) for w in self._procs if w.proc is not None]
+        if not procs:
+            await asyncio.Event().wait()
+        waits = {asyncio.ensure_future(p.wait()): i for i, p in procs}
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+        first = next(iter(done))
+        return f"simulator worker {waits[first]} exited unexpectedly (status {first.result()})"
+
     def pids(self) -> list[int]:
         """Process ids of the worker processes (empty in-process)."""
         return [w.pid for w in self._procs if w.pid]
