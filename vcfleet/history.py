@@ -12,7 +12,7 @@ Where: ``History(path)``, else ``$VCFLEET_HISTORY``, else
 Retention is bounded: after each ``record`` the store drops sweeps older than
 ``keep_days`` (default 30) and all but the newest ``keep_sweeps`` (default 1000);
 whichever bound is reached first wins.  One sweep of 348 rooms takes about
-40 kB, so the file stays under about 50 MB.
+80 kB, so the file stays under about 80 MB.
 
 The file is in WAL mode and every call is one short transaction, so readers
 (the console) never block a writer (the exporter) for long.  One ``History`` may
