@@ -221,3 +221,30 @@ def test_mutated_demo_files_never_crash_the_loader() -> None:
             assert int(col) >= 1, line
             assert message.strip(), line
     assert outcomes["problems"] > 150
+
+
+# -- crashes the mutation loop found in the first loader, now located problems -------------
+
+REGRESSIONS = [
+    ("endpoints: []\n", None),
+    ("endpoints:\n  - {id: a, name: A, tier: province, address: 10.0.0.1, vendor: poly, "
+     "groups: [[x]]}\n",
+     ["x.yaml:2:80: endpoint 'a': group names must be strings, got ['x']"]),
+    ("province: 2024-13-45\nendpoints: []\n",
+     ["x.yaml:1:11: YAML error: invalid timestamp '2024-13-45' (month must be in 1..12)"]),
+    ("endpoints: [!!set {a}]\n",
+     ["x.yaml:1:13: YAML error: tag 'tag:yaml.org,2002:set' is not supported here"]),
+    ("a: 1\n---\nb: 2\n",
+     ["x.yaml:2:1: YAML syntax error: expected one document, found a second one "
+      "(remove the '---')"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), REGRESSIONS, ids=range(len(REGRESSIONS)))
+def test_former_crashes_are_problems(text: str, expected: list[str] | None) -> None:
+    if expected is None:
+        assert len(parse_inventory(text, "x.yaml")) == 0
+        return
+    with pytest.raises(InputError) as caught:
+        parse_inventory(text, "x.yaml")
+    assert caught.value.lines() == expected
