@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import ssl
 from pathlib import Path
 
 import aiohttp
 import asyncssh
+import pytest
 
-from vcfleet.simulator import parse_faults
+from vcfleet.simulator import SimulatorError, parse_faults, raise_file_limit
 from vcfleet.simulator.testing import PASSWORD, options_request, simulated_fleet
 
 
@@ -58,3 +61,55 @@ async def test_stop_leaves_no_task_and_no_listener(tmp_path: Path, loopback_pref
             continue
         w.close()
         raise AssertionError(f"{p}.{i}:{port} still listens")
+
+
+async def test_workers_serve_reload_and_stop(tmp_path: Path, loopback_prefix: str) -> None:
+    p = loopback_prefix
+    vendors = ("cisco_ce", "poly", "yealink", "cisco_ce")
+    async with simulated_fleet(tmp_path, p, vendors=vendors, workers=2) as (sim, _):
+        pids = sim.pids()
+        assert len(pids) == 2
+        assert await _listens(f"{p}.1", 8443)
+        assert await _listens(f"{p}.2", 8443)
+        await sim.reload_faults(parse_faults("- {select: 'id=cisco-ce-1,poly-2', down: true}\n",
+                                             "t"))
+        assert not await _listens(f"{p}.1", 8443)  # served by worker 0
+        assert not await _listens(f"{p}.2", 8443)  # served by worker 1
+        assert await _listens(f"{p}.4", 2222)
+        await sim.reload_faults(parse_faults("[]", "t"))
+        assert await _listens(f"{p}.2", 8443)
+    assert sim.pids() == []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"worker {pid} still runs")
+
+
+async def _listens(host: str, port: int) -> bool:
+    try:
+        async with asyncio.timeout(5):
+            _, w = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    w.close()
+    return True
+
+
+def test_file_limit_is_raised_or_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (64, 64))
+
+    def refuse(*_: object) -> None:
+        raise ValueError("not allowed")
+
+    monkeypatch.setattr(resource, "setrlimit", refuse)
+    with pytest.raises(SimulatorError) as err:
+        raise_file_limit(348)
+    assert str(err.value) == (
+        "the open-file limit is 64 (hard 64) and cannot be raised to the 8608 that 348 "
+        "endpoints need: raise it (ulimit -n 8608) or serve fewer endpoints")
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(resource, "setrlimit", lambda _, limits: calls.append(limits))
+    assert raise_file_limit(10) == 496
+    assert calls == [(496, 496)]
