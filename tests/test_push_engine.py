@@ -212,3 +212,60 @@ async def test_a_failed_restore_is_reported_as_rollback_failed(
     assert "ntp.server is 'ntp2.example', expected 'ntp.thanhhoa.gov.vn'" in error
     assert device.config["SIP DisplayName"] == "Sở Thử nghiệm"  # the rest was restored
     assert device.config["Video Selfview"] == "On"
+
+
+CTRL_C_SCRIPT = r"""
+import asyncio, os, signal, sys, threading
+from pathlib import Path
+
+import asyncssh
+
+from inventory.loader import parse_inventory
+from tests.test_push_engine import PASSWORD, Misbehaving, _Auth, _serve
+from vcfleet.cli import main
+from vcfleet.simulator.devices import Device
+
+tmp, address = Path(sys.argv[1]), sys.argv[2]
+loop = asyncio.new_event_loop()
+threading.Thread(target=loop.run_forever, daemon=True).start()
+fault, devices = Misbehaving("SIP DisplayName", "hang"), []
+key = asyncssh.generate_private_key("ssh-ed25519")
+async def listen():
+    return await asyncssh.create_server(
+        _Auth, address, 0, server_host_keys=[key], encoding="utf-8",
+        process_factory=lambda p: _serve(devices[0], fault, p))
+server = asyncio.run_coroutine_threadsafe(listen(), loop).result(10)
+port = server.sockets[0].getsockname()[1]
+text = (f"endpoints:\n  - {{id: so-test, name: 'Sở Thử', tier: department, address: {address},"
+        " vendor: cisco_ce, credentials: {username: admin, secret: 'env:VCFLEET_T_PW'},"
+        f" services: {{ssh: {{port: {port}}}}}}}\n")
+(tmp / "inv.yaml").write_text(text, encoding="utf-8")
+devices.append(Device(parse_inventory(text, "inv.yaml").endpoints[0]))
+original = dict(devices[0].config)
+os.environ["VCFLEET_T_PW"] = PASSWORD
+(tmp / "t.yaml").write_text("settings: {ntp.server: ntp2.example, sip.display_name: x}\n")
+threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+rc = main(["push", str(tmp / "t.yaml"), "--inventory", str(tmp / "inv.yaml"),
+           "--known-hosts", str(tmp / "kh"), "--accept-new-host-keys",
+           "--audit-log", str(tmp / "audit"), "--command-timeout", "20"])
+print("rc", rc, "restored", devices[0].config == original)
+print((tmp / "audit").read_text(encoding="utf-8"))
+"""
+
+
+def test_ctrl_c_in_the_cli_rolls_back_and_exits_130(tmp_path: Path,
+                                                    loopback_prefix: str) -> None:
+    """``vcfleet push`` in a child process gets SIGINT while a set hangs."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(CTRL_C_SCRIPT, encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), f"{loopback_prefix}.7"],
+                          cwd=root, capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert "rc 130 restored True" in done.stdout, done.stdout + done.stderr
+    assert '"error": "interrupted while applying; rolled back"' in done.stdout
+    assert "vcfleet: interrupted" in done.stderr
