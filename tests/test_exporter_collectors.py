@@ -203,3 +203,18 @@ def test_hashmod_matches_prometheus() -> None:
     sizes = [len(Scope(shard=s).endpoints(inv)) for s in shards]
     assert sum(sizes) == 300
     assert min(sizes) > 70
+
+
+def test_direction_less_figure_next_to_directed_ones_is_both() -> None:
+    room = endpoint("a")
+    other = endpoint("b")
+    reports = (judge(room, {"webrtc": check("webrtc", figures={"jitter_ms": 4.0})}),
+               judge(other, {"webrtc": check("webrtc", directions={"up": {"jitter_ms": 2.0}})}))
+    inv = Inventory(endpoints=(room, other))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0,
+                          report=SweepReport(endpoints=reports, started_at=0.0, duration_s=1.0))
+    reg = registry_for(state)
+    assert reg.get_sample_value("vcfleet_webrtc_jitter_seconds",
+                                {"endpoint": "a", "direction": "both"}) == 0.004
+    assert reg.get_sample_value("vcfleet_webrtc_jitter_seconds",
+                                {"endpoint": "b", "direction": "up"}) == 0.002

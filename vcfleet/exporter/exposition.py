@@ -54,9 +54,14 @@ def render_text(families: Iterable[Metric]) -> bytes:
         doc = fam.documentation.replace("\\", r"\\").replace("\n", r"\n")
         append(f"# HELP {name} {doc}\n# TYPE {name} {kind[1]}\n")
         for s in fam.samples:
-            if s.labels:
-                labels = ",".join([f'{k}="{_escape(v)}"' for k, v in s.labels.items()])
-                append(f"{s.name}{{{labels}}} {_number(s.value)}\n")
-            else:
-                append(f"{s.name} {_number(s.value)}\n")
+            v = s.value
+            value = repr(float(v)) if math.isfinite(v) else _number(v)
+            if not s.labels:
+                append(f"{s.name} {value}\n")
+                continue
+            labels = '",'.join([f'{k}="{v}' for k, v in s.labels.items()])
+            if "\\" in labels or "\n" in labels or labels.count('"') != 2 * len(s.labels) - 1:
+                # rare (a quote, backslash or newline in a room's name): escape each value
+                labels = '",'.join([f'{k}="{_escape(v)}' for k, v in s.labels.items()])
+            append(f'{s.name}{{{labels}"}} {value}\n')
     return "".join(out).encode("utf-8")

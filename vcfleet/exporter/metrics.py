@@ -50,6 +50,10 @@ class FigureMetric:
 
     name: str
     factor: float
+
+    def base(self, value: float) -> float:
+        """The figure in base units."""
+        return value / 1000.0 if self.factor == 0.001 else value * self.factor
     help: str
 
 
@@ -109,32 +113,36 @@ def info_family(endpoints: Iterable[Endpoint]) -> Metric:
 
 @dataclass
 class _Figures:
-    """Samples of figure metrics, grouped by metric name; labels settled at the end."""
+    """Samples of figure metrics by metric name, with and without a direction."""
 
-    samples: dict[str, list[tuple[str, str, str | None, float]]] = field(default_factory=dict)
+    plain: dict[str, list[Sample]] = field(default_factory=dict)
+    directed: dict[str, list[Sample]] = field(default_factory=dict)
     meta: dict[str, FigureMetric] = field(default_factory=dict)
 
     def add(self, endpoint: str, check: str, figures: Mapping[str, float],
             direction: str | None) -> None:
+        by_name = self.directed if direction else self.plain
         for figure, value in figures.items():
             m = figure_metric(check, figure)
             if m is None:
                 continue
-            self.meta[m.name] = m
-            self.samples.setdefault(m.name, []).append(
-                (endpoint, check, direction, float(value) * m.factor))
+            rows = by_name.get(m.name)
+            if rows is None:
+                rows = by_name[m.name] = []
+                self.meta[m.name] = m
+            labels = {"endpoint": endpoint, "direction": direction} if direction else \
+                {"endpoint": endpoint}
+            rows.append(Sample(m.name, labels, m.base(value)))
 
     def families(self) -> Iterator[Metric]:
-        for name in sorted(self.samples):
-            rows = self.samples[name]
-            directional = any(d is not None for _, _, d, _ in rows)
-            labels = ["endpoint", "direction"] if directional else ["endpoint"]
+        for name in sorted(self.meta):
+            directed, plain = self.directed.get(name, []), self.plain.get(name, [])
+            labels = ["endpoint", "direction"] if directed else ["endpoint"]
             fam = GaugeMetricFamily(name, self.meta[name].help, labels=labels)
-            append = fam.samples.append
-            for endpoint, _, direction, value in rows:
-                # A direction-less figure next to per-direction ones covers both ways.
-                append(Sample(name, {"endpoint": endpoint, "direction": direction or "both"}
-                              if directional else {"endpoint": endpoint}, value))
+            if directed and plain:  # a direction-less figure next to per-direction ones
+                plain = [s._replace(labels={**s.labels, "direction": "both"}) for s in plain]
+            fam.samples.extend(plain)
+            fam.samples.extend(directed)
             yield fam
 
 
