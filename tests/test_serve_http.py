@@ -217,3 +217,25 @@ async def test_reload_good_and_bad_file(exporter: tuple[Exporter, Gate, Path],
     assert set(samples(metrics, "vcfleet_endpoint_info")) == {"room-1"}  # old one kept
     assert 'vcfleet_inventory_reloads_total{result="failure"} 1.0' in metrics
     assert 'vcfleet_inventory_reloads_total{result="success"} 1.0' in metrics
+
+
+async def test_sweeps_are_recorded_in_the_history(tmp_path: Path, loopback_prefix: str,
+                                                  listener: None) -> None:
+    from vcfleet.history import History
+
+    path = tmp_path / "fleet.yaml"
+    write_inventory(path, loopback_prefix)
+    with History(tmp_path / "history.sqlite3") as history:
+        ex = Exporter(ExporterConfig(inventory_path=path, port=0, interval_s=3600.0,
+                                     options=SweepOptions(source="serve")),
+                      on_report=history.record)
+        await ex.start()
+        try:
+            await until_ready(ex)
+            async with asyncio.timeout(10):
+                while not history.sweeps():
+                    await asyncio.sleep(0.05)
+        finally:
+            await ex.stop()
+        [sweep] = history.sweeps()
+    assert (sweep.source, sweep.total, sweep.ready, sweep.down) == ("serve", 2, 1, 1)

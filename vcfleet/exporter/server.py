@@ -30,6 +30,7 @@ from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
 from vcfleet.exporter.exposition import CONTENT_TYPE, render_text
 from vcfleet.exporter.probe import (
     DEFAULT_MODULE,
+    MODULES,
     ProbeCollector,
     ProbeRequestError,
     parse_request,
@@ -203,12 +204,19 @@ class Exporter:
         return cached[2] + render_text(self.health.collect())
 
     def _report_done(self, report: SweepReport) -> None:
-        if self._on_report is not None:
-            self._on_report(report)
-        # Render the new report's text now, off the loop, rather than in the next scrape.
-        task: asyncio.Task[object] = asyncio.create_task(asyncio.to_thread(self.render))
+        task: asyncio.Task[object] = asyncio.create_task(self._after_sweep(report))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _after_sweep(self, report: SweepReport) -> None:
+        """Record the sweep (history) and render its text now, rather than in the next
+        scrape; both in a worker thread, off the event loop."""
+        if self._on_report is not None:
+            try:
+                await asyncio.to_thread(self._on_report, report)
+            except Exception:  # the history store's trouble must not stop the exporter
+                log.exception("recording the sweep failed")
+        await asyncio.to_thread(self.render)
 
     async def _probe(self, request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -232,8 +240,9 @@ class Exporter:
         return _exposition(body)
 
     def _count_probe(self, module: str, status: int) -> None:
-        known = module if module.isidentifier() and len(module) <= 16 else "invalid"
-        self.state.probe_requests[(known, str(status))] += 1
+        # only known module names become label values: a request cannot add series
+        self.state.probe_requests[(module if module in MODULES else "invalid",
+                                   str(status))] += 1
 
     async def _healthy(self, request: web.Request) -> web.Response:
         return web.Response(text="vcfleet exporter is healthy.\n")
