@@ -112,6 +112,19 @@ async def test_workers_serve_every_endpoint(tmp_path: Path, loopback_prefix: str
         assert not await port_open(f"{loopback_prefix}.{i}", 8443)
 
 
+async def test_select_serves_a_subset(tmp_path: Path, loopback_prefix: str) -> None:
+    inv = write_inventory(tmp_path / "fleet", loopback_prefix)
+    proc = await spawn("--inventory", str(inv), "--select", "vendor=poly,yealink",
+                       "--workers", "0", "--state-dir", str(tmp_path / "state"))
+    try:
+        assert (await line_of(proc)).startswith("ready 2 endpoints in ")
+        assert not await port_open(f"{loopback_prefix}.1", 8443)
+        assert await port_open(f"{loopback_prefix}.2", 8443)
+    finally:
+        rc, err = await finish(proc, signal.SIGINT)
+    assert rc == 0, err
+
+
 async def test_bad_faults_file_is_one_line_and_exit_2(tmp_path: Path, loopback_prefix: str
                                                       ) -> None:
     inv = write_inventory(tmp_path / "fleet", loopback_prefix)

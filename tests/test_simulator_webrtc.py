@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not webrtc.available(),
 
 async def test_responder_listens_per_endpoint_and_checks_the_token(
         tmp_path: Path, loopback_prefix: str) -> None:
-    faults = parse_faults("- {select: id=poly-2, services: {webrtc: down}}\n", "t")
+    faults = parse_faults("- {select: id=poly-2, services: {webrtc: down}}\n"
+                          "- {select: id=yealink-3, services: {webrtc: hang}}\n", "t")
     async with simulated_fleet(tmp_path, loopback_prefix, faults) as (sim, _):
         assert sim.endpoints["cisco-ce-1"].running["webrtc"][0] == "up"
         timeout = aiohttp.ClientTimeout(total=5)
@@ -28,6 +29,9 @@ async def test_responder_listens_per_endpoint_and_checks_the_token(
                 assert r.status == 401
             with pytest.raises(aiohttp.ClientConnectionError):
                 await http.post(f"http://{loopback_prefix}.2:8089/whip", data="")
+            hung = aiohttp.ClientTimeout(total=1.0)
+            with pytest.raises(TimeoutError):  # accepts the connection, never answers
+                await http.post(f"http://{loopback_prefix}.3:8089/whip", data="", timeout=hung)
 
 
 async def test_loopback_probe_sees_the_injected_delay(tmp_path: Path, loopback_prefix: str
