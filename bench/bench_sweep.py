@@ -13,6 +13,10 @@ so that it never collides with a simulator someone else runs), waits for its
 - CLI: ``vcfleet sweep --checks net --format json`` as a subprocess (what an
   operator waits for: interpreter start, imports, inventory load, sweep, output).
 
+Then the first size again with ``--hang-pct`` % of its rooms hanging on every port
+(a faults file), to show that the sweep still ends within the per-check deadline
+plus 1 s with every other room measured.
+
 Target (issue 4): under 3 s wall for the 348-room demo fleet.  Figures only, never
 pass/fail; on a shared machine they are noisy, so each run is repeated and the
 best and the median are printed.
@@ -91,12 +95,25 @@ def simulator_workers(size: int) -> str:
     return "auto" if needed <= 2 else str(needed)
 
 
-def start_simulator(inventory: Path, state: Path,
-                    workers: str) -> tuple[subprocess.Popen[str], str]:
+def hang_faults(folder: Path, inventory: Path, pct: float) -> tuple[Path, set[str]]:
+    """A faults file making every (100/pct)-th endpoint hang on every port."""
+    endpoints = load_inventory(inventory).endpoints
+    step = max(1, round(100 / pct))
+    ids = {e.id for e in endpoints[step - 1::step]}
+    path = folder / "faults.yaml"
+    path.write_text(f"- select: id={','.join(sorted(ids))}\n"
+                    "  services: {sip: hang, ssh: hang, https: hang, webrtc: hang}\n",
+                    encoding="utf-8")
+    return path, ids
+
+
+def start_simulator(inventory: Path, state: Path, workers: str,
+                    faults: Path | None = None) -> tuple[subprocess.Popen[str], str]:
     """``vcfleet simulate`` on the inventory; returns once it prints ``ready``."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
-         "--state-dir", str(state), "--workers", workers],
+         "--state-dir", str(state), "--workers", workers,
+         *(["--faults", str(faults)] if faults else [])],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
     assert proc.stdout is not None
@@ -166,6 +183,40 @@ def show(label: str, runs: list[tuple[float, float, dict[str, Any]]]) -> None:
         print(f"      {count:5d} x {reason}")
 
 
+def bench_hang(size: int, net: int, pct: float, deadline: float) -> None:
+    """A sweep where ``pct`` % of the fleet hangs on every port: its wall time against the
+    per-check deadline (issue 4: within the deadline + 1 s), and whether every other room
+    was still measured ready."""
+    print(f"fleet of {size} endpoints, {pct:g} % hanging on every port, every check's "
+          f"deadline {deadline:g} s", flush=True)
+    with tempfile.TemporaryDirectory(prefix="vcfleet-bench-sweep-") as tmp:
+        folder = Path(tmp)
+        inventory = write_fleet(folder, size, net)
+        faults, hung = hang_faults(folder, inventory, pct)
+        try:
+            proc, _ = start_simulator(inventory, folder / "state", simulator_workers(size),
+                                      faults)
+        except RuntimeError as exc:
+            print(f"  simulator did not serve this fleet: {exc}", flush=True)
+            return
+        try:
+            inv = load_inventory(inventory)
+            options = SweepOptions(checks=parse_checks("net"),
+                                   timeouts=dict.fromkeys(("icmp", "tcp", "sip", "https",
+                                                           "dns"), deadline))
+            wall0, cpu0 = time.monotonic(), time.process_time()
+            report = asyncio.run(run_sweep(inv, options=options))
+            wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+        finally:
+            stop(proc)
+    down = {r.endpoint.id for r in report.endpoints if r.verdict.value == "down"}
+    others = [r for r in report.endpoints if r.endpoint.id not in hung]
+    ready_others = sum(r.verdict.value == "ready" for r in others)
+    print(f"  wall {wall:.2f} s (deadline + 1 s = {deadline + 1:g} s), CPU {cpu:.2f} s; "
+          f"{len(hung & down)} of {len(hung)} hanging rooms down; {ready_others} of "
+          f"{len(others)} other rooms ready", flush=True)
+
+
 def bench(size: int, repeat: int, net: int, cli: bool) -> None:
     print(f"fleet of {size} endpoints (addresses 127.{net}.x.y and up)", flush=True)
     with tempfile.TemporaryDirectory(prefix="vcfleet-bench-sweep-") as tmp:
@@ -193,12 +244,18 @@ def main() -> int:
     parser.add_argument("--net", type=int, default=None,
                         help="first second octet of the moved addresses (default: random)")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI runs")
+    parser.add_argument("--hang-pct", type=float, default=10.0,
+                        help="also sweep the first size with this share hanging (0: skip)")
+    parser.add_argument("--hang-deadline", type=float, default=2.0,
+                        help="every check's deadline in the hanging sweep")
     args = parser.parse_args()
     net = args.net if args.net is not None else random.randint(60, 200)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} "
           "(figures are noisy on a shared machine)", flush=True)
     for size in args.sizes:
         bench(size, max(1, args.repeat), net, not args.no_cli)
+    if args.hang_pct > 0:
+        bench_hang(args.sizes[0], net, args.hang_pct, args.hang_deadline)
     return 0
 
 

@@ -51,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: table)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the report to FILE instead of standard output")
-    parser.add_argument("--concurrency", type=_positive_int, default=256, metavar="N",
-                        help="rooms checked at once (default: 256)")
+    parser.add_argument("--concurrency", type=_positive_int, default=1024, metavar="N",
+                        help="rooms checked at once (default: 1024)")
     parser.add_argument("--timeout", action="append", default=[], metavar="KIND=SECONDS",
                         help="deadline of one check kind, e.g. sip=3 (repeatable)")
     parser.add_argument("--deadline", type=_positive_float, metavar="SECONDS",
