@@ -81,9 +81,14 @@ class Served:
         try:
             asyncio.run_coroutine_threadsafe(self.sim.stop(), self.loop).result(timeout=30)
         finally:
+            self.close_loop()
+
+    def close_loop(self) -> None:
+        """Stop the simulator's thread and close its loop."""
+        if self.thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
-            self.loop.close()
+        self.loop.close()
 
     def config(self, endpoint_id: str) -> dict[str, str]:
         """A copy of a simulated device's configuration (native names)."""
@@ -116,9 +121,27 @@ class Fleet:
 
 
 def serve(tmp_path: Path, prefix: str, faults: str = "") -> Iterator[Fleet]:
-    inventory = write_fleet(tmp_path / "fleet", prefix)
-    with Served(load_inventory(inventory), faults, tmp_path / "state") as served:
-        yield Fleet(tmp_path, inventory, served)
+    """Serve the test fleet at PREFIX.1-5 (another random prefix if those are taken)."""
+    import random
+
+    from vcfleet.simulator import SimulatorError
+
+    for attempt in range(3):
+        inventory = write_fleet(tmp_path / "fleet", prefix)
+        served = Served(load_inventory(inventory), faults, tmp_path / "state")
+        try:
+            served.__enter__()
+        except SimulatorError:  # someone else's test holds an address of this block
+            served.close_loop()
+            if attempt == 2:
+                raise
+            prefix = f"127.{random.randint(100, 250)}.{random.randint(0, 250)}"
+            continue
+        try:
+            yield Fleet(tmp_path, inventory, served)
+        finally:
+            served.__exit__(None, None, None)
+        return
 
 
 @pytest.fixture
