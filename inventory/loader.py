@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import reprlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -187,7 +188,7 @@ class _Builder:
         tiers: list[str] = []
         for item, mark in zip(raw, raw.marks, strict=True):
             if not isinstance(item, str) or not re.match(SLUG, item):
-                self.error(mark, f"tiers: invalid tier name {item!r}")
+                self.error(mark, f"tiers: invalid tier name {shown(item)}")
             elif item in tiers:
                 self.error(mark, f"tiers: duplicate tier '{item}'")
             else:
@@ -252,7 +253,7 @@ class _Builder:
         names: list[str] = []
         for ref, mark in zip(refs, refs.marks, strict=True):
             if not isinstance(ref, str):
-                self.error(mark, f"{label}: group names must be strings, got {ref!r}")
+                self.error(mark, f"{label}: group names must be strings, got {shown(ref)}")
             elif ref not in groups:
                 self.error(mark, f"{label}: unknown group '{ref}'")
             else:
@@ -499,26 +500,45 @@ def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
     if kind == "missing":
         return f"{where}missing required field '{dotted}'"
     if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{where}{dotted}: expected an integer, got {value!r}"
+        return f"{where}{dotted}: expected an integer, got {shown(value)}"
     if kind in ("greater_than_equal", "less_than_equal") and key == "port":
-        return f"{where}{dotted}: port must be between 1 and 65535, got {value!r}"
+        return f"{where}{dotted}: port must be between 1 and 65535, got {shown(value)}"
     if kind in ("bool_parsing", "bool_type"):
-        return f"{where}{dotted}: expected true or false, got {value!r}"
+        return f"{where}{dotted}: expected true or false, got {shown(value)}"
     if kind in ("string_type",):
-        return f"{where}{dotted}: expected a string, got {value!r}"
+        return f"{where}{dotted}: expected a string, got {shown(value)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{where}{dotted}: expected a mapping, got {value!r}"
+        return f"{where}{dotted}: expected a mapping, got {shown(value)}"
     if kind in ("list_type",):
-        return f"{where}{dotted}: expected a list, got {value!r}"
+        return f"{where}{dotted}: expected a list, got {shown(value)}"
     if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
         return f"{where}{dotted}: must not be empty"
     if kind == "string_pattern_mismatch":
-        return (f"{where}{dotted}: {value!r} is not a valid slug "
+        return (f"{where}{dotted}: {shown(value)} is not a valid slug "
                 "(lowercase letters, digits and '-')")
     if kind == "literal_error":
-        return f"{where}{dotted}: {value!r} is not allowed; expected {err['ctx']['expected']}"
+        return f"{where}{dotted}: {shown(value)} is not allowed; expected {err['ctx']['expected']}"
     msg = str(err["msg"]).removeprefix("Value error, ")
     return f"{where}{dotted}: {msg[0].lower()}{msg[1:]}" if msg else f"{where}{dotted}: invalid"
+
+
+class _Repr(reprlib.Repr):
+    def repr1(self, x: Any, level: int) -> str:
+        if isinstance(x, list) and type(x) is not list:
+            return self.repr_list(x, level)  # PosList
+        if isinstance(x, dict) and type(x) is not dict:
+            return self.repr_dict(x, level)  # PosDict
+        return super().repr1(x, level)
+
+
+_REPR = _Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 80, 80, 3
+_REPR.maxlist = _REPR.maxdict = 8
+
+
+def shown(value: Any) -> str:
+    """A value for a message: repr, shortened, safe on deeply nested input."""
+    return _REPR.repr(value)
 
 
 def _allowed_keys(model: type[BaseModel], path: list[str]) -> list[str]:

@@ -47,6 +47,14 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _DEFAULT_TAGS = (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
+MAX_DEPTH = 64
+"""An inventory needs about five levels; far deeper input is an error, not a recursion."""
+
+
+class _TooDeep(Exception):
+    pass
+
+
 class _MergeKey:
     """The ``<<`` key of a YAML merge (``<<: *anchor``)."""
 
@@ -198,6 +206,9 @@ class _EventBuilder:
 
     def start(self, event: yaml.CollectionStartEvent) -> None:
         mark = _event_mark(event)
+        if len(self.stack) >= MAX_DEPTH:
+            self.problem(mark, f"YAML error: nested deeper than {MAX_DEPTH} levels")
+            raise _TooDeep
         if event.tag not in _DEFAULT_TAGS:
             self.problem(mark, f"YAML error: tag {event.tag!r} is not supported here")
         container: PosDict | PosList
@@ -291,6 +302,8 @@ def load(text: str, path: str) -> Any:
     loader = _Loader(text)
     try:
         value = builder.run(loader)
+    except _TooDeep:
+        value = None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

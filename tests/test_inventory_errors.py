@@ -223,8 +223,8 @@ def test_mutated_demo_files_never_crash_the_loader() -> None:
     assert outcomes["problems"] > 150
 
 
-# -- inputs that crashed the first loader (the first three, and the alias and control
-#    character cases above), and other odd YAML: each is now a located problem ---------
+# -- inputs that crashed the loader (the first three and the deep nesting, and the
+#    self-referencing alias above), and other odd YAML: each is now a located problem --
 
 REGRESSIONS = [
     ("endpoints: []\n", None),
@@ -235,6 +235,11 @@ REGRESSIONS = [
      ["x.yaml:1:11: YAML error: invalid timestamp '2024-13-45' (month must be in 1..12)"]),
     ("endpoints: [!!set {a}]\n",
      ["x.yaml:1:13: YAML error: tag 'tag:yaml.org,2002:set' is not supported here"]),
+    ("endpoints: " + "[" * 5000 + "]" * 5000 + "\n",
+     ["x.yaml:1:75: YAML error: nested deeper than 64 levels"]),
+    ("endpoints:\n  - {id: a, name: A, tier: province, address: 10.0.0.1, vendor: poly, "
+     "tags: [[b, {c: d}]]}\n",
+     ["x.yaml:2:78: endpoint 'a': tags[0]: expected a string, got ['b', {'c': 'd'}]"]),
     ("a: 1\n---\nb: 2\n",
      ["x.yaml:2:1: YAML syntax error: expected one document, found a second one "
       "(remove the '---')"]),
