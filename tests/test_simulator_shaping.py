@@ -17,7 +17,7 @@ from pathlib import Path
 from vcfleet.simulator import parse_faults
 from vcfleet.simulator.testing import options_request, simulated_fleet
 
-ANSWER_WAIT_S = 1.0
+ANSWER_WAIT_S = 1.5
 
 
 class _Client(asyncio.DatagramProtocol):
@@ -79,8 +79,8 @@ async def test_jitter_spreads_the_delay_uniformly(tmp_path: Path, loopback_prefi
     # uniform on [30, 90] ms: mean 60, standard deviation 30/sqrt(3) = 17.3
     assert min(rtts) >= 29.0
     assert max(rtts) <= 90.0 + 25.0  # scheduling noise only ever adds
-    assert 55.0 <= statistics.mean(rtts) <= 68.0
-    assert 14.0 <= statistics.pstdev(rtts) <= 21.0
+    assert 55.0 <= statistics.mean(rtts) <= 70.0
+    assert 14.0 <= statistics.pstdev(rtts) <= 23.0
 
 
 async def test_loss_applies_to_each_direction_independently(tmp_path: Path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 import ssl
@@ -122,7 +123,7 @@ class SimulatedEndpoint:
         """Password login: the inventory's user and resolved secret, unless auth fails."""
         return (not self.faults.auth_fail and self.password is not None
                 and username == self.endpoint.credentials.username
-                and password == self.password)
+                and hmac.compare_digest(password.encode(), self.password.encode()))
 
     def check_public_key(self, username: str, key_data: bytes) -> bool:
         """Key login: a key of STATE_DIR/authorized_keys, unless auth fails."""
