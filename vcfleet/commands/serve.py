@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,8 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", metavar="K/N", default="",
                         help="sweep only endpoints whose hashmod(id, N) == K (as Prometheus "
                              "relabelling computes it), to split a fleet over N exporters")
-    parser.add_argument("--concurrency", type=_count, default=64, metavar="N",
-                        help="endpoints checked at once within a sweep (default: 64)")
+    parser.add_argument("--concurrency", type=_count, metavar="N",
+                        help="endpoints checked at once within a sweep (default: the sweep "
+                             "engine's, as `vcfleet sweep`)")
+    parser.add_argument("--media-workers", type=_count_or_zero, metavar="N",
+                        help="worker processes for WebRTC checks (default: one per core; "
+                             "0: in the exporter's process)")
     parser.add_argument("--history", type=Path, metavar="FILE",
                         help="record each sweep in this SQLite history (default: the "
                              "user's history, as `vcfleet sweep`)")
@@ -68,6 +73,10 @@ def _count(text: str) -> int:
     return value
 
 
+def _count_or_zero(text: str) -> int:
+    return 0 if text.strip() == "0" else _count(text)
+
+
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as (host, port); InputError if malformed."""
     host, sep, port_text = text.rpartition(":")
@@ -84,13 +93,15 @@ def run(args: argparse.Namespace) -> int:
 
     host, port = parse_listen(args.listen)
     scope = Scope(select=args.select or "", shard=Shard.parse(args.shard) if args.shard else None)
-    options = SweepOptions(checks=parse_checks(args.checks), concurrency=args.concurrency,
-                           source="serve", selector=args.select or "")
+    options = SweepOptions(checks=parse_checks(args.checks), source="serve",
+                           selector=args.select or "", media_workers=args.media_workers)
+    if args.concurrency:
+        options = replace(options, concurrency=args.concurrency)
     config = ExporterConfig(inventory_path=Path(args.inventory) if args.inventory else None,
                             host=host, port=port, interval_s=args.interval, options=options,
                             scope=scope, handle_signals=True)
     # rooms in flight each hold a few sockets; /probe requests come on top
-    raise_open_file_limit(args.concurrency * 6 + 1024)
+    raise_open_file_limit(options.concurrency * 6 + 1024)
     history = None
     if not args.no_history:
         from vcfleet.history import History

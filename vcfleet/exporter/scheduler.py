@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from vcfleet.exporter.state import ExporterState
 from vcfleet.report import SweepReport
@@ -21,16 +21,19 @@ from vcfleet.sweep import SweepOptions, run_sweep
 log = logging.getLogger(__name__)
 
 ReportHook = Callable[[SweepReport], object]
+Prepare = Callable[[SweepOptions], Awaitable[SweepOptions]]
 
 
 class SweepScheduler:
     """Runs a sweep of the endpoints in scope every ``state.interval_s`` seconds."""
 
     def __init__(self, state: ExporterState, options: SweepOptions,
-                 on_report: ReportHook | None = None) -> None:
+                 on_report: ReportHook | None = None, prepare: Prepare | None = None) -> None:
         self.state = state
         self.options = options
         self.on_report = on_report
+        self.prepare = prepare
+        """Completes the options before each sweep (the exporter plugs its media pool in)."""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -65,7 +68,8 @@ class SweepScheduler:
         s.sweeps_total += 1
         s.sweep_in_progress = True
         try:
-            report = await run_sweep(s.inventory, s.endpoints, self.options)
+            options = await self.prepare(self.options) if self.prepare else self.options
+            report = await run_sweep(s.inventory, s.endpoints, options)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # keep serving the previous report

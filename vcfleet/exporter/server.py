@@ -19,13 +19,15 @@ import contextlib
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
-from inventory import InputError, load_inventory
+from inventory import Endpoint, InputError, Inventory, load_inventory
 from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
 from vcfleet.exporter.exposition import CONTENT_TYPE, render_text
 from vcfleet.exporter.probe import (
@@ -40,6 +42,9 @@ from vcfleet.exporter.scheduler import LoopLagMonitor, ReportHook, SweepSchedule
 from vcfleet.exporter.state import ExporterState, Scope
 from vcfleet.report import SweepReport
 from vcfleet.sweep import SweepOptions
+
+if TYPE_CHECKING:
+    from vcfleet.media import MediaPool
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +101,11 @@ class Exporter:
         self.registry.register(self.health)
         self._fleet_text: tuple[object, object, bytes] | None = None
         self._on_report = on_report
-        self.scheduler = SweepScheduler(self.state, config.options, self._report_done)
+        self.scheduler = SweepScheduler(self.state, config.options, self._report_done,
+                                        prepare=self._sweep_options)
+        self._media_pool: MediaPool | None = None
+        self._media_failed = False
+        self._media_lock = asyncio.Lock()
         self.lag = LoopLagMonitor(self.state)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -134,6 +143,9 @@ class Exporter:
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await self.scheduler.stop()
         await self.lag.stop()
+        if self._media_pool is not None:
+            await self._media_pool.stop()
+            self._media_pool = None
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -145,6 +157,42 @@ class Exporter:
         task: asyncio.Task[object] = asyncio.create_task(self.reload())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    # -- media workers -------------------------------------------------------------
+
+    async def _sweep_options(self, options: SweepOptions) -> SweepOptions:
+        return await self._with_media(options, self.state.inventory, self.state.endpoints)
+
+    async def _with_media(self, options: SweepOptions, inventory: Inventory,
+                          endpoints: Sequence[Endpoint]) -> SweepOptions:
+        """The options with the exporter's WebRTC worker pool as the webrtc runner.
+
+        One pool lives as long as the exporter, started when a sweep or /probe first
+        needs it: starting worker processes (each imports aiortc) for every sweep or
+        every /probe request would cost more than the probes.
+        """
+        if "webrtc" in options.runners or options.media_workers == 0 or (
+                options.checks is not None and "webrtc" not in options.checks):
+            return options
+        if not any(e.services.webrtc and "webrtc" in inventory.profile(e).checks
+                   for e in endpoints):
+            return options
+        async with self._media_lock:
+            if self._media_pool is None and not self._media_failed:
+                from vcfleet.media import MediaPool
+
+                pool = MediaPool(options.media_workers)
+                try:
+                    await pool.start()
+                except (OSError, RuntimeError, TimeoutError) as exc:
+                    log.warning("WebRTC checks run in the exporter's process: no media "
+                                "workers: %s", exc)
+                    self._media_failed = True
+                    return replace(options, media_workers=0)
+                self._media_pool = pool
+        if self._media_pool is None:
+            return replace(options, media_workers=0)
+        return replace(options, runners={**options.runners, "webrtc": self._media_pool})
 
     # -- reload --------------------------------------------------------------------
 
@@ -225,7 +273,9 @@ class Exporter:
         try:
             probe = parse_request(request.query, [k for k, _ in request.query.items()],
                                   request.headers, inventory)
-            report = await run_probe(probe, inventory, self.config.options)
+            options = await self._with_media(replace(self.config.options, checks=probe.checks),
+                                             inventory, [probe.endpoint])
+            report = await run_probe(probe, inventory, options)
             registry = CollectorRegistry(auto_describe=False)
             registry.register(ProbeCollector(probe, report, started))
             body = render_text(registry.collect())
