@@ -166,8 +166,8 @@ class _Builder:
         profiles = self.profiles(doc)
         defaults = self.partial(doc, "defaults")
         groups = self.groups(doc)
-        endpoints, lines = self.endpoints(doc, defaults, groups)
-        self.cross_check(endpoints, lines, tiers, profiles, doc)
+        endpoints, lines, marks = self.endpoints(doc, defaults, groups)
+        self.cross_check(endpoints, marks, tiers, profiles)
         if self.problems:
             raise InputError(self.problems)
         province = doc.get("province", "")
@@ -280,16 +280,17 @@ class _Builder:
 
     def endpoints(
         self, doc: PosDict, defaults: PosDict, groups: dict[str, PosDict]
-    ) -> tuple[list[Endpoint], dict[str, int]]:
+    ) -> tuple[list[Endpoint], dict[str, int], list[Mark]]:
         raw = doc.get("endpoints")
         if raw is None:
             self.error(doc.mark, "missing required key 'endpoints'")
-            return [], {}
+            return [], {}, []
         if not isinstance(raw, PosList):
             self.error(doc.value_marks["endpoints"], "endpoints: expected a list")
-            return [], {}
+            return [], {}, []
         out: list[Endpoint] = []
         lines: dict[str, int] = {}
+        marks: list[Mark] = []
         ends = [m[0] for m in raw.marks[1:]] + [1 << 30] if raw else []
         bases: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, BaseModel]]] = {}
         for item, mark, end in zip(raw, raw.marks, ends, strict=True):
@@ -317,8 +318,9 @@ class _Builder:
                     continue
                 endpoint = found
             out.append(endpoint)
+            marks.append(mark)
             lines.setdefault(endpoint.id, mark[0])
-        return out, lines
+        return out, lines, marks
 
     def report_endpoint(self, item: PosDict, names: list[str], groups: dict[str, PosDict],
                         defaults: PosDict, mark: Mark, end: int, label: str) -> Endpoint | None:
@@ -331,17 +333,13 @@ class _Builder:
             self.report(exc, merged, mark, Endpoint, None, label, (mark[0], end))
             return None
 
-    def cross_check(self, endpoints: list[Endpoint], lines: dict[str, int], tiers: list[str],
-                    profiles: dict[str, Profile], doc: PosDict) -> None:
-        raw: PosList = doc.get("endpoints") or PosList()
-        marks = {id(e): m for e, m in zip(endpoints, _endpoint_marks(raw, endpoints),
-                                          strict=True)}
+    def cross_check(self, endpoints: list[Endpoint], marks: list[Mark], tiers: list[str],
+                    profiles: dict[str, Profile]) -> None:
         first_id: dict[str, int] = {}
         first_addr: dict[str, int] = {}
         ids = {e.id for e in endpoints}
         by_id = {e.id: e for e in endpoints}
-        for e in endpoints:
-            m = marks[id(e)]
+        for e, m in zip(endpoints, marks, strict=True):
             if e.id in first_id:
                 self.error(m, f"duplicate endpoint id '{e.id}' (first at line {first_id[e.id]})")
             else:
@@ -380,21 +378,6 @@ class _Builder:
             dotted = ".".join(p for p in ([prefix] if prefix else []) + path)
             inherited = own_lines is not None and not own_lines[0] <= mark[0] < own_lines[1]
             self.error(mark, describe(err, dotted, None if inherited else label, model, path))
-
-
-def _endpoint_marks(raw: PosList, endpoints: list[Endpoint]) -> list[Mark]:
-    """Marks of the raw items that became valid endpoints, matched by id in order."""
-    by_id: dict[str, list[Mark]] = {}
-    for item, mark in zip(raw, raw.marks, strict=True):
-        if isinstance(item, PosDict):
-            by_id.setdefault(str(item.get("id")), []).append(mark)
-    used: dict[str, int] = {}
-    out: list[Mark] = []
-    for e in endpoints:
-        i = used.get(e.id, 0)
-        used[e.id] = i + 1
-        out.append(by_id[e.id][i])
-    return out
 
 
 def merge_plain(top: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:

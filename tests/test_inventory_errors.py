@@ -7,6 +7,8 @@ A mutation loop then feeds the loader files no test wrote by hand.
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import json
 import os
 import random
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from inventory import InputError, load_inventory, parse_inventory
 from inventory.demofleet import demo_yaml
@@ -223,7 +226,7 @@ def test_mutated_demo_files_never_crash_the_loader() -> None:
     assert outcomes["problems"] > 150
 
 
-# -- inputs that crashed the loader (the first three and the deep nesting, and the
+# -- inputs that crashed the loader (all but the last two, and the
 #    self-referencing alias above), and other odd YAML: each is now a located problem --
 
 REGRESSIONS = [
@@ -240,6 +243,7 @@ REGRESSIONS = [
     ("endpoints:\n  - {id: a, name: A, tier: province, address: 10.0.0.1, vendor: poly, "
      "tags: [[b, {c: d}]]}\n",
      ["x.yaml:2:78: endpoint 'a': tags[0]: expected a string, got ['b', {'c': 'd'}]"]),
+    ("endpoints: 2024-01-01\n", ["x.yaml:1:12: endpoints: expected a list"]),
     ("a: 1\n---\nb: 2\n",
      ["x.yaml:2:1: YAML syntax error: expected one document, found a second one "
       "(remove the '---')"]),
@@ -254,3 +258,46 @@ def test_odd_yaml_gives_located_problems(text: str, expected: list[str] | None) 
     with pytest.raises(InputError) as caught:
         parse_inventory(text, "x.yaml")
     assert caught.value.lines() == expected
+
+
+def random_value(rng: random.Random, depth: int = 0) -> object:
+    """A random YAML value: scalars of every type, and small nested lists and mappings."""
+    scalars: list[object] = [rng.randint(-5, 70000), rng.random(), True, None, "", "x",
+                             "ubnd-tinh", "commune", "poly", "env:X", "hunter2", "10.0.0.1",
+                             "Hà", dt.date(2024, 1, 1), "agent", 5060]
+    if depth >= 3 or rng.random() < 0.7:
+        return rng.choice(scalars)
+    keys = ["port", "sip", "ssh", "x", "checks", "advisory", "groups", "tier", "secret",
+            "password", "name"]
+    if rng.random() < 0.5:
+        return [random_value(rng, depth + 1) for _ in range(rng.randrange(3))]
+    return {rng.choice(keys): random_value(rng, depth + 1) for _ in range(rng.randrange(3))}
+
+
+def places(node: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every path to a value inside a parsed document."""
+    out = [path] if path else []
+    items = (node.items() if isinstance(node, dict)
+             else enumerate(node) if isinstance(node, list) else [])
+    for key, value in items:
+        out += places(value, (*path, key))
+    return out
+
+
+def test_values_of_every_type_anywhere_never_crash_the_loader() -> None:
+    """The two-level example with random values put at random places, 200 times."""
+    example = ROOT / "inventory" / "examples" / "two-level.yaml"
+    original = yaml.safe_load(example.read_text(encoding="utf-8"))
+    rng = random.Random(7)
+    for _ in range(200):
+        doc = copy.deepcopy(original)
+        for _ in range(rng.randint(1, 3)):
+            *parents, last = rng.choice(places(doc))
+            node = doc
+            for key in parents:
+                node = node[key]
+            node[last] = random_value(rng)
+        text = yaml.safe_dump(doc, allow_unicode=True)
+        problems = problems_of(text.encode())
+        for line in problems or []:
+            assert line.startswith("fuzz.yaml:"), (line, text)
