@@ -176,3 +176,29 @@ async def test_kind_limit_bounds_checks_in_flight_and_waiting_is_not_timed(
     assert peak == 3
     assert {r.verdict for r in report.endpoints} == {Verdict.READY}
     assert all(r.checks["tcp"].duration_s < 0.25 for r in report.endpoints)
+
+
+async def test_a_probe_that_ignores_its_own_deadline_is_cut_by_the_engine(
+        loopback_prefix: str) -> None:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Settings:
+        timeout_s: float | None = None
+
+    seen: list[float | None] = []
+
+    async def runner(target: Target, settings: Settings) -> ProbeResult:
+        seen.append(settings.timeout_s)
+        await asyncio.sleep(3600)  # ignores its deadline
+        return ProbeResult(ok=True)
+
+    inv = _inventory(loopback_prefix, 2, 9)
+    options = SweepOptions(runners={"tcp": runner}, settings={"tcp": Settings()},
+                           timeouts={"tcp": 0.3})
+    report = await run_sweep(inv, options=options)
+    assert seen == [0.3, 0.3]  # the probe was handed the check's deadline
+    check = report.endpoints[0].checks["tcp"]
+    assert check.timed_out
+    assert check.result.reason == "no answer within 0.3 s"
+    assert check.duration_s >= 0.3 + 0.25  # the engine's grace for probes that keep time

@@ -122,10 +122,9 @@ def test_check_groups() -> None:
     assert parse_checks("") is None
 
 
-def test_probes_get_a_deadline_just_under_the_checks() -> None:
+def test_probes_keep_the_checks_deadline_themselves() -> None:
     from probes import sip, tcp
 
-    assert with_probe_deadline(sip.Settings(), 2.0).timeout_s == 1.9
-    assert with_probe_deadline(sip.Settings(), 0.5).timeout_s == 0.45
+    assert with_probe_deadline(sip.Settings(), 2.0).timeout_s == 2.0
     assert with_probe_deadline(sip.Settings(timeout_s=7.0), 2.0).timeout_s == 7.0
     assert with_probe_deadline(tcp.Settings(), 2.0) == tcp.Settings()  # has no timeout_s

@@ -48,6 +48,11 @@ DEFAULT_TIMEOUTS: dict[str, float] = {
 DEFAULT_KIND_LIMITS: dict[str, int] = {"https": 64}
 """At most this many checks of a kind at once, sweep-wide (see ``SweepOptions.kind_limits``)."""
 
+PROBE_GRACE_S = 0.25
+"""How long after a check's deadline the engine cuts a probe that keeps the deadline itself
+(its timer and the engine's would otherwise fire in the same loop iteration when the loop
+lags, and the engine's bare message would win)."""
+
 CHECK_GROUPS: dict[str, tuple[str, ...]] = {"net": NET_CHECKS, "media": MEDIA_CHECKS,
                                             "all": CHECKS}
 
@@ -238,6 +243,12 @@ class Sweep:
             self._runners[kind] = (runner, settings)
         return self._runners[kind]
 
+    def _hard_deadline(self, settings: Any, timeout: float) -> float:
+        """The engine's own bound: the check's deadline, plus a grace when the probe keeps
+        that deadline itself (so that the probe, not the engine, says what it saw)."""
+        own = getattr(settings, "timeout_s", None)
+        return timeout + PROBE_GRACE_S if own is not None and own <= timeout else timeout
+
     async def _check(self, endpoint: Endpoint, kind: str, target: Target | ProbeResult,
                      required: bool) -> CheckReport:
         timeout = self._timeout(kind)
@@ -260,7 +271,7 @@ class Sweep:
             runner, settings = self._runner(kind)
             slot = getattr(runner, "slot", None)  # a pool admits checks as capacity frees
             async with slot() if slot is not None else contextlib.nullcontext():
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(self._hard_deadline(settings, timeout)):
                     return await runner(target, settings), False
         except TimeoutError:
             return ProbeResult.failure(f"no answer within {timeout:g} s"), True
@@ -270,14 +281,14 @@ class Sweep:
 
 
 def with_probe_deadline(settings: Any, timeout: float) -> Any:
-    """Settings whose ``timeout_s`` (if the probe has one and it is unset) is just under the
-    check's deadline, so that the probe stops first and says what it saw ("no answer to
-    OPTIONS after 4 transmissions") rather than the engine's bare "no answer within 2 s".
-    The engine's deadline still bounds the check."""
+    """Settings whose ``timeout_s`` (if the probe has one and it is unset) is the check's
+    deadline, so that the probe stops on time and says what it saw ("no answer to OPTIONS
+    in 2 s (3 transmissions)") rather than the engine's bare "no answer within 2 s".  The
+    engine still cuts the check ``PROBE_GRACE_S`` later, whatever the probe does."""
     if (dataclasses.is_dataclass(settings) and not isinstance(settings, type)
             and any(f.name == "timeout_s" for f in dataclasses.fields(settings))
             and getattr(settings, "timeout_s", 0) is None):
-        return dataclasses.replace(settings, timeout_s=round(timeout - min(0.1, timeout / 10), 3))
+        return dataclasses.replace(settings, timeout_s=timeout)
     return settings
 
 
