@@ -211,8 +211,13 @@ class SipTcp:
             return False
         if parse_request(first.rstrip(b"\r\n") + b"\r\n\r\n") is None:
             return False  # not a request line: garbage closes the connection at once
-        head = first + await reader.readuntil(b"\r\n\r\n")
-        req = parse_request(head)
+        head = first
+        while True:  # header lines up to the empty line
+            line = await reader.readuntil(b"\n")
+            head += line
+            if not line.strip(b"\r\n") or len(head) > MAX_MESSAGE:
+                break
+        req = parse_request(head) if len(head) <= MAX_MESSAGE else None
         if req is None:
             return False
         length = int((req.get("content-length") or ["0"])[0])
