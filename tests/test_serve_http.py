@@ -7,7 +7,10 @@ the ``tcp`` check: one with a listener (ready), one without (down).
 from __future__ import annotations
 
 import asyncio
+import gzip
+import io
 import subprocess
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -141,6 +144,17 @@ async def test_metrics_after_sweep(exporter: tuple[Exporter, Gate, Path]) -> Non
     assert samples(text, "vcfleet_tcp_connect_seconds").keys() == {"room-1"}
     assert samples(text, "vcfleet_sweeps_total") == {"": 1.0}
     assert "process_resident_memory_bytes" in text
+    # what Prometheus asks for: one gzip stream, the fleet's part compressed once
+    async with aiohttp.ClientSession(timeout=TIMEOUT, auto_decompress=False) as session, \
+            session.get(f"http://127.0.0.1:{ex.port}/metrics",
+                        headers={"Accept-Encoding": "gzip"}) as resp:
+        assert resp.headers["Content-Encoding"] == "gzip"
+        raw = await resp.read()
+    with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+        unzipped = stream.read().decode()
+    assert zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw).decode() == unzipped
+    assert samples(unzipped, "vcfleet_endpoint_ready") == {"room-1": 1.0, "room-2": 0.0}
+    assert "vcfleet_build_info" in unzipped
 
 
 async def test_metrics_pass_promtool_check(exporter: tuple[Exporter, Gate, Path]) -> None:

@@ -10,6 +10,8 @@ values and HELP text.  Its output parses to exactly what ``generate_latest`` giv
 from __future__ import annotations
 
 import math
+import threading
+import zlib
 from collections.abc import Iterable, Iterator
 
 from prometheus_client import generate_latest
@@ -65,3 +67,27 @@ def render_text(families: Iterable[Metric]) -> bytes:
                 labels = '",'.join([f'{k}="{_escape(v)}' for k, v in s.labels.items()])
             append(f'{s.name}{{{labels}"}} {value}\n')
     return "".join(out).encode("utf-8")
+
+
+class CachedText:
+    """Rendered text that many scrapes serve, with its gzip compression kept half-done.
+
+    A scrape's body is this text followed by a short, fresh tail (the exporter's own
+    series).  The text is compressed once; each scrape copies the compressor's state
+    and compresses only the tail, giving one ordinary gzip stream.
+    """
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+        self._gzip: tuple[bytes, zlib._Compress] | None = None
+        self._lock = threading.Lock()
+
+    def gzip_with(self, tail: bytes) -> bytes:
+        """gzip of ``text + tail``."""
+        with self._lock:
+            if self._gzip is None:
+                compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+                self._gzip = (compressor.compress(self.text), compressor)
+            head, state = self._gzip
+        compressor = state.copy()
+        return head + compressor.compress(tail) + compressor.flush()

@@ -29,7 +29,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 
 from inventory import Endpoint, InputError, Inventory, load_inventory
 from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
-from vcfleet.exporter.exposition import CONTENT_TYPE, render_text
+from vcfleet.exporter.exposition import CONTENT_TYPE, CachedText, render_text
 from vcfleet.exporter.probe import (
     DEFAULT_MODULE,
     MODULES,
@@ -99,7 +99,7 @@ class Exporter:
         """Everything /metrics serves, for ``get_sample_value`` and other readers."""
         self.registry.register(self.fleet)
         self.registry.register(self.health)
-        self._fleet_text: tuple[object, object, bytes] | None = None
+        self._fleet_text: tuple[object, object, CachedText] | None = None
         self._on_report = on_report
         self.scheduler = SweepScheduler(self.state, config.options, self._report_done,
                                         prepare=self._sweep_options)
@@ -234,22 +234,34 @@ class Exporter:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         # Rendered off the loop, so that a large fleet's scrape does not delay probes.
-        body = await asyncio.to_thread(self.render)
-        return _exposition(body)
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            body = await asyncio.to_thread(self.render_gzip)
+            response = _exposition(body, compress=False)
+            response.headers["Content-Encoding"] = "gzip"
+            return response
+        return _exposition(await asyncio.to_thread(self.render), compress=False)
 
     def render(self) -> bytes:
-        """The body of ``/metrics``: the fleet's families, then the exporter's own.
+        """The body of ``/metrics``: the fleet's families, then the exporter's own."""
+        return self._fleet().text + render_text(self.health.collect())
 
-        The fleet's part is a pure function of the latest report and the endpoints in
-        scope, both immutable and swapped whole, so its text is kept until either
-        changes; the health part is collected afresh every time.
+    def render_gzip(self) -> bytes:
+        """The body of ``/metrics``, gzipped (the fleet's part compressed once per report)."""
+        return self._fleet().gzip_with(render_text(self.health.collect()))
+
+    def _fleet(self) -> CachedText:
+        """The fleet's families as text.
+
+        They are a pure function of the latest report and the endpoints in scope, both
+        immutable and swapped whole, so the text is kept until either changes; the
+        exporter's own series are collected afresh on every scrape.
         """
         report, endpoints = self.state.report, self.state.endpoints
         cached = self._fleet_text
         if cached is None or cached[0] is not report or cached[1] is not endpoints:
-            cached = (report, endpoints, render_text(self.fleet.collect()))
+            cached = (report, endpoints, CachedText(render_text(self.fleet.collect())))
             self._fleet_text = cached
-        return cached[2] + render_text(self.health.collect())
+        return cached[2]
 
     def _report_done(self, report: SweepReport) -> None:
         task: asyncio.Task[object] = asyncio.create_task(self._after_sweep(report))
@@ -264,7 +276,7 @@ class Exporter:
                 await asyncio.to_thread(self._on_report, report)
             except Exception:  # the history store's trouble must not stop the exporter
                 log.exception("recording the sweep failed")
-        await asyncio.to_thread(self.render)
+        await asyncio.to_thread(self.render_gzip)
 
     async def _probe(self, request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -312,8 +324,9 @@ class Exporter:
                                  "endpoints in scope.\n")
 
 
-def _exposition(body: bytes) -> web.Response:
+def _exposition(body: bytes, *, compress: bool = True) -> web.Response:
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE
-    response.enable_compression()
+    if compress:
+        response.enable_compression()
     return response
