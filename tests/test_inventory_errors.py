@@ -120,6 +120,16 @@ def test_two_level_example_validates_through_cli() -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.parametrize("argv", [
+    ["inventory", "--inventory", "inventory/examples/two-level.yaml", "list", "--format", "csv"],
+    ["inventory", "list", "--format", "csv", "--inventory", "inventory/examples/two-level.yaml"],
+], ids=["before-action", "after-action"])
+def test_inventory_option_before_or_after_the_action(argv: list[str]) -> None:
+    done = vcfleet(*argv, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1 + 7
+
+
 def test_yaml_merge_keys_and_anchors_work() -> None:
     text = """\
 endpoints:

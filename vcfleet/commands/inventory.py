@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from inventory import Endpoint, InputError, load_inventory
 from vcfleet.commands.common import add_select, inventory_of, selected
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Sub-commands of ``vcfleet inventory``."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True,
                                 parser_class=type(parser))
+    sub.add_parser = _with_inventory_option(sub.add_parser)  # type: ignore[method-assign]
     p = sub.add_parser("validate", help="report every problem as PATH:LINE:COL: message")
     p.add_argument("path", nargs="?", help="inventory file (default: --inventory)")
     p.set_defaults(action_run=_validate)
@@ -43,6 +45,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="OUT.csv|OUT.xlsx", required=True,
                    help="spreadsheet to write; the suffix picks the format")
     p.set_defaults(action_run=_export)
+
+
+def _with_inventory_option(add_parser: Any) -> Any:
+    """Each action also takes ``--inventory PATH`` after its name."""
+
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = add_parser(name, **kwargs)
+        p.add_argument("--inventory", metavar="PATH", default=argparse.SUPPRESS,
+                       help="inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)")
+        return p
+
+    return add
 
 
 def run(args: argparse.Namespace) -> int:
