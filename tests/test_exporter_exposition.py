@@ -6,9 +6,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.test_exporter_collectors import fleet
+from tests.test_exporter_collectors import endpoint, fleet
 from vcfleet.exporter import ExporterCollector, ExporterState, FleetCollector
 from vcfleet.exporter.exposition import render_text
+from vcfleet.report import judge
 
 
 def parsed(text: str) -> list[tuple[str, str, str, list[tuple[str, str, float]]]]:
@@ -44,3 +45,20 @@ def test_escapes_and_special_values() -> None:
     ours = render_text([g, c, s]).decode()
     theirs = generate_latest(registry).decode()
     assert str(parsed(ours)) == str(parsed(theirs))  # str(): NaN != NaN
+
+
+def test_fleet_text_is_what_the_registry_gives() -> None:
+    inv, report = fleet()
+    # a room whose name needs escaping in the text format
+    odd = endpoint("odd", name='Phòng "họp"\\ số 1\ntầng 2')
+    inv = type(inv)(endpoints=(*inv.endpoints, odd))
+    report = type(report)(endpoints=(*report.endpoints, judge(odd, {})),
+                          started_at=report.started_at, duration_s=report.duration_s)
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0,
+                          report=report)
+    collector = FleetCollector(state)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    ours = collector.render().decode()
+    assert parsed(ours) == parsed(generate_latest(registry).decode())
+    assert 'name="Phòng \\"họp\\"\\\\ số 1\\ntầng 2"' in ours

@@ -20,7 +20,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from vcfleet import __version__
-from vcfleet.exporter.metrics import PREFIX, STATES, endpoint_families, info_family
+from vcfleet.exporter.exposition import render_families, render_text
+from vcfleet.exporter.metrics import PREFIX, STATES, Family, endpoint_families, info_family
+from vcfleet.exporter.state import current_reports
 from vcfleet.report import SweepReport, Verdict
 
 if TYPE_CHECKING:
@@ -33,22 +35,32 @@ class FleetCollector(Collector):
     def __init__(self, state: ExporterState) -> None:
         self.state = state
 
-    def collect(self) -> Iterator[Metric]:
-        """Info for every endpoint in scope; readiness, checks and figures once swept."""
-        state = self.state  # one consistent read: the scheduler swaps whole objects
-        reports = state.current_reports()
-        yield info_family(state.endpoints)
-        yield from endpoint_families(reports)
+    def families(self) -> tuple[list[Family], list[Metric]]:
+        """Per-endpoint families (info, readiness, checks, figures) and the fleet counts."""
+        state = self.state
+        endpoints, report = state.endpoints, state.report  # swapped whole, read once
+        reports = current_reports(report, endpoints)
         counts = GaugeMetricFamily(
             f"{PREFIX}endpoints", "Endpoints in scope by their last verdict (unknown: not "
             "checked yet).", labels=["state"])
         by_state = dict.fromkeys(STATES, 0)
         for r in reports:
             by_state[r.verdict] += 1
-        by_state[Verdict.UNKNOWN] += len(state.endpoints) - len(reports)
+        by_state[Verdict.UNKNOWN] += len(endpoints) - len(reports)
         for s, n in by_state.items():
             counts.add_metric([s.value], n)
-        yield counts
+        return [info_family(endpoints), *endpoint_families(reports)], [counts]
+
+    def collect(self) -> Iterator[Metric]:
+        """Info for every endpoint in scope; readiness, checks and figures once swept."""
+        families, metrics = self.families()
+        yield from (f.metric() for f in families)
+        yield from metrics
+
+    def render(self) -> bytes:
+        """The same families in the text format, written directly (see Family)."""
+        families, metrics = self.families()
+        return render_families(families) + render_text(metrics)
 
 
 class ExporterCollector(Collector):

@@ -18,6 +18,8 @@ from prometheus_client import generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
+from vcfleet.exporter.metrics import Family
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _SIMPLE = {"gauge": ("", "gauge"), "counter": ("_total", "counter"), "info": ("_info", "gauge")}
 
@@ -66,6 +68,33 @@ def render_text(families: Iterable[Metric]) -> bytes:
                 # rare (a quote, backslash or newline in a room's name): escape each value
                 labels = '",'.join([f'{k}="{_escape(v)}' for k, v in s.labels.items()])
             append(f'{s.name}{{{labels}"}} {value}\n')
+    return "".join(out).encode("utf-8")
+
+
+def render_families(families: Iterable[Family]) -> bytes:
+    """Per-endpoint families in the text format; each endpoint's label text is built once."""
+    out: list[str] = []
+    append = out.append
+    endpoint_text: dict[str, str] = {}
+    rest_text: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
+    for fam in families:
+        name = fam.name + "_info" if fam.info else fam.name
+        doc = fam.help.replace("\\", r"\\").replace("\n", r"\n")
+        append(f"# HELP {name} {doc}\n# TYPE {name} gauge\n")
+        for eid, rest, value in fam.rows:
+            ep = endpoint_text.get(eid)
+            if ep is None:
+                ep = endpoint_text[eid] = f'endpoint="{_escape(eid)}"'
+            if rest:
+                key = (fam.labels, rest)
+                more = rest_text.get(key)
+                if more is None:
+                    more = rest_text[key] = "".join(
+                        [f',{k}="{_escape(v)}"' for k, v in zip(fam.labels, rest, strict=True)])
+            else:
+                more = ""
+            number = repr(value) if math.isfinite(value) else _number(value)
+            append(f"{name}{{{ep}{more}}} {number}\n")
     return "".join(out).encode("utf-8")
 
 

@@ -100,28 +100,61 @@ def endpoint_info_labels(e: Endpoint) -> dict[str, str]:
     }
 
 
-def info_family(endpoints: Iterable[Endpoint]) -> Metric:
+@dataclass
+class Family:
+    """A family of per-endpoint gauges as plain rows: (endpoint id, values of the other
+    labels, value).  ``metric()`` makes the client_python family (for registries and
+    tests); ``exposition.render_families`` writes the text directly, reusing each
+    endpoint's label text across families (at 10,000 rooms, ~400,000 samples)."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    """Label names after ``endpoint``."""
+    info: bool = False
+    """An info family: exposed as ``<name>_info``."""
+    rows: list[tuple[str, tuple[str, ...], float]] = field(default_factory=list)
+
+    def metric(self) -> Metric:
+        """The family as a client_python metric family."""
+        labelnames = ["endpoint", *self.labels]
+        fam: Metric
+        if self.info:
+            fam = InfoMetricFamily(self.name, self.help, labels=["endpoint"])
+        else:
+            fam = GaugeMetricFamily(self.name, self.help, labels=labelnames)
+        name = self.name + "_info" if self.info else self.name
+        fam.samples.extend(Sample(name, dict(zip(labelnames, (eid, *rest), strict=True)), value)
+                           for eid, rest, value in self.rows)
+        return fam
+
+
+INFO_LABELS = ("name", "tier", "district", "parent", "vendor", "model", "profile", "address",
+               "maintenance", "tags")
+
+
+def info_family(endpoints: Iterable[Endpoint]) -> Family:
     """``vcfleet_endpoint_info``: one series per endpoint in scope, value 1."""
-    fam = InfoMetricFamily(
-        f"{PREFIX}endpoint", "Descriptive labels of each endpoint in the inventory "
-        "(join on endpoint); always 1.", labels=["endpoint"])
-    append, name = fam.samples.append, fam.name + "_info"
+    fam = Family(f"{PREFIX}endpoint", "Descriptive labels of each endpoint in the inventory "
+                 "(join on endpoint); always 1.", INFO_LABELS, info=True)
     for e in endpoints:
-        append(Sample(name, {"endpoint": e.id, **endpoint_info_labels(e)}, 1.0))
+        labels = endpoint_info_labels(e)
+        fam.rows.append((e.id, tuple(labels[k] for k in INFO_LABELS), 1.0))
     return fam
 
 
 @dataclass
 class _Figures:
-    """Samples of figure metrics by metric name, with and without a direction."""
+    """Rows of figure metrics by metric name, with and without a direction."""
 
-    plain: dict[str, list[Sample]] = field(default_factory=dict)
-    directed: dict[str, list[Sample]] = field(default_factory=dict)
+    plain: dict[str, list[tuple[str, tuple[str, ...], float]]] = field(default_factory=dict)
+    directed: dict[str, list[tuple[str, tuple[str, ...], float]]] = field(default_factory=dict)
     meta: dict[str, FigureMetric] = field(default_factory=dict)
 
     def add(self, endpoint: str, check: str, figures: Mapping[str, float],
             direction: str | None) -> None:
         by_name = self.directed if direction else self.plain
+        rest = (direction,) if direction else ()
         for figure, value in figures.items():
             m = figure_metric(check, figure)
             if m is None:
@@ -130,73 +163,58 @@ class _Figures:
             if rows is None:
                 rows = by_name[m.name] = []
                 self.meta[m.name] = m
-            labels = {"endpoint": endpoint, "direction": direction} if direction else \
-                {"endpoint": endpoint}
-            rows.append(Sample(m.name, labels, m.base(value)))
+            rows.append((endpoint, rest, m.base(value)))
 
-    def families(self) -> Iterator[Metric]:
+    def families(self) -> Iterator[Family]:
         for name in sorted(self.meta):
             directed, plain = self.directed.get(name, []), self.plain.get(name, [])
-            labels = ["endpoint", "direction"] if directed else ["endpoint"]
-            fam = GaugeMetricFamily(name, self.meta[name].help, labels=labels)
             if directed and plain:  # a direction-less figure next to per-direction ones
-                plain = [s._replace(labels={**s.labels, "direction": "both"}) for s in plain]
-            fam.samples.extend(plain)
-            fam.samples.extend(directed)
-            yield fam
+                plain = [(eid, ("both",), value) for eid, _, value in plain]
+            yield Family(name, self.meta[name].help, ("direction",) if directed else (),
+                         rows=plain + directed)
 
 
-def endpoint_families(reports: Sequence[EndpointReport]) -> Iterator[Metric]:
+def endpoint_families(reports: Sequence[EndpointReport]) -> list[Family]:
     """Readiness, state, per-check success and duration, and every figure of these reports.
 
     ``vcfleet_endpoint_ready`` is 1 for a ready endpoint and 0 for a degraded or down
     one; an endpoint never judged (verdict unknown) has no ready sample, only its state.
     """
-    ready = GaugeMetricFamily(
+    ready = Family(
         f"{PREFIX}endpoint_ready",
         "1 if the endpoint's last verdict is ready, 0 if degraded or down; absent until "
-        "it has been checked.", labels=["endpoint"])
-    state = GaugeMetricFamily(
+        "it has been checked.")
+    state = Family(
         f"{PREFIX}endpoint_state",
         "The endpoint's last verdict, one series per state (ready, degraded, down, "
-        "unknown); the current one is 1.", labels=["endpoint", "state"])
-    checked = GaugeMetricFamily(
+        "unknown); the current one is 1.", ("state",))
+    checked = Family(
         f"{PREFIX}endpoint_last_checked_timestamp_seconds",
-        "Unix time when the endpoint's last checks finished.", labels=["endpoint"])
-    success = GaugeMetricFamily(
+        "Unix time when the endpoint's last checks finished.")
+    success = Family(
         f"{PREFIX}probe_success",
         "1 if the check succeeded on its last run, 0 if it failed; absent if it did not run.",
-        labels=["endpoint", "check"])
-    duration = GaugeMetricFamily(
-        f"{PREFIX}probe_duration_seconds", "How long the check's last run took.",
-        labels=["endpoint", "check"])
-    timed_out = GaugeMetricFamily(
+        ("check",))
+    duration = Family(
+        f"{PREFIX}probe_duration_seconds", "How long the check's last run took.", ("check",))
+    timed_out = Family(
         f"{PREFIX}probe_timed_out",
-        "1 if the check's last run was cut off by its deadline, else 0.",
-        labels=["endpoint", "check"])
+        "1 if the check's last run was cut off by its deadline, else 0.", ("check",))
     figures = _Figures()
-    # Samples are appended directly (not through add_metric): at 10,000 rooms and
-    # ~40 series each, the per-sample overhead is most of a scrape's cost.
+    states = [(s, (s.value,)) for s in STATES]
     for r in reports:
         eid = r.endpoint.id
-        ep = {"endpoint": eid}
         if r.verdict is not Verdict.UNKNOWN:
-            _add(ready, ep, 1.0 if r.verdict is Verdict.READY else 0.0)
-        for s in STATES:
-            _add(state, {"endpoint": eid, "state": s.value}, 1.0 if r.verdict is s else 0.0)
+            ready.rows.append((eid, (), 1.0 if r.verdict is Verdict.READY else 0.0))
+        state.rows.extend((eid, label, 1.0 if r.verdict is s else 0.0) for s, label in states)
         if r.finished_at:
-            _add(checked, ep, r.finished_at)
+            checked.rows.append((eid, (), r.finished_at))
         for name, c in r.checks.items():
-            labels = {"endpoint": eid, "check": name}
-            _add(success, labels, 1.0 if c.result.ok else 0.0)
-            _add(duration, labels, c.duration_s)
-            _add(timed_out, labels, 1.0 if c.timed_out else 0.0)
+            check = (name,)
+            success.rows.append((eid, check, 1.0 if c.result.ok else 0.0))
+            duration.rows.append((eid, check, c.duration_s))
+            timed_out.rows.append((eid, check, 1.0 if c.timed_out else 0.0))
             figures.add(eid, name, c.result.figures, None)
             for direction, figs in c.result.directions.items():
                 figures.add(eid, name, figs, direction)
-    yield from (ready, state, checked, success, duration, timed_out)
-    yield from figures.families()
-
-
-def _add(fam: Metric, labels: dict[str, str], value: float) -> None:
-    fam.samples.append(Sample(fam.name, labels, value))
+    return [ready, state, checked, success, duration, timed_out, *figures.families()]

@@ -135,5 +135,5 @@ class ProbeCollector(Collector):
         duration.add_metric([self.request.module], self.elapsed_s)
         yield success
         yield duration
-        yield info_family([self.request.endpoint])
-        yield from endpoint_families(reports)
+        yield info_family([self.request.endpoint]).metric()
+        yield from (f.metric() for f in endpoint_families(reports))

@@ -259,7 +259,7 @@ class Exporter:
         report, endpoints = self.state.report, self.state.endpoints
         cached = self._fleet_text
         if cached is None or cached[0] is not report or cached[1] is not endpoints:
-            cached = (report, endpoints, CachedText(render_text(self.fleet.collect())))
+            cached = (report, endpoints, CachedText(self.fleet.render()))
             self._fleet_text = cached
         return cached[2]
 

@@ -56,6 +56,15 @@ class Scope:
         return tuple(e for e in chosen if self.shard is None or self.shard.owns(e.id))
 
 
+def current_reports(report: SweepReport | None,
+                    endpoints: tuple[Endpoint, ...]) -> list[EndpointReport]:
+    """The report's endpoints that are still in scope (removed endpoints disappear)."""
+    if report is None:
+        return []
+    ids = {e.id for e in endpoints}
+    return [r for r in report.endpoints if r.endpoint.id in ids]
+
+
 @dataclass
 class ExporterState:
     """The exporter's state: swapped whole (inventory, report) or counted (health)."""
@@ -78,10 +87,7 @@ class ExporterState:
 
     def current_reports(self) -> list[EndpointReport]:
         """The latest report's endpoints still in scope (removed endpoints disappear)."""
-        if self.report is None:
-            return []
-        ids = {e.id for e in self.endpoints}
-        return [r for r in self.report.endpoints if r.endpoint.id in ids]
+        return current_reports(self.report, self.endpoints)
 
     @property
     def ready(self) -> bool:
