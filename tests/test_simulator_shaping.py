@@ -76,11 +76,13 @@ async def test_jitter_spreads_the_delay_uniformly(tmp_path: Path, loopback_prefi
     async with simulated_fleet(tmp_path, loopback_prefix, faults):
         rtts = [r for r in await round_trips(host, 300, 30, "jitter") if r is not None]
     assert len(rtts) == 300
-    # uniform on [30, 90] ms: mean 60, standard deviation 30/sqrt(3) = 17.3
+    # uniform on [30, 90] ms: median 60, 10th/90th percentiles 36/84; the machine's
+    # scheduling noise only ever adds, so judge by robust figures
+    deciles = statistics.quantiles(rtts, n=10)
     assert min(rtts) >= 29.0
-    assert max(rtts) <= 90.0 + 25.0  # scheduling noise only ever adds
-    assert 55.0 <= statistics.mean(rtts) <= 70.0
-    assert 14.0 <= statistics.pstdev(rtts) <= 23.0
+    assert 52.0 <= statistics.median(rtts) <= 70.0
+    assert 38.0 <= deciles[8] - deciles[0] <= 62.0, deciles
+    assert sum(r <= 100.0 for r in rtts) >= 0.95 * len(rtts)
 
 
 async def test_loss_applies_to_each_direction_independently(tmp_path: Path,
