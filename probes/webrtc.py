@@ -88,6 +88,9 @@ class Settings:
     first RTCP round-trip sample (each comes 1-3 s into the media; later under loss)."""
     close_timeout_s: float = 1.5
     """Deadline for closing the peer connection and ending the session (DELETE)."""
+    sender_report_interval_s: float = 0.25
+    """Extra RTCP sender reports, each a round-trip sample when the responder answers it
+    (vcfleet's does at once; others in their own 0.5-1.5 s rhythm)."""
     verify_tls: bool = True
     """Verify the responder's certificate when its URL is https."""
     max_loop_lag_ms: float = 15.0
@@ -290,6 +293,8 @@ class _Loopback:
     async def _media_window(self) -> None:
         s = self.settings
         self._mark("media_start")
+        for stream in self.streams:
+            stream.rtcp.start(s.sender_report_interval_s)
         await asyncio.sleep(s.duration_s)
         # Under heavy loss the responder may finish DTLS (and echo) later than we did.
         deadline = time.monotonic() + s.rtcp_grace_s
@@ -355,6 +360,8 @@ class _Loopback:
     async def close(self) -> None:
         """Close the peer connection, end the session at the responder, stop sampling."""
         timeout = self.settings.close_timeout_s
+        for stream in self.streams:
+            await stream.rtcp.stop()
         jobs = []
         if self.pc is not None:
             jobs.append(close_peer_connection(self.pc, timeout))

@@ -25,6 +25,7 @@ import av
 from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, RtcpSrPacket
 
 AUDIO_PTIME_S = 0.020
 """Opus frame duration the probe sends (20 ms, as browsers do)."""
@@ -114,6 +115,39 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None)
     if getattr(receiver, names[2]) == "audio":
         setattr(receiver, names[1], PassThroughBuffer())
     return tap
+
+
+def answer_sender_reports(receiver: RTCRtpReceiver) -> None:
+    """Make the receiver answer every RTCP sender report (SR) with a receiver report at once.
+
+    aiortc reports every 0.5-1.5 s, which gives a 3 s probe one or two round-trip
+    samples, and a single late wake-up then decides its RTT.  Answering each SR
+    (RFC 3550 allows reports at any time; they are ordinary RRs with LSR/DLSR)
+    gives the probe a sample per SR it sends.
+    """
+    target: Any = receiver
+    handle = target._handle_rtcp_packet
+
+    async def handle_rtcp(packet: Any) -> None:
+        arrived = time.time()
+        await handle(packet)
+        if isinstance(packet, RtcpSrPacket):
+            await _report_now(target, packet, arrived)
+
+    target._handle_rtcp_packet = handle_rtcp
+
+
+async def _report_now(receiver: Any, sr: RtcpSrPacket, arrived: float) -> None:
+    ssrc_of_reports = receiver._RTCRtpReceiver__rtcp_ssrc
+    stream = receiver._RTCRtpReceiver__remote_streams.get(sr.ssrc)
+    if ssrc_of_reports is None or stream is None or stream.max_seq is None:
+        return
+    delay = max(1, int((time.time() - arrived) * 65536))
+    report = RtcpReceiverInfo(
+        ssrc=sr.ssrc, fraction_lost=stream.fraction_lost, packets_lost=stream.packets_lost,
+        highest_sequence=stream.max_seq, jitter=stream.jitter,
+        lsr=(sr.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF, dlsr=delay)
+    await receiver._send_rtcp(RtcpRrPacket(ssrc=ssrc_of_reports, reports=[report]))
 
 
 def _ignore(codec: Any, frame: Any) -> None:

@@ -52,7 +52,7 @@ from aiortc import (
 )
 
 from probes.shaping import Shaper
-from probes.webrtc_media import EchoTrack, tap_receiver
+from probes.webrtc_media import EchoTrack, answer_sender_reports, tap_receiver
 from probes.webrtc_net import close_peer_connection, ice_addresses, shape_connection
 from probes.webrtc_stats import LoopLag
 
@@ -316,6 +316,7 @@ class Responder:
             echo.push(codec, frame)
 
         tap_receiver(transceiver.receiver, on_frame)
+        answer_sender_reports(transceiver.receiver)
         transceiver.sender.replaceTrack(echo)
         transceiver.direction = "sendrecv"
         # A keyframe request from the client goes to whoever encodes: the client.

@@ -5,7 +5,10 @@
   stream.  Each block whose LSR names one of our SRs gives a round-trip sample
   ``arrival - SR departure - DLSR`` (RFC 3550 section 6.4.1).  aiortc itself
   keeps only an average, and only for a block naming the latest SR, which
-  leaves a 3 s window with no sample too often.
+  leaves a 3 s window with no sample too often.  ``start(interval)`` also sends
+  an extra SR every ``interval`` (the same SR aiortc would send): a peer that
+  answers each SR with a report (our responder does) then gives a dozen samples
+  in 3 s, whose median shrugs off one late wake-up on either side.
 - ``LoopLag`` samples how late the event loop wakes up.  A late loop delays
   every packet's arrival time and every RTCP departure, so large lag means the
   figures describe the prober's CPU, not the network (results are then marked
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aiortc import RTCRtpSender
-from aiortc.rtp import RtcpRrPacket, RtcpSrPacket
+from aiortc.rtp import RtcpRrPacket, RtcpSenderInfo, RtcpSrPacket
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,8 @@ class RtcpMonitor:
         self.rtt_samples: list[float] = []
         """Round-trip samples in seconds."""
         self._max_sr = max_sr
+        self._task: asyncio.Task[None] | None = None
+        self._last_lsr = 0
         # aiortc calls these two through the instance (RTP router, RTCP loop), so
         # wrapping them per instance observes every SR and RR of this sender only.
         target: Any = sender
@@ -93,6 +98,35 @@ class RtcpMonitor:
                 sample = now - sent - block.dlsr / 65536.0
                 if sample >= 0:
                     self.rtt_samples.append(sample)
+
+    def start(self, interval_s: float) -> None:
+        """Send an extra SR every ``interval_s`` seconds until ``stop``."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._extra_reports(interval_s),
+                                             name="webrtc-extra-sr")
+
+    async def stop(self) -> None:
+        """Stop the extra SRs and wait for the task to end."""
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _extra_reports(self, interval_s: float) -> None:
+        sender: Any = self.sender
+        while True:
+            await asyncio.sleep(interval_s)
+            # The state aiortc's own SR carries: the last packet's NTP and RTP times.
+            ntp = sender._RTCRtpSender__ntp_timestamp
+            lsr = (ntp >> 16) & 0xFFFFFFFF
+            if not ntp or lsr == self._last_lsr:
+                continue  # nothing sent since the last SR: its LSR would not be unique
+            self._last_lsr = lsr
+            info = RtcpSenderInfo(ntp_timestamp=ntp,
+                                  rtp_timestamp=sender._RTCRtpSender__rtp_timestamp,
+                                  packet_count=sender._RTCRtpSender__packet_count & 0xFFFFFFFF,
+                                  octet_count=sender._RTCRtpSender__octet_count & 0xFFFFFFFF)
+            await sender._send_rtcp([RtcpSrPacket(ssrc=sender._ssrc, sender_info=info)])
 
     @property
     def last(self) -> ReceiverReport | None:

@@ -56,13 +56,16 @@ def _holding_slot() -> bool:
 class PoolLimits:
     """How many probes a worker may run at once, and how the limit adapts."""
 
-    start: int = 12
+    start: int = 16
     """Concurrent probes per worker at first."""
-    minimum: int = 2
-    maximum: int = 48
-    lag_target_ms: float = 6.0
+    minimum: int = 6
+    """The floor: lag caused by other processes on the machine is not cured by
+    starving the sweep (the probes mark what it spoils as unreliable)."""
+    maximum: int = 64
+    lag_target_ms: float = 10.0
     """Event-loop lag (95th percentile over half a second) above which a worker's
-    limit shrinks by a quarter; below half of it, a busy worker's limit grows by one."""
+    limit shrinks by a fifth (at most every 2 s); below half of it, a busy worker's
+    limit grows by one per report."""
 
 
 @dataclass
@@ -246,8 +249,8 @@ class MediaPool:
         limits = self.limits
         now = time.monotonic()
         if lag_ms > limits.lag_target_ms:
-            if now - worker.last_decrease > 1.0:
-                worker.limit = max(limits.minimum, int(worker.limit * 0.75))
+            if now - worker.last_decrease > 2.0:
+                worker.limit = max(limits.minimum, int(worker.limit * 0.8))
                 worker.last_decrease = now
                 log.debug("media worker %d lags %.1f ms: limit %d", worker.index, lag_ms,
                           worker.limit)
