@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from inventory import Inventory
@@ -202,3 +203,19 @@ async def test_a_probe_that_ignores_its_own_deadline_is_cut_by_the_engine(
     assert check.timed_out
     assert check.result.reason == "no answer within 0.3 s"
     assert check.duration_s >= 0.3 + 0.25  # the engine's grace for probes that keep time
+
+
+async def test_paced_kind_starts_no_faster_than_its_rate(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 6, 9)
+    starts: list[float] = []
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        starts.append(time.monotonic())
+        return ProbeResult(ok=True)
+
+    options = SweepOptions(runners={"tcp": runner}, kind_rates={"tcp": 20.0})
+    report = await run_sweep(inv, options=options)
+    assert {r.verdict for r in report.endpoints} == {Verdict.READY}
+    starts.sort()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.05 - 0.005  # 20 a second: at least 50 ms apart
