@@ -163,3 +163,8 @@ async def _sighup_reloads(serve: subprocess.Popen[bytes], inventory: Path, expor
             await asyncio.sleep(0.2)
     assert 'endpoint="yealink-4"' not in text
     assert 'vcfleet_endpoint_ready{endpoint="cisco-ce-1"}' in text
+    # a scrape with real figures (icmp, sip, https) passes promtool's naming checks
+    assert "vcfleet_sip_rtt_seconds{" in text
+    proc = await asyncio.to_thread(subprocess.run, [require_tool("promtool"), "check", "metrics"],
+                                   input=text, capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), proc
