@@ -218,3 +218,17 @@ def test_direction_less_figure_next_to_directed_ones_is_both() -> None:
                                 {"endpoint": "a", "direction": "both"}) == 0.004
     assert reg.get_sample_value("vcfleet_webrtc_jitter_seconds",
                                 {"endpoint": "b", "direction": "up"}) == 0.002
+
+
+def test_unreliable_figures_are_flagged() -> None:
+    room = endpoint("a")
+    starved = CheckReport("webrtc", ProbeResult(ok=True, figures={"rtt_ms": 300.0},
+                                                unreliable=True), True, 4.0)
+    inv = Inventory(endpoints=(room,))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0,
+                          report=SweepReport(endpoints=(judge(room, {"webrtc": starved}),),
+                                             started_at=0.0, duration_s=1.0))
+    reg = registry_for(state)
+    labels = {"endpoint": "a", "check": "webrtc"}
+    assert reg.get_sample_value("vcfleet_probe_unreliable", labels) == 1.0
+    assert reg.get_sample_value("vcfleet_webrtc_rtt_seconds", {"endpoint": "a"}) == 0.3

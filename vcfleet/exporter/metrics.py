@@ -200,6 +200,10 @@ def endpoint_families(reports: Sequence[EndpointReport]) -> list[Family]:
     timed_out = Family(
         f"{PREFIX}probe_timed_out",
         "1 if the check's last run was cut off by its deadline, else 0.", ("check",))
+    unreliable = Family(
+        f"{PREFIX}probe_unreliable",
+        "1 if the check's last figures were taken while the prober was overloaded "
+        "(reported, not judged), else 0.", ("check",))
     figures = _Figures()
     states = [(s, (s.value,)) for s in STATES]
     for r in reports:
@@ -214,7 +218,9 @@ def endpoint_families(reports: Sequence[EndpointReport]) -> list[Family]:
             success.rows.append((eid, check, 1.0 if c.result.ok else 0.0))
             duration.rows.append((eid, check, c.duration_s))
             timed_out.rows.append((eid, check, 1.0 if c.timed_out else 0.0))
+            unreliable.rows.append((eid, check, 1.0 if c.result.unreliable else 0.0))
             figures.add(eid, name, c.result.figures, None)
             for direction, figs in c.result.directions.items():
                 figures.add(eid, name, figs, direction)
-    return [ready, state, checked, success, duration, timed_out, *figures.families()]
+    return [ready, state, checked, success, duration, timed_out, unreliable,
+            *figures.families()]
