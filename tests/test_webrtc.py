@@ -88,7 +88,7 @@ async def test_media_flows_both_ways(responder: Responder) -> None:
     assert 0 <= down["jitter_ms"] < 10
     assert 20_000 < down["bitrate_bps"] < 40_000  # the ~28 kbit/s of Opus we sent
     assert f["mos"] > 4.3
-    assert result.info["rtt_samples"] >= 1
+    assert result.info["rtt_samples"] >= 4  # an SR every 250 ms, each answered at once
     assert result.info["responder_lag_p95_ms"] >= 0  # the responder reported its own lag
     assert responder.sessions == {}  # the probe ended its session (DELETE)
     assert responder.sessions_total == 1
@@ -245,3 +245,37 @@ async def test_cancelled_probe_leaves_nothing_behind(responder: Responder) -> No
         await task
     assert responder.sessions == {}  # the DELETE went out even though we were cancelled
     await assert_no_leaks()
+
+
+# -- units ------------------------------------------------------------------------------
+
+
+def test_up_figures_convert_rtcp_units() -> None:
+    from types import SimpleNamespace
+
+    from probes.webrtc import _up_figures
+    from probes.webrtc_stats import ReceiverReport
+
+    # Packets sent 20 ms apart from t=0; the report arrives at t=4.04 s with a 50 ms
+    # RTT, so it covers packets sent up to t=3.99 s: 200 of them, 20 lost.
+    report = ReceiverReport(arrival=4.04, fraction_lost=64, packets_lost=20,
+                            highest_sequence=1199, jitter=480, lsr=1, dlsr=1)
+    stream = SimpleNamespace(rtcp=SimpleNamespace(last=report), clock=48_000,
+                             track=SimpleNamespace(send_times=[i * 0.02 for i in range(250)]))
+    figures = _up_figures(stream, 0.050)  # type: ignore[arg-type]
+    assert figures == {"jitter_ms": 10.0, "loss_ratio": 0.1, "fraction_lost": 0.25}
+    video = SimpleNamespace(rtcp=stream.rtcp, clock=90_000, track=stream.track)
+    assert _up_figures(video, 0.050)["jitter_ms"] == round(480 / 90, 3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("header", "parsed"), [
+    ("p95=1.5, max=20.25", (1.5, 20.25)),
+    ("max=3,p95=2", (2.0, 3.0)),
+    ("", None),
+    ("p95=fast", None),
+    ("nonsense", None),
+])
+def test_responder_lag_header(header: str, parsed: tuple[float, float] | None) -> None:
+    from probes.webrtc import _parse_lag
+
+    assert _parse_lag(header) == parsed

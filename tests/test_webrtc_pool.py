@@ -89,3 +89,17 @@ async def test_lost_worker_fails_its_probes_clearly(responders: list[Responder])
         assert result.reason == "media worker 0 exited"
         later = await pool(target(responders[1]), SHORT)
         assert later.reason == "no media worker is running"
+
+
+@pytest.mark.timeout(90)
+async def test_a_running_probe_counts_once_against_the_limit(
+        responders: list[Responder]) -> None:
+    limits = PoolLimits(start=1, minimum=1, maximum=1)
+    async with MediaPool(workers=2, limits=limits) as pool:
+        runs = [asyncio.create_task(pool(target(r), SHORT)) for r in responders[:2]]
+        async with asyncio.timeout(20):
+            while sum(w.in_flight for w in pool.workers) < 2:
+                await asyncio.sleep(0.02)  # both run at once: one slot each, no more
+        results = await asyncio.gather(*runs)
+        assert pool._in_use() == 0
+    assert all(r.ok for r in results), [r.reason for r in results]

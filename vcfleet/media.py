@@ -79,6 +79,8 @@ class _Worker:
     last_decrease: float = 0.0
     reader: asyncio.Task[None] | None = None
     jobs: dict[int, asyncio.Future[ProbeResult]] = field(default_factory=dict)
+    orphans: set[int] = field(default_factory=set)
+    """Jobs whose caller was cancelled: still running here until the worker says so."""
 
     def send(self, message: tuple[Any, ...]) -> None:
         stdin = self.process.stdin
@@ -157,7 +159,9 @@ class MediaPool:
         return sum(w.limit for w in self.workers if w.alive)
 
     def _in_use(self) -> int:
-        return self._reserved + sum(w.in_flight for w in self.workers)
+        # Every running probe holds a slot, except those whose caller was cancelled
+        # and which the worker is still closing.
+        return self._reserved + sum(len(w.orphans) for w in self.workers)
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -205,6 +209,8 @@ class MediaPool:
         except asyncio.CancelledError:
             # The worker cancels the probe, which closes its connection; the slot
             # stays counted until the worker says the probe has ended.
+            if job in worker.jobs:
+                worker.orphans.add(job)
             with contextlib.suppress(ConnectionError):
                 worker.send(("cancel", job))
             raise
@@ -233,6 +239,7 @@ class MediaPool:
 
     def _finish(self, worker: _Worker, job: int, result: ProbeResult) -> None:
         worker.in_flight -= 1
+        worker.orphans.discard(job)
         done = worker.jobs.pop(job, None)
         if done is not None and not done.done():
             done.set_result(result)
@@ -243,6 +250,7 @@ class MediaPool:
                 done.set_result(ProbeResult.failure(reason))
         worker.in_flight -= len(worker.jobs)
         worker.jobs.clear()
+        worker.orphans.clear()
 
     def _adapt(self, worker: _Worker, lag_ms: float) -> None:
         worker.lag_ms = lag_ms
