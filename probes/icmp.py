@@ -50,7 +50,7 @@ PROTO: dict[int, int] = {socket.AF_INET: socket.IPPROTO_ICMP,
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 SO_RCVBUFFORCE = 33
 SOL_RAW, ICMP_FILTER = 255, 1
-RCVBUF_BYTES = 4 << 20
+RCVBUF_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
