@@ -219,3 +219,26 @@ async def test_paced_kind_starts_no_faster_than_its_rate(loopback_prefix: str) -
     starts.sort()
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.05 - 0.005  # 20 a second: at least 50 ms apart
+
+
+async def test_a_hanging_check_gives_up_its_place_after_its_lease(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 4, 9)
+    finished: list[str] = []
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        if target.name == "e0":
+            await asyncio.sleep(3600)
+        return ProbeResult(ok=True)
+
+    def on(event: SweepEvent) -> None:
+        if isinstance(event, CheckFinished):
+            finished.append(event.endpoint_id)
+
+    # One place for tcp checks: e0 takes it and hangs; after its lease the others go on
+    # and finish long before e0's deadline.
+    options = SweepOptions(runners={"tcp": runner}, kind_limits={"tcp": 1},
+                           timeouts={"tcp": 2.0})
+    report = await run_sweep(inv, options=options, on_event=on)
+    assert finished[-1] == "e0"
+    assert set(finished[:-1]) == {"e1", "e2", "e3"}
+    assert report.get("e0").verdict is Verdict.DOWN  # type: ignore[union-attr]
