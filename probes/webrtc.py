@@ -93,7 +93,7 @@ class Settings:
     (vcfleet's does at once; others in their own 0.5-1.5 s rhythm)."""
     verify_tls: bool = True
     """Verify the responder's certificate when its URL is https."""
-    max_loop_lag_ms: float = 15.0
+    max_loop_lag_ms: float = 10.0
     """Event-loop lag (95th percentile over the media window) above which the
     result is marked unreliable."""
 

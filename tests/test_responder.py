@@ -35,7 +35,7 @@ async def responder(loopback_prefix: str) -> AsyncIterator[Responder]:
 async def assert_no_leaks() -> None:
     """No task but the test's own, no thread but the main one."""
     current = asyncio.current_task()
-    for _i in range(100):
+    for _i in range(300):
         tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
         if not tasks:
             break

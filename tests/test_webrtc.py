@@ -43,7 +43,7 @@ FAST = Settings(duration_s=2.0, signalling_timeout_s=2.0, connect_timeout_s=2.0,
 async def assert_no_leaks() -> None:
     current = asyncio.current_task()
     tasks: list[asyncio.Task[object]] = []
-    for _ in range(100):
+    for _ in range(300):
         tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
         if not tasks:
             break

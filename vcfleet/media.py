@@ -56,16 +56,17 @@ def _holding_slot() -> bool:
 class PoolLimits:
     """How many probes a worker may run at once, and how the limit adapts."""
 
-    start: int = 16
-    """Concurrent probes per worker at first."""
+    start: int = 8
+    """Concurrent probes per worker at first: a sweep begins with every room's network
+    checks at once, and a burst of DTLS handshakes on top would skew the first RTTs."""
     minimum: int = 6
     """The floor: lag caused by other processes on the machine is not cured by
     starving the sweep (the probes mark what it spoils as unreliable)."""
     maximum: int = 64
-    lag_target_ms: float = 10.0
+    lag_target_ms: float = 6.0
     """Event-loop lag (95th percentile over half a second) above which a worker's
     limit shrinks by a fifth (at most every 2 s); below half of it, a busy worker's
-    limit grows by one per report."""
+    limit grows by a quarter (at least one) per report."""
 
 
 @dataclass
@@ -263,7 +264,7 @@ class MediaPool:
                 log.debug("media worker %d lags %.1f ms: limit %d", worker.index, lag_ms,
                           worker.limit)
         elif lag_ms < limits.lag_target_ms / 2 and worker.in_flight >= worker.limit:
-            worker.limit = min(limits.maximum, worker.limit + 1)
+            worker.limit = min(limits.maximum, worker.limit + max(1, worker.limit // 4))
 
     def status(self) -> list[dict[str, float]]:
         """Per worker: limit, in flight, last reported lag (for logs and benches)."""

@@ -1,0 +1,232 @@
+"""Benchmark: a full ``--checks net,webrtc`` sweep of the 348-room demo fleet, RTT truth.
+
+    python bench/bench_webrtc.py [--repeat N] [--workers N] [--sim-workers N|auto]
+                                 [--checks net,webrtc] [--net A]
+
+Starts ``vcfleet simulate`` as a subprocess (on a copy of the demo inventory moved
+to 127.A.x.y, so that it never collides with another simulator on the machine)
+with a faults file that injects known delays on some rooms, waits for its
+``ready`` line, then runs the sweep in this process the way ``vcfleet sweep``
+does (the engine starts the WebRTC worker pool, ``vcfleet.media``).  Prints:
+
+- wall time of the sweep (target: under 60 s), the verdict summary;
+- CPU seconds of the prober (this process and its pool workers) and of the
+  simulator (its processes, measured from /proc), and peak RSS of each;
+- the webrtc check: how many measured, failed (with the commonest reasons),
+  unreliable (prober or responder overloaded);
+- RTT error against the injected delay (true RTT = delay_ms + the loopback's
+  ~0.1 ms), p50 / p99 / max of |error| and how many rooms are within 10 ms
+  (target: all), over the reliable results and over all results.
+
+Figures only, never pass/fail; a shared machine makes them noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from inventory import Inventory, load_inventory  # noqa: E402
+from inventory.demofleet import DEMO_DIR  # noqa: E402
+from vcfleet.report import SweepReport  # noqa: E402
+from vcfleet.simulator.faults import load_faults  # noqa: E402
+from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit, run_sweep  # noqa: E402
+
+READY_TIMEOUT_S = 300.0
+FAULTS = """\
+# Known delays (true RTT = delay_ms): departments 20 ms, two districts 60 and 150 ms.
+- select: "tier=department"
+  delay_ms: 20
+- select: "district=nga-son"
+  delay_ms: 60
+- select: "district=tho-xuan"
+  delay_ms: 150
+"""
+
+
+def write_fleet(folder: Path, net: int) -> Path:
+    """The demo fleet moved to 127.``net``+ (each distinct 127.A becomes net, net+1, ...)."""
+    for name in ("demo-secret.txt", "demo-webrtc-token.txt"):
+        shutil.copy(DEMO_DIR / name, folder / name)
+    seen: dict[str, int] = {}
+
+    def sub(m: re.Match[str]) -> str:
+        seen.setdefault(m.group(1), net + len(seen))
+        return f"127.{seen[m.group(1)]}."
+
+    text = (DEMO_DIR / "thanh-hoa.yaml").read_text(encoding="utf-8")
+    path = folder / "fleet.yaml"
+    path.write_text(re.sub(r"\b127\.(\d+)\.", sub, text), encoding="utf-8")
+    return path
+
+
+def start_simulator(inventory: Path, faults: Path, state: Path,
+                    workers: str) -> subprocess.Popen[str]:
+    """``vcfleet simulate`` with the faults; returns once it prints ``ready``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
+         "--faults", str(faults), "--state-dir", str(state), "--workers", workers],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("ready"):
+            print(f"simulator: {line.strip()}", flush=True)
+            return proc
+        if not line and proc.poll() is not None:
+            raise RuntimeError(f"simulator exited {proc.returncode}")
+    stop(proc)
+    raise RuntimeError("simulator not ready in time")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop the simulator's process group and wait for it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def group_usage(pgid: int) -> tuple[float, int]:
+    """(CPU seconds, sum of peak RSS in KiB) of the live processes of a process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    cpu, rss = 0.0, 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[2]) != pgid:  # field 5 (pgrp), after pid and (comm)
+                continue
+            cpu += (int(stat[11]) + int(stat[12])) / tick
+            status = (entry / "status").read_text()
+            hwm = re.search(r"VmHWM:\s+(\d+)", status)
+            rss += int(hwm.group(1)) if hwm else 0
+        except (OSError, IndexError, ValueError):
+            continue
+    return cpu, rss
+
+
+def true_delays(inv: Inventory, faults_path: Path) -> dict[str, float]:
+    """Injected delay per endpoint id, as the simulator applies the faults file."""
+    faults = load_faults(faults_path)
+    return {e.id: float(faults.for_endpoint(e, inv).delay_ms) for e in inv.endpoints}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def report_errors(label: str, errors: list[float]) -> None:
+    if not errors:
+        print(f"  RTT error ({label}): no results")
+        return
+    absolute = [abs(e) for e in errors]
+    within = sum(1 for e in absolute if e <= 10.0)
+    print(f"  RTT error ({label}, n={len(errors)}): p50 {percentile(absolute, 0.5):.2f} ms  "
+          f"p99 {percentile(absolute, 0.99):.2f} ms  max {max(absolute):.2f} ms  "
+          f"mean signed {statistics.mean(errors):+.2f} ms  within 10 ms: {within}/{len(errors)}")
+
+
+def summarize(report: SweepReport, delays: dict[str, float]) -> None:
+    checks = [(r.endpoint.id, r.checks["webrtc"].result) for r in report.endpoints
+              if "webrtc" in r.checks]
+    ok = [(i, res) for i, res in checks if res.ok]
+    failed = Counter(re.sub(r"\d+(\.\d+)?", "N", res.reason) for _, res in checks if not res.ok)
+    unreliable = [i for i, res in ok if res.unreliable]
+    print(f"  webrtc: {len(checks)} checks, {len(ok)} measured, {len(checks) - len(ok)} failed, "
+          f"{len(unreliable)} unreliable", flush=True)
+    for reason, count in failed.most_common(4):
+        print(f"      {count:4d} x {reason}")
+    errors_all = [res.figures["rtt_ms"] - delays[i] for i, res in ok]
+    errors_reliable = [res.figures["rtt_ms"] - delays[i] for i, res in ok if not res.unreliable]
+    report_errors("reliable", errors_reliable)
+    report_errors("all measured", errors_all)
+    by_delay: dict[float, list[float]] = {}
+    for i, res in ok:
+        by_delay.setdefault(delays[i], []).append(res.figures["rtt_ms"])
+    for delay, rtts in sorted(by_delay.items()):
+        print(f"      injected {delay:5.0f} ms: n={len(rtts):3d}  median RTT "
+              f"{statistics.median(rtts):7.2f} ms  max {max(rtts):7.2f} ms")
+    setup = [res.figures["setup_ms"] for _, res in ok]
+    if setup:
+        print(f"  setup: median {statistics.median(setup):.0f} ms, p99 "
+              f"{percentile(setup, 0.99):.0f} ms", flush=True)
+
+
+async def sweep_once(inv: Inventory, checks: str, workers: int | None) -> SweepReport:
+    options = SweepOptions(checks=parse_checks(checks), media_workers=workers)
+    return await run_sweep(inv, options=options)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None, help="media worker processes")
+    parser.add_argument("--sim-workers", default="auto", help="simulator worker processes")
+    parser.add_argument("--checks", default="net,webrtc")
+    parser.add_argument("--net", type=int, default=None, help="first 127.A octet to use")
+    args = parser.parse_args()
+    raise_open_file_limit(8192)
+    net = args.net or random.randint(60, 200)
+    with tempfile.TemporaryDirectory(prefix="vcfleet-bench-webrtc-") as tmp:
+        folder = Path(tmp)
+        inventory = write_fleet(folder, net)
+        faults = folder / "faults.yaml"
+        faults.write_text(FAULTS, encoding="utf-8")
+        inv = load_inventory(inventory)
+        delays = true_delays(inv, faults)
+        print(f"fleet: {len(inv.endpoints)} rooms at 127.{net}+, injected delays "
+              f"{dict(sorted(Counter(delays.values()).items()))} (ms: rooms)", flush=True)
+        sim = start_simulator(inventory, faults, folder / "state", args.sim_workers)
+        try:
+            for run in range(1, args.repeat + 1):
+                sim_cpu0, _ = group_usage(sim.pid)
+                children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                wall0, cpu0 = time.monotonic(), time.process_time()
+                report = asyncio.run(sweep_once(inv, args.checks, args.workers))
+                wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                workers_cpu = (children.ru_utime - children0.ru_utime
+                               + children.ru_stime - children0.ru_stime)
+                sim_cpu, sim_rss = group_usage(sim.pid)
+                s = report.summary()
+                print(f"run {run}: sweep of {s['total']} rooms ({args.checks}) in {wall:.1f} s: "
+                      f"{s['ready']} ready, {s['degraded']} degraded, {s['down']} down",
+                      flush=True)
+                self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                print(f"  CPU: prober {cpu + workers_cpu:.1f} s (this process {cpu:.1f} s, "
+                      f"media workers {workers_cpu:.1f} s), simulator "
+                      f"{sim_cpu - sim_cpu0:.1f} s; load average {os.getloadavg()[0]:.1f}")
+                print(f"  peak RSS: this process {self_rss / 1024:.0f} MiB, largest media "
+                      f"worker {children.ru_maxrss / 1024:.0f} MiB, simulator (sum) "
+                      f"{sim_rss / 1024:.0f} MiB", flush=True)
+                summarize(report, delays)
+        finally:
+            stop(sim)
+
+
+if __name__ == "__main__":
+    main()
