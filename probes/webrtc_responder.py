@@ -215,12 +215,15 @@ class Responder:
         if len(self.sessions) >= self.max_sessions:
             return self._error(503, f"session limit reached ({self.max_sessions})",
                                **{"Retry-After": "5"})
+        offer = await request.text()  # 413 from aiohttp beyond MAX_SDP_BYTES
+        if len(self.sessions) >= self.max_sessions:
+            return self._error(503, f"session limit reached ({self.max_sessions})",
+                               **{"Retry-After": "5"})
         session = Session(secrets.token_urlsafe(12), self._new_peer_connection())
         self.sessions[session.id] = session  # counts against the limit from now on
         session.lag = LoopLag.of_running_loop()
         session.lag.acquire()
         try:
-            offer = await request.text()
             answer = await self._answer(session, offer)
         except _BadOffer as exc:
             self._end(session.id, "bad offer")

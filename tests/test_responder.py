@@ -90,7 +90,8 @@ async def test_offer_gets_sendrecv_answer_and_session_url(responder: Responder) 
     ({"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/plain"}, "v=0", 415),
     (AUTH, "this is not SDP", 400),
     (AUTH, "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nnonsense\r\n", 400),
-], ids=["no-token", "wrong-token", "wrong-type", "garbage", "broken-sdp"])
+    (AUTH, "v=0\r\n" + "a=x\r\n" * 20_000, 413),
+], ids=["no-token", "wrong-token", "wrong-type", "garbage", "broken-sdp", "too-large"])
 async def test_bad_requests_are_refused(responder: Responder, headers: dict[str, str], body: str,
                                         status: int) -> None:
     got, text, answer_headers = await post(responder.url, body, headers)
