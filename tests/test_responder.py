@@ -185,3 +185,105 @@ async def test_stop_closes_every_session(loopback_prefix: str) -> None:
     assert responder.sessions == {}
     assert all(pc.connectionState == "closed" for pc in closing)
     await assert_no_leaks()
+
+
+# A browser-style offer as Chrome writes it after gathering (BUNDLE, rtcp-mux, msid,
+# RTX, header extensions, several codecs, a data channel), typed for this test.
+BROWSER_OFFER = "\r\n".join([
+    "v=0",
+    "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
+    "s=-",
+    "t=0 0",
+    "a=group:BUNDLE 0 1 2",
+    "a=extmap-allow-mixed",
+    "a=msid-semantic: WMS stream1",
+    "m=audio 50000 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126",
+    "c=IN IP4 127.0.0.1",
+    "a=rtcp:9 IN IP4 0.0.0.0",
+    "a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host generation 0",
+    "a=ice-ufrag:Brws",
+    "a=ice-pwd:browserpassword1234567890",
+    "a=ice-options:trickle",
+    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+    "a=setup:actpass",
+    "a=mid:0",
+    "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level",
+    "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=sendrecv",
+    "a=msid:stream1 audio1",
+    "a=rtcp-mux",
+    "a=rtpmap:111 opus/48000/2",
+    "a=rtcp-fb:111 transport-cc",
+    "a=fmtp:111 minptime=10;useinbandfec=1",
+    "a=rtpmap:63 red/48000/2",
+    "a=fmtp:63 111/111",
+    "a=rtpmap:9 G722/8000",
+    "a=rtpmap:0 PCMU/8000",
+    "a=rtpmap:8 PCMA/8000",
+    "a=rtpmap:13 CN/8000",
+    "a=rtpmap:110 telephone-event/48000",
+    "a=rtpmap:126 telephone-event/8000",
+    "a=ssrc:1001 cname:browsercname",
+    "a=ssrc:1001 msid:stream1 audio1",
+    "m=video 50000 UDP/TLS/RTP/SAVPF 96 97 98 99 45 46",
+    "c=IN IP4 127.0.0.1",
+    "a=rtcp:9 IN IP4 0.0.0.0",
+    "a=ice-ufrag:Brws",
+    "a=ice-pwd:browserpassword1234567890",
+    "a=ice-options:trickle",
+    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+    "a=setup:actpass",
+    "a=mid:1",
+    "a=extmap:2 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
+    "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=sendrecv",
+    "a=msid:stream1 video1",
+    "a=rtcp-mux",
+    "a=rtcp-rsize",
+    "a=rtpmap:96 VP8/90000",
+    "a=rtcp-fb:96 goog-remb",
+    "a=rtcp-fb:96 ccm fir",
+    "a=rtcp-fb:96 nack",
+    "a=rtcp-fb:96 nack pli",
+    "a=rtpmap:97 rtx/90000",
+    "a=fmtp:97 apt=96",
+    "a=rtpmap:98 VP9/90000",
+    "a=fmtp:98 profile-id=0",
+    "a=rtpmap:99 rtx/90000",
+    "a=fmtp:99 apt=98",
+    "a=rtpmap:45 AV1/90000",
+    "a=rtpmap:46 rtx/90000",
+    "a=fmtp:46 apt=45",
+    "a=ssrc-group:FID 2001 2002",
+    "a=ssrc:2001 cname:browsercname",
+    "a=ssrc:2002 cname:browsercname",
+    "m=application 50000 UDP/DTLS/SCTP webrtc-datachannel",
+    "c=IN IP4 127.0.0.1",
+    "a=ice-ufrag:Brws",
+    "a=ice-pwd:browserpassword1234567890",
+    "a=ice-options:trickle",
+    "a=fingerprint:sha-256 " + ":".join(["AB"] * 32),
+    "a=setup:actpass",
+    "a=mid:2",
+    "a=sctp-port:5000",
+    "a=max-message-size:262144",
+    "",
+])
+
+
+async def test_browser_style_offer_gets_a_standard_answer(responder: Responder) -> None:
+    status, answer, _ = await post(responder.url, BROWSER_OFFER, AUTH)
+    assert status == 201, answer
+    lines = answer.splitlines()
+    assert "a=group:BUNDLE 0 1 2" in lines
+    media = [line.split()[0] for line in lines if line.startswith("m=")]
+    assert media == ["m=audio", "m=video", "m=application"]
+    assert all(not line.startswith("m=") or line.split()[1] != "0" for line in lines)
+    assert lines.count("a=sendrecv") == 2  # the echo goes back on each track
+    assert "a=rtpmap:111 opus/48000/2" in lines
+    assert "a=rtpmap:96 VP8/90000" in lines
+    assert "a=setup:active" in lines
+    assert any(line.startswith("a=fingerprint:sha-256 ") for line in lines)
+    assert "a=sctp-port:5000" in lines
+    assert len(responder.sessions) == 1  # ICE will fail (no browser): the watchdog ends it
