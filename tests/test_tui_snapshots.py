@@ -28,13 +28,22 @@ def snap(snap_compare: Any) -> Any:
     return snap_compare
 
 
+async def all_rows(pilot: Pilot[int]) -> None:
+    """Wait until the table holds every row (they are added in chunks after the first)."""
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    await pilot.pause()
+    while app.fleet.table.adding_rows:
+        await pilot.pause(0.05)
+
+
 def test_fleet_screen(snap: Any) -> None:
-    assert snap(console(), terminal_size=SIZE)
+    assert snap(console(), terminal_size=SIZE, run_before=all_rows)
 
 
 def test_fleet_screen_filtered_on_rooms_down(snap: Any) -> None:
     async def filter_down(pilot: Pilot[int]) -> None:
-        await pilot.pause()
+        await all_rows(pilot)
         await pilot.press("slash", *"verdict=down", "enter")
         await pilot.pause(0.3)
 
@@ -45,7 +54,7 @@ def test_fleet_screen_sorted_by_verdict(snap: Any) -> None:
     async def sort(pilot: Pilot[int]) -> None:
         app = pilot.app
         assert isinstance(app, ConsoleApp)
-        await pilot.pause()
+        await all_rows(pilot)
         app.fleet.table.sort_by("verdict")
         await pilot.pause()
 
@@ -56,7 +65,7 @@ def test_details_screen(snap: Any) -> None:
     async def open_details(pilot: Pilot[int]) -> None:
         app = pilot.app
         assert isinstance(app, ConsoleApp)
-        await pilot.pause()
+        await all_rows(pilot)
         app.show_details("ha-son")
         await pilot.pause(0.3)
 
@@ -67,7 +76,7 @@ def test_details_screen_of_a_room_down(snap: Any) -> None:
     async def open_details(pilot: Pilot[int]) -> None:
         app = pilot.app
         assert isinstance(app, ConsoleApp)
-        await pilot.pause()
+        await all_rows(pilot)
         app.show_details(app.inventory.endpoints[3].id)
         await pilot.pause(0.3)
 
@@ -75,7 +84,12 @@ def test_details_screen_of_a_room_down(snap: Any) -> None:
 
 
 def test_help_screen(snap: Any) -> None:
-    assert snap(console(), terminal_size=SIZE, press=["question_mark", "_"])
+    async def help_over_all_rows(pilot: Pilot[int]) -> None:
+        await all_rows(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap(console(), terminal_size=SIZE, run_before=help_over_all_rows)
 
 
 def test_fleet_screen_after_live_results(snap: Any) -> None:
@@ -85,7 +99,7 @@ def test_fleet_screen_after_live_results(snap: Any) -> None:
     app = ConsoleApp(inventory, use_history=False, tz=UTC)
 
     async def stream(pilot: Pilot[int]) -> None:
-        await pilot.pause()
+        await all_rows(pilot)
         rows = report.endpoints
         app.fleet.sweep_started(len(rows), "")
         for start in range(0, 40, 10):  # four batches, painted in between

@@ -31,6 +31,10 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("vendor", "Vendor", 7),
     *((kf.key, kf.label, max(8, len(kf.label))) for kf in KEY_FIGURES),
 )
+FIRST_ROWS = 60
+"""Rows added at once by ``show`` (more than a tall terminal shows)."""
+CHUNK_ROWS = 100
+"""Rows added per refresh after the first screenful."""
 VENDOR_LABELS = {"cisco_ce": "Cisco", "poly": "Poly", "yealink": "Yealink"}
 
 
@@ -77,6 +81,9 @@ class EndpointTable(DataTable[Any]):
         self._sort: tuple[str, bool] | None = None
         self._shown: dict[str, tuple[Any, ...]] = {}
         self._cell_updates = 0
+        self._generation = 0
+        self._pending: list[Endpoint] = []
+        self._results: Mapping[str, EndpointReport] = {}
         self._cell_versions: dict[tuple[str | None, str | None], int] = {}
 
     def on_mount(self) -> None:
@@ -90,14 +97,35 @@ class EndpointTable(DataTable[Any]):
         return self
 
     def show(self, endpoints: Sequence[Endpoint], results: Mapping[str, EndpointReport]) -> None:
-        """Replace the rows (on a new scope or filter; never per result)."""
+        """Replace the rows (on a new scope or filter; never per result).
+
+        The first screenful is added at once and the rest in chunks after each
+        refresh, so that the table paints quickly and input is handled in between.
+        """
         self.clear()
         self._shown.clear()
-        for e in endpoints:
-            cells = self._cells(e, results.get(e.id))
+        self._generation += 1
+        self._pending = list(endpoints)
+        self._results = results
+        self._add_pending(self._generation, FIRST_ROWS)
+
+    @property
+    def adding_rows(self) -> bool:
+        """True while rows of the last ``show`` are still being added."""
+        return bool(self._pending)
+
+    def _add_pending(self, generation: int, count: int) -> None:
+        if generation != self._generation:
+            return  # a newer show() replaced these rows
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        for e in batch:
+            cells = self._cells(e, self._results.get(e.id))  # the latest results
             self._shown[e.id] = cells
             self.add_row(*cells, key=e.id)
-        self._resort()
+        if self._pending:
+            self.call_after_refresh(self._add_pending, generation, CHUNK_ROWS)
+        else:
+            self._resort()
 
     def update_results(self, reports: Iterable[EndpointReport]) -> int:
         """Update the cells of the rooms shown that these results change; returns how many."""
@@ -190,7 +218,7 @@ class EndpointTable(DataTable[Any]):
         self.sort_by(COLUMNS[self.cursor_column][0])
 
     def _resort(self) -> None:
-        if self._sort is None or not self.row_count:
+        if self._sort is None or not self.row_count or self._pending:
             return
         column, reverse = self._sort
         self.sort(column, "name", key=lambda vals: (_sort_value(column, vals[0]),

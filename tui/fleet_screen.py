@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
@@ -44,6 +45,8 @@ class FleetScreen(Screen[None]):
         super().__init__()
         self.inventory = inventory
         self.scope = Scope("all rooms")
+        self.first_paint_at: float | None = None
+        """``time.perf_counter()`` after the first refresh with rows (for bench_tui)."""
         self.filter = Filter.parse("")
         title = f"{inventory.province or 'Fleet'} — {len(inventory)} rooms"
         self.header = ReadinessHeader(title, id="header")
@@ -72,6 +75,11 @@ class FleetScreen(Screen[None]):
         if self.console.last_report is not None:
             self.show_last_sweep(self.console.last_report)
         self.table.focus()
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.first_paint_at is None:
+            self.first_paint_at = time.perf_counter()
 
     # -- what is shown -------------------------------------------------------------------
 
