@@ -66,6 +66,7 @@ class LagMonitor:
 
     def __init__(self) -> None:
         self.lags: list[float] = []
+        self.at: list[float] = []
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -83,6 +84,7 @@ class LagMonitor:
             t0 = loop.time()
             await asyncio.sleep(TICK_S)
             self.lags.append(loop.time() - t0 - TICK_S)
+            self.at.append(t0)
 
 
 async def bench(inventory_path: Path | None, options: Any, size: tuple[int, int]
@@ -108,7 +110,7 @@ async def bench(inventory_path: Path | None, options: Any, size: tuple[int, int]
         while app.fleet.first_paint_at is None:
             await asyncio.sleep(0.005)
         t_paint = app.fleet.first_paint_at
-        while app.fleet.table.adding_rows:
+        while app.fleet.table.adding_rows or app.workers:  # rows, probe imports
             await pilot.pause(0.01)
         await pilot.pause()
         t_all = time.perf_counter()
@@ -123,6 +125,10 @@ async def bench(inventory_path: Path | None, options: Any, size: tuple[int, int]
         await monitor.stop()
         summary = app.last_report.summary()
     lags = sorted(monitor.lags)
+    if monitor.lags:
+        worst = max(range(len(monitor.lags)), key=monitor.lags.__getitem__)
+        print(f"  (worst stall began {monitor.at[worst] - monitor.at[0]:.2f} s after "
+              f"the sweep key; sweep took {sweep_s:.2f} s)", file=sys.stderr)
     return {
         "import_s": t_import - t_start,
         "inventory_s": t_inventory - t_import,

@@ -11,6 +11,7 @@ with drawing; results come back in batches (``SweepProgress``, every
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -118,6 +119,16 @@ class ConsoleApp(App[int]):
         self.push_screen(self.fleet)
         if self.use_history:
             self.open_history()
+        self.warm_up_probes()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def warm_up_probes(self) -> None:
+        """Import the probe modules now (aiortc is slow to import), not at the first sweep."""
+        from probes import PROBES, load_probe
+
+        for kind in PROBES:
+            with contextlib.suppress(Exception):
+                load_probe(kind)
 
     # -- history -------------------------------------------------------------------
 
