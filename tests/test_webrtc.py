@@ -160,6 +160,24 @@ async def test_unreachable_responder_is_a_clear_failure(loopback_prefix: str) ->
     await assert_no_leaks()
 
 
+
+async def test_overloaded_prober_marks_its_figures_unreliable(responder: Responder) -> None:
+    async def hog() -> None:  # a starved prober: the loop blocked 30 ms out of every 40
+        while True:
+            time.sleep(0.03)  # noqa: ASYNC251 (blocking on purpose)
+            await asyncio.sleep(0.01)
+
+    hogging = asyncio.create_task(hog())
+    try:
+        result = await probe(target(responder), FAST)
+    finally:
+        hogging.cancel()
+        await asyncio.gather(hogging, return_exceptions=True)
+    assert result.ok, result.reason
+    assert result.unreliable
+    assert result.info["loop_lag_p95_ms"] > FAST.max_loop_lag_ms
+
+
 # -- broken responders ----------------------------------------------------------------
 
 
