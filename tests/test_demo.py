@@ -124,7 +124,8 @@ def test_ctrl_c_stops_the_simulator(tmp_path: Path) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert rc in (130, 0, 1), log.read_text()
+    # 130 from the CLI; -SIGINT when the interrupt lands while Python is already leaving
+    assert rc in (130, 0, 1, -signal.SIGINT), log.read_text()
     wait_until(lambda: not processes_mentioning(f"simulate --inventory {fleet}"), 20,
                "the simulator to stop")
 
