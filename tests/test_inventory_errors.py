@@ -121,9 +121,10 @@ def test_two_level_example_validates_through_cli() -> None:
 
 
 @pytest.mark.parametrize("argv", [
+    ["--inventory", "inventory/examples/two-level.yaml", "inventory", "list", "--format", "csv"],
     ["inventory", "--inventory", "inventory/examples/two-level.yaml", "list", "--format", "csv"],
     ["inventory", "list", "--format", "csv", "--inventory", "inventory/examples/two-level.yaml"],
-], ids=["before-action", "after-action"])
+], ids=["before-command", "before-action", "after-action"])
 def test_inventory_option_before_or_after_the_action(argv: list[str]) -> None:
     done = vcfleet(*argv, cwd=ROOT)
     assert done.returncode == 0, done.stderr

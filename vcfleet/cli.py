@@ -45,16 +45,26 @@ def _command_modules() -> list[tuple[str, ModuleType]]:
     return found
 
 
+def _common_options(default: object) -> Parser:
+    common = Parser(add_help=False)
+    common.add_argument("--inventory", metavar="PATH", default=default,
+                        help="inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)")
+    common.add_argument("-v", "--verbose", action="count",
+                        default=0 if default is None else default,
+                        help="log more (-vv for debug)")
+    common.add_argument("--debug", action="store_true",
+                        default=False if default is None else default,
+                        help="show tracebacks of internal errors")
+    return common
+
+
 def build_parser() -> Parser:
     """The full argument parser (also used by docs and tests)."""
-    common = Parser(add_help=False)
-    common.add_argument("--inventory", metavar="PATH",
-                        help="inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)")
-    common.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more (-vv for debug)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    # The options every command takes are accepted before the command name and after it.
+    # After it they default to SUPPRESS, so that they never overwrite a value given before.
+    common = _common_options(argparse.SUPPRESS)
     parser = Parser(prog="vcfleet", description="Fleet manager for video-conferencing endpoints.",
-                    parents=[common])
+                    parents=[_common_options(None)])
     parser.add_argument("--version", action="version", version=f"vcfleet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, module in _command_modules():
