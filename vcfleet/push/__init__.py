@@ -9,23 +9,4 @@
 - ``audit``: one JSON line per endpoint per push.
 """
 
-from vcfleet.push.driver import Deadlines, Driver, DriverOptions, PushError, Unreachable
-from vcfleet.push.engine import EndpointResult, Outcome, PushOptions, PushReport, run_push
-from vcfleet.push.hostkeys import KnownHosts
-from vcfleet.push.template import Template, load_template
-
-__all__ = [
-    "Deadlines",
-    "Driver",
-    "DriverOptions",
-    "EndpointResult",
-    "KnownHosts",
-    "Outcome",
-    "PushError",
-    "PushOptions",
-    "PushReport",
-    "Template",
-    "Unreachable",
-    "load_template",
-    "run_push",
-]
+# Submodules are imported where used: `vcfleet --help` must not pay for asyncssh.

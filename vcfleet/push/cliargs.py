@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inventory import InputError, Inventory
-from vcfleet.push.driver import Deadlines, DriverOptions
-from vcfleet.push.hostkeys import KnownHosts, default_known_hosts
+
+if TYPE_CHECKING:
+    from vcfleet.push.driver import DriverOptions
 
 
 def positive_int(text: str) -> int:
@@ -34,6 +36,8 @@ def seconds(text: str) -> float:
 
 def add_ssh_options(parser: argparse.ArgumentParser) -> None:
     """Driver, concurrency, host keys and deadlines."""
+    from vcfleet.push.driver import Deadlines  # light: no SSH library
+
     d = Deadlines()
     parser.add_argument("--concurrency", type=positive_int, default=32, metavar="N",
                         help="endpoints worked on at once (default: 32)")
@@ -41,7 +45,8 @@ def add_ssh_options(parser: argparse.ArgumentParser) -> None:
                         help="SSH client for Cisco endpoints: asyncssh (default, fastest) or "
                              "netmiko's cisco_tp in a thread pool; Poly always uses asyncssh")
     parser.add_argument("--known-hosts", metavar="FILE", type=Path,
-                        help=f"trusted SSH host keys (default: {default_known_hosts()})")
+                        help="trusted SSH host keys (default: known_hosts in the user's "
+                             "data directory, see docs/push.md)")
     parser.add_argument("--accept-new-host-keys", action="store_true",
                         help="trust and record the key of an endpoint not yet in the known_hosts "
                              "file (a changed key is still refused)")
@@ -56,6 +61,9 @@ def add_ssh_options(parser: argparse.ArgumentParser) -> None:
 
 def driver_options(args: argparse.Namespace, inventory: Inventory) -> DriverOptions:
     """DriverOptions from the parsed options; InputError if the known_hosts file is unreadable."""
+    from vcfleet.push.driver import Deadlines, DriverOptions
+    from vcfleet.push.hostkeys import KnownHosts, default_known_hosts
+
     path = args.known_hosts or default_known_hosts()
     try:
         known = KnownHosts(path, accept_new=args.accept_new_host_keys)

@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from inventory import Endpoint
 from vcfleet.push.dialects import DIALECTS, Dialect
-from vcfleet.push.hostkeys import KnownHosts
+
+if TYPE_CHECKING:
+    from vcfleet.push.hostkeys import KnownHosts
 
 DriverKind = Literal["asyncssh", "netmiko"]
 
