@@ -72,6 +72,16 @@ async def test_options_over_udp(fleet: tuple) -> None:
     assert h["accept"] == ["application/sdp"]
 
 
+async def test_options_response_copies_the_timestamp(fleet: tuple) -> None:
+    """RFC 3261 8.2.6.1: the prober learns which transmission was answered."""
+    _, _, prefix = fleet
+    host = f"{prefix}.1"
+    request = options_request(host, 5060, uuid.uuid4().hex).replace(
+        b"Content-Length: 0", b"Timestamp: 1764270000.125\r\nContent-Length: 0")
+    [reply] = await udp_exchange(host, 5060, [request], wait=1.0)
+    assert parse_response(reply)[1]["timestamp"] == ["1764270000.125"]
+
+
 async def test_options_over_tcp_and_other_methods(fleet: tuple) -> None:
     _, _, prefix = fleet
     host = f"{prefix}.3"  # the Yealink: SIP without SSH

@@ -112,6 +112,9 @@ def respond(req: Request, source: tuple[str, int], local: str, server: str) -> b
             if name == "to" and code != 100 and ";tag=" not in value.replace(" ", ""):
                 value = f"{value};tag={_tag(''.join(req.get('call-id')), local)}"
             lines.append(f"{label}: {value}")
+    # RFC 3261 8.2.6.1: a UAS copies the request's Timestamp into the response, which
+    # tells the prober which (re)transmission was answered.
+    lines += [f"Timestamp: {value}" for value in req.get("timestamp")]
     if code in (200, 405):
         lines.append(f"Allow: {ALLOW}")
     if code == 200:
