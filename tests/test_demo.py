@@ -155,6 +155,9 @@ def test_demo_in_tmux_shows_the_broken_rooms_red(tmp_path: Path) -> None:
         wait_until(lambda: "Last sweep" in screen(), 120, "the sweep to complete")
         assert "0 not checked" in screen()
         keys("/")
+        # Type only once the filter has focus (its footer binding shows): letters that
+        # reach the table first would fire its one-key bindings.
+        wait_until(lambda: "Back to table" in screen(), 20, "the filter box to take focus")
         keys("verdict=down")
         wait_until(lambda: "✔ ready" not in screen() and "✖ down" in screen(), 20,
                    "the filter")
