@@ -156,7 +156,7 @@ class SweepReport:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        """The sweep JSON contract of docs/sweep-json.md."""
+        """The sweep JSON contract (docs/sweep.md)."""
         return {
             "summary": self.summary(),
             "duration_s": round(self.duration_s, 3),
