@@ -13,7 +13,8 @@ HELP = "push a settings template: back up, diff, apply, verify, roll back on fai
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet push`` (docs/push.md)."""
-    from vcfleet.push.cliargs import add_ssh_options, positive_int
+    from vcfleet.commands.common import positive_int
+    from vcfleet.push.cliargs import add_ssh_options
 
     parser.add_argument("template", type=Path, help="template file (YAML, see docs/push.md)")
     add_select(parser)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inventory import InputError
-from vcfleet.commands.common import add_select
+from vcfleet.commands.common import add_select, positive_int
 
 if TYPE_CHECKING:
     from vcfleet.exporter import Exporter
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shard", metavar="K/N", default="",
                         help="sweep only endpoints whose hashmod(id, N) == K (as Prometheus "
                              "relabelling computes it), to split a fleet over N exporters")
-    parser.add_argument("--concurrency", type=_count, metavar="N",
+    parser.add_argument("--concurrency", type=positive_int, metavar="N",
                         help="endpoints checked at once within a sweep (default: the sweep "
                              "engine's, as `vcfleet sweep`)")
     parser.add_argument("--media-workers", type=_count_or_zero, metavar="N",
@@ -63,18 +63,8 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
 def _count_or_zero(text: str) -> int:
-    return 0 if text.strip() == "0" else _count(text)
+    return 0 if text.strip() == "0" else positive_int(text)
 
 
 def parse_listen(text: str) -> tuple[str, int]:

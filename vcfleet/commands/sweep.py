@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from inventory import InputError
-from vcfleet.commands.common import add_select, inventory_of, selected
+from vcfleet.commands.common import (
+    add_select,
+    inventory_of,
+    positive_int,
+    positive_seconds,
+    selected,
+)
 
 if TYPE_CHECKING:
     from inventory import Endpoint, Inventory
@@ -51,36 +57,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: table)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the report to FILE instead of standard output")
-    parser.add_argument("--concurrency", type=_positive_int, default=1024, metavar="N",
+    parser.add_argument("--concurrency", type=positive_int, default=1024, metavar="N",
                         help="rooms checked at once (default: 1024)")
     parser.add_argument("--timeout", action="append", default=[], metavar="KIND=SECONDS",
                         help="deadline of one check kind, e.g. sip=3 (repeatable)")
-    parser.add_argument("--deadline", type=_positive_float, metavar="SECONDS",
+    parser.add_argument("--deadline", type=positive_seconds, metavar="SECONDS",
                         help="deadline of the whole sweep; rooms not done by then are unknown")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar even on a terminal")
     parser.add_argument("--no-history", action="store_true",
                         help="do not record the sweep in the history store ($VCFLEET_HISTORY)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0: {text!r}")
-    return value
 
 
 def parse_timeouts(items: Sequence[str]) -> dict[str, float]:

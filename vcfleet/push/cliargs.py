@@ -7,31 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inventory import InputError, Inventory
+from vcfleet.commands.common import positive_int, positive_seconds
 
 if TYPE_CHECKING:
     from vcfleet.push.driver import DriverOptions
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def seconds(text: str) -> float:
-    """argparse type: a positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
-    return value
 
 
 def add_ssh_options(parser: argparse.ArgumentParser) -> None:
@@ -50,11 +29,14 @@ def add_ssh_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-new-host-keys", action="store_true",
                         help="trust and record the key of an endpoint not yet in the known_hosts "
                              "file (a changed key is still refused)")
-    parser.add_argument("--connect-timeout", type=seconds, default=d.connect_s, metavar="S",
+    parser.add_argument("--connect-timeout", type=positive_seconds, default=d.connect_s,
+                        metavar="S",
                         help=f"TCP, SSH handshake and login deadline (default: {d.connect_s:g})")
-    parser.add_argument("--command-timeout", type=seconds, default=d.command_s, metavar="S",
+    parser.add_argument("--command-timeout", type=positive_seconds, default=d.command_s,
+                        metavar="S",
                         help=f"deadline per command and reply (default: {d.command_s:g})")
-    parser.add_argument("--endpoint-timeout", type=seconds, default=d.endpoint_s, metavar="S",
+    parser.add_argument("--endpoint-timeout", type=positive_seconds, default=d.endpoint_s,
+                        metavar="S",
                         help="deadline for all the work on one endpoint, a rollback excepted "
                              f"(default: {d.endpoint_s:g})")
 
