@@ -242,3 +242,31 @@ async def test_a_hanging_check_gives_up_its_place_after_its_lease(loopback_prefi
     assert finished[-1] == "e0"
     assert set(finished[:-1]) == {"e1", "e2", "e3"}
     assert report.get("e0").verdict is Verdict.DOWN  # type: ignore[union-attr]
+
+
+async def test_unreliable_figures_are_measured_once_more(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 3, 9)
+    calls: dict[str, int] = {}
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        calls[target.name] = calls.get(target.name, 0) + 1
+        starved = target.name == "e2" or (calls[target.name] == 1 and target.name == "e1")
+        return ProbeResult(ok=True, figures={"connect_ms": 1.0}, unreliable=starved)
+
+    report = await run_sweep(inv, options=SweepOptions(runners={"tcp": runner}))
+    assert calls == {"e0": 1, "e1": 2, "e2": 2}
+    verdicts = [r.verdict for r in report.endpoints]
+    assert verdicts == [Verdict.READY, Verdict.READY, Verdict.DEGRADED]
+    assert report.endpoints[2].checks["tcp"].result.unreliable
+
+
+async def test_a_failed_retry_keeps_the_unreliable_figures(loopback_prefix: str) -> None:
+    inv = _inventory(loopback_prefix, 1, 9)
+    results = iter([ProbeResult(ok=True, unreliable=True), ProbeResult.failure("timed out")])
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        return next(results)
+
+    report = await run_sweep(inv, options=SweepOptions(runners={"tcp": runner}))
+    assert report.endpoints[0].verdict is Verdict.DEGRADED
+    assert report.endpoints[0].checks["tcp"].result.ok

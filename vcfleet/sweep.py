@@ -111,6 +111,9 @@ class SweepOptions:
     runners: Mapping[str, Runner] = field(default_factory=dict)
     """Replacement runner per check kind (the WebRTC worker pool plugs in here).  A runner
     with a ``slot()`` async context manager admits each check before its deadline starts."""
+    retry_unreliable: int = 1
+    """How many times a check whose figures came back ``unreliable`` (the prober was
+    overloaded) is measured again; only a good, reliable retry replaces them."""
     media_workers: int | None = None
     """Worker processes for WebRTC checks when no runner is given (``vcfleet.media``):
     None one per core, 0 none (probes run in this process)."""
@@ -278,6 +281,15 @@ class Sweep:
                 result = target
             else:
                 result, timed_out = await self._run_probe(kind, target, timeout)
+                for _ in range(self.options.retry_unreliable if result.unreliable else 0):
+                    # The prober, not the network, was starved: measure once more (the
+                    # media pool admits fewer checks while its loops lag).  Only a good,
+                    # reliable retry replaces the first figures: a retry that fails under
+                    # load must not turn an unjudged room into a down one.
+                    retry, retry_timed_out = await self._run_probe(kind, target, timeout)
+                    if retry.ok and not retry.unreliable:
+                        result, timed_out = retry, retry_timed_out
+                        break
             duration = time.monotonic() - start
         check = CheckReport(kind, result, required, duration, timed_out)
         self._emit(CheckFinished(endpoint.id, check))
