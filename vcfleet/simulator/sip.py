@@ -11,14 +11,13 @@ each reply may be lost and is delayed by the shaper's delay and jitter.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import cast
 
 from probes.shaping import Shaper
-from vcfleet.simulator.web import _close_all
+from vcfleet.simulator.web import TcpListener
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +123,11 @@ def respond(req: Request, source: tuple[str, int], local: str, server: str) -> b
 
 
 class SipUdp(asyncio.DatagramProtocol):
-    """SIP over UDP on one address; ``hang`` receives and never answers."""
+    """SIP over UDP on one address (a ``hang`` fault is served by ``web.HangingUdp``)."""
 
-    def __init__(self, host: str, port: int, shaper: Shaper, server: str,
-                 hang: bool = False) -> None:
+    def __init__(self, host: str, port: int, shaper: Shaper, server: str) -> None:
         self.host, self.port = host, port
-        self.shaper, self.server, self.hang = shaper, server, hang
+        self.shaper, self.server = shaper, server
         self.transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:
@@ -147,8 +145,7 @@ class SipUdp(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if not self.hang:
-            self.shaper.receive(self._answer, data, addr)
+        self.shaper.receive(self._answer, data, addr)
 
     def _answer(self, data: bytes, addr: tuple[str, int]) -> None:
         req = parse_request(data)
@@ -162,46 +159,18 @@ class SipUdp(asyncio.DatagramProtocol):
         log.debug("SIP UDP %s: %s", self.host, exc)
 
 
-class SipTcp:
-    """SIP over TCP on one address (not shaped); ``hang`` accepts and never answers."""
+class SipTcp(TcpListener):
+    """SIP over TCP on one address (not shaped; a ``hang`` fault is ``web.HangingTcp``)."""
 
-    def __init__(self, host: str, port: int, server: str, hang: bool = False) -> None:
-        self.host, self.port, self.server, self.hang = host, port, server, hang
-        self._server: asyncio.Server | None = None
-        self._conns: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+    def __init__(self, host: str, port: int, server: str) -> None:
+        super().__init__(host, port)
+        self.server = server
 
-    async def start(self) -> None:
-        """Listen (OSError when the address cannot be bound)."""
-        self._server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                  reuse_address=True)
-
-    async def stop(self) -> None:
-        """Stop listening and close every connection."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        await _close_all(self._conns)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns[task] = writer
-        try:
-            if self.hang:
-                while await reader.read(4096):
-                    pass
-                return
-            peer = writer.get_extra_info("peername")
-            while await self._one(reader, writer, (peer[0], peer[1])):
-                pass
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
-                asyncio.CancelledError):
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer messages until the peer closes or sends something that is not SIP."""
+        peer = writer.get_extra_info("peername")
+        while await self._one(reader, writer, (peer[0], peer[1])):
             pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
-            self._conns.pop(task, None)
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                    peer: tuple[str, int]) -> bool:

@@ -88,8 +88,9 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
     return ctx
 
 
-class HangingTcp:
-    """Accepts TCP connections and never answers (a ``hang`` fault; for SSH: no banner)."""
+class TcpListener:
+    """A TCP listener that tracks its connections, so that ``stop`` closes and awaits
+    every one.  Subclasses say what to do with a connection in ``handle``."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -98,28 +99,43 @@ class HangingTcp:
 
     async def start(self) -> None:
         """Listen (OSError when the address cannot be bound)."""
-        self._server = await asyncio.start_server(self._hold, self.host, self.port,
+        self._server = await asyncio.start_server(self._serve, self.host, self.port,
                                                   reuse_address=True)
 
     async def stop(self) -> None:
-        """Stop listening and drop every held connection."""
+        """Stop listening and close every connection."""
         if self._server is not None:
             self._server.close()
             self._server = None
         await _close_all(self._conns)
 
-    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve one connection; returning (or a read error) closes it."""
+        raise NotImplementedError
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._conns[task] = writer
         try:
-            while await reader.read(4096):
-                pass
-        except (OSError, asyncio.CancelledError):
+            await self.handle(reader, writer)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError,
+                asyncio.CancelledError):
             pass
         finally:
             writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1.0)
             self._conns.pop(task, None)
+
+
+class HangingTcp(TcpListener):
+    """Accepts TCP connections and never answers (a ``hang`` fault; for SSH: no banner)."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read and discard until the peer gives up."""
+        while await reader.read(4096):
+            pass
 
 
 class HangingUdp(asyncio.DatagramProtocol):
