@@ -530,18 +530,19 @@ def _allowed_keys(model: type[BaseModel], path: list[str]) -> list[str]:
         fields = getattr(current, "model_fields", None)
         if not fields or part.split("[")[0] not in fields:
             return []
-        current = _model_of(fields[part.split("[")[0]].annotation)
+        current = model_of(fields[part.split("[")[0]].annotation)
         if current is None:
             return []
     fields = getattr(current, "model_fields", None)
     return list(fields) if fields else []
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a field's annotation (``Services | None`` -> Services)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in getattr(annotation, "__args__", ()):
-        found = _model_of(arg)
+        found = model_of(arg)
         if found is not None:
             return found
     return None

@@ -29,6 +29,7 @@ from inventory.loader import (
     build_inventory,
     describe,
     merge_plain,
+    model_of,
     parse_inventory,
 )
 from inventory.model import DEFAULT_PROFILES, DEFAULT_TIERS, Endpoint, Profile
@@ -470,7 +471,7 @@ def _diff(full: dict[str, Any], inherited: dict[str, Any] | None,
     out: dict[str, Any] = {}
     for key, value in full.items():
         field = model.model_fields[key]
-        sub = _model_of(field.annotation)
+        sub = model_of(field.annotation)
         if inherited is not None and key in inherited:
             below = inherited[key]
             if isinstance(value, dict) and isinstance(below, dict) and sub is not None:
@@ -495,16 +496,6 @@ def _diff(full: dict[str, Any], inherited: dict[str, Any] | None,
         elif field.is_required() or value != default:
             out[key] = value
     return out
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
 
 
 def import_file(src: Path, out: Path, base_path: Path | None = None) -> Inventory:
