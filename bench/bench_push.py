@@ -18,7 +18,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
+
 DEMO = ROOT / "inventory" / "demo"
 TEMPLATE = """\
 description: benchmark - new SIP proxy and NTP server, auto-answer on
@@ -50,25 +52,6 @@ def fleet_copy(folder: Path, keep_addresses: bool) -> Path:
     path = folder / "fleet.yaml"
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def start_simulator(inventory: Path, state: Path) -> tuple[subprocess.Popen[str], str]:
-    """``vcfleet simulate`` with its ready line (or SystemExit with its stderr)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
-         "--state-dir", str(state)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    deadline = time.monotonic() + 120
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("ready"):
-            return proc, line.strip()
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    err = proc.stderr.read() if proc.stderr else ""
-    raise SystemExit(f"vcfleet simulate did not become ready: {err.strip()}")
 
 
 def push(inventory: Path, template: Path, known_hosts: Path, audit: Path,
@@ -114,11 +97,7 @@ def main() -> int:
             first, cpu1, status1, out1 = push(inventory, template, known, audit, extra)
             again, cpu2, status2, out2 = push(inventory, template, known, audit, extra)
         finally:
-            sim.send_signal(signal.SIGINT)
-            try:
-                sim.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                sim.kill()
+            stop(sim)
         print(f"first push (3 settings, concurrency {args.concurrency}, {args.driver}): "
               f"{first:.1f} s wall, {cpu1:.1f} CPU-s in vcfleet push, exit {status1}: "
               f"{counts(out1)}")

@@ -32,7 +32,6 @@ import random
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
 
 from inventory import load_inventory  # noqa: E402
 from inventory.demofleet import DEMO_DIR, synthetic_yaml  # noqa: E402
@@ -107,39 +108,6 @@ def hang_faults(folder: Path, inventory: Path, pct: float) -> tuple[Path, set[st
     return path, ids
 
 
-def start_simulator(inventory: Path, state: Path, workers: str,
-                    faults: Path | None = None) -> tuple[subprocess.Popen[str], str]:
-    """``vcfleet simulate`` on the inventory; returns once it prints ``ready``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
-         "--state-dir", str(state), "--workers", workers,
-         *(["--faults", str(faults)] if faults else [])],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("ready"):
-            return proc, line.strip()
-        if not line and proc.poll() is not None:
-            err = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"simulator exited {proc.returncode}: {err.strip()[-500:]}")
-    stop(proc)
-    raise RuntimeError(f"simulator not ready within {READY_TIMEOUT_S:g} s")
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Stop the simulator (its process group: the workers too) and wait for it."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
 def sweep_in_process(inventory: Path) -> tuple[float, float, dict[str, Any]]:
     """Wall and CPU seconds of one network-only sweep run here, and its summary (with the
     commonest reasons of rooms not ready, digits masked, under "reasons")."""
@@ -194,8 +162,9 @@ def bench_hang(size: int, net: int, pct: float, deadline: float) -> None:
         inventory = write_fleet(folder, size, net)
         faults, hung = hang_faults(folder, inventory, pct)
         try:
-            proc, _ = start_simulator(inventory, folder / "state", simulator_workers(size),
-                                      faults)
+            proc, _ = start_simulator(inventory, folder / "state", faults=faults,
+                                      workers=simulator_workers(size),
+                                      timeout_s=READY_TIMEOUT_S)
         except RuntimeError as exc:
             print(f"  simulator did not serve this fleet: {exc}", flush=True)
             return
@@ -224,7 +193,9 @@ def bench(size: int, repeat: int, net: int, cli: bool) -> None:
         inventory = write_fleet(folder, size, net)
         t0 = time.monotonic()
         try:
-            proc, ready = start_simulator(inventory, folder / "state", simulator_workers(size))
+            proc, ready = start_simulator(inventory, folder / "state",
+                                          workers=simulator_workers(size),
+                                          timeout_s=READY_TIMEOUT_S)
         except RuntimeError as exc:
             print(f"  simulator did not serve this fleet: {exc}", flush=True)
             return

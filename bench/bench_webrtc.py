@@ -30,9 +30,7 @@ import random
 import re
 import resource
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
 
 from inventory import Inventory, load_inventory  # noqa: E402
 from inventory.demofleet import DEMO_DIR  # noqa: E402
@@ -74,38 +74,6 @@ def write_fleet(folder: Path, net: int) -> Path:
     path = folder / "fleet.yaml"
     path.write_text(re.sub(r"\b127\.(\d+)\.", sub, text), encoding="utf-8")
     return path
-
-
-def start_simulator(inventory: Path, faults: Path, state: Path,
-                    workers: str) -> subprocess.Popen[str]:
-    """``vcfleet simulate`` with the faults; returns once it prints ``ready``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
-         "--faults", str(faults), "--state-dir", str(state), "--workers", workers],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        start_new_session=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("ready"):
-            print(f"simulator: {line.strip()}", flush=True)
-            return proc
-        if not line and proc.poll() is not None:
-            raise RuntimeError(f"simulator exited {proc.returncode}")
-    stop(proc)
-    raise RuntimeError("simulator not ready in time")
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Stop the simulator's process group and wait for it."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def group_usage(pgid: int) -> tuple[float, int]:
@@ -200,7 +168,9 @@ def main() -> None:
         delays = true_delays(inv, faults)
         print(f"fleet: {len(inv.endpoints)} rooms at 127.{net}+, injected delays "
               f"{dict(sorted(Counter(delays.values()).items()))} (ms: rooms)", flush=True)
-        sim = start_simulator(inventory, faults, folder / "state", args.sim_workers)
+        sim, ready = start_simulator(inventory, folder / "state", workers=args.sim_workers,
+                                     faults=faults, timeout_s=READY_TIMEOUT_S)
+        print(f"simulator: {ready}", flush=True)
         try:
             for run in range(1, args.repeat + 1):
                 sim_cpu0, _ = group_usage(sim.pid)
