@@ -152,6 +152,24 @@ def _contact(e: Endpoint) -> tuple[str, str]:
     return e.contact.name or "—", e.contact.phone or "—"
 
 
+def _not_ready_table(rows: list[EndpointReport], inventory: Inventory,
+                     failures: dict[str, int] | None) -> tuple[list[str], list[list[object]]]:
+    """Headers and cells of the "Not ready" table (the same in Markdown and HTML)."""
+    headers = ["Verdict", "Room", "District", "Reasons", "Contact", "Phone"]
+    if failures is not None:
+        headers.append("Failures (7 days)")
+    table: list[list[object]] = []
+    for r in rows:
+        name, phone = _contact(r.endpoint)
+        row: list[object] = [_verdict_label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
+                             unit_name(inventory, r.endpoint.district),
+                             "; ".join(r.reasons) or "—", name, phone]
+        if failures is not None:
+            row.append(failures.get(r.endpoint.id, 0))
+        table.append(row)
+    return headers, table
+
+
 def _meta(report: SweepReport, tz: tzinfo | None) -> list[tuple[str, str]]:
     meta = [("Sweep started", format_time(report.started_at, tz)),
             ("Duration", f"{report.duration_s:.1f} s"),
@@ -209,19 +227,7 @@ def _md_not_ready(report: SweepReport, inventory: Inventory,
     rows = not_ready(report)
     if not rows:
         return ["Every room is ready."]
-    headers = ["Verdict", "Room", "District", "Reasons", "Contact", "Phone"]
-    if failures is not None:
-        headers.append("Failures (7 days)")
-    table = []
-    for r in rows:
-        name, phone = _contact(r.endpoint)
-        row: list[object] = [_verdict_label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
-                             unit_name(inventory, r.endpoint.district),
-                             "; ".join(r.reasons) or "—", name, phone]
-        if failures is not None:
-            row.append(failures.get(r.endpoint.id, 0))
-        table.append(row)
-    return _md_table(headers, table)
+    return _md_table(*_not_ready_table(rows, inventory, failures))
 
 
 # -- HTML --------------------------------------------------------------------------------
@@ -289,16 +295,5 @@ def _html_not_ready(report: SweepReport, inventory: Inventory,
     rows = not_ready(report)
     if not rows:
         return ['<p class="ready">Every room is ready.</p>']
-    headers = ["Verdict", "Room", "District", "Reasons", "Contact", "Phone"]
-    if failures is not None:
-        headers.append("Failures (7 days)")
-    table: list[list[object]] = []
-    for r in rows:
-        name, phone = _contact(r.endpoint)
-        row: list[object] = [_verdict_label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
-                             unit_name(inventory, r.endpoint.district),
-                             "; ".join(r.reasons) or "—", name, phone]
-        if failures is not None:
-            row.append(failures.get(r.endpoint.id, 0))
-        table.append(row)
+    headers, table = _not_ready_table(rows, inventory, failures)
     return _html_table(headers, table, lambda i: rows[i].verdict.value)
