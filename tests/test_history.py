@@ -69,6 +69,8 @@ def test_flaky_rooms_worst_first(demo: Inventory, tmp_path: Path) -> None:
         assert worst[1].failure_ratio == pytest.approx(0.5)
         assert worst[1].last_failure == T0 + 5
         assert h.flaky(since=T0 + 100) == []
+        assert h.flaky(limit=1, since=T0 - 1) == worst[:1]
+        assert h.flaky(limit=None, since=T0 - 1) == worst
         assert h.failure_counts(since=T0 - 1) == {e_flaky.id: 3, e_dead.id: 6}
 
 

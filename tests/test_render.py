@@ -12,10 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from inventory import Inventory, load_inventory
+from inventory import Endpoint, Inventory, load_inventory
 from probes.base import ProbeResult
 from vcfleet.history import History
-from vcfleet.render import key_figures, not_ready, render_html, render_markdown
+from vcfleet.render import (
+    FLAKY_ROWS,
+    key_figures,
+    not_ready,
+    render_html,
+    render_markdown,
+    unit_name,
+)
 from vcfleet.report import CheckReport, EndpointReport, SweepReport, Verdict, judge
 
 T0 = 1_800_000_000.0
@@ -149,3 +156,98 @@ def test_key_figures(demo: Inventory) -> None:
     assert set(figs) == {"sip_rtt_ms", "media_rtt_ms", "jitter_up_ms", "jitter_down_ms",
                          "loss_up", "loss_down", "mos"}
     assert key_figures(sample_endpoint_report(demo, 3)) == {}
+
+
+def record_week(history: History, endpoints: list[Endpoint]) -> SweepReport:
+    """Six recorded sweeps an hour apart of four rooms, and the sweep after them (returned).
+
+    Room 0 is always ready; room 1 fails 3 of 6 (down, down, degraded); room 2 is
+    down in all six; room 3 is degraded once.
+    """
+    failing = {1: {1: Verdict.DOWN, 3: Verdict.DOWN, 5: Verdict.DEGRADED},
+               2: dict.fromkeys(range(6), Verdict.DOWN), 3: {0: Verdict.DEGRADED}}
+    for k in range(6):
+        at = T0 + k * 3600
+        rows = tuple(EndpointReport(e, failing.get(i, {}).get(k, Verdict.READY), (), {}, at + 5)
+                     for i, e in enumerate(endpoints))
+        history.record(SweepReport(rows, at, 10.0))
+    now = T0 + 6 * 3600
+    verdicts = (Verdict.READY, Verdict.READY, Verdict.DOWN, Verdict.READY)
+    return SweepReport(tuple(EndpointReport(e, v, (), {}, now) for e, v in
+                             zip(endpoints, verdicts, strict=True)), now, 10.0)
+
+
+def section(text: str, title: str) -> list[str]:
+    """The lines of one Markdown section (``## title``), up to the next one."""
+    body = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in body.splitlines() if line]
+
+
+def test_rooms_that_failed_often_worst_first(demo: Inventory, tmp_path: Path) -> None:
+    rooms = list(demo.endpoints[:4])
+    with History(tmp_path / "h.sqlite3") as history:
+        report = record_week(history, rooms)
+        text = render_markdown(report, demo, history=history, tz=UTC)
+        page = render_html(report, demo, history=history, tz=UTC)
+    lines = section(text, "Rooms that failed often (last 7 days)")
+    assert lines[0] == ("| Verdict now | Room | District | Failed sweeps | Down | Degraded"
+                        " | Last failure | Contact | Phone |")
+    rows = lines[2:]
+    assert [next(e.id for e in rooms if f"({e.id})" in row) for row in rows] == \
+        [rooms[2].id, rooms[1].id, rooms[3].id]
+    flaky = rooms[1]
+    assert rows[1] == (f"| ✔ ready | {flaky.name} ({flaky.id}) | {unit_name(demo, flaky.district)}"
+                       f" | 3 of 6 | 2 | 1 | 2027-01-15 13:00:05 +0000 | {flaky.contact.name}"
+                       f" | {flaky.contact.phone} |")
+    assert rows[0].startswith(f"| ✖ down | {rooms[2].name} ({rooms[2].id}) |")
+    assert "| 6 of 6 | 6 | 0 |" in rows[0]
+    assert text.index("## Not ready") < text.index("## Rooms that failed often") \
+        < text.index("## By tier")
+    assert "<h2>Rooms that failed often (last 7 days)</h2>" in page
+    html_rows = page.split("<h2>Rooms that failed often")[1].split("</table>")[0]
+    assert html_rows.count("<tr class=") == 3
+    assert (f'<tr class="ready"><td>✔ ready</td><td>{flaky.name} ({flaky.id})</td>'
+            in html_rows)
+    assert '<td>3 of 6</td><td class="n">2</td><td class="n">1</td>' in html_rows
+
+
+def test_rooms_that_failed_often_at_most_fifteen_of_this_report(demo: Inventory,
+                                                                 tmp_path: Path) -> None:
+    with History(tmp_path / "h.sqlite3") as history:
+        history.record(sample_report(demo))  # 51 rooms fail
+        text = render_markdown(sample_report(demo, T0 + 600), demo, history=history)
+        partial = sample_report(demo, T0 + 600, count=20)  # 3 is down, 5 and 16 lossy
+        partial_text = render_markdown(partial, demo, history=history)
+    assert len(section(text, "Rooms that failed often (last 7 days)")) == 2 + FLAKY_ROWS
+    rows = section(partial_text, "Rooms that failed often (last 7 days)")[2:]
+    assert [row.split(" | ")[0] for row in rows] == ["| ✖ down", "| ▲ degraded", "| ▲ degraded"]
+    assert f"({demo.endpoints[3].id})" in rows[0]
+    assert {f"({demo.endpoints[i].id})" for i in (5, 16)} == \
+        {row.split(" | ")[1].rsplit(" ", 1)[1] for row in rows[1:]}
+
+
+def test_rooms_that_failed_often_omitted_without_failures(demo: Inventory,
+                                                          tmp_path: Path) -> None:
+    report = sample_report(demo)
+    assert "failed often" not in render_markdown(report, demo)
+    assert "failed often" not in render_html(report, demo)
+    ok = tuple(EndpointReport(e, Verdict.READY, (), {}, T0) for e in demo.endpoints[:3])
+    with History(tmp_path / "h.sqlite3") as history:
+        history.record(SweepReport(ok, T0, 1.0))
+        old = sample_report(demo, T0 - 8 * 86400)  # failures older than the window
+        history.record(old)
+        assert history.flaky(since=0)
+        ready = SweepReport(ok, T0 + 60, 1.0)
+        assert "failed often" not in render_markdown(ready, demo, history=history)
+        assert "failed often" not in render_html(ready, demo, history=history)
+
+
+def test_rooms_that_failed_often_escaped(demo: Inventory, tmp_path: Path) -> None:
+    rooms = [e.model_copy(update={"name": f"Room <{i}> | & co"}) for i, e in
+             enumerate(demo.endpoints[:4])]
+    with History(tmp_path / "h.sqlite3") as history:
+        report = record_week(history, rooms)
+        text = render_markdown(report, demo, history=history)
+        page = render_html(report, demo, history=history)
+    assert f"| Room <1> \\| & co ({rooms[1].id}) |" in text
+    assert f"<td>Room &lt;1&gt; | &amp; co ({rooms[1].id})</td>" in page

@@ -200,8 +200,9 @@ class History:
                            " AND verdict IN (?, ?) GROUP BY endpoint_id", (cutoff, *FAILING))
         return {eid: int(n) for eid, n in rows}
 
-    def flaky(self, limit: int = 10, since: float | None = None) -> list[FlakyEndpoint]:
-        """Rooms that fail most often since ``since`` (default: 7 days), worst first."""
+    def flaky(self, limit: int | None = 10, since: float | None = None) -> list[FlakyEndpoint]:
+        """Rooms that fail most often since ``since`` (default: 7 days), worst first; at most
+        ``limit`` of them (None: every room that failed)."""
         cutoff = time.time() - 7 * 86400 if since is None else since
         rows = self._query(
             "SELECT endpoint_id, COUNT(*),"
@@ -210,7 +211,8 @@ class History:
             " FROM results WHERE at >= ? GROUP BY endpoint_id"
             " HAVING SUM(verdict IN ('down', 'degraded')) > 0"
             " ORDER BY SUM(verdict IN ('down', 'degraded')) DESC,"
-            " SUM(verdict = 'down') DESC, endpoint_id LIMIT ?", (cutoff, limit))
+            " SUM(verdict = 'down') DESC, endpoint_id LIMIT ?",
+            (cutoff, -1 if limit is None else limit))  # LIMIT -1: every row
         return [FlakyEndpoint(eid, int(n), int(d), int(g), float(last))
                 for eid, n, d, g, last in rows]
 

@@ -2,8 +2,9 @@
 
 Both are pure functions of a ``SweepReport`` and the inventory (and, optionally,
 the history store for each room's recent failures): the time of the sweep, a
-summary by tier and by district, and the rooms that are not ready with their
-reasons and the person to phone.  The HTML page is self-contained (inline CSS,
+summary by tier and by district, the rooms that are not ready with their
+reasons and the person to phone, and the rooms that failed most often over the
+last 7 days.  The HTML page is self-contained (inline CSS,
 no script, no external asset) so that it can be mailed or opened offline.
 
     text = render_markdown(report, inventory, history=History())
@@ -21,10 +22,13 @@ from inventory import Endpoint, Inventory
 from vcfleet.report import SYMBOLS, EndpointReport, SweepReport, Verdict
 
 if TYPE_CHECKING:
-    from vcfleet.history import History
+    from vcfleet.history import FlakyEndpoint, History
 
 FAILURE_WINDOW_S = 7 * 86400.0
 """How far back the report counts each room's failures in the history store."""
+FLAKY_ROWS = 15
+"""At most this many rooms in the report's "Rooms that failed often" section."""
+FLAKY_TITLE = f"Rooms that failed often (last {FAILURE_WINDOW_S / 86400:g} days)"
 
 NOT_READY_ORDER = (Verdict.DOWN, Verdict.DEGRADED, Verdict.UNKNOWN)
 VERDICT_WORDS = {Verdict.READY: "ready", Verdict.DEGRADED: "degraded", Verdict.DOWN: "down",
@@ -113,6 +117,21 @@ def recent_failures(report: SweepReport, history: History | None) -> dict[str, i
     return history.failure_counts(since=since)
 
 
+def often_failing(report: SweepReport, history: History | None) -> list[FlakyEndpoint]:
+    """The report's rooms that failed (down or degraded) most often over
+    ``FAILURE_WINDOW_S`` in the history, worst first, at most ``FLAKY_ROWS``."""
+    if history is None:
+        return []
+    in_report = {r.endpoint.id for r in report.endpoints}
+    ranked = history.flaky(limit=None, since=report.finished_at - FAILURE_WINDOW_S)
+    return [f for f in ranked if f.endpoint_id in in_report][:FLAKY_ROWS]
+
+
+def failed_of(flaky: FlakyEndpoint) -> str:
+    """A room's failures out of the sweeps that checked it: "5 of 12"."""
+    return f"{flaky.failures} of {flaky.sweeps}"
+
+
 def _verdict_label(verdict: Verdict) -> str:
     return f"{SYMBOLS[verdict]} {VERDICT_WORDS[verdict]}"
 
@@ -170,6 +189,24 @@ def _not_ready_table(rows: list[EndpointReport], inventory: Inventory,
     return headers, table
 
 
+def _flaky_table(report: SweepReport, inventory: Inventory, rooms: list[FlakyEndpoint],
+                 tz: tzinfo | None) -> tuple[list[str], list[list[object]], list[Verdict]]:
+    """Headers, cells and current verdicts of the "failed often" table (Markdown and HTML)."""
+    headers = ["Verdict now", "Room", "District", "Failed sweeps", "Down", "Degraded",
+               "Last failure", "Contact", "Phone"]
+    latest = {r.endpoint.id: r for r in report.endpoints}
+    table: list[list[object]] = []
+    verdicts: list[Verdict] = []
+    for f in rooms:
+        r = latest[f.endpoint_id]
+        name, phone = _contact(r.endpoint)
+        table.append([_verdict_label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
+                      unit_name(inventory, r.endpoint.district), failed_of(f), f.down,
+                      f.degraded, format_time(f.last_failure, tz), name, phone])
+        verdicts.append(r.verdict)
+    return headers, table, verdicts
+
+
 def _meta(report: SweepReport, tz: tzinfo | None) -> list[tuple[str, str]]:
     meta = [("Sweep started", format_time(report.started_at, tz)),
             ("Duration", f"{report.duration_s:.1f} s"),
@@ -213,6 +250,10 @@ def render_markdown(report: SweepReport, inventory: Inventory, history: History 
     lines += [f"- **{k}:** {_md(v)}" for k, v in _meta(report, tz)]
     lines += ["", f"**{_summary_line(report)}**", "", "## Not ready", ""]
     lines += _md_not_ready(report, inventory, recent_failures(report, history))
+    flaky = often_failing(report, history)
+    if flaky:
+        headers, table, _ = _flaky_table(report, inventory, flaky, tz)
+        lines += ["", f"## {FLAKY_TITLE}", "", *_md_table(headers, table)]
     lines += ["", "## By tier", ""]
     lines += _md_table(_count_headers("Tier", with_unknown),
                        _count_rows(_tier_rows(report, inventory), with_unknown))
@@ -280,6 +321,11 @@ def render_html(report: SweepReport, inventory: Inventory, history: History | No
         out.append(f"<dt>{_h(key)}</dt><dd{cls}>{_h(value)}</dd>")
     out += ["</dl>", f'<p class="summary">{_h(_summary_line(report))}</p>', "<h2>Not ready</h2>"]
     out += _html_not_ready(report, inventory, recent_failures(report, history))
+    flaky = often_failing(report, history)
+    if flaky:
+        headers, table, verdicts = _flaky_table(report, inventory, flaky, tz)
+        out.append(f"<h2>{_h(FLAKY_TITLE)}</h2>")
+        out += _html_table(headers, table, lambda i: verdicts[i].value)
     out.append("<h2>By tier</h2>")
     out += _html_table(_count_headers("Tier", with_unknown),
                        _count_rows(_tier_rows(report, inventory), with_unknown))
