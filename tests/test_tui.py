@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable
 
 from inventory import Inventory, load_inventory
 from tui.app import ConsoleApp
-from tui.details_screen import DetailsScreen
+from tui.details_screen import DetailsScreen, failure_summary
+from tui.flaky_screen import FlakyScreen
 from tui.help_screen import HelpScreen
 from tui.unit_tree import UnitTree
-from vcfleet.report import Verdict
+from vcfleet.history import History, HistoryEntry
+from vcfleet.report import EndpointReport, SweepReport, Verdict
 
 UP = ("ubnd-tinh", "ha-trung", "ha-son", "nga-son")
 DOWN = ("ha-linh", "nga-an")
@@ -213,6 +218,117 @@ async def test_details_screen_and_recheck(app_factory: Callable[[], ConsoleApp],
         assert str(history.get_row_at(0)[1]) == "✖ down"
         await pilot.press("escape")
         assert app.screen is app.fleet
+
+
+S = TypeVar("S", bound=Screen[None])
+
+
+def record_failures(path: Path, inventory: Inventory) -> None:
+    """Twelve sweeps of the fleet, an hour apart, ending now: ha-linh fails 5 of them
+    (3 down, 2 degraded), nga-an 2 (down), the other rooms none."""
+    failing = {"ha-linh": {1: Verdict.DOWN, 4: Verdict.DOWN, 7: Verdict.DOWN,
+                           9: Verdict.DEGRADED, 11: Verdict.DEGRADED},
+               "nga-an": {2: Verdict.DOWN, 10: Verdict.DOWN}}
+    start = time.time() - 12 * 3600
+    with History(path) as history:
+        for k in range(12):
+            at = start + k * 3600
+            rows = tuple(EndpointReport(e, failing.get(e.id, {}).get(k, Verdict.READY),
+                                        (), {}, at + 1) for e in inventory.endpoints)
+            history.record(SweepReport(rows, at, 2.0, source="test"))
+
+
+async def shown(pilot: Pilot[int], kind: type[S]) -> S:
+    """Wait until a screen of this kind is on top and mounted; return it."""
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, kind)
+                   and pilot.app.screen.is_mounted)
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen
+
+
+def flaky_rows(screen: FlakyScreen) -> list[list[str]]:
+    table = screen.query_one("#flaky-rooms", DataTable)
+    return [[str(cell) for cell in table.get_row_at(r)] for r in range(table.row_count)]
+
+
+async def test_often_failing_rooms_worst_first(app_factory: Callable[[], ConsoleApp],
+                                               fleet: tuple[Inventory, str, int],
+                                               tmp_path: Path) -> None:
+    record_failures(tmp_path / "history.sqlite3", fleet[0])
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.history is not None)
+        await pilot.press("f")
+        screen = await shown(pilot, FlakyScreen)
+        await wait_for(pilot, lambda: len(flaky_rows(screen)) == 2)
+        worst, second = flaky_rows(screen)
+        assert worst[:6] == ["… not checked", "UBND xã Hà Lĩnh", "huyện Hà Trung", "5 of 12",
+                             "3", "2"]
+        assert second[:6] == ["… not checked", "UBND xã Nga An", "huyện Nga Sơn", "2 of 12",
+                              "2", "0"]
+        status = str(screen.query_one("#flaky-status").render())
+        assert status.startswith("2 rooms were down or degraded at least once since ")
+        await pilot.press("enter")
+        details = await shown(pilot, DetailsScreen)
+        assert details.endpoint.id == "ha-linh"
+        summary = details.query_one("#details-history-summary")
+        await wait_for(pilot, lambda: "Failed" in str(summary.render()))
+        assert str(summary.render()) == "Failed 5 of the last 12 sweeps (3 down, 2 degraded)."
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        await pilot.press("down", "enter")
+        assert (await shown(pilot, DetailsScreen)).endpoint.id == "nga-an"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.current_room() == "nga-an"  # the list was read again, cursor kept
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.fleet)
+
+
+async def test_often_failing_without_history_or_failures(fleet: tuple[Inventory, str, int],
+                                                         tmp_path: Path) -> None:
+    for use_history, expected in ((False, "History not available"),
+                                  (True, "No room failed in the last 7 days.")):
+        app = ConsoleApp(fleet[0], use_history=use_history,
+                         history_path=tmp_path / "empty.sqlite3")
+        async with app.run_test(size=(160, 40)) as pilot:
+            opened = use_history
+            await wait_for(pilot, lambda app=app, opened=opened:
+                           (app.history is not None) == opened)
+            await pilot.press("f")
+            screen = await shown(pilot, FlakyScreen)
+            status, text = screen.query_one("#flaky-status"), expected
+            await wait_for(pilot, lambda status=status, text=text: text in str(status.render()))
+            assert not flaky_rows(screen)
+            await pilot.press("enter")  # nothing to open
+            await pilot.press("escape")
+            await wait_for(pilot, lambda app=app: app.screen is app.fleet)
+
+
+async def test_details_summary_of_a_room_always_ready(app_factory: Callable[[], ConsoleApp],
+                                                      fleet: tuple[Inventory, str, int],
+                                                      tmp_path: Path) -> None:
+    record_failures(tmp_path / "history.sqlite3", fleet[0])
+    app = app_factory()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.history is not None)
+        app.show_details("nga-son")
+        details = await shown(pilot, DetailsScreen)
+        summary = details.query_one("#details-history-summary")
+        await wait_for(pilot, lambda: str(summary.render()) == "Ready in the last 12 sweeps.")
+        assert details.query_one("#details-history", DataTable).row_count == 12
+
+
+def test_failure_summary_wording() -> None:
+    def entries(*verdicts: Verdict) -> list[HistoryEntry]:
+        return [HistoryEntry(0.0, v, (), {}, "test") for v in verdicts]
+
+    assert failure_summary([]) == "No sweep of this room recorded yet."
+    assert failure_summary(entries(Verdict.DOWN)) == "Failed the last sweep (1 down)."
+    assert failure_summary(entries(Verdict.READY)) == "Ready in the last sweep."
+    assert failure_summary(entries(Verdict.READY, Verdict.DEGRADED, Verdict.READY)) == \
+        "Failed 1 of the last 3 sweeps (1 degraded)."
 
 
 async def test_report_export(app_factory: Callable[[], ConsoleApp],

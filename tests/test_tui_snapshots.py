@@ -1,18 +1,24 @@
 """Snapshots of the console's screens from fixed report data (no sweep, no clock,
-no history, fixed size).  Update with ``pytest --snapshot-update`` after checking
-the new SVGs by eye."""
+fixed size; no history but the fixed one of the often-failing screen).  Update
+with ``pytest --snapshot-update`` after checking the new SVGs by eye."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
-from inventory import load_inventory
-from tests.test_render import sample_report
+from inventory import Inventory, load_inventory
+from tests.test_render import T0, sample_report
 from tui.app import ConsoleApp
+from tui.flaky_screen import FlakyScreen
+from vcfleet.history import History
+from vcfleet.render import FAILURE_WINDOW_S
+from vcfleet.report import Verdict
 
 SIZE = (160, 45)
 
@@ -109,3 +115,34 @@ def test_fleet_screen_after_live_results(snap: Any) -> None:
         await pilot.pause()
 
     assert snap(app, terminal_size=SIZE, run_before=stream)
+
+
+def record_week(path: Path, inventory: Inventory) -> None:
+    """Six sweeps a day apart up to ``T0``: the rooms down in ``sample_report`` are down
+    in all six, the degraded ones degraded in every other (ready in between)."""
+    with History(path) as history:
+        for k in range(6):
+            report = sample_report(inventory, T0 - (5 - k) * 86400)
+            rows = tuple(r if r.verdict is not Verdict.DEGRADED or (i + k) % 2 else
+                         dataclasses.replace(r, verdict=Verdict.READY, reasons=())
+                         for i, r in enumerate(report.endpoints))
+            history.record(dataclasses.replace(report, endpoints=rows))
+
+
+def test_often_failing_screen(snap: Any, tmp_path: Path) -> None:
+    inventory = load_inventory()
+    record_week(tmp_path / "history.sqlite3", inventory)
+    app = ConsoleApp(inventory, history_path=tmp_path / "history.sqlite3",
+                     initial_report=sample_report(inventory), tz=UTC)
+
+    async def open_often_failing(pilot: Pilot[int]) -> None:
+        await all_rows(pilot)
+        while app.history is None:
+            await pilot.pause(0.05)
+        screen = FlakyScreen(since=T0 - FAILURE_WINDOW_S)
+        app.push_screen(screen)
+        while not screen.is_mounted or screen.current_room() is None:
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap(app, terminal_size=SIZE, run_before=open_often_failing)

@@ -3,7 +3,7 @@ the room's last sweeps from the history, and a re-check."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -27,6 +27,21 @@ if TYPE_CHECKING:
 
 HISTORY_LIMIT = 20
 HISTORY_FIGURES = [kf for kf in KEY_FIGURES if kf.key in ("sip_rtt_ms", "media_rtt_ms", "mos")]
+
+
+def failure_summary(entries: Sequence[HistoryEntry]) -> str:
+    """One line on how often the room failed in its recent results, such as
+    ``Failed 3 of the last 12 sweeps (2 down, 1 degraded).``"""
+    if not entries:
+        return "No sweep of this room recorded yet."
+    down = sum(1 for e in entries if e.verdict is Verdict.DOWN)
+    degraded = sum(1 for e in entries if e.verdict is Verdict.DEGRADED)
+    sweeps = "the last sweep" if len(entries) == 1 else f"the last {len(entries)} sweeps"
+    if not down + degraded:
+        return f"Ready in {sweeps}."
+    split = ", ".join(f"{n} {word}" for n, word in ((down, "down"), (degraded, "degraded")) if n)
+    count = f"{down + degraded} of " if len(entries) > 1 else ""
+    return f"Failed {count}{sweeps} ({split})."
 
 
 def _figures(check: CheckReport) -> str:
@@ -72,6 +87,7 @@ class DetailsScreen(Screen[None]):
             yield Label("Checks", classes="section")
             yield DataTable(id="details-checks", cursor_type="none", zebra_stripes=True)
             yield Label(f"Recent sweeps of {e.id}", classes="section")
+            yield Static(id="details-history-summary")
             yield DataTable(id="details-history", cursor_type="none", zebra_stripes=True)
         yield Footer()
 
@@ -129,6 +145,9 @@ class DetailsScreen(Screen[None]):
 
     @on(HistoryLoaded)
     def _history_loaded(self, message: HistoryLoaded) -> None:
+        summary = self.query_one("#details-history-summary", Static)
+        summary.update("" if message.problem else failure_summary(message.entries))
+        summary.display = not message.problem
         table = self.query_one("#details-history", DataTable)
         table.clear()
         if message.problem:

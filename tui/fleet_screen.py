@@ -18,6 +18,7 @@ from inventory import Endpoint, Inventory
 from tui.endpoint_table import EndpointTable
 from tui.filter_box import FilterBox
 from tui.filtering import Filter
+from tui.flaky_screen import FlakyScreen
 from tui.readiness_header import ReadinessHeader
 from tui.unit_tree import Scope, UnitTree
 from vcfleet.render import format_time
@@ -38,6 +39,7 @@ class FleetScreen(Screen[None]):
         Binding("slash", "filter", "Filter"),
         Binding("enter", "details", "Details"),
         Binding("r", "report", "Report"),
+        Binding("f", "often_failing", "Often failing"),
         Binding("t", "toggle_tree", "Tree", show=False),
     ]
 
@@ -191,6 +193,10 @@ class FleetScreen(Screen[None]):
     def action_report(self) -> None:
         """Export the readiness report."""
         self.console.export_report()
+
+    def action_often_failing(self) -> None:
+        """Show the rooms that failed most often in the last 7 days."""
+        self.app.push_screen(FlakyScreen())
 
     def action_toggle_tree(self) -> None:
         """Show or hide the tree of units (more room for the table)."""

@@ -22,6 +22,7 @@ HELP = """\
 | `enter` | details of the room under the cursor (in the tree: choose that unit) |
 | `o` | sort by the column under the cursor (again: reverse); or click a header |
 | `r` | export the readiness report (HTML and Markdown files; the path is shown) |
+| `f` | rooms that failed often in the last 7 days, worst first (`enter`: details) |
 | `t` | hide or show the tree of units |
 | `tab` | move between tree, filter and table |
 | `?` | this help |
