@@ -3,16 +3,17 @@ and report export in workers, and routes their results to the screens.
 
     ConsoleApp(load_inventory()).run()
 
-Sweeps run in a thread with its own event loop, so that probe work never competes
-with drawing; results come back in batches (``SweepProgress``, every
-``FLUSH_S``) and only the affected table cells change.
+Sweeps run in a child process (``vcfleet.sweep_process``), so that probe work never
+holds the interpreter while the console draws; a worker thread hands their results
+to the screen in batches (``SweepProgress``, every ``FLUSH_S``) and only the
+affected table cells change.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
+import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ from tui.help_screen import HelpScreen
 from vcfleet.history import History, SweepSummary
 from vcfleet.render import format_time, render_html, render_markdown
 from vcfleet.report import EndpointReport, SweepReport, Verdict
-from vcfleet.sweep import EndpointFinished, Sweep, SweepEvent, SweepOptions
+from vcfleet.sweep import SweepOptions
+from vcfleet.sweep_process import SweepProcess, SweepProcessError
 
 FLUSH_S = 0.1
 """How often a running sweep hands its new results to the screen."""
@@ -107,7 +109,10 @@ class ConsoleApp(App[int]):
         self.history: History | None = None
         self.sweeping = False
         self.last_export: tuple[Path, ...] = ()
-        self._sweep_handle: tuple[asyncio.AbstractEventLoop, Sweep] | None = None
+        self.sweep_problem = ""
+        """Why the last sweep could not run ("" if it did)."""
+        self.sweeper = SweepProcess(inventory, stderr_path=Path(tempfile.gettempdir()) /
+                                    f"vcfleet-console-sweeps-{os.getpid()}.log")
         self._report_started: float | None = None
         if initial_report is not None:
             self.results.update((r.endpoint.id, r) for r in initial_report.endpoints
@@ -119,16 +124,16 @@ class ConsoleApp(App[int]):
         self.push_screen(self.fleet)
         if self.use_history:
             self.open_history()
-        self.warm_up_probes()
+        self.start_sweeper()
 
-    @work(thread=True, group="warm-up", exit_on_error=False)
-    def warm_up_probes(self) -> None:
-        """Import the probe modules now (aiortc is slow to import), not at the first sweep."""
-        from probes import PROBES, load_probe
-
-        for kind in PROBES:
-            with contextlib.suppress(Exception):
-                load_probe(kind)
+    @work(thread=True, group="sweeper", exit_on_error=False)
+    def start_sweeper(self) -> None:
+        """Start the sweep process now (it loads the probes), not at the first sweep."""
+        try:
+            self.sweeper.start()
+        except Exception as exc:
+            self.notify(f"{exc} (tried again at the next sweep)", severity="warning",
+                        timeout=10)
 
     # -- history -------------------------------------------------------------------
 
@@ -174,51 +179,26 @@ class ConsoleApp(App[int]):
 
     def cancel_sweep(self) -> None:
         """Stop the running sweep; what finished stays."""
-        if self._sweep_handle is not None:
-            loop, sweep = self._sweep_handle
-            loop.call_soon_threadsafe(sweep.cancel)
+        if self.sweeping:
+            self.sweeper.cancel()
 
     @work(thread=True, exclusive=True, group="sweep", exit_on_error=False)
-    async def run_sweep(self, endpoints: list[Endpoint], label: str) -> None:
-        """Run one sweep in this worker thread's own event loop; post results in batches."""
-        try:
-            await self._sweep(endpoints, label)
-        except Exception as exc:
-            self.post_message(self.SweepFailed(f"{type(exc).__name__}: {exc}"))
-
-    async def _sweep(self, endpoints: list[Endpoint], label: str) -> None:
-        batch: list[EndpointReport] = []
-        done = 0
-
-        def on_event(event: SweepEvent) -> None:
-            if isinstance(event, EndpointFinished):
-                batch.append(event.report)
-
-        def flush() -> None:
-            nonlocal done
-            if batch:
-                items = tuple(batch)
-                batch.clear()
-                done += len(items)
-                self.post_message(self.SweepProgress(items, done))
-
-        async def flush_every_tick() -> None:
-            while True:
-                await asyncio.sleep(FLUSH_S)
-                flush()
-
+    def run_sweep(self, endpoints: list[Endpoint], label: str) -> None:
+        """Run one sweep in the sweep process; post its results as they arrive."""
         options = dataclasses.replace(self.sweep_options, selector=label)
-        sweep = Sweep(self.inventory, endpoints, options, on_event)
-        self._sweep_handle = (asyncio.get_running_loop(), sweep)
         self.post_message(self.SweepStarted(len(endpoints), label))
-        ticker = asyncio.create_task(flush_every_tick())
+
+        def progress(reports: tuple[EndpointReport, ...], done: int) -> None:
+            self.post_message(self.SweepProgress(reports, done))
+
         try:
-            report = await sweep.run()
-        finally:
-            self._sweep_handle = None
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
-            flush()
+            report = self.sweeper.run([e.id for e in endpoints], options, progress,
+                                      flush_s=FLUSH_S)
+        except Exception as exc:  # never leave the console "sweeping" for ever
+            problem = str(exc) if isinstance(exc, SweepProcessError) \
+                else f"{type(exc).__name__}: {exc}"
+            self.post_message(self.SweepFailed(problem))
+            return
         self.post_message(self.SweepFinished(report, self._record(report)))
 
     def _record(self, report: SweepReport) -> str:
@@ -245,6 +225,7 @@ class ConsoleApp(App[int]):
     @on(SweepFinished)
     def _sweep_finished(self, message: SweepFinished) -> None:
         self.sweeping = False
+        self.sweep_problem = ""
         self.last_report = message.report
         self.fleet.sweep_finished(message.report)
         if message.problem:
@@ -255,6 +236,7 @@ class ConsoleApp(App[int]):
     @on(SweepFailed)
     def _sweep_failed(self, message: SweepFailed) -> None:
         self.sweeping = False
+        self.sweep_problem = message.problem
         self.fleet.sweep_failed(message.problem)
         self.notify(f"sweep failed: {message.problem}", severity="error", timeout=10)
 
@@ -321,6 +303,6 @@ class ConsoleApp(App[int]):
         self.exit(0)
 
     def on_unmount(self) -> None:
-        self.cancel_sweep()
+        self.sweeper.close()
         if self.history is not None:
             self.history.close()
