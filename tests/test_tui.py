@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from rich.segment import Segment
+from rich.style import Style
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable
 
 from inventory import Inventory, load_inventory
+from tests.test_render import T0, sample_endpoint_report, sample_report
 from tui.app import ConsoleApp
 from tui.details_screen import DetailsScreen, failure_summary
 from tui.flaky_screen import FlakyScreen
@@ -163,7 +166,7 @@ async def test_filter_by_district_and_by_accent_free_name(
         await pilot.press("ctrl+u")  # clear the box
         await pilot.press(*"ha son")
         await wait_for(pilot, lambda: shown_ids(app) == ["ha-son"])
-        assert app.fleet.table.get_cell("ha-son", "name") == "UBND xã Hà Sơn"
+        assert str(app.fleet.table.get_cell("ha-son", "name")) == "UBND xã Hà Sơn"
         await pilot.press("enter")
         assert app.focused is app.fleet.table
 
@@ -382,3 +385,44 @@ def test_sort_by_verdict_puts_worst_first() -> None:
     ranks = [_sort_value("verdict", verdict_text(v)) for v in
              (Verdict.DOWN, Verdict.DEGRADED, Verdict.UNKNOWN, Verdict.READY)]
     assert ranks == sorted(ranks)
+
+
+def _chars(lines: list[list[Segment]]) -> list[tuple[str, Style]]:
+    return [(ch, segment.style or Style.null()) for line in lines for segment in line
+            for ch in segment.text]
+
+
+async def test_table_cells_draw_as_datatable_draws_them(tmp_path: Path) -> None:
+    """The table's own one-line cell drawing gives DataTable's characters and styles,
+    for every visible cell, under the cursor and not, before and after results."""
+    inventory = load_inventory()
+    app = ConsoleApp(inventory, use_history=False, initial_report=sample_report(inventory))
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.fleet.table
+        await wait_for(pilot, lambda: not table.adding_rows)
+        table.update_results([sample_endpoint_report(inventory, 1, T0 + 60)])
+        await pilot.pause()
+        base = table.rich_style
+        compared = 0
+        for row in range(12):
+            for column, col in enumerate(table.ordered_columns):
+                width = col.get_render_width(table)
+                for cursor in (False, True):
+                    ours = table._render_cell(row, column, base, width, cursor)
+                    theirs = DataTable._render_cell(table, row, column, base, width, cursor)
+                    assert _chars(ours) == _chars(theirs), (row, col.key.value, cursor)
+                    compared += 1
+        assert compared == 12 * len(table.ordered_columns) * 2
+
+
+async def test_names_are_shown_literally_not_as_markup(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text('endpoints:\n  - {id: r1, name: "Phòng [bold]họp[/bold] [1]",'
+                    ' tier: commune, address: 127.0.0.1, vendor: cisco_ce}\n',
+                    encoding="utf-8")
+    app = ConsoleApp(load_inventory(path), use_history=False)
+    async with app.run_test(size=(120, 20)) as pilot:
+        await wait_for(pilot, lambda: app.fleet.table.row_count == 1)
+        await pilot.pause()
+        cell = app.fleet.table._render_cell(0, 1, app.fleet.table.rich_style, 32)
+        assert "".join(ch for ch, _ in _chars(cell)).strip() == "Phòng [bold]họp[/bold] [1]"
