@@ -116,7 +116,7 @@ class SweepProcess:
                     process = subprocess.Popen(
                         [sys.executable, "-m", "vcfleet.sweep_process", str(theirs.fileno())],
                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL, stderr=stderr)
+                        stdout=subprocess.DEVNULL, stderr=stderr, env=_child_env())
             except OSError as exc:
                 ours.close()
                 raise SweepProcessError(f"the sweep process did not start: {exc}") from exc
@@ -148,6 +148,8 @@ class SweepProcess:
         except (pickle.PicklingError, AttributeError, TypeError) as exc:  # nothing was sent
             raise SweepProcessError(
                 f"these sweep options cannot be sent to the sweep process: {exc}") from exc
+        except OSError:  # the child died since start()
+            raise SweepProcessError(self._ended()) from None
         done = 0
         while True:
             message = self._receive(None)
@@ -248,6 +250,14 @@ class SweepProcess:
         if conn is not None:
             conn.close()
         self._process = self._conn = None
+
+
+def _child_env() -> dict[str, str]:
+    """The environment, with this copy of vcfleet first on the path (a source tree that
+    is not installed, or installed elsewhere, runs the same code in the child)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH", "")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
 # -- the child --------------------------------------------------------------------------
