@@ -3,6 +3,7 @@ UI stall while a full sweep streams its results into the table.
 
     python bench/bench_tui.py                 # synthetic probes: results over ~6 s
     python bench/bench_tui.py --simulator     # real net checks against vcfleet simulate
+    python bench/bench_tui.py --simulator --checks net,webrtc   # and the media loopback
 
 Targets (issue 7): first paint < 2 s; longest stall < 100 ms.  The stall is measured
 two ways on the UI's event loop: the lateness of a 5 ms ticker (any blocking work
@@ -165,6 +166,8 @@ async def bench(inventory_path: Path | None, options: Any, size: tuple[int, int]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", default="net",
+                        help="check kinds with --simulator (default: net)")
     parser.add_argument("--simulator", action="store_true",
                         help="sweep the simulated demo fleet with net checks")
     parser.add_argument("--spread", type=float, default=6.0,
@@ -176,9 +179,9 @@ def main() -> int:
         from vcfleet.sweep import SweepOptions, parse_checks
 
         with simulated_demo_fleet() as path:
-            figures = asyncio.run(bench(path, SweepOptions(checks=parse_checks("net"),
+            figures = asyncio.run(bench(path, SweepOptions(checks=parse_checks(args.checks),
                                                            source="bench"), (width, height)))
-        mode = "simulated demo fleet, net checks"
+        mode = f"simulated demo fleet, {args.checks} checks"
     else:
         figures = asyncio.run(bench(None, synthetic_options(args.spread), (width, height)))
         mode = f"synthetic probes over {args.spread:g} s"
