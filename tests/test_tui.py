@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 from rich.segment import Segment
 from rich.style import Style
+from textual.content import Content
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable
@@ -426,3 +427,20 @@ async def test_names_are_shown_literally_not_as_markup(tmp_path: Path) -> None:
         await pilot.pause()
         cell = app.fleet.table._render_cell(0, 1, app.fleet.table.rich_style, 32)
         assert "".join(ch for ch, _ in _chars(cell)).strip() == "Phòng [bold]họp[/bold] [1]"
+
+
+async def test_brackets_in_a_filter_and_a_sweep_label_are_text(
+        app_factory: Callable[[], ConsoleApp]) -> None:
+    """Typed text reaches the table's title and the status line as text, not markup
+    (``[/x`` would otherwise be a markup error)."""
+    app = app_factory()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("slash", *"[/x] [b]")
+        await wait_for(pilot, lambda: "[/x] [b]" in Content.from_markup(
+            str(app.fleet.table.border_title)).plain)
+        await pilot.press("enter", "s")  # sweep the (empty) scope: a notice, no crash
+        await pilot.pause(0.2)
+        app.fleet.show_status("Sweeping [/x] [b]…")
+        await pilot.pause()
+        status = app.fleet.header.query_one("#header-status")
+        assert "Sweeping [/x] [b]…" in str(status.render())

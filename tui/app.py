@@ -133,7 +133,7 @@ class ConsoleApp(App[int]):
             self.sweeper.start()
         except Exception as exc:
             self.notify(f"{exc} (tried again at the next sweep)", severity="warning",
-                        timeout=10)
+                        timeout=10, markup=False)
 
     # -- history -------------------------------------------------------------------
 
@@ -151,7 +151,8 @@ class ConsoleApp(App[int]):
     @on(HistoryOpened)
     def _history_opened(self, message: HistoryOpened) -> None:
         if message.problem:
-            self.notify(f"history unavailable: {message.problem}", severity="warning")
+            self.notify(f"history unavailable: {message.problem}", severity="warning",
+                        markup=False)
             return
         self.history = message.history
         if message.last is not None and self.last_report is None:
@@ -229,7 +230,7 @@ class ConsoleApp(App[int]):
         self.last_report = message.report
         self.fleet.sweep_finished(message.report)
         if message.problem:
-            self.notify(message.problem, severity="warning")
+            self.notify(message.problem, severity="warning", markup=False)
         if isinstance(self.screen, DetailsScreen):
             self.screen.sweep_finished()
 
@@ -238,7 +239,8 @@ class ConsoleApp(App[int]):
         self.sweeping = False
         self.sweep_problem = message.problem
         self.fleet.sweep_failed(message.problem)
-        self.notify(f"sweep failed: {message.problem}", severity="error", timeout=10)
+        self.notify(f"sweep failed: {message.problem}", severity="error", timeout=10,
+                    markup=False)
 
     # -- the report ----------------------------------------------------------------------
 
@@ -280,10 +282,12 @@ class ConsoleApp(App[int]):
     @on(ReportExported)
     def _exported(self, message: ReportExported) -> None:
         if message.problem:
-            self.notify(f"report not written: {message.problem}", severity="error", timeout=10)
+            self.notify(f"report not written: {message.problem}", severity="error", timeout=10,
+                        markup=False)
             return
         self.last_export = message.paths
-        self.notify("Report written: " + ", ".join(str(p) for p in message.paths), timeout=15)
+        self.notify("Report written: " + ", ".join(str(p) for p in message.paths), timeout=15,
+                    markup=False)
         self.fleet.show_status("Report written: " + "  ".join(str(p) for p in message.paths))
 
     # -- screens and keys ------------------------------------------------------------

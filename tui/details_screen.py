@@ -120,14 +120,14 @@ class DetailsScreen(Screen[None]):
         self.query_one("#details-title", Static).update(title)
         reasons = "\n".join(f"• {r}" for r in report.reasons) if report and report.reasons \
             else ("No problem found." if report else "Not checked yet: press c to check now.")
-        self.query_one("#details-reasons", Static).update(reasons)
+        self.query_one("#details-reasons", Static).update(Text(reasons))  # not markup
         table = self.query_one("#details-checks", DataTable)
         table.clear()
         for check in (report.checks.values() if report else ()):
             ok = Text("✔ ok", "green") if check.result.ok else Text("✖ failed", "red")
             table.add_row(check.name, ok, "required" if check.required else "advisory",
                           f"{check.duration_s * 1000:.0f} ms", _figures(check),
-                          check.result.reason or ("timed out" if check.timed_out else ""))
+                          Text(check.result.reason or ("timed out" if check.timed_out else "")))
 
     @work(thread=True, group="details-history", exclusive=True, exit_on_error=False)
     def load_history(self) -> None:
@@ -156,7 +156,7 @@ class DetailsScreen(Screen[None]):
         for entry in message.entries:
             figures = [figure_text(kf, entry.figures.get(kf.key)) for kf in HISTORY_FIGURES]
             table.add_row(format_time(entry.at, self.console.tz), verdict_text(entry.verdict),
-                          entry.source, *figures, "; ".join(entry.reasons))
+                          Text(entry.source), *figures, Text("; ".join(entry.reasons)))
 
     def results_arrived(self, reports: Iterable[EndpointReport]) -> None:
         """Called by the app during a sweep: show this room's new result."""

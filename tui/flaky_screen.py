@@ -138,10 +138,9 @@ class FlakyScreen(Screen[None]):
         verdict = verdict_text(result.verdict if result else Verdict.UNKNOWN)
         if room.endpoint_id in inventory:
             e = inventory.get(room.endpoint_id)
-            name: object = e.name
-            unit = short_unit(inventory, e)
+            name, unit = Text(e.name), Text(short_unit(inventory, e))
         else:
-            name, unit = Text(f"{room.endpoint_id} (not in the inventory)", "dim"), ""
+            name, unit = Text(f"{room.endpoint_id} (not in the inventory)", "dim"), Text()
         return (verdict, name, unit, Text(failed_of(room), justify="right"),
                 Text(str(room.down), justify="right"), Text(str(room.degraded), justify="right"),
                 format_time(room.last_failure, self.console.tz))
@@ -152,7 +151,8 @@ class FlakyScreen(Screen[None]):
         if endpoint_id in self.console.inventory:
             self.console.show_details(endpoint_id)
         else:
-            self.notify(f"{endpoint_id} is no longer in the inventory", severity="warning")
+            self.notify(f"{endpoint_id} is no longer in the inventory", severity="warning",
+                        markup=False)
 
     def action_back(self) -> None:
         """Back to the fleet."""

@@ -12,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -109,8 +110,8 @@ class FleetScreen(Screen[None]):
         self.table.show(shown, self.console.results)
         scope_rooms = sum(1 for e in self.inventory.endpoints if self.scope.contains(e.id))
         what = f"{self.scope.label}: {len(shown)} of {scope_rooms} rooms"
-        self.table.border_title = what + (f" matching {self.filter.text!r}"
-                                          if not self.filter.empty else "")
+        self.table.border_title = Content(  # typed text: never markup ("[/x" crashed)
+            what + (f" matching {self.filter.text!r}" if not self.filter.empty else ""))
 
     def update_counts(self) -> None:
         """Recount the fleet's verdicts for the header."""

@@ -43,7 +43,7 @@ class ReadinessHeader(Widget):
 
     def show_status(self, text: str) -> None:
         """The line under the counts: last sweep, or what the console is doing."""
-        self._status.update(text, layout=False)
+        self._status.update(Text(text), layout=False)  # labels and paths, never markup
 
     def sweep_started(self, total: int) -> None:
         """Show the progress bar for a sweep of ``total`` rooms."""
