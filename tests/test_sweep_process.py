@@ -99,6 +99,21 @@ async def test_cancel_returns_what_finished(loopback_prefix: str, sweeper: Any) 
     assert {r.verdict for r in report.endpoints} == {Verdict.UNKNOWN}
 
 
+async def test_cancel_while_the_child_starts_cancels_the_sweep(loopback_prefix: str,
+                                                              sweeper: Any) -> None:
+    inv = _inventory(loopback_prefix, 2, 9)
+    process = sweeper(inv)  # not started: run() starts it (a second or more)
+    options = SweepOptions(checks=parse_checks("tcp"), runners={"tcp": hang},
+                           timeouts={"tcp": 60.0})
+    running = asyncio.create_task(asyncio.to_thread(process.run, ["e0", "e1"], options))
+    await asyncio.sleep(0.05)
+    process.cancel()
+    report = await asyncio.wait_for(running, 30)
+    assert report.cancelled
+    assert {r.verdict for r in report.endpoints} == {Verdict.UNKNOWN}
+    assert process.alive  # cancelled, not killed
+
+
 async def test_a_killed_child_fails_the_sweep_and_the_next_one_starts_anew(
         loopback_prefix: str, sweeper: Any) -> None:
     inv = _inventory(loopback_prefix, 2, 9)

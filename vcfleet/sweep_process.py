@@ -88,6 +88,7 @@ class SweepProcess:
         self._start_lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._cancel_by: float | None = None
+        self._sweeping = False
         self._closed = False
 
     @property
@@ -140,32 +141,42 @@ class SweepProcess:
     def run(self, endpoint_ids: Sequence[str], options: SweepOptions,
             on_progress: ProgressHandler | None = None, *, flush_s: float = 0.1
             ) -> SweepReport:
-        """Sweep these rooms in the child; blocks until the report (partial if cancelled)."""
-        self.start()
-        self._cancel_by = None
+        """Sweep these rooms in the child; blocks until the report (partial if cancelled).
+
+        A ``cancel()`` that comes while the child is still starting, or before this call
+        (the caller decided to sweep, then cancelled), cancels this sweep."""
         try:
-            self._send(("sweep", list(endpoint_ids), options, flush_s))
-        except (pickle.PicklingError, AttributeError, TypeError) as exc:  # nothing was sent
-            raise SweepProcessError(
-                f"these sweep options cannot be sent to the sweep process: {exc}") from exc
-        except OSError:  # the child died since start()
-            raise SweepProcessError(self._ended()) from None
-        done = 0
-        while True:
-            message = self._receive(None)
-            if message[0] == "progress":
-                done += len(message[1])
-                if on_progress is not None:
-                    on_progress(message[1], done)
-            elif message[0] == "done":
-                report: SweepReport = message[1]
-                return report
-            elif message[0] == "failed":
-                raise SweepProcessError(message[1])
+            self.start()
+            try:
+                self._send(("sweep", list(endpoint_ids), options, flush_s))
+                self._sweeping = True
+                if self._cancel_by is not None:  # cancelled before the child had the sweep
+                    self._cancel_by = time.monotonic() + self.cancel_grace_s
+                    self._send(("cancel",))
+            except (pickle.PicklingError, AttributeError, TypeError) as exc:  # nothing sent
+                raise SweepProcessError(
+                    f"these sweep options cannot be sent to the sweep process: {exc}") from exc
+            except OSError:  # the child died since start()
+                raise SweepProcessError(self._ended()) from None
+            done = 0
+            while True:
+                message = self._receive(None)
+                if message[0] == "progress":
+                    done += len(message[1])
+                    if on_progress is not None:
+                        on_progress(message[1], done)
+                elif message[0] == "done":
+                    report: SweepReport = message[1]
+                    return report
+                elif message[0] == "failed":
+                    raise SweepProcessError(message[1])
+        finally:
+            self._sweeping = False
+            self._cancel_by = None
 
     def cancel(self) -> None:
-        """Stop the running sweep: ``run()`` returns what finished (the child is killed if
-        it has not wound up within ``cancel_grace_s``)."""
+        """Stop the running sweep, or the next one if none runs yet: ``run()`` returns what
+        finished (the child is killed if it has not wound up within ``cancel_grace_s``)."""
         self._cancel_by = time.monotonic() + self.cancel_grace_s
         with contextlib.suppress(OSError, SweepProcessError):
             self._send(("cancel",))
@@ -206,7 +217,7 @@ class SweepProcess:
                 self._kill()
                 raise SweepProcessError(
                     f"the sweep process did not answer within {self.start_timeout_s:g} s")
-            if self._cancel_by is not None and now >= self._cancel_by:
+            if self._sweeping and self._cancel_by is not None and now >= self._cancel_by:
                 self._kill()
                 raise SweepProcessError(
                     f"the sweep did not stop within {self.cancel_grace_s:g} s of its "
