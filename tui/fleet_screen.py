@@ -133,6 +133,12 @@ class FleetScreen(Screen[None]):
 
     def sweep_started(self, total: int, label: str) -> None:
         """A sweep of ``total`` rooms began."""
+        if self._incoming:  # the last sweep's results are still being applied: finish now
+            self.table.update_results(list(self._incoming))
+            self._incoming.clear()
+            if self._finished is not None:
+                report, self._finished = self._finished, None
+                self.sweep_finished(report)
         self.header.sweep_started(total)
         self.show_status(f"Sweeping {label or 'all rooms'}: {total} rooms…  (x cancels)")
 
