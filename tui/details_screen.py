@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -13,17 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from inventory import Endpoint
+from tui.console_screen import ConsoleScreen
 from tui.verdicts import figure_text, verdict_text
 from vcfleet.history import HistoryEntry
 from vcfleet.render import KEY_FIGURES, format_time, unit_name
 from vcfleet.report import CheckReport, EndpointReport, Verdict
-
-if TYPE_CHECKING:
-    from tui.app import ConsoleApp
 
 HISTORY_LIMIT = 20
 HISTORY_FIGURES = [kf for kf in KEY_FIGURES if kf.key in ("sip_rtt_ms", "media_rtt_ms", "mos")]
@@ -51,7 +48,7 @@ def _figures(check: CheckReport) -> str:
     return "  ".join(parts)
 
 
-class DetailsScreen(Screen[None]):
+class DetailsScreen(ConsoleScreen):
     """The details of one endpoint."""
 
     CSS_PATH = "details_screen.tcss"
@@ -69,14 +66,6 @@ class DetailsScreen(Screen[None]):
     def __init__(self, endpoint: Endpoint) -> None:
         super().__init__()
         self.endpoint = endpoint
-
-    @property
-    def console(self) -> ConsoleApp:
-        """The application (typed)."""
-        from tui.app import ConsoleApp
-
-        assert isinstance(self.app, ConsoleApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         e = self.endpoint

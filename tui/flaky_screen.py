@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tui.console_screen import ConsoleScreen
 from tui.endpoint_table import short_unit
 from tui.verdicts import verdict_text
 from vcfleet.history import FlakyEndpoint
 from vcfleet.render import FAILURE_WINDOW_S, FLAKY_TITLE, failed_of, format_time
 from vcfleet.report import Verdict
-
-if TYPE_CHECKING:
-    from tui.app import ConsoleApp
 
 FLAKY_LIMIT = 50
 """Rooms listed at most."""
@@ -44,7 +41,7 @@ class RoomTable(DataTable[Any]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Details")]
 
 
-class FlakyScreen(Screen[None]):
+class FlakyScreen(ConsoleScreen):
     """The rooms that failed most often (``History.flaky``), read again each time the
     screen is shown, so a re-check from the details screen shows on return."""
 
@@ -63,14 +60,6 @@ class FlakyScreen(Screen[None]):
         """``since``: count failures from then (epoch s); default: the last 7 days."""
         super().__init__()
         self.since = since
-
-    @property
-    def console(self) -> ConsoleApp:
-        """The application (typed)."""
-        from tui.app import ConsoleApp
-
-        assert isinstance(self.app, ConsoleApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Static(FLAKY_TITLE, id="flaky-title")

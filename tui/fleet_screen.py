@@ -6,17 +6,17 @@ import gc
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from inventory import Endpoint, Inventory
+from tui.console_screen import ConsoleScreen
 from tui.endpoint_table import EndpointTable
 from tui.filter_box import FilterBox
 from tui.filtering import Filter
@@ -26,16 +26,13 @@ from tui.unit_tree import Scope, UnitTree
 from vcfleet.render import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 
-if TYPE_CHECKING:
-    from tui.app import ConsoleApp
-
 APPLY_CHUNK = 12
 """Results applied to the table per frame.  Results come in bursts (a whole district's
 rooms answer in the same tenth of a second); applying 300 at once held the UI for
 80-110 ms against the simulated fleet, so a burst is spread over a few frames."""
 
 
-class FleetScreen(Screen[None]):
+class FleetScreen(ConsoleScreen):
     """Every room at a glance; sweeps, filter, details and report from the keyboard."""
 
     CSS_PATH = "fleet_screen.tcss"
@@ -64,14 +61,6 @@ class FleetScreen(Screen[None]):
         self._done = 0
         self._finished: SweepReport | None = None
         self._heap_frozen = False
-
-    @property
-    def console(self) -> ConsoleApp:
-        """The application (typed)."""
-        from tui.app import ConsoleApp
-
-        assert isinstance(self.app, ConsoleApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield self.header
