@@ -24,8 +24,36 @@ ReportHook = Callable[[SweepReport], object]
 Prepare = Callable[[SweepOptions], Awaitable[SweepOptions]]
 
 
-class SweepScheduler:
-    """Runs a sweep of the endpoints in scope every ``state.interval_s`` seconds."""
+class BackgroundTask:
+    """One task of the exporter's: ``start()`` runs ``_run`` (once), ``stop()`` cancels
+    it and waits for it to end."""
+
+    TASK_NAME = "vcfleet-serve-task"
+
+    _task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the task unless it runs."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.TASK_NAME)
+
+    async def stop(self) -> None:
+        """Cancel the task (and the work in flight) and wait for it to end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class SweepScheduler(BackgroundTask):
+    """Runs a sweep of the endpoints in scope every ``state.interval_s`` seconds; the
+    first sweep begins as soon as it is started."""
+
+    TASK_NAME = "vcfleet-serve-sweeps"
 
     def __init__(self, state: ExporterState, options: SweepOptions,
                  on_report: ReportHook | None = None, prepare: Prepare | None = None) -> None:
@@ -34,20 +62,6 @@ class SweepScheduler:
         self.on_report = on_report
         self.prepare = prepare
         """Completes the options before each sweep (the exporter plugs its media pool in)."""
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start the schedule; the first sweep begins at once."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="vcfleet-serve-sweeps")
-
-    async def stop(self) -> None:
-        """Cancel the schedule (and a sweep in flight) and wait for it to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -90,26 +104,14 @@ class SweepScheduler:
         return report
 
 
-class LoopLagMonitor:
+class LoopLagMonitor(BackgroundTask):
     """Measures how late the event loop wakes a timer, every ``period_s`` seconds."""
+
+    TASK_NAME = "vcfleet-serve-loop-lag"
 
     def __init__(self, state: ExporterState, period_s: float = 0.5) -> None:
         self.state = state
         self.period_s = period_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Start measuring."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="vcfleet-serve-loop-lag")
-
-    async def stop(self) -> None:
-        """Stop measuring and wait for the task to end."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def _run(self) -> None:
         while True:
