@@ -174,12 +174,22 @@ def main() -> int:
                         help="synthetic probes answer within this many seconds")
     parser.add_argument("--size", default="160x45", help="terminal size (default 160x45)")
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.split("x"))
+    from inventory import InputError
+    from vcfleet.sweep import parse_checks
+
+    try:
+        checks = parse_checks(args.checks)
+    except InputError as exc:
+        parser.error(str(exc))  # one line, exit code 2
+    try:
+        width, height = (int(v) for v in args.size.split("x"))
+    except ValueError:
+        parser.error(f"--size: expected COLUMNSxROWS, e.g. 160x45, not {args.size!r}")
     if args.simulator:
-        from vcfleet.sweep import SweepOptions, parse_checks
+        from vcfleet.sweep import SweepOptions
 
         with simulated_demo_fleet() as path:
-            figures = asyncio.run(bench(path, SweepOptions(checks=parse_checks(args.checks),
+            figures = asyncio.run(bench(path, SweepOptions(checks=checks,
                                                            source="bench"), (width, height)))
         mode = f"simulated demo fleet, {args.checks} checks"
     else:
