@@ -40,6 +40,9 @@ class _Client(asyncssh.SSHClient):
     def validate_host_public_key(self, host: str, addr: str, port: int,
                                  key: asyncssh.SSHKey) -> bool:
         self.offered = key
+        if addr and addr != self.host and any(
+                k.public_data == key.public_data for k in self.known.trusted(addr, self.port)):
+            return True  # recorded under the address the name resolved to
         if self.known.accept_new and not self.known.trusted(self.host, self.port):
             self.known.record(self.host, self.port, key)
             return True

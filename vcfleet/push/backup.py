@@ -28,6 +28,7 @@ from vcfleet.push.driver import (
     make_driver,
     supported,
 )
+from vcfleet.push.engine import internal_error
 
 
 @dataclass
@@ -85,6 +86,15 @@ async def backup_endpoint(endpoint: Endpoint, options: DriverOptions, out_dir: P
     reason = supported(endpoint)
     if reason is not None:
         return BackupResult(endpoint, "skipped", reason)
+    try:
+        return await _backup(endpoint, options, out_dir, start)
+    except Exception as exc:  # a bug must cost this endpoint its result, not the whole backup
+        return BackupResult(endpoint, "failed", internal_error(exc),
+                            duration_s=time.monotonic() - start)
+
+
+async def _backup(endpoint: Endpoint, options: DriverOptions, out_dir: Path, start: float
+                  ) -> BackupResult:
     driver = make_driver(endpoint, options)
     budget = options.deadlines.endpoint_s
     try:

@@ -9,6 +9,7 @@ setting the push meant to change and verifies those values in turn.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,8 @@ from vcfleet.push.driver import (
     supported,
 )
 from vcfleet.push.template import NativeChange, Template, check_template, render
+
+log = logging.getLogger(__name__)
 
 SECRET_WORDS = ("password", "passphrase", "secret", "privatekey", "token")
 REDACTED = "********"
@@ -216,13 +219,22 @@ async def push_endpoint(endpoint: Endpoint, desired: list[NativeChange] | None,
     start = time.monotonic()
     if desired is None:
         return EndpointResult(endpoint, Outcome.SKIPPED, error=supported(endpoint))
-    driver = make_driver(endpoint, options)
     try:
-        result = await _push(driver, desired, options, dry_run, on_interrupt, start)
-    finally:
-        await driver.close()
+        driver = make_driver(endpoint, options)
+        try:
+            result = await _push(driver, desired, options, dry_run, on_interrupt, start)
+        finally:
+            await driver.close()
+    except Exception as exc:  # a bug must cost this endpoint its result, not the whole push
+        result = EndpointResult(endpoint, Outcome.FAILED, error=internal_error(exc))
     result.duration_s = time.monotonic() - start
     return result
+
+
+def internal_error(exc: Exception) -> str:
+    """An unexpected exception as one line of an endpoint's result (traceback at debug)."""
+    log.debug("unexpected error", exc_info=exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 async def _push(driver: Driver, desired: list[NativeChange], options: DriverOptions,
@@ -256,6 +268,8 @@ async def _push(driver: Driver, desired: list[NativeChange], options: DriverOpti
         error = "verification failed: " + _mismatches(changes, wrong, "after")
     except (PushError, TimeoutError) as exc:
         error = _why(exc)
+    except Exception as exc:  # settings may be half applied: roll back all the same
+        error = internal_error(exc)
     except asyncio.CancelledError:
         result = await _rollback(driver, changes, "interrupted while applying", options)
         result.duration_s = time.monotonic() - start
@@ -296,6 +310,8 @@ async def _rollback(driver: Driver, changes: list[Change], error: str,
                 problems.append("restored values differ: " + _mismatches(changes, wrong, "before"))
     except (PushError, TimeoutError) as exc:
         problems.append(f"rollback: {_why(exc)}")
+    except Exception as exc:
+        problems.append(f"rollback: {internal_error(exc)}")
     if problems:
         return EndpointResult(e, Outcome.ROLLBACK_FAILED, changes,
                               f"{error}; ROLLBACK FAILED: {'; '.join(problems)}")

@@ -8,6 +8,7 @@ that differs from the recorded one is always refused.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 from pathlib import Path
@@ -19,6 +20,15 @@ import platformdirs
 def default_known_hosts() -> Path:
     """``known_hosts`` in the user's data directory (``~/.local/share/vcfleet`` on Linux)."""
     return Path(platformdirs.user_data_dir("vcfleet")) / "known_hosts"
+
+
+def is_address(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 address literal (not a host name)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def host_pattern(host: str, port: int) -> str:
@@ -42,12 +52,19 @@ class KnownHosts:
             raise OSError(f"cannot read known_hosts file {path}: {exc.strerror or exc}") from None
         self._known = asyncssh.import_known_hosts(text)
 
-    def trusted(self, host: str, port: int) -> list[asyncssh.SSHKey]:
-        """Keys trusted for this host and port (file entries and keys accepted in this run)."""
+    def trusted(self, host: str, port: int, addr: str = "") -> list[asyncssh.SSHKey]:
+        """Keys trusted for this host and port (file entries and keys accepted in this run).
+
+        ``host`` is matched as written in the inventory, a name or an address, against
+        plain and hashed entries, as OpenSSH does; ``addr``, the peer address once
+        connected, is matched too (OpenSSH's ``CheckHostIP``).
+        """
         with self._lock:
             if (host, port) in self._recorded:
                 return [self._recorded[(host, port)]]
-        keys = self._known.match(host, host, port)[0]
+        if not addr and is_address(host):
+            addr = host
+        keys = self._known.match(host, addr if is_address(addr) else "", port)[0]
         return list(keys)
 
     def record(self, host: str, port: int, key: asyncssh.SSHKey) -> None:
