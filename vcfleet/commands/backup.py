@@ -34,10 +34,7 @@ def run(args: argparse.Namespace) -> int:
     inv = inventory_of(args)
     endpoints = selected(args, inv)
     options = driver_options(args, inv)
-    if args.output.exists() and not args.output.is_dir():
-        from inventory import InputError
-
-        raise InputError(f"{args.output}: not a directory")
+    prepare_folder(args.output)
     progress = Progress(len(endpoints), "backup")
 
     def on_result(result: BackupResult) -> None:
@@ -55,3 +52,20 @@ def run(args: argparse.Namespace) -> int:
     print_backup_report(results, sys.stdout)
     bad = [r for r in results if r.status in ("unreachable", "failed")]
     return 1 if bad else 0
+
+
+def prepare_folder(folder: Path) -> None:
+    """Create the backup folder and check it is writable, before any endpoint is touched."""
+    import tempfile
+
+    from inventory import InputError
+    from vcfleet.outfile import cannot_write
+
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: not a directory")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder, prefix=".vcfleet-probe-"):
+            pass
+    except OSError as exc:
+        raise cannot_write(folder, exc) from None

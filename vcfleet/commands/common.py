@@ -3,30 +3,56 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from inventory import Endpoint, InputError, Inventory, Selector, load_inventory
 
+MOST_SECONDS = 86400.0
+"""The longest deadline or timeout any option accepts: one day."""
+MOST_COUNT = 100_000
+"""The largest count (concurrency, canary size) any option accepts."""
+
 
 def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
+    """argparse type: a whole number from 1 to MOST_COUNT."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    if value > MOST_COUNT:
+        raise argparse.ArgumentTypeError(f"expected at most {MOST_COUNT}, got {value}")
     return value
 
 
-def positive_seconds(text: str) -> float:
-    """argparse type: a number of seconds above 0."""
+def seconds_problem(text: str) -> str | None:
+    """Why ``text`` is not a number of seconds above 0 and at most a day (None: it is)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text}")
-    return value
+        return f"expected seconds, got {text!r}"
+    if not math.isfinite(value):
+        return f"expected a finite number of seconds, got {text}"
+    if value <= 0:
+        return f"expected more than 0 seconds, got {text}"
+    if value > MOST_SECONDS:
+        return f"expected at most {MOST_SECONDS:g} seconds (one day), got {text}"
+    return None
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a number of seconds above 0 and at most one day."""
+    problem = seconds_problem(text.strip())
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return float(text)
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    """Add ``--force``: let ``-o`` replace a file vcfleet did not write (vcfleet/outfile.py)."""
+    parser.add_argument("--force", action="store_true",
+                        help="replace the output file even if vcfleet did not write it")
 
 
 def add_select(parser: argparse.ArgumentParser) -> None:

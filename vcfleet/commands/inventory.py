@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from inventory import Endpoint, InputError, load_inventory
-from vcfleet.commands.common import add_select, inventory_of, selected
+from vcfleet.commands.common import add_force, add_select, inventory_of, selected
 from vcfleet.tables import render_csv, render_table
 
 HELP = "validate, list, show, import and export the inventory"
@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SRC", help="spreadsheet: .csv (UTF-8) or .xlsx")
     p.add_argument("-o", "--output", metavar="OUT.yaml", required=True,
                    help="YAML inventory to write")
+    add_force(p)
     p.add_argument("--base", metavar="BASE.yaml",
                    help="take tiers, profiles, defaults and groups from this inventory")
     p.set_defaults(action_run=_import)
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_select(p)
     p.add_argument("-o", "--output", metavar="OUT.csv|OUT.xlsx", required=True,
                    help="spreadsheet to write; the suffix picks the format")
+    add_force(p)
     p.set_defaults(action_run=_export)
 
 
@@ -103,18 +105,24 @@ def _show(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from inventory.spreadsheet import import_file
+    from vcfleet.outfile import check_output, output_file
 
     base = Path(args.base) if args.base else None
-    inv = import_file(Path(args.source), Path(args.output), base)
+    check_output(Path(args.output), force=args.force)
+    with output_file(Path(args.output), force=args.force) as tmp:
+        inv = import_file(Path(args.source), tmp, base)
     print(f"{args.output}: wrote {len(inv)} endpoints from {args.source}", file=sys.stderr)
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from inventory.spreadsheet import export_file
+    from vcfleet.outfile import check_output, output_file
 
+    check_output(Path(args.output), force=args.force)
     inv = inventory_of(args)
     endpoints = selected(args, inv)
-    export_file(endpoints, Path(args.output))
+    with output_file(Path(args.output), force=args.force) as tmp:
+        export_file(endpoints, tmp)
     print(f"{args.output}: wrote {len(endpoints)} of {len(inv)} endpoints", file=sys.stderr)
     return 0

@@ -14,11 +14,9 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sqlite3
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,12 +24,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from inventory import InputError
 from vcfleet.commands.common import (
+    add_force,
     add_select,
     inventory_of,
     positive_int,
     positive_seconds,
+    seconds_problem,
     selected,
 )
+from vcfleet.outfile import check_output, write_output
 
 if TYPE_CHECKING:
     from inventory import Endpoint, Inventory
@@ -57,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: table)")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="write the report to FILE instead of standard output")
+    add_force(parser)
     parser.add_argument("--concurrency", type=positive_int, default=1024, metavar="N",
                         help="rooms checked at once (default: 1024)")
     parser.add_argument("--timeout", action="append", default=[], metavar="KIND=SECONDS",
@@ -81,13 +83,14 @@ def parse_timeouts(items: Sequence[str]) -> dict[str, float]:
             raise InputError(f"--timeout {item!r}: expected KIND=SECONDS with KIND one of "
                              f"{', '.join(CHECKS)}")
         try:
-            value = float(seconds)
+            float(seconds)
         except ValueError:
             raise InputError(f"--timeout {item!r}: {seconds!r} is not a number of seconds"
                              ) from None
-        if not value > 0:
-            raise InputError(f"--timeout {item!r}: the deadline must be more than 0 s")
-        out[kind] = value
+        problem = seconds_problem(seconds.strip())
+        if problem is not None:
+            raise InputError(f"--timeout {item!r}: {problem}")
+        out[kind] = float(seconds)
     return out
 
 
@@ -99,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
     endpoints = selected(args, inv)
     checks = parse_checks(args.checks)
     timeouts = {**DEFAULT_TIMEOUTS, **parse_timeouts(args.timeout)}
+    if args.output:
+        check_output(Path(args.output), force=args.force)  # before the sweep, not after
     concurrency = min(args.concurrency, len(endpoints))
     limit = raise_open_file_limit(concurrency * FILES_PER_ENDPOINT + 256)
     concurrency = max(1, min(concurrency, (limit - 128) // FILES_PER_ENDPOINT))
@@ -219,25 +224,10 @@ def _write(text: str, report: SweepReport, args: argparse.Namespace) -> None:
         sys.stdout.flush()
         return
     path = Path(args.output)
-    try:
-        _atomic_write(path, text)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_output(path, text.encode("utf-8"), force=args.force)
     s = report.summary()
     print(f"{path}: {s['total']} rooms, {s['ready']} ready, {s['degraded']} degraded, "
           f"{s['down']} down", file=sys.stderr)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def render(report: SweepReport, fmt: str, inv: Inventory | None = None,
