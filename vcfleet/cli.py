@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -74,10 +75,27 @@ def build_parser() -> Parser:
     return parser
 
 
+def attach_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--opt -1/2`` as ``--opt=-1/2``, so that the command's own check judges the value.
+
+    argparse takes a word starting with ``-`` for an option unless it is a plain
+    negative number, and would answer ``--shard -1/2`` with "expected one argument".
+    """
+    out: list[str] = []
+    for word in argv:
+        prev = out[-1] if out else ""
+        if (re.match(r"-\d", word) and prev.startswith("--") and "=" not in prev
+                and prev != "--"):
+            out[-1] = f"{prev}={word}"
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vcfleet`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(attach_dash_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -49,6 +49,11 @@ def positive_seconds(text: str) -> float:
     return float(text)
 
 
+def url_host(host: str) -> str:
+    """A host as it goes into a URL: an IPv6 address in brackets (``[::1]``)."""
+    return f"[{host}]" if ":" in host else host
+
+
 def add_force(parser: argparse.ArgumentParser) -> None:
     """Add ``--force``: let ``-o`` replace a file vcfleet did not write (vcfleet/outfile.py)."""
     parser.add_argument("--force", action="store_true",

@@ -27,6 +27,7 @@ from typing import IO
 
 from inventory import InputError
 from vcfleet.commands import tui as tui_command
+from vcfleet.commands.common import positive_seconds
 
 HELP = "the simulated demo fleet (a few rooms broken) and the console on it"
 
@@ -45,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="faults file (default: the demo's own, vcfleet/demo_faults.yaml)")
     parser.add_argument("--format", choices=("md", "html"), default="md",
                         help="report format of --headless (default: md)")
-    parser.add_argument("--ready-timeout", type=float, default=READY_TIMEOUT_S, metavar="S",
+    parser.add_argument("--ready-timeout", type=positive_seconds, default=READY_TIMEOUT_S,
+                        metavar="S",
                         help=f"how long to wait for the simulator (default: {READY_TIMEOUT_S:g})")
     tui_command.add_arguments(parser)
     parser.set_defaults(checks=DEMO_CHECKS)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from inventory import InputError
+from vcfleet.commands.common import positive_int
 
 HELP = "serve the site-side WebRTC echo responder (WHIP-style, bearer token)"
 TOKEN_ENV = "VCFLEET_RESPONDER_TOKEN"
@@ -23,18 +24,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", default="0.0.0.0:8089", metavar="HOST:PORT",
                         help="HTTP signalling address (default 0.0.0.0:8089); media uses "
                              "HOST too unless it is a wildcard")
-    parser.add_argument("--path", default="/whip", help="responder URL path (default /whip)")
+    parser.add_argument("--path", default="/whip", type=url_path,
+                        help="responder URL path (default /whip)")
     parser.add_argument("--token-file", metavar="FILE",
                         help=f"file holding the bearer token (default: ${TOKEN_ENV})")
     parser.add_argument("--no-auth", action="store_true",
                         help="accept clients without a token (closed labs only)")
-    parser.add_argument("--max-sessions", type=int, default=8, metavar="N",
+    parser.add_argument("--max-sessions", type=positive_int, default=8, metavar="N",
                         help="concurrent sessions before 503 (default 8)")
     parser.add_argument("--media-address", action="append", default=[], metavar="ADDR",
                         help="address for ICE candidates (repeatable; default: the --listen "
                              "host, or every interface)")
     parser.add_argument("--ice-server", action="append", default=[], metavar="URL",
                         help="STUN/TURN URL (repeatable; default none)")
+
+
+def url_path(text: str) -> str:
+    """argparse type: an absolute URL path such as ``/whip``."""
+    if not text.startswith("/") or any(c in text for c in "?# ") or not text.isprintable():
+        raise argparse.ArgumentTypeError(f"expected a URL path starting with '/', got {text!r}")
+    return text
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -56,6 +65,8 @@ def read_token(args: argparse.Namespace) -> str | None:
             raise InputError(f"--token-file {args.token_file}: {exc.strerror or exc}") from exc
     else:
         token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token and args.token_file:
+        raise InputError(f"{args.token_file}: empty token file")
     if not token:
         raise InputError(f"no token: give --token-file FILE or set ${TOKEN_ENV} "
                          "(or --no-auth for a closed lab)")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inventory import InputError
-from vcfleet.commands.common import add_select, positive_int
+from vcfleet.commands.common import add_select, positive_int, url_host
 
 if TYPE_CHECKING:
     from vcfleet.exporter import Exporter
@@ -118,7 +118,8 @@ async def _serve(exporter: Exporter) -> None:
     scope = len(exporter.state.endpoints)
     every = (f"sweep every {exporter.config.interval_s:g} s" if exporter.config.interval_s
              else "no scheduled sweeps, /probe only")
-    print(f"serving {scope} endpoints on http://{exporter.config.host}:{exporter.port}/metrics "
+    where = f"{url_host(exporter.config.host)}:{exporter.port}"
+    print(f"serving {scope} endpoints on http://{where}/metrics "
           f"({every})", file=sys.stderr, flush=True)
     try:
         await stop.wait()

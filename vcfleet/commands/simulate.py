@@ -7,6 +7,10 @@ import os
 import sys
 
 from inventory import InputError
+from vcfleet.commands.common import positive_seconds
+
+MOST_WORKERS = 64
+"""More worker processes than this is a typo, not a plan (each is a Python process)."""
 
 HELP = "serve the fleet on loopback (SSH, SIP, HTTPS, WebRTC), with faults on demand"
 
@@ -26,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "GET /status")
     parser.add_argument("--select", metavar="EXPR", default="",
                         help="serve only these endpoints")
-    parser.add_argument("--reboot-s", type=float, default=1.0, metavar="S",
+    parser.add_argument("--reboot-s", type=positive_seconds, default=1.0, metavar="S",
                         help="how long a rebooting device stays away (default 1)")
 
 
@@ -37,8 +41,8 @@ def _workers(text: str, endpoints: int) -> int:
         value = int(text)
     except ValueError:
         raise InputError(f"--workers: expected a number or 'auto', got {text!r}") from None
-    if value < 0:
-        raise InputError(f"--workers: expected 0 or more, got {value}")
+    if not 0 <= value <= MOST_WORKERS:
+        raise InputError(f"--workers: expected 0 to {MOST_WORKERS}, got {value}")
     return value
 
 
