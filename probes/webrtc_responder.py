@@ -36,6 +36,7 @@ import contextlib
 import functools
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -51,6 +52,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from probes.shaping import Shaper
 from probes.webrtc_media import EchoTrack, answer_sender_reports, tap_receiver
 from probes.webrtc_net import close_peer_connection, ice_addresses, shape_connection
@@ -101,6 +103,7 @@ class Responder:
         ice_servers: Sequence[str] = (),
         cors_origin: str = "*",
         close_timeout_s: float = 3.0,
+        limits: HttpLimits | None = None,
     ) -> None:
         """``token`` None disables authentication (tests and closed labs only).
 
@@ -119,6 +122,7 @@ class Responder:
         self.ice_servers = list(ice_servers)
         self.cors_origin = cors_origin
         self.close_timeout_s = close_timeout_s
+        self.limits = limits or HttpLimits()
         self.sessions: dict[str, Session] = {}
         self.sessions_total = 0
         """Sessions ever accepted (for tests and the simulator's counters)."""
@@ -131,7 +135,8 @@ class Responder:
 
     def app(self) -> web.Application:
         """The aiohttp application (its cleanup closes every session)."""
-        app = web.Application(client_max_size=MAX_SDP_BYTES)
+        app = web.Application(client_max_size=MAX_SDP_BYTES,
+                              middlewares=[body_deadline(self.limits)])
         session_path = self.path + "/{session}"
         app.router.add_post(self.path, self._post)
         app.router.add_route("OPTIONS", self.path, self._options)
@@ -148,10 +153,11 @@ class Responder:
         """Serve on ``host:port`` (port 0: any free port, see ``self.port``)."""
         if self.media_addresses is None and host not in WILDCARDS:
             self.media_addresses = [host]
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                               **self.limits.handler_args())
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port, reuse_address=True)
+            site = GuardedSite(runner, host, port, self.limits)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -215,7 +221,11 @@ class Responder:
         if len(self.sessions) >= self.max_sessions:
             return self._error(503, f"session limit reached ({self.max_sessions})",
                                **{"Retry-After": "5"})
-        offer = await request.text()  # 413 from aiohttp beyond MAX_SDP_BYTES
+        try:
+            offer = await request.text()  # 413 from aiohttp beyond MAX_SDP_BYTES
+        except UnicodeDecodeError as exc:
+            return self._error(400, f"invalid SDP offer: not {exc.encoding} text "
+                                    f"(byte {exc.start})")
         if len(self.sessions) >= self.max_sessions:
             return self._error(503, f"session limit reached ({self.max_sessions})",
                                **{"Retry-After": "5"})
@@ -272,12 +282,14 @@ class Responder:
 
     async def _answer(self, session: Session, offer: str) -> str:
         pc = session.pc
-        if "m=" not in offer:
+        if not re.search(r"^m=", offer, re.MULTILINE):
             raise _BadOffer("no media section")
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
         except Exception as exc:  # aiortc's parser raises many kinds on garbage
             raise _BadOffer(f"{type(exc).__name__}: {exc}") from exc
+        if not pc.getTransceivers() and pc.sctp is None:
+            raise _BadOffer("no audio, video or data section that can be answered")
         for transceiver in pc.getTransceivers():
             self._reflect(session, transceiver)
 

@@ -28,6 +28,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
 from inventory import Endpoint, InputError, Inventory, load_inventory
+from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
 from vcfleet.exporter.exposition import CONTENT_TYPE, CachedText, render_text
 from vcfleet.exporter.probe import (
@@ -76,6 +77,8 @@ class ExporterConfig:
     """Reload on SIGHUP (the command turns it on; in-process tests leave it off)."""
     process_metrics: bool = True
     """Also expose process_*, python_gc_* and python_info (client_python's collectors)."""
+    limits: HttpLimits = field(default_factory=HttpLimits)
+    """Header, body and idle timeouts of the HTTP server."""
 
 
 class Exporter:
@@ -108,7 +111,7 @@ class Exporter:
         self._media_lock = asyncio.Lock()
         self.lag = LoopLagMonitor(self.state)
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._site: GuardedSite | None = None
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[object]] = set()
         self.port = config.port
@@ -117,19 +120,18 @@ class Exporter:
 
     async def start(self) -> None:
         """Bind the server, then start the sweeps and the lag monitor."""
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        limits = self.config.limits
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                                     **limits.handler_args())
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        self._site = GuardedSite(self._runner, self.config.host, self.config.port, limits)
         try:
             await self._site.start()
         except OSError as exc:
             await self._runner.cleanup()
             raise InputError(f"cannot listen on {self.config.host}:{self.config.port}: "
                              f"{exc.strerror or exc}") from None
-        server = self._site._server
-        sockets = getattr(server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        self.port = self._site.port
         if self.config.handle_signals:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         self.lag.start()
@@ -219,7 +221,8 @@ class Exporter:
 
     def app(self) -> web.Application:
         """The aiohttp application (routes of the module docstring)."""
-        app = web.Application()
+        app = web.Application(middlewares=[body_deadline(self.config.limits)],
+                              client_max_size=1 << 20)
         app.router.add_get("/", self._landing)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/probe", self._probe)

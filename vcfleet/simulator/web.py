@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from probes.httpserver import HttpLimits, guarded_protocol
 from vcfleet.simulator.devices import Device
 
 
@@ -43,10 +44,12 @@ class HttpsService:
 
     async def start(self) -> None:
         """Listen (OSError when the address cannot be bound)."""
-        self._web = web.Server(self._handle, access_log=None)
+        limits = HttpLimits()
+        self._web = web.Server(self._handle, access_log=None, **limits.handler_args())
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._web, self.host, self.port, ssl=self.tls,
-                                                reuse_address=True, ssl_handshake_timeout=10)
+        self._server = await loop.create_server(guarded_protocol(self._web, limits), self.host,
+                                                self.port, ssl=self.tls, reuse_address=True,
+                                                ssl_handshake_timeout=10)
 
     async def stop(self) -> None:
         """Stop listening and close every connection."""
