@@ -73,3 +73,23 @@ def test_a_device_is_written_in_place(tmp_path: Path) -> None:
     write_output(Path("/dev/null"), b"nothing\n")
     assert Path("/dev/null").exists()
     assert not Path("/dev/null").is_file()
+
+
+def test_an_unwritable_backup_folder_is_one_line(tmp_path: Path) -> None:
+    """Finding 6: ``backup -o`` into a folder it cannot write was a PermissionError, exit 1."""
+    from vcfleet.commands.backup import prepare_folder
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        target = folder / "backups"
+        if os.access(folder, os.W_OK):  # root writes anywhere: use a folder root cannot
+            target = Path("/sys/vcfleet-backups")
+        with pytest.raises(InputError) as info:
+            prepare_folder(target)
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+    assert info.value.lines() in (
+        [f"{target}: cannot write: Permission denied"],
+        [f"{target}: cannot write: Operation not permitted"])

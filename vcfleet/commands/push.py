@@ -76,4 +76,8 @@ def run(args: argparse.Namespace) -> int:
         print_push_report(report, sys.stdout, dry_run=args.dry_run)
     print(f"push: {len(endpoints)} endpoints in {report.duration_s:.1f} s; audit log "
           f"{audit.path}", file=sys.stderr)
+    if audit.error is not None:
+        print(f"{audit.path}: cannot write the audit log: {audit.error} ({audit.lost} of "
+              f"{len(endpoints)} lines lost)", file=sys.stderr)
+        return 1
     return 0 if report.ok else 1

@@ -50,6 +50,10 @@ class AuditLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self.error: str | None = None
+        """Why a line could not be written (None: every line was)."""
+        self.lost = 0
+        """Lines that could not be written."""
 
     def record(self, result: EndpointResult) -> None:
         """Append one endpoint's line and flush it to the file."""
@@ -65,9 +69,16 @@ class AuditLog:
             "error": result.error,
             "duration_s": round(result.duration_s, 3),
         }
-        self._file.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+            self._file.flush()
+        except OSError as exc:  # a full disk must not abort a push half-way through
+            self.error = exc.strerror or str(exc)
+            self.lost += 1
 
     def close(self) -> None:
-        """Close the file."""
-        self._file.close()
+        """Close the file (a failed final flush is one more lost line, never an exception)."""
+        try:
+            self._file.close()
+        except OSError as exc:
+            self.error = self.error or exc.strerror or str(exc)

@@ -49,7 +49,7 @@ class KnownHosts:
         except FileNotFoundError:
             text = ""
         except OSError as exc:
-            raise OSError(f"cannot read known_hosts file {path}: {exc.strerror or exc}") from None
+            raise OSError(f"{path}: cannot read known_hosts file: {exc.strerror or exc}") from None
         self._known = asyncssh.import_known_hosts(text)
 
     def trusted(self, host: str, port: int, addr: str = "") -> list[asyncssh.SSHKey]:
