@@ -69,10 +69,10 @@ def output_file(path: Path, *, force: bool = False) -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is left as it was.
     """
     check_output(path, force=force)
-    target = Path(os.path.realpath(path))
-    if target.exists() and not target.is_file():  # a device or a pipe: write in place
+    if _is_special(path):  # a device or a pipe (/dev/stdout): write in place
         yield path
         return
+    target = Path(os.path.realpath(path))
     try:
         fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.",
                                     suffix=target.suffix)
@@ -100,6 +100,13 @@ def write_output(path: Path, data: bytes, *, force: bool = False) -> None:
     """Write ``data`` to ``path`` under the rules of this module."""
     with output_file(path, force=force) as tmp:
         tmp.write_bytes(data)
+
+
+def _is_special(path: Path) -> bool:
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _mode(target: Path) -> int:

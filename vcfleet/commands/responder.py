@@ -62,7 +62,8 @@ def read_token(args: argparse.Namespace) -> str | None:
         try:
             token = Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise InputError(f"--token-file {args.token_file}: {exc.strerror or exc}") from exc
+            raise InputError(f"{args.token_file}: cannot read token file: "
+                             f"{exc.strerror or exc}") from None
     else:
         token = os.environ.get(TOKEN_ENV, "").strip()
     if not token and args.token_file:

@@ -94,9 +94,16 @@ def run(args: argparse.Namespace) -> int:
     raise_open_file_limit(options.concurrency * 6 + 1024)
     history = None
     if not args.no_history:
+        import sqlite3
+
         from vcfleet.history import History
 
-        history = History(args.history)
+        try:
+            history = History(args.history)
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise InputError(f"{args.history or 'history'}: cannot open the history: "
+                             f"{reason}") from None
     try:
         exporter = Exporter(config, on_report=history.record if history else None)
         if not exporter.state.endpoints:
