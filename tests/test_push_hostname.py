@@ -113,3 +113,44 @@ def test_an_unknown_key_for_a_host_name_is_refused_in_its_row(
     # The other endpoint was still pushed, and the table reports both.
     assert re.search(r"^cisco-other\s+changed\s", out, re.M), out
     assert re.search(r"^cisco-local\s+unreachable\s", out, re.M), out
+
+
+def hashed(host: str) -> str:
+    """A host pattern hashed as OpenSSH's ``HashKnownHosts yes`` writes it."""
+    import base64
+    import hashlib
+    import hmac
+
+    salt = bytes(range(20))
+    digest = hmac.new(salt, host.encode(), hashlib.sha1).digest()
+    return f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+
+
+@pytest.mark.parametrize("pattern", ["[localhost]:2222", "hashed"])
+def test_a_name_matches_plain_and_hashed_entries(tmp_path: Path, pattern: str) -> None:
+    import asyncssh
+
+    from vcfleet.push.hostkeys import KnownHosts
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    line = hashed("[localhost]:2222") if pattern == "hashed" else pattern
+    path = tmp_path / "known_hosts"
+    path.write_text(f"{line} {key.export_public_key().decode().strip()}\n", encoding="utf-8")
+    known = KnownHosts(path)
+    assert [k.public_data for k in known.trusted("localhost", 2222)] == [key.public_data]
+    assert known.trusted("otherhost", 2222) == []
+
+
+def test_an_address_entry_matches_the_peer_address_of_a_name(tmp_path: Path) -> None:
+    import asyncssh
+
+    from vcfleet.push.hostkeys import KnownHosts
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    path = tmp_path / "known_hosts"
+    path.write_text(f"[127.0.0.1]:2222 {key.export_public_key().decode().strip()}\n",
+                    encoding="utf-8")
+    known = KnownHosts(path)
+    assert known.trusted("localhost", 2222) == []  # the name alone: not listed
+    assert [k.public_data for k in known.trusted("localhost", 2222, "127.0.0.1")] == \
+        [key.public_data]
