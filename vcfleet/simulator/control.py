@@ -11,8 +11,12 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from inventory import InputError
+from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from vcfleet.simulator.core import Simulator
 from vcfleet.simulator.faults import Faults, load_faults, parse_faults
+
+LIMITS = HttpLimits()
+"""Header, body and idle timeouts of the control port (probes/httpserver.py)."""
 
 
 class Controller:
@@ -50,7 +54,7 @@ class Controller:
             print("faults not reloaded: the faults in force stay", file=sys.stderr, flush=True)
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=1 << 20)
+        app = web.Application(client_max_size=1 << 20, middlewares=[body_deadline(LIMITS)])
         app.router.add_post("/reload", self._post_reload)
         app.router.add_get("/status", self._get_status)
         return app
@@ -104,10 +108,11 @@ async def serve_until_stopped(sim: Simulator, faults_path: str | None,
             return 0
         starting.result()
         if control is not None:
-            runner = web.AppRunner(ctl.app(), access_log=None, handle_signals=False)
+            runner = web.AppRunner(ctl.app(), access_log=None, handle_signals=False,
+                                   **LIMITS.handler_args())
             await runner.setup()
             try:
-                await web.TCPSite(runner, control[0], control[1]).start()
+                await GuardedSite(runner, control[0], control[1], LIMITS).start()
             except OSError as exc:
                 raise InputError(f"--control: cannot listen on {control[0]}:{control[1]}: "
                                  f"{exc.strerror or exc}") from None
