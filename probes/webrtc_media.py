@@ -13,10 +13,12 @@ Nothing here decodes or encodes per frame (DESIGN.md, "Known costs"):
 
 from __future__ import annotations
 
+import array
 import asyncio
 import collections
 import fractions
 import functools
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -284,16 +286,16 @@ class SyntheticVideoTrack(_PacedPacketTrack):
 @functools.cache
 def opus_packet() -> bytes:
     """One 20 ms Opus packet of noise-like sound at about 32 kbit/s (speech-sized)."""
-    import numpy as np
-
     ctx = av.CodecContext.create("libopus", "w")
     ctx.sample_rate, ctx.layout, ctx.format, ctx.bit_rate = AUDIO_CLOCK, "stereo", "s16", 32_000
     ctx.time_base = fractions.Fraction(1, AUDIO_CLOCK)
-    rng = np.random.default_rng(7)
+    rng = random.Random(7)
     packets: list[bytes] = []
     for i in range(8):
-        samples = rng.normal(0, 3000, (1, 960 * 2)).astype("int16")
-        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+        # Gaussian noise (sigma 3000, interleaved stereo s16); int() truncates as a cast would.
+        samples = array.array("h", (int(rng.gauss(0, 3000)) for _ in range(960 * 2)))
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        frame.planes[0].update(samples.tobytes())  # s16 is native-endian, as array is
         frame.sample_rate, frame.pts = AUDIO_CLOCK, i * 960
         packets += [bytes(p) for p in ctx.encode(frame)]
     return packets[-1]
@@ -302,19 +304,26 @@ def opus_packet() -> bytes:
 @functools.cache
 def vp8_packets(frames: int = 2 * VIDEO_FPS) -> list[bytes]:
     """A loop of VP8 frames (320x180, a moving gradient), the first a keyframe."""
-    import numpy as np
-
+    width, height = 320, 180
     ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = 320, 180, "yuv420p"
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
     ctx.time_base, ctx.bit_rate = fractions.Fraction(1, VIDEO_CLOCK), 250_000
     ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     out: list[bytes] = []
-    ramp = np.arange(320, dtype=np.int64)[None, :]
     for i in range(frames):
-        image = np.full((180 * 3 // 2, 320), 128, dtype=np.uint8)
-        image[:180, :] = ((ramp + i * 8) % 256).astype(np.uint8)
-        frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
+        frame = av.VideoFrame(width, height, "yuv420p")
+        luma, *chroma = frame.planes
+        # Luma: a horizontal ramp moving 8 levels a frame; chroma: neutral grey.
+        ramp = bytes((x + i * 8) % 256 for x in range(width))
+        luma.update(_pad_rows(luma, ramp))
+        for plane in chroma:
+            plane.update(_pad_rows(plane, bytes([128]) * plane.width))
         frame.pts = i * (VIDEO_CLOCK // VIDEO_FPS)
         out += [bytes(p) for p in ctx.encode(frame)]
     out += [bytes(p) for p in ctx.encode(None)]
     return out
+
+
+def _pad_rows(plane: av.video.plane.VideoPlane, row: bytes) -> bytes:
+    """Every row of ``plane`` set to ``row``, padded to the plane's line size."""
+    return (row + bytes(plane.line_size - len(row))) * plane.height
