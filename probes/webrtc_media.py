@@ -29,6 +29,17 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, RtcpSrPacket
 
+from probes.aiortc_internals import (
+    after_rtcp_received,
+    depayloaded,
+    receiver_kind,
+    receiver_rtcp_ssrc,
+    receiver_stream,
+    replace_decoder_queue,
+    replace_jitter_buffer,
+    send_receiver_rtcp,
+)
+
 AUDIO_PTIME_S = 0.020
 """Opus frame duration the probe sends (20 ms, as browsers do)."""
 AUDIO_CLOCK = 48_000
@@ -99,7 +110,7 @@ class PassThroughBuffer:
 
     def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
         """Turn a depayloaded RTP packet into a frame right away."""
-        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)
+        return False, JitterFrame(data=depayloaded(packet), timestamp=packet.timestamp)
 
 
 def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None) -> FrameTap:
@@ -108,14 +119,10 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None)
     Audio also skips the receiver's jitter buffer (``PassThroughBuffer``).  The
     receiver's statistics, NACKs and RTCP reports are untouched.
     """
-    names = ("_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__jitter_buffer",
-             "_RTCRtpReceiver__kind")
-    if not all(hasattr(receiver, n) for n in names):  # pinned to aiortc 1.16's receiver
-        raise RuntimeError("this aiortc version's receiver cannot be tapped")
     tap = FrameTap(on_frame or _ignore)
-    setattr(receiver, names[0], tap)
-    if getattr(receiver, names[2]) == "audio":
-        setattr(receiver, names[1], PassThroughBuffer())
+    if receiver_kind(receiver) == "audio":
+        replace_jitter_buffer(receiver, PassThroughBuffer())
+    replace_decoder_queue(receiver, tap)
     return tap
 
 
@@ -127,29 +134,22 @@ def answer_sender_reports(receiver: RTCRtpReceiver) -> None:
     (RFC 3550 allows reports at any time; they are ordinary RRs with LSR/DLSR)
     gives the probe a sample per SR it sends.
     """
-    target: Any = receiver
-    handle = target._handle_rtcp_packet
-
-    async def handle_rtcp(packet: Any) -> None:
-        arrived = time.time()
-        await handle(packet)
-        if isinstance(packet, RtcpSrPacket):
-            await _report_now(target, packet, arrived)
-
-    target._handle_rtcp_packet = handle_rtcp
+    after_rtcp_received(receiver, functools.partial(_answer_sender_report, receiver))
 
 
-async def _report_now(receiver: Any, sr: RtcpSrPacket, arrived: float) -> None:
-    ssrc_of_reports = receiver._RTCRtpReceiver__rtcp_ssrc
-    stream = receiver._RTCRtpReceiver__remote_streams.get(sr.ssrc)
+async def _answer_sender_report(receiver: RTCRtpReceiver, packet: Any, arrived: float) -> None:
+    if not isinstance(packet, RtcpSrPacket):
+        return
+    ssrc_of_reports = receiver_rtcp_ssrc(receiver)
+    stream = receiver_stream(receiver, packet.ssrc)
     if ssrc_of_reports is None or stream is None or stream.max_seq is None:
         return
     delay = max(1, int((time.time() - arrived) * 65536))
     report = RtcpReceiverInfo(
-        ssrc=sr.ssrc, fraction_lost=stream.fraction_lost, packets_lost=stream.packets_lost,
+        ssrc=packet.ssrc, fraction_lost=stream.fraction_lost, packets_lost=stream.packets_lost,
         highest_sequence=stream.max_seq, jitter=stream.jitter,
-        lsr=(sr.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF, dlsr=delay)
-    await receiver._send_rtcp(RtcpRrPacket(ssrc=ssrc_of_reports, reports=[report]))
+        lsr=(packet.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF, dlsr=delay)
+    await send_receiver_rtcp(receiver, RtcpRrPacket(ssrc=ssrc_of_reports, reports=[report]))
 
 
 def _ignore(codec: Any, frame: Any) -> None:
