@@ -37,19 +37,19 @@ def _aiortc(owner: str, name: str, kind: Literal["field", "method"], why: str,
 
 RECEIVER_DECODER_QUEUE = _aiortc(
     "RTCRtpReceiver", "__decoder_queue", "field",
-    "replace_decoder_queue: a FrameTap takes encoded frames before the decoder thread",
-    source_has=("self.__decoder_queue.put((codec, encoded_frame))",))
+    "replace_decoder_queue: a FrameTap takes encoded frames before the decoder thread")
 RECEIVER_JITTER_BUFFER = _aiortc(
     "RTCRtpReceiver", "__jitter_buffer", "field",
-    "replace_jitter_buffer: an audio echo passes every packet on at once",
-    source_has=("self.__jitter_buffer.add(packet)",))
+    "replace_jitter_buffer: an audio echo passes every packet on at once")
 RECEIVER_KIND = _aiortc(
     "RTCRtpReceiver", "__kind", "field",
     "receiver_kind: only audio skips the jitter buffer (the receiver's track may not exist yet)")
-RECEIVER_DEPAYLOADS = _aiortc(
+RECEIVER_HANDLE_RTP = _aiortc(
     "RTCRtpReceiver", "_handle_rtp_packet", "method",
-    "depayloaded: the depayloaded frame data the receiver leaves on each RtpPacket as _data",
-    source_has=("packet._data = depayload(codec, packet.payload)",))
+    "depayloaded, replace_*: how each RTP packet reaches the jitter buffer and the decoder queue",
+    source_has=("packet._data = depayload(codec, packet.payload)",
+                "self.__jitter_buffer.add(packet)",
+                "self.__decoder_queue.put((codec, encoded_frame))"))
 RECEIVER_RTCP_SSRC = _aiortc(
     "RTCRtpReceiver", "__rtcp_ssrc", "field",
     "receiver_rtcp_ssrc: the SSRC our own receiver reports carry")
@@ -96,7 +96,7 @@ PEER_CONNECTION_CONNECT = _aiortc(
     "connect_tasks: the ICE/DTLS task aiortc does not keep, awaited on close", ())
 
 UPSTREAM: tuple[Upstream, ...] = (
-    RECEIVER_DECODER_QUEUE, RECEIVER_JITTER_BUFFER, RECEIVER_KIND, RECEIVER_DEPAYLOADS,
+    RECEIVER_DECODER_QUEUE, RECEIVER_JITTER_BUFFER, RECEIVER_KIND, RECEIVER_HANDLE_RTP,
     RECEIVER_RTCP_SSRC, RECEIVER_REMOTE_STREAMS, *STREAM_STATISTICS, RECEIVER_HANDLE_RTCP,
     RECEIVER_SEND_RTCP, RECEIVER_SEND_PLI, SENDER_SSRC, *SENDER_COUNTERS, SENDER_SEND_RTCP,
     SENDER_HANDLE_RTCP, SENDER_SEND_KEYFRAME, ICE_GATHERER_CONNECTION, PEER_CONNECTION_CONNECT)
@@ -149,7 +149,7 @@ def depayloaded(packet: Any) -> bytes:
     try:
         data: bytes = packet._data
     except AttributeError:
-        raise UpstreamChanged(RECEIVER_DEPAYLOADS, "no longer leaves _data on the packet") \
+        raise UpstreamChanged(RECEIVER_HANDLE_RTP, "no longer leaves _data on the packet") \
             from None
     return data
 

@@ -37,7 +37,7 @@ class Upstream:
     parameters: tuple[str, ...] | None = None
     """A method's or function's parameter names (without ``self``), when we call or replace it."""
     source_has: tuple[str, ...] = ()
-    """Text the method's source must contain: how upstream uses a name we replace."""
+    """Text a method's source must contain: how upstream uses a name we replace."""
 
     @property
     def attribute(self) -> str:
