@@ -23,7 +23,7 @@ columns, and multi-line rows go to DataTable's own drawing.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from rich.console import Console
 from rich.segment import Segment
@@ -43,7 +43,7 @@ class PrivateName(NamedTuple):
 
     owner: str
     name: str
-    kind: str
+    kind: Literal["field", "method", "function"]
     why: str
     parameters: tuple[str, ...] | None = None
     source_has: tuple[str, ...] = ()
