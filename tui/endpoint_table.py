@@ -23,6 +23,7 @@ from inventory import Endpoint, Inventory, fold
 from tui.verdicts import RANK, figure_text, verdict_text
 from vcfleet.render import KEY_FIGURES, unit_name
 from vcfleet.report import EndpointReport, Verdict
+from vcfleet.safe_text import safe_line
 
 SegmentLines = list[list[Segment]]
 
@@ -290,7 +291,7 @@ class EndpointTable(DataTable[Any]):
                                if report else None) for kf in KEY_FIGURES]
         # Text, not str: DataTable parses a str cell as markup (a room named "[x]"
         # would lose its brackets) on every render of the row.
-        return (verdict_text(verdict), Text(e.name), Text(unit),
+        return (verdict_text(verdict), Text(safe_line(e.name)), Text(safe_line(unit)),
                 Text(VENDOR_LABELS.get(e.vendor, e.vendor)), *figures)
 
     @on(DataTable.RowSelected)
