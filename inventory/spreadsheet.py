@@ -503,10 +503,17 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _date_text(value: dt.datetime | dt.date | dt.time) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else \
+            value.isoformat(sep=" ")
+    return value.isoformat()
+
+
 def _cell_in(raw: Any, column: Column) -> Any:
     """A cell as the model expects it; None for an empty cell (the model's default)."""
     if isinstance(raw, dt.datetime | dt.date | dt.time):
-        raise ValueError(f"the cell is a date or time ({_text(raw)}), not text: format the "
+        raise ValueError(f"the cell is a date or time ({_date_text(raw)}), not text: format the "
                          "cell as Text and type the value again")
     if column.name == "contact_phone" and isinstance(raw, int | float) \
             and not isinstance(raw, bool):
