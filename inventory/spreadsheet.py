@@ -239,7 +239,7 @@ def _read_csv(data: bytes, name: str) -> Sheet:
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise InputError([Problem(name, 1, 1, f"not valid UTF-16 text (byte {exc.start}): "
+            raise InputError([Problem(name, 1, 1, f"not valid UTF-16 text (at byte {exc.start}): "
                                                   "save it again as CSV UTF-8")]) from None
     else:
         text = decode(data, name)
