@@ -170,7 +170,7 @@ class Endpoint(Strict):
 
     id: Slug
     """Stable slug, unique in the inventory; the key of metrics, backups and history."""
-    name: Annotated[Text, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1), AfterValidator(_text_is_safe)]
     """The unit's name as staff write it, diacritics kept."""
     tier: Slug
     parent: Slug | None = None
