@@ -19,6 +19,7 @@ from tui.fast_table import FastDataTable
 from tui.verdicts import RANK, figure_text, verdict_text
 from vcfleet.render import KEY_FIGURES, unit_name
 from vcfleet.report import EndpointReport, Verdict
+from vcfleet.safe_text import safe_line
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("verdict", "Verdict", 13),
@@ -179,7 +180,7 @@ class EndpointTable(FastDataTable):
                                if report else None) for kf in KEY_FIGURES]
         # Text, not str: DataTable parses a str cell as markup (a room named "[x]"
         # would lose its brackets) on every render of the row.
-        return (verdict_text(verdict), Text(e.name), Text(unit),
+        return (verdict_text(verdict), Text(safe_line(e.name)), Text(safe_line(unit)),
                 Text(VENDOR_LABELS.get(e.vendor, e.vendor)), *figures)
 
     @on(DataTable.RowSelected)

@@ -25,6 +25,7 @@ from tui.readiness_header import ReadinessHeader
 from tui.unit_tree import Scope, UnitTree
 from vcfleet.render import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
+from vcfleet.safe_text import safe_line
 
 APPLY_CHUNK = 12
 """Results applied to the table per frame.  Results come in bursts (a whole district's
@@ -54,7 +55,7 @@ class FleetScreen(ConsoleScreen):
         self.first_paint_at: float | None = None
         """``time.perf_counter()`` after the first refresh with rows (for bench_tui)."""
         self.filter = Filter.parse("")
-        title = f"{inventory.province or 'Fleet'} — {len(inventory)} rooms"
+        title = safe_line(f"{inventory.province or 'Fleet'} — {len(inventory)} rooms")
         self.header = ReadinessHeader(title, id="header")
         self.table = EndpointTable(inventory, id="endpoints")
         self._incoming: deque[EndpointReport] = deque()
@@ -100,7 +101,8 @@ class FleetScreen(ConsoleScreen):
         scope_rooms = sum(1 for e in self.inventory.endpoints if self.scope.contains(e.id))
         what = f"{self.scope.label}: {len(shown)} of {scope_rooms} rooms"
         self.table.border_title = Content(  # typed text: never markup ("[/x" crashed)
-            what + (f" matching {self.filter.text!r}" if not self.filter.empty else ""))
+            safe_line(what + (f" matching {self.filter.text!r}" if not self.filter.empty
+                              else "")))
 
     def update_counts(self) -> None:
         """Recount the fleet's verdicts for the header."""

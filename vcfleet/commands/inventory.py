@@ -10,6 +10,7 @@ from typing import Any
 
 from inventory import Endpoint, InputError, load_inventory
 from vcfleet.commands.common import add_select, inventory_of, selected
+from vcfleet.safe_text import safe_json
 from vcfleet.tables import render_csv, render_table
 
 HELP = "validate, list, show, import and export the inventory"
@@ -79,7 +80,7 @@ def _list(args: argparse.Namespace) -> int:
     endpoints = selected(args, inv, allow_empty=True)
     if args.format == "json":
         data = [e.model_dump(mode="json") for e in endpoints]
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print(safe_json(json.dumps(data, ensure_ascii=False, indent=2)))
     elif args.format == "csv":
         sys.stdout.write(render_csv(LIST_COLUMNS, [_row(e) for e in endpoints]))
     else:
@@ -97,7 +98,7 @@ def _show(args: argparse.Namespace) -> int:
     data["parents"] = [a.id for a in inv.ancestors(e)]
     data["checks"] = inv.profile(e).model_dump(mode="json")
     data["webrtc_url"] = e.webrtc_url()
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    print(safe_json(json.dumps(data, ensure_ascii=False, indent=2)))
     return 0
 
 
