@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -40,8 +40,12 @@ BROKEN_DOWN = {"so-y-te", "thach-cam", "muong-ly", "tam-chung"}
 
 
 def moved_demo_fleet(folder: Path) -> Path:
-    """The demo fleet with 127.10.Y.Z -> 127.A.Y.Z and 127.20.Y.Z -> 127.A.(100+Y).Z."""
-    a = random.randint(100, 250)
+    """The demo fleet with 127.10.Y.Z -> 127.A.Y.Z and 127.20.Y.Z -> 127.A.(100+Y).Z.
+
+    ``A`` comes from the OS (``secrets``), like ``loopback_prefix``: independent of any
+    test seed, so that runs side by side never pick the same block.
+    """
+    a = 100 + secrets.randbelow(151)
     src = ROOT / "inventory" / "demo"
 
     def move(m: re.Match[str]) -> str:
