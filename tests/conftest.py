@@ -2,7 +2,8 @@
 
 Tests use real components on loopback.  ``require_tool`` skips a test whose
 external tool (promtool, prometheus, tmux) is missing, except under
-``VCFLEET_REQUIRE_EXTERNAL=1`` (CI), where a missing tool is a failure.
+``VCFLEET_REQUIRE_EXTERNAL=1`` (CI), where a missing tool is a failure;
+``require_external`` does the same for other needs (ICMP sockets).
 
 A randomised test takes the ``seed`` fixture: its seed is ``$VCFLEET_TEST_SEED``
 when set, else a fresh random one; ``random`` is seeded with it, and a failing
@@ -30,7 +31,15 @@ def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path:
         return path
-    message = f"external tool {name!r} is not installed"
+    require_external(False, f"external tool {name!r} is not installed")
+    raise AssertionError("unreachable")  # require_external skipped or failed
+
+
+def require_external(available: bool, message: str) -> None:
+    """Go on if ``available``; else skip the test with ``message``, or fail it under
+    ``VCFLEET_REQUIRE_EXTERNAL=1`` (CI, where every tool and privilege is there)."""
+    if available:
+        return
     if os.environ.get("VCFLEET_REQUIRE_EXTERNAL") == "1":
         pytest.fail(message + " and VCFLEET_REQUIRE_EXTERNAL=1")
     pytest.skip(message)
