@@ -162,6 +162,7 @@ class _Builder:
             if key not in TOP_LEVEL_KEYS:
                 self.error(doc.key_marks[key], f"unknown key '{key}' "
                                                f"(allowed: {', '.join(TOP_LEVEL_KEYS)})")
+        self.version(doc)
         tiers = self.tiers(doc)
         profiles = self.profiles(doc)
         defaults = self.partial(doc, "defaults")
@@ -175,6 +176,12 @@ class _Builder:
                          province=str(province), path=self.path, lines=lines)
 
     # -- sections -----------------------------------------------------------------
+
+    def version(self, doc: PosDict) -> None:
+        value = doc.get("version", 1)
+        if type(value) is not int or value != 1:  # bool is an int: `version: true` is wrong too
+            self.error(doc.value_marks["version"], f"version: this vcfleet reads inventory "
+                                                   f"format version 1, got {shown(value)}")
 
     def tiers(self, doc: PosDict) -> list[str]:
         raw = doc.get("tiers")
@@ -491,6 +498,8 @@ def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
         return f"{where}{dotted}: expected an integer, got {shown(value)}"
     if kind in ("greater_than_equal", "less_than_equal") and key == "port":
         return f"{where}{dotted}: port must be between 1 and 65535, got {shown(value)}"
+    if kind in ("float_parsing", "float_type"):
+        return f"{where}{dotted}: expected a number, got {shown(value)}"
     if kind in ("bool_parsing", "bool_type"):
         return f"{where}{dotted}: expected true or false, got {shown(value)}"
     if kind in ("string_type",):

@@ -69,7 +69,7 @@ Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
 class Strict(BaseModel):
     """Base of every inventory model: unknown keys are errors, instances are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SipService(Strict):

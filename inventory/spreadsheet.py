@@ -417,7 +417,9 @@ class _RowReader:
         if unreadable:
             return None
         try:
-            return Endpoint.model_validate(data)
+            # Cells are text (CSV) or spreadsheet numbers: here, unlike in YAML, "5060"
+            # and "false" are how a port and a boolean are written.
+            return Endpoint.model_validate(data, strict=False)
         except ValidationError as exc:
             for err in exc.errors():
                 self.report(row, err, label)

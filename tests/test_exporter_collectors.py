@@ -232,3 +232,25 @@ def test_unreliable_figures_are_flagged() -> None:
     labels = {"endpoint": "a", "check": "webrtc"}
     assert reg.get_sample_value("vcfleet_probe_unreliable", labels) == 1.0
     assert reg.get_sample_value("vcfleet_webrtc_rtt_seconds", {"endpoint": "a"}) == 0.3
+
+
+def test_a_check_that_could_not_run_is_unknown_not_failed() -> None:
+    # Issue 14, finding 9: an unresolvable credential is this machine's problem, not the
+    # room's: no probe_success 0 (an alert would page), no endpoint_ready 0.
+    room = endpoint("a")
+    cannot = CheckReport("webrtc", ProbeResult.cannot_check(
+        "environment variable VCFLEET_X is not set"), True, 0.0)
+    sip = check("sip", figures={"rtt_ms": 12.5})
+    inv = Inventory(endpoints=(room,))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0,
+                          report=SweepReport(endpoints=(judge(room, {"sip": sip,
+                                                                     "webrtc": cannot}),),
+                                             started_at=0.0, duration_s=1.0))
+    reg = registry_for(state)
+    assert reg.get_sample_value("vcfleet_endpoint_state",
+                                {"endpoint": "a", "state": "unknown"}) == 1.0
+    assert reg.get_sample_value("vcfleet_endpoint_ready", {"endpoint": "a"}) is None
+    assert reg.get_sample_value("vcfleet_probe_success",
+                                {"endpoint": "a", "check": "webrtc"}) is None
+    assert reg.get_sample_value("vcfleet_probe_success",
+                                {"endpoint": "a", "check": "sip"}) == 1.0

@@ -41,7 +41,8 @@ class FleetScreen(ConsoleScreen):
         Binding("s", "sweep_scope", "Sweep scope"),
         Binding("a", "sweep_all", "Sweep all"),
         Binding("x", "cancel_sweep", "Cancel sweep", show=False),
-        Binding("slash", "filter", "Filter"),
+        # priority: handled as the app reads the key, before it routes the next ones
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("enter", "details", "Details"),
         Binding("r", "report", "Report"),
         Binding("f", "often_failing", "Often failing"),
@@ -222,8 +223,20 @@ class FleetScreen(ConsoleScreen):
         self.console.cancel_sweep()
 
     def action_filter(self) -> None:
-        """Put the cursor in the filter box."""
-        self.query_one(FilterBox).focus()
+        """Put the cursor in the filter box before the app routes the next key.
+
+        The app sends each key to the widget focused when it reads the key, and a
+        terminal may deliver ``/rt`` and Enter at once (tmux send-keys, a paste).
+        So ``/`` is a priority binding (run as the app reads it, not after the key
+        has travelled through the table) and the focus moves now
+        (``Screen.set_focus``), not later (``Widget.focus`` only schedules it).
+        In the box itself, ``/`` is just typed.
+        """
+        box = self.query_one(FilterBox)
+        if self.focused is box:
+            box.insert_text_at_cursor("/")
+            return
+        self.set_focus(box)
 
     def action_details(self) -> None:
         """Open the room under the cursor."""

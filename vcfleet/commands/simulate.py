@@ -73,13 +73,14 @@ def run(args: argparse.Namespace) -> int:
     from vcfleet.simulator.control import serve_until_stopped
 
     inv = inventory_of(args)
+    faults = load_faults(args.faults) if args.faults else Faults()
+    faults.check_matches(inv)
     if args.select:
         picked = inv.select(Selector.parse(args.select))
         if not picked:
             raise InputError(f"selector {args.select!r} matches no endpoint of {inv.path}")
         inv = Inventory(endpoints=tuple(picked), tiers=inv.tiers, profiles=inv.profiles,
                         province=inv.province, path=inv.path, lines=inv.lines)
-    faults = load_faults(args.faults) if args.faults else Faults()
     control = _control_address(args.control) if args.control else None
     sim = Simulator(inv, faults, Path(args.state_dir) if args.state_dir else None,
                     workers=_workers(args.workers, len(inv)), reboot_s=args.reboot_s,

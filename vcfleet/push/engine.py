@@ -22,6 +22,7 @@ from vcfleet.push.driver import (
     DriverOptions,
     PushError,
     Unreachable,
+    cannot_check,
     make_driver,
     supported,
 )
@@ -216,6 +217,8 @@ async def push_endpoint(endpoint: Endpoint, desired: list[NativeChange] | None,
     start = time.monotonic()
     if desired is None:
         return EndpointResult(endpoint, Outcome.SKIPPED, error=supported(endpoint))
+    if why := cannot_check(endpoint, options):
+        return EndpointResult(endpoint, Outcome.SKIPPED, error=why)
     driver = make_driver(endpoint, options)
     try:
         result = await _push(driver, desired, options, dry_run, on_interrupt, start)

@@ -19,7 +19,7 @@ SUMMARY_ORDER = (
     (Outcome.ROLLBACK_FAILED, "failed, ROLLBACK FAILED"),
     (Outcome.FAILED, "failed, nothing changed"),
     (Outcome.UNREACHABLE, "unreachable"),
-    (Outcome.SKIPPED, "skipped (unsupported)"),
+    (Outcome.SKIPPED, "skipped"),
     (Outcome.NOT_ATTEMPTED, "not attempted (canary failed)"),
 )
 
