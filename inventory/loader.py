@@ -162,12 +162,13 @@ class _Builder:
             if key not in TOP_LEVEL_KEYS:
                 self.error(doc.key_marks[key], f"unknown key '{key}' "
                                                f"(allowed: {', '.join(TOP_LEVEL_KEYS)})")
+        self.version(doc)
         tiers = self.tiers(doc)
         profiles = self.profiles(doc)
         defaults = self.partial(doc, "defaults")
         groups = self.groups(doc)
-        endpoints, lines, marks = self.endpoints(doc, defaults, groups)
-        self.cross_check(endpoints, marks, tiers, profiles)
+        endpoints, lines, marks, address_marks = self.endpoints(doc, defaults, groups)
+        self.cross_check(endpoints, marks, address_marks, tiers, profiles)
         if self.problems:
             raise InputError(self.problems)
         province = doc.get("province", "")
@@ -175,6 +176,12 @@ class _Builder:
                          province=str(province), path=self.path, lines=lines)
 
     # -- sections -----------------------------------------------------------------
+
+    def version(self, doc: PosDict) -> None:
+        value = doc.get("version", 1)
+        if type(value) is not int or value != 1:  # bool is an int: `version: true` is wrong too
+            self.error(doc.value_marks["version"], f"version: this vcfleet reads inventory "
+                                                   f"format version 1, got {shown(value)}")
 
     def tiers(self, doc: PosDict) -> list[str]:
         raw = doc.get("tiers")
@@ -280,17 +287,20 @@ class _Builder:
 
     def endpoints(
         self, doc: PosDict, defaults: PosDict, groups: dict[str, PosDict]
-    ) -> tuple[list[Endpoint], dict[str, int], list[Mark]]:
+    ) -> tuple[list[Endpoint], dict[str, int], list[Mark], list[Mark]]:
+        """The valid endpoints, each id's first line, and each endpoint's mark and the
+        mark of its ``address:`` key (its own mark when the address is inherited)."""
         raw = doc.get("endpoints")
         if raw is None:
             self.error(doc.mark, "missing required key 'endpoints'")
-            return [], {}, []
+            return [], {}, [], []
         if not isinstance(raw, PosList):
             self.error(doc.value_marks["endpoints"], "endpoints: expected a list")
-            return [], {}, []
+            return [], {}, [], []
         out: list[Endpoint] = []
         lines: dict[str, int] = {}
         marks: list[Mark] = []
+        address_marks: list[Mark] = []
         ends = [m[0] for m in raw.marks[1:]] + [1 << 30] if raw else []
         bases: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, BaseModel]]] = {}
         for item, mark, end in zip(raw, raw.marks, ends, strict=True):
@@ -319,8 +329,9 @@ class _Builder:
                 endpoint = found
             out.append(endpoint)
             marks.append(mark)
+            address_marks.append(item.key_marks.get("address", mark))
             lines.setdefault(endpoint.id, mark[0])
-        return out, lines, marks
+        return out, lines, marks, address_marks
 
     def report_endpoint(self, item: PosDict, names: list[str], groups: dict[str, PosDict],
                         defaults: PosDict, mark: Mark, end: int, label: str) -> Endpoint | None:
@@ -333,22 +344,23 @@ class _Builder:
             self.report(exc, merged, mark, Endpoint, None, label, (mark[0], end))
             return None
 
-    def cross_check(self, endpoints: list[Endpoint], marks: list[Mark], tiers: list[str],
+    def cross_check(self, endpoints: list[Endpoint], marks: list[Mark],
+                    address_marks: list[Mark], tiers: list[str],
                     profiles: dict[str, Profile]) -> None:
         first_id: dict[str, int] = {}
         first_addr: dict[str, int] = {}
         ids = {e.id for e in endpoints}
         by_id = {e.id: e for e in endpoints}
-        for e, m in zip(endpoints, marks, strict=True):
+        for e, m, am in zip(endpoints, marks, address_marks, strict=True):
             if e.id in first_id:
                 self.error(m, f"duplicate endpoint id '{e.id}' (first at line {first_id[e.id]})")
             else:
                 first_id[e.id] = m[0]
             if e.address in first_addr:
-                self.error(m, f"endpoint '{e.id}': duplicate address {e.address} "
-                              f"(first at line {first_addr[e.address]})")
+                self.error(am, f"endpoint '{e.id}': duplicate address {e.address} "
+                               f"(first at line {first_addr[e.address]})")
             else:
-                first_addr[e.address] = m[0]
+                first_addr[e.address] = am[0]
             if e.tier not in tiers:
                 self.error(m, f"endpoint '{e.id}': tier '{e.tier}' is not one of the "
                               f"tiers ({', '.join(tiers)})")
@@ -486,6 +498,8 @@ def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
         return f"{where}{dotted}: expected an integer, got {shown(value)}"
     if kind in ("greater_than_equal", "less_than_equal") and key == "port":
         return f"{where}{dotted}: port must be between 1 and 65535, got {shown(value)}"
+    if kind in ("float_parsing", "float_type"):
+        return f"{where}{dotted}: expected a number, got {shown(value)}"
     if kind in ("bool_parsing", "bool_type"):
         return f"{where}{dotted}: expected true or false, got {shown(value)}"
     if kind in ("string_type",):

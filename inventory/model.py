@@ -16,7 +16,14 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 SECRET_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+|keyring:[^/\s]+/\S+|agent)$")
@@ -35,6 +42,26 @@ CHECKS = NET_CHECKS + MEDIA_CHECKS
 
 DEFAULT_TIERS = ["province", "department", "district", "commune"]
 
+UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                         r"\u2066-\u2069]")
+"""Characters no inventory text may hold: C0 controls (TAB and line ends too), DEL, C1
+controls, line separators and bidi marks, overrides and isolates.  Shown on a terminal
+they act (ESC starts colour and "set title" sequences) or reorder what staff read;
+``vcfleet.safe_text`` escapes the same set wherever outside text is printed."""
+
+
+def _text_is_safe(value: str) -> str:
+    found = UNSAFE_TEXT.search(value)
+    if found is None:
+        return value
+    code = ord(found.group())
+    raise ValueError(f"control or bidi character U+{code:04X} at position {found.start() + 1}: "
+                     "remove it (it would act on the terminal that shows this text)")
+
+
+Text = Annotated[str, AfterValidator(_text_is_safe)]
+"""A text field staff write (names, contact, model): no control or bidi character."""
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
 
@@ -42,7 +69,7 @@ Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
 class Strict(BaseModel):
     """Base of every inventory model: unknown keys are errors, instances are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SipService(Strict):
@@ -64,7 +91,7 @@ class HttpsService(Strict):
     """The endpoint's HTTPS management page."""
 
     port: Port = 443
-    path: str = "/"
+    path: Text = "/"
     verify_tls: bool = False
     """Codecs ship self-signed certificates; verify only where a site has a CA."""
 
@@ -73,9 +100,9 @@ class WebrtcService(Strict):
     """The site-side WebRTC echo responder (WHIP-style signalling)."""
 
     port: Port = 8089
-    path: str = "/whip"
+    path: Text = "/whip"
     scheme: Literal["http", "https"] = "http"
-    token: str | None = None
+    token: Text | None = None
     """Bearer token reference (env:, file:, keyring:); never the token itself."""
 
     @field_validator("token")
@@ -96,8 +123,8 @@ class Services(Strict):
 class Credentials(Strict):
     """Who vcfleet logs in as, and where the secret lives (never the secret itself)."""
 
-    username: str = "admin"
-    secret: str = "agent"
+    username: Text = "admin"
+    secret: Text = "agent"
     """``env:VAR``, ``file:PATH`` (relative to the inventory file), ``keyring:SERVICE/USER``
     or ``agent`` (the SSH agent)."""
 
@@ -112,8 +139,8 @@ class Credentials(Strict):
 class Contact(Strict):
     """Who to phone when the room is not ready."""
 
-    name: str = ""
-    phone: str = ""
+    name: Text = ""
+    phone: Text = ""
 
 
 class Profile(Strict):
@@ -143,7 +170,7 @@ class Endpoint(Strict):
 
     id: Slug
     """Stable slug, unique in the inventory; the key of metrics, backups and history."""
-    name: str = Field(min_length=1)
+    name: Annotated[str, Field(min_length=1), AfterValidator(_text_is_safe)]
     """The unit's name as staff write it, diacritics kept."""
     tier: Slug
     parent: Slug | None = None
@@ -152,7 +179,7 @@ class Endpoint(Strict):
     """District-level unit the room belongs to (historical after 2025), for selectors."""
     address: str
     vendor: Literal["cisco_ce", "poly", "yealink"]
-    model: str = ""
+    model: Text = ""
     services: Services = Services()
     credentials: Credentials = Credentials()
     profile: str = "standard"

@@ -8,12 +8,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from inventory.errors import InputError
+from inventory.errors import InputError, Problem
+from inventory.yamlpos import Mark, PosDict, PosList
 
 
 class SecretUnavailable(InputError):
     """A reference that cannot be resolved here (unset variable, missing file, ...)."""
+
+    def __init__(self, ref: str, reason: str) -> None:
+        super().__init__(f"secret {ref}: {reason}")
+        self.ref = ref
+        self.reason = reason
+        """Why, without the reference: "environment variable VCFLEET_X is not set"."""
+
+
+def unresolvable(ref: str, base_dir: Path | None = None) -> str | None:
+    """Why a reference cannot be resolved here, or None if it can (the secret is dropped)."""
+    try:
+        resolve_secret(ref, base_dir)
+    except SecretUnavailable as exc:
+        return exc.reason
+    return None
 
 
 def resolve_secret(ref: str, base_dir: Path | None = None) -> str | None:
@@ -24,7 +41,7 @@ def resolve_secret(ref: str, base_dir: Path | None = None) -> str | None:
     if scheme == "env":
         value = os.environ.get(rest)
         if value is None:
-            raise SecretUnavailable(f"secret {ref}: environment variable {rest} is not set")
+            raise SecretUnavailable(ref, f"environment variable {rest} is not set")
         return value
     if scheme == "file":
         path = Path(rest).expanduser()
@@ -33,11 +50,11 @@ def resolve_secret(ref: str, base_dir: Path | None = None) -> str | None:
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SecretUnavailable(f"secret {ref}: cannot read {path}: "
-                                    f"{exc.strerror or exc}") from None
+            raise SecretUnavailable(ref, f"cannot read {path}: "
+                                         f"{exc.strerror or exc}") from None
     if scheme == "keyring":
         return _from_keyring(ref, rest)
-    raise SecretUnavailable(f"secret reference {ref!r} has an unknown scheme")
+    raise SecretUnavailable(ref, "unknown reference scheme")
 
 
 def _from_keyring(ref: str, rest: str) -> str:
@@ -45,9 +62,58 @@ def _from_keyring(ref: str, rest: str) -> str:
     try:
         import keyring
     except ImportError:
-        raise SecretUnavailable(f"secret {ref}: the 'keyring' package is not installed "
-                                "(pip install keyring)") from None
-    value = keyring.get_password(service, user)
+        raise SecretUnavailable(ref, "the 'keyring' package is not installed "
+                                     "(pip install keyring)") from None
+    try:
+        value = keyring.get_password(service, user)
+    except Exception as exc:  # no backend, locked keyring, D-Bus down: all "not here"
+        raise SecretUnavailable(ref, f"keyring: {exc}") from None
     if value is None:
-        raise SecretUnavailable(f"secret {ref}: no such entry in the keyring")
+        raise SecretUnavailable(ref, "no such entry in the keyring")
     return str(value)
+
+
+REFERENCE_FIELDS = (("credentials", "secret"), ("services", "webrtc", "token"))
+"""Where an inventory writes credential references (under defaults, groups, endpoints)."""
+
+
+def unresolved_references(doc: Any, name: str, base_dir: Path | None) -> list[Problem]:
+    """Every reference written in an inventory document that cannot be resolved here.
+
+    ``doc`` is the file as ``yamlpos.load`` parsed it (already validated), so that
+    each problem points at the reference itself, wherever it is inherited from.
+    """
+    if not isinstance(doc, PosDict):
+        return []
+    places: list[tuple[str, Any]] = []
+    places.append(("defaults", doc.get("defaults")))
+    groups = doc.get("groups")
+    if isinstance(groups, PosDict):
+        places += [(f"group '{g}'", body) for g, body in groups.items()]
+    endpoints = doc.get("endpoints")
+    if isinstance(endpoints, PosList):
+        places += [(f"endpoint '{e.get('id', '?')}'", e) for e in endpoints
+                   if isinstance(e, PosDict)]
+    problems: list[Problem] = []
+    for label, body in places:
+        for fields in REFERENCE_FIELDS:
+            found = _written(body, fields)
+            if found is None:
+                continue
+            ref, mark = found
+            reason = unresolvable(ref, base_dir)
+            if reason is not None:
+                problems.append(Problem(name, *mark, f"{label}: {'.'.join(fields)} {ref}: "
+                                                     f"cannot be resolved here: {reason}"))
+    return problems
+
+
+def _written(body: Any, fields: tuple[str, ...]) -> tuple[str, Mark] | None:
+    for key in fields[:-1]:
+        if not isinstance(body, PosDict):
+            return None
+        body = body.get(key)
+    last = fields[-1]
+    if not isinstance(body, PosDict) or not isinstance(body.get(last), str):
+        return None
+    return body[last], body.value_marks.get(last, body.mark)

@@ -2,8 +2,9 @@
 
 One row per endpoint, one column per resolved value (docs/spreadsheets.md has
 the layout).  Export fills in every inherited value, so a row says everything
-about its room.  Import reads such a sheet (UTF-8 CSV with or without a BOM, or
-the first sheet of an XLSX workbook), reports every problem as
+about its room.  Import reads such a sheet (UTF-8 CSV with or without a BOM,
+Excel's "Unicode text" (UTF-16, tab-separated), or the first sheet of an XLSX
+workbook, header row found under any title rows), reports every problem as
 ``SRC:ROW:COL: message`` and writes a flat YAML inventory that the loader reads
 back into the same endpoints.  ``--base`` supplies tiers, profiles, defaults and
 groups; endpoint entries then only hold what differs from the defaults.
@@ -79,6 +80,26 @@ COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 REQUIRED_COLUMNS = ("id", "name", "tier", "address", "vendor")
 PLAINTEXT_COLUMNS = ("password", "passwd", "pass", "mat_khau", "mật_khẩu")
 SHEET_NAME = "endpoints"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet program run a cell as a formula (OWASP
+"CSV injection"); ``guard_cell`` puts a ``'`` before them."""
+HEADER_SEARCH_ROWS = 20
+"""How far down import looks for the header row (title rows above it are skipped)."""
+
+
+def guard_cell(text: str) -> str:
+    """A CSV text cell that no spreadsheet runs as a formula: a leading ``'`` before a
+    formula character (and before a leading ``'``, so that ``unguard_cell`` is exact)."""
+    if text[:1] in FORMULA_TRIGGERS or text[:1] == "'":
+        return "'" + text
+    return text
+
+
+def unguard_cell(text: str) -> str:
+    """The inverse of ``guard_cell``: export then import gives back the same text."""
+    if text[:1] == "'" and (text[1:2] in FORMULA_TRIGGERS or text[1:2] == "'"):
+        return text[1:]
+    return text
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -134,6 +155,8 @@ def csv_bytes(endpoints: Sequence[Endpoint]) -> bytes:
 def _csv_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return guard_cell(value)
     return str(value)
 
 
@@ -147,6 +170,9 @@ def _write_xlsx(endpoints: Sequence[Endpoint], out: Path) -> None:
     ws.append(list(COLUMN_NAMES))
     for row in export_rows(endpoints):
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text, never a formula ("=HYPERLINK(...)" stays text)
     ws.freeze_panes = "A2"
     for i, column in enumerate(COLUMNS, start=1):
         width = max([len(column.name)] + [len(str(c.value or "")) for c in ws[_letter(i)]])
@@ -170,6 +196,30 @@ class Sheet:
     name: str
     header: list[str]
     rows: list[tuple[int, list[Any]]]
+    header_row: int = 1
+    problems: tuple[Problem, ...] = ()
+    """Cells that could not be read (a formula without a saved value)."""
+
+
+def _find_header(rows: list[tuple[int, list[Any]]]) -> int:
+    """Index of the header: the first row with two or more known column names (a title
+    row above the table is skipped); the first row when none has."""
+    known = set(COLUMN_NAMES) | set(PLAINTEXT_COLUMNS)
+    for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if sum(_column_key(c) in known for c in cells) >= 2:
+            return i
+    return 0
+
+
+def _column_key(raw: Any) -> str:
+    return "" if raw is None else str(raw).strip().lower().replace(" ", "_")
+
+
+def _sheet(name: str, rows: list[tuple[int, list[Any]]],
+           problems: Sequence[Problem] = ()) -> Sheet:
+    at = _find_header(rows)
+    header = ["" if h is None else str(h) for h in rows[at][1]]
+    return Sheet(name, header, rows[at + 1:], rows[at][0], tuple(problems))
 
 
 def read_sheet(src: Path) -> Sheet:
@@ -185,22 +235,30 @@ def read_sheet(src: Path) -> Sheet:
 
 
 def _read_csv(data: bytes, name: str) -> Sheet:
-    text = decode(data, name)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError([Problem(name, 1, 1, f"not valid UTF-16 text (at byte {exc.start}): "
+                                                  "save it again as CSV UTF-8")]) from None
+    else:
+        text = decode(data, name)
     first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    counts = {d: first.count(d) for d in ("\t", ";", ",")}
+    delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, list[Any]]] = []
     start = 1
     try:
         for record in reader:
-            rows.append((start, record))
+            rows.append((start, [unguard_cell(c) for c in record]))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise InputError([Problem(name, start, 1, f"CSV error: {exc}")]) from None
     if not rows:
         raise InputError([Problem(name, 1, 1, "file is empty: expected a header row "
                                               "(see docs/spreadsheets.md)")])
-    return Sheet(name, [str(h) for h in rows[0][1]], rows[1:])
+    return _sheet(name, rows)
 
 
 def _read_xlsx(data: bytes, name: str) -> Sheet:
@@ -208,17 +266,41 @@ def _read_xlsx(data: bytes, name: str) -> Sheet:
 
     from openpyxl import load_workbook
 
-    try:
+    try:  # twice: the values Excel saved, and which cells are formulas
         wb = load_workbook(io.BytesIO(data), data_only=True)
+        formulas = load_workbook(io.BytesIO(data), data_only=False)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
         raise InputError([Problem(name, 1, 1, f"not a readable XLSX workbook ({exc})")]) from None
     ws = wb[SHEET_NAME] if SHEET_NAME in wb.sheetnames else wb.worksheets[0]
-    rows = [(n, list(values)) for n, values in enumerate(ws.iter_rows(values_only=True), 1)]
-    if not rows:
+    fs = formulas[ws.title]
+    rows = [(n, [_xlsx_value(c) for c in cells]) for n, cells in enumerate(ws.iter_rows(), 1)]
+    if not rows or all(v is None for _, r in rows for v in r):
         raise InputError([Problem(name, 1, 1, "sheet is empty: expected a header row "
                                               "(see docs/spreadsheets.md)")])
-    header = ["" if h is None else str(h) for h in rows[0][1]]
-    return Sheet(name, header, rows[1:])
+    problems = []
+    for cells in fs.iter_rows():
+        for f in cells:
+            if f.data_type == "f" and rows[f.row - 1][1][f.column - 1] is None:
+                problems.append(Problem(name, f.row, f.column, f"{f.coordinate}: formula "
+                                        "without a saved value: open and save the file in "
+                                        "Excel, or type the value"))
+    for merged in ws.merged_cells.ranges:  # every cell of a merged range shows its top-left
+        top = rows[merged.min_row - 1][1][merged.min_col - 1]
+        for r in range(merged.min_row, merged.max_row + 1):
+            for c in range(merged.min_col, merged.max_col + 1):
+                rows[r - 1][1][c - 1] = top
+    return _sheet(name, rows, problems)
+
+
+def _xlsx_value(cell: Any) -> Any:
+    """A cell's value; a number whose format pads with zeros ("0000000000", a phone
+    number) as the digits Excel shows, leading zeros kept."""
+    value = cell.value
+    fmt = str(getattr(cell, "number_format", "") or "")
+    if isinstance(value, int | float) and not isinstance(value, bool) \
+            and re.fullmatch(r"0+", fmt) and float(value).is_integer():
+        return str(int(value)).zfill(len(fmt))
+    return value
 
 
 # -- import ---------------------------------------------------------------------------------
@@ -272,31 +354,34 @@ class _RowReader:
         self.problems: list[Problem] = []
         self.columns: dict[int, Column] = {}
         self.col_of: dict[str, int] = {}
+        self.rejected_ids: set[str] = set()
+        """Ids of rows that were rejected: their children's parent does exist."""
 
     def error(self, row: int, col: int, message: str) -> None:
         self.problems.append(Problem(self.sheet.name, row, col, message))
 
     def read_header(self) -> None:
         by_name = {c.name: c for c in COLUMNS}
+        at = self.sheet.header_row
         for i, raw in enumerate(self.sheet.header, start=1):
-            name = raw.strip().lower().replace(" ", "_")
+            name = _column_key(raw)
             if not name:
                 continue
             if name in PLAINTEXT_COLUMNS:
-                self.error(1, i, f"column '{raw}': plaintext passwords are not allowed: use "
+                self.error(at, i, f"column '{raw}': plaintext passwords are not allowed: use "
                                  "the 'secret' column with env:VAR, file:PATH, "
                                  "keyring:SERVICE/USER or agent")
             elif name not in by_name:
-                self.error(1, i, f"unknown column '{raw}' (columns: {', '.join(COLUMN_NAMES)})")
+                self.error(at, i, f"unknown column '{raw}' (columns: {', '.join(COLUMN_NAMES)})")
             elif name in self.col_of:
-                self.error(1, i, f"duplicate column '{name}' (first in column "
+                self.error(at, i, f"duplicate column '{name}' (first in column "
                                  f"{self.col_of[name]})")
             else:
                 self.columns[i] = by_name[name]
                 self.col_of[name] = i
         missing = [n for n in REQUIRED_COLUMNS if n not in self.col_of]
         if missing:
-            self.error(1, 1, f"missing required column(s): {', '.join(missing)}")
+            self.error(at, 1, f"missing required column(s): {', '.join(missing)}")
 
     def endpoints(self) -> list[tuple[int, Endpoint]]:
         out: list[tuple[int, Endpoint]] = []
@@ -309,20 +394,32 @@ class _RowReader:
             endpoint = self.endpoint(row, cells)
             if endpoint is not None:
                 out.append((row, endpoint))
+            elif "id" in self.col_of:
+                self.rejected_ids.add(_text(_at(cells, self.col_of["id"])))
         return out
 
     def endpoint(self, row: int, cells: list[Any]) -> Endpoint | None:
         data: dict[str, Any] = {}
+        unreadable = False
         for i, column in self.columns.items():
-            value = _cell_in(cells[i - 1] if i <= len(cells) else None, column)
+            try:
+                value = _cell_in(_at(cells, i), column)
+            except ValueError as exc:
+                self.error(row, i, f"column '{column.name}': {exc}")
+                unreadable = True
+                continue
             if value is not None:
                 _put(data, column.path, value)
         label = f"endpoint '{data.get('id', '?')}'"
         defaults = (self.base.sections or {}).get("defaults")
         if isinstance(defaults, dict):  # empty cells take the base's defaults
             data = merge_plain(data, defaults)
+        if unreadable:
+            return None
         try:
-            return Endpoint.model_validate(data)
+            # Cells are text (CSV) or spreadsheet numbers: here, unlike in YAML, "5060"
+            # and "false" are how a port and a boolean are written.
+            return Endpoint.model_validate(data, strict=False)
         except ValidationError as exc:
             for err in exc.errors():
                 self.report(row, err, label)
@@ -376,6 +473,8 @@ class _RowReader:
                            f"(defined: {', '.join(sorted(profiles))})")
             if e.parent is None:
                 continue
+            if e.parent in self.rejected_ids and e.parent not in ids:
+                continue  # its parent's row has its own error
             if e.parent not in ids:
                 self.error(row, col("parent", 1),
                            f"endpoint '{e.id}': parent '{e.parent}' does not exist")
@@ -390,6 +489,10 @@ class _RowReader:
                                f"is not above tier '{e.tier}'")
 
 
+def _at(cells: list[Any], col: int) -> Any:
+    return cells[col - 1] if col <= len(cells) else None
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -402,8 +505,23 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _date_text(value: dt.datetime | dt.date | dt.time) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else \
+            value.isoformat(sep=" ")
+    return value.isoformat()
+
+
 def _cell_in(raw: Any, column: Column) -> Any:
     """A cell as the model expects it; None for an empty cell (the model's default)."""
+    if isinstance(raw, dt.datetime | dt.date | dt.time):
+        raise ValueError(f"the cell is a date or time ({_date_text(raw)}), not text: format the "
+                         "cell as Text and type the value again")
+    if column.name == "contact_phone" and isinstance(raw, int | float) \
+            and not isinstance(raw, bool):
+        raise ValueError(f"the phone number is stored as a number ({_text(raw)}), which "
+                         "loses a leading 0: format the cell as Text (or as 0000000000) "
+                         "and type it again")
     text = _text(raw)
     if text == "":
         return None
@@ -428,6 +546,7 @@ def read_endpoints(src: Path, base: Base | None = None) -> list[Endpoint]:
     sheet = read_sheet(src)
     reader = _RowReader(sheet, base or Base())
     reader.read_header()
+    reader.problems.extend(sheet.problems)
     if reader.problems:
         raise InputError(reader.problems)
     rows = reader.endpoints()
@@ -435,7 +554,8 @@ def read_endpoints(src: Path, base: Base | None = None) -> list[Endpoint]:
     if reader.problems:
         raise InputError(reader.problems)
     if not rows:
-        raise InputError([Problem(sheet.name, 2, 1, "no endpoint rows under the header")])
+        raise InputError([Problem(sheet.name, sheet.header_row + 1, 1,
+                                  "no endpoint rows under the header")])
     return [e for _, e in rows]
 
 

@@ -43,7 +43,9 @@ class ProbeResult:
     ``directions`` holds per-direction figures for media: ``"up"`` (probe to site)
     and ``"down"`` (site to probe).  ``reason`` is a short human sentence, set
     whenever ``ok`` is false.  ``unreliable`` marks figures taken while the prober
-    itself was overloaded: they are reported but not judged.
+    itself was overloaded: they are reported but not judged.  ``unchecked`` marks a
+    check that could not be run at all for a reason on the prober's side (a
+    credential reference that does not resolve here): it says nothing about the room.
     """
 
     ok: bool
@@ -52,6 +54,12 @@ class ProbeResult:
     reason: str = ""
     info: Mapping[str, Info] = field(default_factory=dict)
     unreliable: bool = False
+    unchecked: bool = False
+
+    @classmethod
+    def cannot_check(cls, reason: str) -> ProbeResult:
+        """A check that could not be run (``reason`` says why); the verdict is unknown."""
+        return cls(ok=False, reason=f"cannot check: {reason}", unchecked=True)
 
     @classmethod
     def failure(cls, reason: str, **figures: float) -> ProbeResult:
@@ -70,4 +78,6 @@ class ProbeResult:
             out["info"] = dict(self.info)
         if self.unreliable:
             out["unreliable"] = True
+        if self.unchecked:
+            out["unchecked"] = True
         return out

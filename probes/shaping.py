@@ -16,6 +16,11 @@ Semantics (the faults-file contract of DESIGN.md):
 - ``loss_pct`` drops datagrams in each direction independently: an outgoing and
   an incoming datagram are each dropped with probability ``loss_pct`` / 100, so a
   request/response exchange succeeds with probability (1 - p)^2.
+
+The losses and delays come from the shaper's own ``random.Random``: pass
+``rng=seeded_rng(seed, key)`` and the same seed gives the same sequence of
+decisions (the simulator seeds one per endpoint from its ``--seed``).  The default
+generator is seeded from the OS, so nothing is reproducible without a seed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def seeded_rng(seed: int, key: str) -> random.Random:
+    """The generator of one shaper: the same ``seed`` and ``key`` (an endpoint id) give
+    the same losses and delays, and endpoints of one seed draw independent sequences."""
+    return random.Random(f"{seed}/{key}")
+
+
 @dataclass
 class Shaper:
     """Delay, jitter and loss for one endpoint; fields may change live (fault reload)."""
@@ -36,6 +47,7 @@ class Shaper:
     jitter_ms: float = 0.0
     loss_pct: float = 0.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    """Where losses and delays are drawn from (``seeded_rng`` to reproduce them)."""
 
     @property
     def active(self) -> bool:

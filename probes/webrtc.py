@@ -30,7 +30,6 @@ import logging
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 from aiortc import (
@@ -43,6 +42,7 @@ from aiortc import (
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from yarl import URL
 
+from probes.aiortc_internals import on_keyframe_request
 from probes.base import ProbeResult, Target
 from probes.mos import estimate_mos
 from probes.webrtc_media import (
@@ -213,8 +213,7 @@ class _Loopback:
         tap = tap_receiver(transceiver.receiver)
         if isinstance(track, SyntheticVideoTrack):
             # A keyframe request (the responder forwards the client's) restarts the loop.
-            sender: Any = transceiver.sender
-            sender._send_keyframe = track.restart_cycle
+            on_keyframe_request(transceiver.sender, track.restart_cycle)
         self.streams.append(_Stream(kind, clock, transceiver, track, tap,
                                     RtcpMonitor(transceiver.sender)))
 

@@ -13,10 +13,12 @@ Nothing here decodes or encodes per frame (DESIGN.md, "Known costs"):
 
 from __future__ import annotations
 
+import array
 import asyncio
 import collections
 import fractions
 import functools
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +28,17 @@ from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, RtcpSrPacket
+
+from probes.aiortc_internals import (
+    after_rtcp_received,
+    depayloaded,
+    receiver_kind,
+    receiver_rtcp_ssrc,
+    receiver_stream,
+    replace_decoder_queue,
+    replace_jitter_buffer,
+    send_receiver_rtcp,
+)
 
 AUDIO_PTIME_S = 0.020
 """Opus frame duration the probe sends (20 ms, as browsers do)."""
@@ -97,7 +110,7 @@ class PassThroughBuffer:
 
     def add(self, packet: Any) -> tuple[bool, JitterFrame | None]:
         """Turn a depayloaded RTP packet into a frame right away."""
-        return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)
+        return False, JitterFrame(data=depayloaded(packet), timestamp=packet.timestamp)
 
 
 def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None) -> FrameTap:
@@ -106,14 +119,10 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None)
     Audio also skips the receiver's jitter buffer (``PassThroughBuffer``).  The
     receiver's statistics, NACKs and RTCP reports are untouched.
     """
-    names = ("_RTCRtpReceiver__decoder_queue", "_RTCRtpReceiver__jitter_buffer",
-             "_RTCRtpReceiver__kind")
-    if not all(hasattr(receiver, n) for n in names):  # pinned to aiortc 1.16's receiver
-        raise RuntimeError("this aiortc version's receiver cannot be tapped")
     tap = FrameTap(on_frame or _ignore)
-    setattr(receiver, names[0], tap)
-    if getattr(receiver, names[2]) == "audio":
-        setattr(receiver, names[1], PassThroughBuffer())
+    if receiver_kind(receiver) == "audio":
+        replace_jitter_buffer(receiver, PassThroughBuffer())
+    replace_decoder_queue(receiver, tap)
     return tap
 
 
@@ -125,29 +134,22 @@ def answer_sender_reports(receiver: RTCRtpReceiver) -> None:
     (RFC 3550 allows reports at any time; they are ordinary RRs with LSR/DLSR)
     gives the probe a sample per SR it sends.
     """
-    target: Any = receiver
-    handle = target._handle_rtcp_packet
-
-    async def handle_rtcp(packet: Any) -> None:
-        arrived = time.time()
-        await handle(packet)
-        if isinstance(packet, RtcpSrPacket):
-            await _report_now(target, packet, arrived)
-
-    target._handle_rtcp_packet = handle_rtcp
+    after_rtcp_received(receiver, functools.partial(_answer_sender_report, receiver))
 
 
-async def _report_now(receiver: Any, sr: RtcpSrPacket, arrived: float) -> None:
-    ssrc_of_reports = receiver._RTCRtpReceiver__rtcp_ssrc
-    stream = receiver._RTCRtpReceiver__remote_streams.get(sr.ssrc)
+async def _answer_sender_report(receiver: RTCRtpReceiver, packet: Any, arrived: float) -> None:
+    if not isinstance(packet, RtcpSrPacket):
+        return
+    ssrc_of_reports = receiver_rtcp_ssrc(receiver)
+    stream = receiver_stream(receiver, packet.ssrc)
     if ssrc_of_reports is None or stream is None or stream.max_seq is None:
         return
     delay = max(1, int((time.time() - arrived) * 65536))
     report = RtcpReceiverInfo(
-        ssrc=sr.ssrc, fraction_lost=stream.fraction_lost, packets_lost=stream.packets_lost,
+        ssrc=packet.ssrc, fraction_lost=stream.fraction_lost, packets_lost=stream.packets_lost,
         highest_sequence=stream.max_seq, jitter=stream.jitter,
-        lsr=(sr.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF, dlsr=delay)
-    await receiver._send_rtcp(RtcpRrPacket(ssrc=ssrc_of_reports, reports=[report]))
+        lsr=(packet.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF, dlsr=delay)
+    await send_receiver_rtcp(receiver, RtcpRrPacket(ssrc=ssrc_of_reports, reports=[report]))
 
 
 def _ignore(codec: Any, frame: Any) -> None:
@@ -284,16 +286,16 @@ class SyntheticVideoTrack(_PacedPacketTrack):
 @functools.cache
 def opus_packet() -> bytes:
     """One 20 ms Opus packet of noise-like sound at about 32 kbit/s (speech-sized)."""
-    import numpy as np
-
     ctx = av.CodecContext.create("libopus", "w")
     ctx.sample_rate, ctx.layout, ctx.format, ctx.bit_rate = AUDIO_CLOCK, "stereo", "s16", 32_000
     ctx.time_base = fractions.Fraction(1, AUDIO_CLOCK)
-    rng = np.random.default_rng(7)
+    rng = random.Random(7)
     packets: list[bytes] = []
     for i in range(8):
-        samples = rng.normal(0, 3000, (1, 960 * 2)).astype("int16")
-        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="stereo")
+        # Gaussian noise (sigma 3000, interleaved stereo s16); int() truncates as a cast would.
+        samples = array.array("h", (int(rng.gauss(0, 3000)) for _ in range(960 * 2)))
+        frame = av.AudioFrame(format="s16", layout="stereo", samples=960)
+        frame.planes[0].update(samples.tobytes())  # s16 is native-endian, as array is
         frame.sample_rate, frame.pts = AUDIO_CLOCK, i * 960
         packets += [bytes(p) for p in ctx.encode(frame)]
     return packets[-1]
@@ -302,19 +304,26 @@ def opus_packet() -> bytes:
 @functools.cache
 def vp8_packets(frames: int = 2 * VIDEO_FPS) -> list[bytes]:
     """A loop of VP8 frames (320x180, a moving gradient), the first a keyframe."""
-    import numpy as np
-
+    width, height = 320, 180
     ctx = av.CodecContext.create("libvpx", "w")
-    ctx.width, ctx.height, ctx.pix_fmt = 320, 180, "yuv420p"
+    ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
     ctx.time_base, ctx.bit_rate = fractions.Fraction(1, VIDEO_CLOCK), 250_000
     ctx.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     out: list[bytes] = []
-    ramp = np.arange(320, dtype=np.int64)[None, :]
     for i in range(frames):
-        image = np.full((180 * 3 // 2, 320), 128, dtype=np.uint8)
-        image[:180, :] = ((ramp + i * 8) % 256).astype(np.uint8)
-        frame = av.VideoFrame.from_ndarray(image, format="yuv420p")
+        frame = av.VideoFrame(width, height, "yuv420p")
+        luma, *chroma = frame.planes
+        # Luma: a horizontal ramp moving 8 levels a frame; chroma: neutral grey.
+        ramp = bytes((x + i * 8) % 256 for x in range(width))
+        luma.update(_pad_rows(luma, ramp))
+        for plane in chroma:
+            plane.update(_pad_rows(plane, bytes([128]) * plane.width))
         frame.pts = i * (VIDEO_CLOCK // VIDEO_FPS)
         out += [bytes(p) for p in ctx.encode(frame)]
     out += [bytes(p) for p in ctx.encode(None)]
     return out
+
+
+def _pad_rows(plane: av.video.plane.VideoPlane, row: bytes) -> bytes:
+    """Every row of ``plane`` set to ``row``, padded to the plane's line size."""
+    return (row + bytes(plane.line_size - len(row))) * plane.height

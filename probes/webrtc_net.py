@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from typing import Any
 
-import aioice.ice
 from aiortc import RTCPeerConnection
 
+from probes.aioice_internals import (
+    connection_protocols,
+    consent_task,
+    interpose,
+    protocol_transport,
+    replace_host_addresses,
+)
+from probes.aiortc_internals import connect_tasks, ice_gatherer_connection
 from probes.shaping import ShapedDatagramTransport, Shaper
 
 _ICE_ADDRESSES: ContextVar[tuple[str, ...] | None] = ContextVar("vcfleet_ice_addresses",
@@ -42,13 +48,11 @@ def _host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 
 def _install_hook() -> None:
-    # aioice reads its module-level get_host_addresses when it gathers; the hook
-    # consults a context variable, so that it changes nothing for a connection
-    # gathered outside ``ice_addresses`` (other code in the same process).
+    # The replacement consults a context variable, so that it changes nothing for
+    # a connection gathered outside ``ice_addresses`` (other code in the process).
     global _aioice_host_addresses
     if _aioice_host_addresses is None:
-        _aioice_host_addresses = aioice.ice.get_host_addresses
-        aioice.ice.get_host_addresses = _host_addresses
+        _aioice_host_addresses = replace_host_addresses(_host_addresses)
 
 
 @contextlib.contextmanager
@@ -89,7 +93,7 @@ def ice_connections(pc: RTCPeerConnection) -> list[Any]:
         transports.append(pc.sctp.transport.transport)
     out: list[Any] = []
     for ice in transports:
-        connection = ice.iceGatherer._connection
+        connection = ice_gatherer_connection(ice.iceGatherer)
         if all(connection is not c for c in out):
             out.append(connection)
     return out
@@ -97,23 +101,7 @@ def ice_connections(pc: RTCPeerConnection) -> list[Any]:
 
 def ice_protocols(pc: RTCPeerConnection) -> list[Any]:
     """The aioice datagram protocols (one per ICE socket) of a peer connection."""
-    # aioice keeps its sockets' protocols in a private list; aiortc offers no
-    # public way to reach them (pinned: aiortc 1.16 / aioice 0.13).
-    return [proto for c in ice_connections(pc) for proto in getattr(c, "_protocols", [])]
-
-
-def _connect_tasks(pc: RTCPeerConnection) -> list[asyncio.Task[Any]]:
-    # aiortc runs ICE and DTLS in a task it does not keep (ensure_future in
-    # set*Description); find it by its coroutine and the connection it serves.
-    out = []
-    for task in asyncio.all_tasks():
-        coro: Any = task.get_coro()
-        if getattr(coro, "__qualname__", "") != "RTCPeerConnection.__connect":
-            continue
-        frame = getattr(coro, "cr_frame", None)
-        if frame is not None and frame.f_locals.get("self") is pc:
-            out.append(task)
-    return out
+    return [proto for c in ice_connections(pc) for proto in connection_protocols(c)]
 
 
 async def close_peer_connection(pc: RTCPeerConnection, timeout: float) -> None:
@@ -128,17 +116,16 @@ async def close_peer_connection(pc: RTCPeerConnection, timeout: float) -> None:
     try:
         async with asyncio.timeout(timeout):
             await pc.close()
-            pending = _connect_tasks(pc)
+            pending = connect_tasks(pc)
             if pending:
                 await asyncio.wait(pending)
             for task in pending:  # its ConnectionError after a close is expected
                 if not task.cancelled():
                     task.exception()
     finally:
-        for task in _connect_tasks(pc):
+        for task in connect_tasks(pc):
             task.cancel()
-        leftovers = [c._query_consent_task for c in connections
-                     if getattr(c, "_query_consent_task", None) is not None]
+        leftovers = [task for task in map(consent_task, connections) if task is not None]
         for task in leftovers:
             task.cancel()
         if leftovers:
@@ -155,10 +142,9 @@ def shape_connection(pc: RTCPeerConnection, shaper: Shaper | None) -> int:
         return 0
     count = 0
     for proto in ice_protocols(pc):
-        transport = getattr(proto, "transport", None)
+        transport = protocol_transport(proto)
         if transport is None or isinstance(transport, ShapedDatagramTransport):
             continue
-        proto.transport = ShapedDatagramTransport(transport, shaper)
-        proto.datagram_received = functools.partial(shaper.receive, proto.datagram_received)
+        interpose(proto, ShapedDatagramTransport(transport, shaper), shaper.receive)
         count += 1
     return count

@@ -52,6 +52,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from probes.aiortc_internals import on_keyframe_request, request_keyframe
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from probes.shaping import Shaper
 from probes.webrtc_media import EchoTrack, answer_sender_reports, tap_receiver
@@ -335,17 +336,16 @@ class Responder:
         transceiver.sender.replaceTrack(echo)
         transceiver.direction = "sendrecv"
         # A keyframe request from the client goes to whoever encodes: the client.
-        sender: Any = transceiver.sender
-        sender._send_keyframe = functools.partial(self._forward_keyframe_request, session,
-                                                  transceiver)
+        on_keyframe_request(transceiver.sender,
+                            functools.partial(self._forward_keyframe_request, session,
+                                              transceiver))
 
     def _forward_keyframe_request(self, session: Session, transceiver: RTCRtpTransceiver
                                   ) -> None:
         sources = transceiver.receiver.getSynchronizationSources()
         if not sources:
             return
-        receiver: Any = transceiver.receiver
-        task = asyncio.ensure_future(receiver._send_rtcp_pli(sources[0].source))
+        task = asyncio.ensure_future(request_keyframe(transceiver.receiver, sources[0].source))
         session.tasks.add(task)
         task.add_done_callback(session.tasks.discard)
 

@@ -22,12 +22,18 @@ import collections
 import statistics
 import time
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aiortc import RTCRtpSender
 from aiortc.rtp import RtcpRrPacket, RtcpSenderInfo, RtcpSrPacket
+
+from probes.aiortc_internals import (
+    hook_sender_rtcp,
+    send_sender_rtcp,
+    sender_counters,
+    sender_ssrc,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,25 +66,15 @@ class RtcpMonitor:
         self._max_sr = max_sr
         self._task: asyncio.Task[None] | None = None
         self._last_lsr = 0
-        # aiortc calls these two through the instance (RTP router, RTCP loop), so
-        # wrapping them per instance observes every SR and RR of this sender only.
-        target: Any = sender
-        send: Callable[[list[Any]], Awaitable[None]] = target._send_rtcp
-        handle: Callable[[Any], Awaitable[None]] = target._handle_rtcp_packet
+        hook_sender_rtcp(sender, self._sent, self._received)
 
-        async def send_rtcp(packets: list[Any]) -> None:
-            for packet in packets:
-                if isinstance(packet, RtcpSrPacket) and packet.sender_info.ntp_timestamp:
-                    self._sr(packet.sender_info.ntp_timestamp)
-            await send(packets)
+    def _sent(self, packet: Any) -> None:
+        if isinstance(packet, RtcpSrPacket) and packet.sender_info.ntp_timestamp:
+            self._sr(packet.sender_info.ntp_timestamp)
 
-        async def handle_rtcp(packet: Any) -> None:
-            if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
-                self._reports(packet)
-            await handle(packet)
-
-        target._send_rtcp = send_rtcp
-        target._handle_rtcp_packet = handle_rtcp
+    def _received(self, packet: Any) -> None:
+        if isinstance(packet, RtcpRrPacket | RtcpSrPacket):
+            self._reports(packet)
 
     def _sr(self, ntp_timestamp: int) -> None:
         self.sr_sent[(ntp_timestamp >> 16) & 0xFFFFFFFF] = time.time()
@@ -87,8 +83,9 @@ class RtcpMonitor:
 
     def _reports(self, packet: RtcpRrPacket | RtcpSrPacket) -> None:
         now = time.time()
+        ours = sender_ssrc(self.sender)
         for block in packet.reports:
-            if block.ssrc != self.sender._ssrc:
+            if block.ssrc != ours:
                 continue
             self.reports.append(ReceiverReport(now, block.fraction_lost, block.packets_lost,
                                                block.highest_sequence, block.jitter,
@@ -113,20 +110,20 @@ class RtcpMonitor:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _extra_reports(self, interval_s: float) -> None:
-        sender: Any = self.sender
         while True:
             await asyncio.sleep(interval_s)
             # The state aiortc's own SR carries: the last packet's NTP and RTP times.
-            ntp = sender._RTCRtpSender__ntp_timestamp
-            lsr = (ntp >> 16) & 0xFFFFFFFF
-            if not ntp or lsr == self._last_lsr:
+            counters = sender_counters(self.sender)
+            lsr = (counters.ntp_timestamp >> 16) & 0xFFFFFFFF
+            if not counters.ntp_timestamp or lsr == self._last_lsr:
                 continue  # nothing sent since the last SR: its LSR would not be unique
             self._last_lsr = lsr
-            info = RtcpSenderInfo(ntp_timestamp=ntp,
-                                  rtp_timestamp=sender._RTCRtpSender__rtp_timestamp,
-                                  packet_count=sender._RTCRtpSender__packet_count & 0xFFFFFFFF,
-                                  octet_count=sender._RTCRtpSender__octet_count & 0xFFFFFFFF)
-            await sender._send_rtcp([RtcpSrPacket(ssrc=sender._ssrc, sender_info=info)])
+            info = RtcpSenderInfo(ntp_timestamp=counters.ntp_timestamp,
+                                  rtp_timestamp=counters.rtp_timestamp,
+                                  packet_count=counters.packet_count & 0xFFFFFFFF,
+                                  octet_count=counters.octet_count & 0xFFFFFFFF)
+            await send_sender_rtcp(self.sender, [RtcpSrPacket(ssrc=sender_ssrc(self.sender),
+                                                              sender_info=info)])
 
     @property
     def last(self) -> ReceiverReport | None:

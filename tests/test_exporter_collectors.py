@@ -121,7 +121,7 @@ def test_figures_in_base_units(state: ExporterState) -> None:
     assert reg.get_sample_value("vcfleet_webrtc_jitter_seconds", down) == pytest.approx(0.005)
     assert reg.get_sample_value("vcfleet_webrtc_packet_loss_ratio", up) == pytest.approx(0.01)
     assert reg.get_sample_value("vcfleet_webrtc_packet_loss_ratio", down) == 0.0
-    assert reg.get_sample_value("vcfleet_webrtc_bitrate_bits_per_second", down) == 32000.0
+    assert reg.get_sample_value("vcfleet_webrtc_bitrate_bytes_per_second", down) == 4000.0
     # the failed SIP check measured nothing: no RTT sample for it
     assert reg.get_sample_value("vcfleet_sip_rtt_seconds", {"endpoint": "ha-son"}) is None
 
@@ -178,7 +178,7 @@ def test_before_first_sweep_only_info_and_health() -> None:
     ("webrtc", "mos", "vcfleet_webrtc_mos", 1.0),
     ("tcp", "connect_ms", "vcfleet_tcp_connect_seconds", 0.001),
     ("https", "cert_expiry_days", "vcfleet_https_cert_expiry_seconds", 86400.0),
-    ("webrtc", "bitrate_bps", "vcfleet_webrtc_bitrate_bits_per_second", 1.0),
+    ("webrtc", "bitrate_bps", "vcfleet_webrtc_bitrate_bytes_per_second", 0.125),
 ])
 def test_figure_names(check_name: str, figure: str, name: str, factor: float) -> None:
     m = figure_metric(check_name, figure)
@@ -232,3 +232,25 @@ def test_unreliable_figures_are_flagged() -> None:
     labels = {"endpoint": "a", "check": "webrtc"}
     assert reg.get_sample_value("vcfleet_probe_unreliable", labels) == 1.0
     assert reg.get_sample_value("vcfleet_webrtc_rtt_seconds", {"endpoint": "a"}) == 0.3
+
+
+def test_a_check_that_could_not_run_is_unknown_not_failed() -> None:
+    # Issue 14, finding 9: an unresolvable credential is this machine's problem, not the
+    # room's: no probe_success 0 (an alert would page), no endpoint_ready 0.
+    room = endpoint("a")
+    cannot = CheckReport("webrtc", ProbeResult.cannot_check(
+        "environment variable VCFLEET_X is not set"), True, 0.0)
+    sip = check("sip", figures={"rtt_ms": 12.5})
+    inv = Inventory(endpoints=(room,))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0,
+                          report=SweepReport(endpoints=(judge(room, {"sip": sip,
+                                                                     "webrtc": cannot}),),
+                                             started_at=0.0, duration_s=1.0))
+    reg = registry_for(state)
+    assert reg.get_sample_value("vcfleet_endpoint_state",
+                                {"endpoint": "a", "state": "unknown"}) == 1.0
+    assert reg.get_sample_value("vcfleet_endpoint_ready", {"endpoint": "a"}) is None
+    assert reg.get_sample_value("vcfleet_probe_success",
+                                {"endpoint": "a", "check": "webrtc"}) is None
+    assert reg.get_sample_value("vcfleet_probe_success",
+                                {"endpoint": "a", "check": "sip"}) == 1.0

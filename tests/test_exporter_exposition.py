@@ -49,8 +49,10 @@ def test_escapes_and_special_values() -> None:
 
 def test_fleet_text_is_what_the_registry_gives() -> None:
     inv, report = fleet()
-    # a room whose name needs escaping in the text format
-    odd = endpoint("odd", name='Phòng "họp"\\ số 1\ntầng 2')
+    # a room whose name needs escaping in the text format; the loader refuses a newline in a
+    # name, so this one is built past validation: the exposition must still escape it
+    good = endpoint("odd")
+    odd = good.model_copy(update={"name": 'Phòng "họp"\\ số 1\ntầng 2'})
     inv = type(inv)(endpoints=(*inv.endpoints, odd))
     report = type(report)(endpoints=(*report.endpoints, judge(odd, {})),
                           started_at=report.started_at, duration_s=report.duration_s)

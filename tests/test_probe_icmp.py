@@ -1,15 +1,27 @@
-"""ICMP echo probe: a real burst against loopback, the statistics, and the not-permitted path."""
+"""ICMP echo probe: a real burst against loopback, the statistics, and the not-permitted path.
+
+The bursts need an ICMP socket: raw (root or CAP_NET_RAW) or datagram (a group in
+net.ipv4.ping_group_range).  Where neither opens they skip, and under
+VCFLEET_REQUIRE_EXTERNAL=1 (CI, which runs as root) they fail.  The datagram path
+is also exercised in a network namespace of its own, where the test may widen
+ping_group_range (it is per namespace) without touching the machine's.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shutil
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from probes import icmp
 from probes.base import Target
 from probes.icmp import Settings, checksum, echo_request, probe, summarise
+from tests.conftest import ROOT, require_external
 
 QUICK = Settings(count=5, interval_s=0.01, reply_timeout_s=1.0)
 
@@ -22,9 +34,17 @@ def _permitted(mode: str) -> bool:
     return True
 
 
+def require_icmp() -> None:
+    """Skip unless a raw or a datagram ICMP socket opens here (fail under
+    VCFLEET_REQUIRE_EXTERNAL=1)."""
+    try:
+        icmp._open_socket(socket.AF_INET, "auto")[0].close()
+    except icmp.NotPermitted as exc:
+        require_external(False, str(exc))
+
+
 async def test_burst_against_loopback(loopback_prefix: str) -> None:
-    if not _permitted("auto"):
-        pytest.skip("ICMP is not permitted on this machine")
+    require_icmp()
     result = await probe(Target(f"{loopback_prefix}.7"), QUICK)
     assert result.ok, result.reason
     assert result.figures["loss_ratio"] == 0.0
@@ -36,8 +56,7 @@ async def test_burst_against_loopback(loopback_prefix: str) -> None:
 
 async def test_concurrent_bursts_share_one_socket_and_get_their_own_replies(
         loopback_prefix: str) -> None:
-    if not _permitted("auto"):
-        pytest.skip("ICMP is not permitted on this machine")
+    require_icmp()
     targets = [Target(f"{loopback_prefix}.{i}") for i in range(1, 41)]
     results = await asyncio.gather(*(probe(t, QUICK) for t in targets))
     assert all(r.ok and r.figures["loss_ratio"] == 0.0 for r in results)
@@ -45,8 +64,7 @@ async def test_concurrent_bursts_share_one_socket_and_get_their_own_replies(
 
 
 async def test_a_name_is_resolved() -> None:
-    if not _permitted("auto"):
-        pytest.skip("ICMP is not permitted on this machine")
+    require_icmp()
     result = await probe(Target("localhost"), QUICK)
     assert result.ok, result.reason
 
@@ -68,6 +86,53 @@ async def test_unprivileged_mode_works_or_says_how_to_fix_it(loopback_prefix: st
         assert result.reason.startswith("ICMP not permitted: group ")
         assert "net.ipv4.ping_group_range" in result.reason
         assert "sysctl -w net.ipv4.ping_group_range=" in result.reason
+
+
+IN_NAMESPACE = """
+import asyncio, json, sys
+from probes.base import Target
+from probes.icmp import Settings, probe
+mode = sys.argv[1]
+r = asyncio.run(probe(Target("127.0.0.1"), Settings(count=3, interval_s=0.01, mode=mode)))
+print(json.dumps({"ok": r.ok, "reason": r.reason, "socket": r.info.get("socket")}))
+"""
+
+
+def run_in_network_namespace(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run Python in a new network namespace with loopback up and every group allowed
+    unprivileged ICMP; skip (never fail: CI containers may forbid namespaces) if it
+    cannot be made."""
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if not (unshare and ip):
+        pytest.skip("unshare or ip is not installed")
+    setup = (f"{ip} link set lo up && "
+             "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range && exec \"$@\"")
+    proc = subprocess.run([unshare, "--net", "sh", "-c", setup, "sh", sys.executable, "-c",
+                           script, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=30)
+    if proc.returncode != 0 and not proc.stdout:
+        pytest.skip(f"no network namespace here: {proc.stderr.strip()[-200:]}")
+    return proc
+
+
+@pytest.mark.parametrize(("required", "outcome"), [("1", pytest.fail.Exception),
+                                                   ("", pytest.skip.Exception)])
+def test_no_icmp_socket_skips_the_bursts_but_fails_them_in_ci(
+        monkeypatch: pytest.MonkeyPatch, required: str, outcome: type[BaseException]) -> None:
+    def refuse(*args: object) -> socket.socket:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(icmp, "_new_socket", refuse)
+    monkeypatch.setenv("VCFLEET_REQUIRE_EXTERNAL", required)
+    with pytest.raises(outcome, match="ICMP not permitted: no raw socket"):
+        require_icmp()
+
+
+@pytest.mark.timeout(60)
+def test_datagram_socket_in_a_namespace_that_permits_it() -> None:
+    proc = run_in_network_namespace(IN_NAMESPACE, "unprivileged")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"ok": True, "reason": "", "socket": "datagram"}
 
 
 async def test_not_permitted_at_all_is_a_result_not_a_crash(

@@ -17,6 +17,7 @@ import pytest
 
 from inventory import Endpoint
 from inventory.loader import parse_inventory
+from vcfleet.push.backup import backup_endpoint
 from vcfleet.push.driver import Deadlines, DriverOptions
 from vcfleet.push.engine import Change, EndpointResult, Outcome, push_endpoint
 from vcfleet.push.hostkeys import KnownHosts
@@ -137,14 +138,21 @@ async def test_a_value_that_does_not_read_back_is_rolled_back(
 
 
 @pytest.mark.parametrize("codec", [("nothing", "ignore")], indirect=True)
-async def test_a_missing_secret_is_reported_not_raised(
+async def test_a_missing_secret_is_skipped_as_cannot_check_not_unreachable(
         codec: tuple[Endpoint, Device, Misbehaving], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
+    # The room is healthy; this machine lacks its secret: "unreachable" would send staff
+    # to phone a room that works (issue 14, finding 9).
     monkeypatch.delenv("VCFLEET_T_PW", raising=False)
-    endpoint, _, _ = codec
+    endpoint, device, _ = codec
+    original = dict(device.config)
     result = await push_endpoint(endpoint, DESIRED, options(tmp_path), dry_run=False)
-    assert result.outcome == Outcome.UNREACHABLE
-    assert "environment variable VCFLEET_T_PW is not set" in (result.error or "")
+    assert result.outcome == Outcome.SKIPPED
+    assert result.error == "cannot check: environment variable VCFLEET_T_PW is not set"
+    assert device.config == original
+    saved = await backup_endpoint(endpoint, options(tmp_path), tmp_path / "backups")
+    assert (saved.status, saved.error) == ("skipped", result.error)
+    assert not (tmp_path / "backups").exists()
 
 
 def test_secret_looking_settings_are_redacted() -> None:

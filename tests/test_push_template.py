@@ -143,3 +143,30 @@ def test_values_compare_as_the_device_means_them() -> None:
     assert poly.set_command("sipdisplayname", "Phòng họp") == \
         'systemsetting sipdisplayname "Phòng họp"'
     assert poly.set_command("sipproxyserver", "") == 'systemsetting sipproxyserver ""'
+
+
+def test_a_value_past_a_cap_is_one_line_however_many_endpoints(
+        tmp_path: Path, endpoints: list[Endpoint]) -> None:
+    # Issue 14, finding 4: one line naming the template and the key, before any device.
+    path = write(tmp_path, "settings:\n  sip.display_name: \"{{ endpoint.name * 100000 }}\"\n")
+    with pytest.raises(InputError) as info:
+        plan(load_template(path), endpoints * 50)
+    assert info.value.lines() == [
+        f"{path}:2:21: settings.sip.display_name: '*' would build more than 4096 items "
+        "(endpoint so-noi-vu; see docs/push.md, Limits)"]
+
+
+def test_the_render_time_limit_keeps_an_alarm_set_by_someone_else(
+        tmp_path: Path, endpoints: list[Endpoint]) -> None:
+    import signal
+
+    path = write(tmp_path, "settings:\n  sip.display_name: \"{{ endpoint.name|upper }}\"\n")
+    outer = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, 30.0)
+    try:
+        changes = render(load_template(path), endpoints[0])
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, *outer)
+    assert [c.value for c in changes] == ["SỞ NỘI VỤ"]
+    assert 25.0 < left <= 30.0

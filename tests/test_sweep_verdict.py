@@ -128,3 +128,45 @@ def test_probes_keep_the_checks_deadline_themselves() -> None:
     assert with_probe_deadline(sip.Settings(), 2.0).timeout_s == 2.0
     assert with_probe_deadline(sip.Settings(timeout_s=7.0), 2.0).timeout_s == 7.0
     assert with_probe_deadline(tcp.Settings(), 2.0) == tcp.Settings()  # has no timeout_s
+
+
+# -- a check that could not be run (issue 14, finding 9) ---------------------------------
+
+CANNOT = ProbeResult.cannot_check("environment variable VCFLEET_X is not set")
+
+
+def test_a_check_that_cannot_be_run_makes_the_room_unknown_never_down() -> None:
+    report = judge(ROOM, {"sip": check("sip", ok(rtt_ms=12.0)),
+                          "webrtc": check("webrtc", CANNOT)})
+    assert report.verdict is Verdict.UNKNOWN
+    assert report.reasons == ("webrtc: cannot check: environment variable VCFLEET_X is not set",)
+    assert report.to_json()["checks"]["webrtc"]["unchecked"] is True
+
+
+def test_unknown_outranks_degraded_but_a_room_really_down_stays_down() -> None:
+    slow = check("sip", ok(rtt_ms=400.0))
+    assert judge(ROOM, {"sip": slow, "webrtc": check("webrtc", CANNOT)}).verdict \
+        is Verdict.UNKNOWN
+    advisory = check("webrtc", CANNOT, required=False)
+    assert judge(ROOM, {"sip": check("sip", ok()), "webrtc": advisory}).verdict \
+        is Verdict.UNKNOWN
+    dead = check("sip", ProbeResult.failure("SIP port 5060/udp closed"))
+    report = judge(ROOM, {"sip": dead, "webrtc": check("webrtc", CANNOT)})
+    assert report.verdict is Verdict.DOWN
+    assert report.reasons == ("sip: SIP port 5060/udp closed",
+                              "webrtc: cannot check: environment variable VCFLEET_X is not set")
+
+
+def test_an_unresolvable_token_gives_cannot_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VCFLEET_NOPE", raising=False)
+    inv = parse_inventory("""
+endpoints:
+  - id: hub
+    name: Hub
+    tier: province
+    address: 127.0.0.1
+    vendor: cisco_ce
+    services: {webrtc: {token: "env:VCFLEET_NOPE"}}
+""", "token.yaml")
+    result = target_for(inv, inv.get("hub"), "webrtc")
+    assert result == ProbeResult.cannot_check("environment variable VCFLEET_NOPE is not set")

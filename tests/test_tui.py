@@ -16,6 +16,7 @@ from typing import TypeVar
 import pytest
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.content import Content
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -25,6 +26,7 @@ from inventory import Inventory, load_inventory
 from tests.test_render import T0, sample_endpoint_report, sample_report
 from tui.app import ConsoleApp
 from tui.details_screen import DetailsScreen, failure_summary
+from tui.filter_box import FilterBox
 from tui.flaky_screen import FlakyScreen
 from tui.help_screen import HelpScreen
 from tui.unit_tree import UnitTree
@@ -170,6 +172,25 @@ async def test_filter_by_district_and_by_accent_free_name(
         assert str(app.fleet.table.get_cell("ha-son", "name")) == "UBND xã Hà Sơn"
         await pilot.press("enter")
         assert app.focused is app.fleet.table
+
+
+async def test_keys_typed_right_after_slash_go_to_the_filter_box(
+        app_factory: Callable[[], ConsoleApp], fleet: tuple[Inventory, str, int],
+        tmp_path: Path) -> None:
+    # Issue 14, finding 12: a terminal (tmux send-keys, a fast typist, a paste) delivers
+    # "/rt" and Enter together; none of them may reach the table's bindings.
+    app = app_factory()
+    async with listeners(fleet[1], fleet[2]), app.run_test(size=(160, 40)) as pilot:
+        await sweep_all(pilot, app)  # so that "r" would write a report
+        for key, char in (("slash", "/"), ("r", "r"), ("t", "t"), ("enter", "\r")):
+            app.post_message(events.Key(key, char))  # all queued before any is handled
+        await wait_for(pilot, lambda: app.focused is app.fleet.table)
+        await pilot.pause(0.3)  # the debounced filter, and any report worker
+        assert app.fleet.query_one(FilterBox).value == "rt"
+        assert not (tmp_path / "reports").exists()
+        assert not app.fleet.query_one(UnitTree).has_class("-hidden")
+        assert app.screen is app.fleet
+        assert app.fleet.filter.text == "rt"
 
 
 async def test_filter_by_verdict_after_sweep_and_bad_filter(

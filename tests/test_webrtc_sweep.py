@@ -22,9 +22,9 @@ FAULTS = """
 
 @pytest.mark.timeout(120)
 async def test_sweep_runs_webrtc_in_the_pool_and_sees_the_faults(
-        tmp_path: Path, loopback_prefix: str) -> None:
+        tmp_path: Path, loopback_prefix: str, seed: int) -> None:
     faults = parse_faults(FAULTS, "faults.yaml")
-    async with simulated_fleet(tmp_path, loopback_prefix, faults) as (_, inv):
+    async with simulated_fleet(tmp_path, loopback_prefix, faults, seed=seed) as (_, inv):
         # At 20 % loss each way DTLS may need several retransmission rounds (1 s, 2 s,
         # 4 s...): give the connection time, as an operator would for such a site.
         settings = Settings(connect_timeout_s=10.0, rtcp_grace_s=4.0)

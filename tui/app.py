@@ -25,6 +25,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 from inventory import Endpoint, Inventory
 from tui.details_screen import DetailsScreen
@@ -33,6 +34,7 @@ from tui.help_screen import HelpScreen
 from vcfleet.history import History, SweepSummary
 from vcfleet.render import format_time, render_html, render_markdown
 from vcfleet.report import EndpointReport, SweepReport, Verdict
+from vcfleet.safe_text import safe_block
 from vcfleet.sweep import SweepOptions
 from vcfleet.sweep_process import SweepProcess, SweepProcessError
 
@@ -119,6 +121,13 @@ class ConsoleApp(App[int]):
                                 if r.verdict is not Verdict.UNKNOWN)
             self._report_started = initial_report.started_at
         self.fleet = FleetScreen(inventory)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification of the console (screens' too): outside text in it (a
+        reason, an error from a device) has its control characters escaped."""
+        super().notify(safe_block(message), title=safe_block(title), severity=severity,
+                       timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
         self.push_screen(self.fleet)

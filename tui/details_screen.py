@@ -21,6 +21,7 @@ from tui.verdicts import figure_text, verdict_text
 from vcfleet.history import HistoryEntry
 from vcfleet.render import KEY_FIGURES, format_time, unit_name
 from vcfleet.report import CheckReport, EndpointReport, Verdict
+from vcfleet.safe_text import safe_line
 
 HISTORY_LIMIT = 20
 HISTORY_FIGURES = [kf for kf in KEY_FIGURES if kf.key in ("sip_rtt_ms", "media_rtt_ms", "mos")]
@@ -98,16 +99,18 @@ class DetailsScreen(ConsoleScreen):
                 ("Contact", e.contact.name or "—"), ("Phone", e.contact.phone or "—")]
         for label, value in rows:
             text.append(f"{label:>9}  ", "dim")
-            text.append(value + "\n", "bold" if label in ("Contact", "Phone") else "")
+            text.append(safe_line(value) + "\n", "bold" if label in ("Contact", "Phone") else "")
         text.rstrip()
         return text
 
     def show_report(self, report: EndpointReport | None) -> None:
         """Show the room's latest verdict, reasons and checks."""
         verdict = report.verdict if report else Verdict.UNKNOWN
-        title = Text.assemble(verdict_text(verdict), "  ", (self.endpoint.name, "bold"))
+        name = safe_line(self.endpoint.name)
+        title = Text.assemble(verdict_text(verdict), "  ", (name, "bold"))
         self.query_one("#details-title", Static).update(title)
-        reasons = "\n".join(f"• {r}" for r in report.reasons) if report and report.reasons \
+        shown = [f"• {safe_line(r)}" for r in report.reasons] if report else []
+        reasons = "\n".join(shown) if shown \
             else ("No problem found." if report else "Not checked yet: press c to check now.")
         self.query_one("#details-reasons", Static).update(Text(reasons))  # not markup
         table = self.query_one("#details-checks", DataTable)
@@ -116,7 +119,8 @@ class DetailsScreen(ConsoleScreen):
             ok = Text("✔ ok", "green") if check.result.ok else Text("✖ failed", "red")
             table.add_row(check.name, ok, "required" if check.required else "advisory",
                           f"{check.duration_s * 1000:.0f} ms", _figures(check),
-                          Text(check.result.reason or ("timed out" if check.timed_out else "")))
+                          Text(safe_line(check.result.reason
+                                         or ("timed out" if check.timed_out else ""))))
 
     @work(thread=True, group="details-history", exclusive=True, exit_on_error=False)
     def load_history(self) -> None:
@@ -140,12 +144,13 @@ class DetailsScreen(ConsoleScreen):
         table = self.query_one("#details-history", DataTable)
         table.clear()
         if message.problem:
-            table.add_row("", Text(message.problem, "dim"), "", *("" for _ in HISTORY_FIGURES),
-                          "")
+            problem = Text(safe_line(message.problem), "dim")
+            table.add_row("", problem, "", *("" for _ in HISTORY_FIGURES), "")
         for entry in message.entries:
             figures = [figure_text(kf, entry.figures.get(kf.key)) for kf in HISTORY_FIGURES]
             table.add_row(format_time(entry.at, self.console.tz), verdict_text(entry.verdict),
-                          Text(entry.source), *figures, Text("; ".join(entry.reasons)))
+                          Text(safe_line(entry.source)), *figures,
+                          Text(safe_line("; ".join(entry.reasons))))
 
     def results_arrived(self, reports: Iterable[EndpointReport]) -> None:
         """Called by the app during a sweep: show this room's new result."""

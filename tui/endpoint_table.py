@@ -7,24 +7,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from rich.console import Console
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import on
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
-from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from inventory import Endpoint, Inventory, fold
+from tui.fast_table import FastDataTable
 from tui.verdicts import RANK, figure_text, verdict_text
 from vcfleet.render import KEY_FIGURES, unit_name
 from vcfleet.report import EndpointReport, Verdict
-
-SegmentLines = list[list[Segment]]
+from vcfleet.safe_text import safe_line
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("verdict", "Verdict", 13),
@@ -48,27 +43,6 @@ def short_unit(inventory: Inventory, e: Endpoint) -> str:
     return name.removeprefix("UBND ")
 
 
-def one_line(console: Console, cell: Text, width: int, padding: int, pre_style: Style,
-             post_style: Style) -> list[Segment]:
-    """A one-line cell as DataTable draws it (``Styled(Padding(cell, (0, padding)),
-    pre_style, post_style)``, no wrap), without Rich's general rendering pipeline."""
-    inner = max(0, width - 2 * padding)
-    lines = cell.wrap(console, inner, justify=cell.justify, overflow=cell.overflow,
-                      no_wrap=True)
-    line = lines[0] if lines else Text()
-    blank = pre_style + post_style
-    segments = [Segment(" " * padding, blank)] if padding else []
-    base = pre_style + console.get_style(line.style) if line.style else pre_style
-    used = 0
-    for segment in line.render(console, end=""):
-        style = base + segment.style if segment.style else base
-        segments.append(Segment(segment.text, style + post_style))
-        used += segment.cell_length
-    if inner - used + padding > 0:
-        segments.append(Segment(" " * (inner - used + padding), blank))
-    return segments
-
-
 def _sort_value(column: str, value: Any) -> Any:
     text = value.plain if isinstance(value, Text) else str(value)
     if column == "verdict":
@@ -85,9 +59,10 @@ def _word(verdict: Verdict) -> str:
     return verdict_text(verdict).plain.split(" ", 1)[1]
 
 
-class EndpointTable(DataTable[Any]):
+class EndpointTable(FastDataTable):
     """Rooms with their verdict and key figures; ``update_results`` touches only the
-    cells that changed, so a sweep's results never rebuild the table."""
+    cells that changed, so a sweep's results never rebuild the table (and
+    ``FastDataTable`` redraws only those)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Details"),
                 Binding("o", "sort_column", "Sort")]
@@ -110,20 +85,10 @@ class EndpointTable(DataTable[Any]):
         self._generation = 0
         self._pending: list[Endpoint] = []
         self._results: Mapping[str, EndpointReport] = {}
-        self._cell_versions: dict[tuple[str | None, str | None], int] = {}
-        self._cell_lines: LRUCache[tuple[Any, ...], SegmentLines] = LRUCache(4096)
-        self._row_styles: dict[tuple[Any, ...], Style] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
-
-    def clear(self, columns: bool = False) -> EndpointTable:
-        """Remove the rows (and the cell versions that went with them)."""
-        self._cell_versions.clear()
-        self._cell_lines.clear()
-        super().clear(columns)
-        return self
 
     def show(self, endpoints: Sequence[Endpoint], results: Mapping[str, EndpointReport]) -> None:
         """Replace the rows (on a new scope or filter; never per result).
@@ -175,81 +140,6 @@ class EndpointTable(DataTable[Any]):
                     changed += 1
         return changed
 
-    # DataTable keys its cell render cache on one table-wide counter that every
-    # update_cell bumps, so one new result would re-render every visible cell (about
-    # 400 at 160x45, hundreds of milliseconds on a busy machine), and it renders a cell
-    # through Rich's general pipeline (Padding, Styled, line splitting; ~110 us).  Here
-    # a cell's lines are cached on the table's structure plus the cell's own version,
-    # so a result re-renders only the cells it changed, and a one-line Text cell is
-    # drawn directly (~15 us; tests check it gives DataTable's characters and styles).
-
-    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: Any, *,
-                    update_width: bool = False) -> None:
-        """Set one cell; only that cell's region is refreshed and rendered again."""
-        row = row_key if isinstance(row_key, RowKey) else RowKey(row_key)
-        column = column_key if isinstance(column_key, ColumnKey) else ColumnKey(column_key)
-        if update_width:
-            super().update_cell(row, column, value, update_width=True)
-        else:
-            row_index = self._row_locations.get(row)
-            column_index = self._column_locations.get(column)
-            if row_index is None or column_index is None:
-                raise CellDoesNotExist(f"No cell exists for row_key={row!r}, "
-                                       f"column_key={column!r}.")
-            self._data[row][column] = value
-            self._update_count += 1
-            # Rows are one line high: the row's line, found without DataTable's
-            # per-update recomputation of every row's offset.
-            y = row_index + (self.header_height if self.show_header else 0)
-            self._refresh_region(Region(0, y, self.virtual_size.width, 1))
-        self._cell_updates += 1
-        self._cell_versions[(row.value, column.value)] = self._cell_updates
-
-    def _render_cell(self, row_index: int, column_index: int, base_style: Style, width: int,
-                     cursor: bool = False, hover: bool = False) -> SegmentLines:
-        row_key = self._row_locations.get_key(row_index) if row_index >= 0 else None
-        column_key = self._column_locations.get_key(column_index) if column_index >= 0 \
-            else None
-        if row_key is None or column_key is None or self.fixed_rows or self.fixed_columns:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor,
-                                        hover)
-        value = self._data.get(row_key, {}).get(column_key)
-        if not isinstance(value, Text) or self.rows[row_key].height != 1:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor,
-                                        hover)
-        key = (row_key, column_key, self._update_count - self._cell_updates,
-               self._cell_versions.get((row_key.value, column_key.value), 0), row_index,
-               width, base_style, cursor, hover, self._show_hover_cursor,
-               self._pseudo_class_state)
-        lines = self._cell_lines.get(key)
-        if lines is None:
-            component_style, post_style = self._get_styles_to_render_cell(
-                False, False, False, hover, cursor, self.show_cursor,
-                self._show_hover_cursor, self.cursor_foreground_priority == "css",
-                self.cursor_background_priority == "css")
-            pre_style = (base_style + Style.from_meta({"row": row_index, "column": column_index})
-                         + component_style)
-            lines = [one_line(self.app.console, value, width, self.cell_padding, pre_style,
-                              post_style)]
-            self._cell_lines[key] = lines
-        return lines
-
-    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
-        # DataTable resolves the zebra stripe's CSS for every line it draws (~0.5 ms).
-        if row_index < self.fixed_rows:
-            return super()._get_row_style(row_index, base_style)
-        key = (row_index % 2 if self.zebra_stripes else -2, base_style,
-               self._pseudo_class_state)
-        style = self._row_styles.get(key)
-        if style is None:
-            style = self._row_styles[key] = super()._get_row_style(row_index, base_style)
-        return style
-
-    def notify_style_update(self) -> None:
-        """CSS changed (theme, focus): resolve the row styles again."""
-        self._row_styles.clear()
-        super().notify_style_update()
-
     def current_endpoint(self) -> str | None:
         """Id of the room under the cursor, if any."""
         if not self.row_count:
@@ -290,7 +180,7 @@ class EndpointTable(DataTable[Any]):
                                if report else None) for kf in KEY_FIGURES]
         # Text, not str: DataTable parses a str cell as markup (a room named "[x]"
         # would lose its brackets) on every render of the row.
-        return (verdict_text(verdict), Text(e.name), Text(unit),
+        return (verdict_text(verdict), Text(safe_line(e.name)), Text(safe_line(unit)),
                 Text(VENDOR_LABELS.get(e.vendor, e.vendor)), *figures)
 
     @on(DataTable.RowSelected)

@@ -20,6 +20,7 @@ from tui.verdicts import verdict_text
 from vcfleet.history import FlakyEndpoint
 from vcfleet.render import FAILURE_WINDOW_S, FLAKY_TITLE, failed_of, format_time
 from vcfleet.report import Verdict
+from vcfleet.safe_text import safe_line
 
 FLAKY_LIMIT = 50
 """Rooms listed at most."""
@@ -127,7 +128,7 @@ class FlakyScreen(ConsoleScreen):
         verdict = verdict_text(result.verdict if result else Verdict.UNKNOWN)
         if room.endpoint_id in inventory:
             e = inventory.get(room.endpoint_id)
-            name, unit = Text(e.name), Text(short_unit(inventory, e))
+            name, unit = Text(safe_line(e.name)), Text(safe_line(short_unit(inventory, e)))
         else:
             name, unit = Text(f"{room.endpoint_id} (not in the inventory)", "dim"), Text()
         return (verdict, name, unit, Text(failed_of(room), justify="right"),

@@ -25,6 +25,7 @@ from tui.readiness_header import ReadinessHeader
 from tui.unit_tree import Scope, UnitTree
 from vcfleet.render import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
+from vcfleet.safe_text import safe_line
 
 APPLY_CHUNK = 12
 """Results applied to the table per frame.  Results come in bursts (a whole district's
@@ -40,7 +41,8 @@ class FleetScreen(ConsoleScreen):
         Binding("s", "sweep_scope", "Sweep scope"),
         Binding("a", "sweep_all", "Sweep all"),
         Binding("x", "cancel_sweep", "Cancel sweep", show=False),
-        Binding("slash", "filter", "Filter"),
+        # priority: handled as the app reads the key, before it routes the next ones
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("enter", "details", "Details"),
         Binding("r", "report", "Report"),
         Binding("f", "often_failing", "Often failing"),
@@ -54,7 +56,7 @@ class FleetScreen(ConsoleScreen):
         self.first_paint_at: float | None = None
         """``time.perf_counter()`` after the first refresh with rows (for bench_tui)."""
         self.filter = Filter.parse("")
-        title = f"{inventory.province or 'Fleet'} — {len(inventory)} rooms"
+        title = safe_line(f"{inventory.province or 'Fleet'} — {len(inventory)} rooms")
         self.header = ReadinessHeader(title, id="header")
         self.table = EndpointTable(inventory, id="endpoints")
         self._incoming: deque[EndpointReport] = deque()
@@ -100,7 +102,8 @@ class FleetScreen(ConsoleScreen):
         scope_rooms = sum(1 for e in self.inventory.endpoints if self.scope.contains(e.id))
         what = f"{self.scope.label}: {len(shown)} of {scope_rooms} rooms"
         self.table.border_title = Content(  # typed text: never markup ("[/x" crashed)
-            what + (f" matching {self.filter.text!r}" if not self.filter.empty else ""))
+            safe_line(what + (f" matching {self.filter.text!r}" if not self.filter.empty
+                              else "")))
 
     def update_counts(self) -> None:
         """Recount the fleet's verdicts for the header."""
@@ -220,8 +223,20 @@ class FleetScreen(ConsoleScreen):
         self.console.cancel_sweep()
 
     def action_filter(self) -> None:
-        """Put the cursor in the filter box."""
-        self.query_one(FilterBox).focus()
+        """Put the cursor in the filter box before the app routes the next key.
+
+        The app sends each key to the widget focused when it reads the key, and a
+        terminal may deliver ``/rt`` and Enter at once (tmux send-keys, a paste).
+        So ``/`` is a priority binding (run as the app reads it, not after the key
+        has travelled through the table) and the focus moves now
+        (``Screen.set_focus``), not later (``Widget.focus`` only schedules it).
+        In the box itself, ``/`` is just typed.
+        """
+        box = self.query_one(FilterBox)
+        if self.focused is box:
+            box.insert_text_at_cursor("/")
+            return
+        self.set_focus(box)
 
     def action_details(self) -> None:
         """Open the room under the cursor."""

@@ -11,6 +11,7 @@ from textual.widgets import Label, ProgressBar
 
 from tui.verdicts import STYLES
 from vcfleet.report import SYMBOLS, Verdict
+from vcfleet.safe_text import safe_line
 
 
 class ReadinessHeader(Widget):
@@ -25,7 +26,7 @@ class ReadinessHeader(Widget):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="header-top"):
-            yield Label(self._title, id="header-title")
+            yield Label(Text(safe_line(self._title)), id="header-title")
             yield self._counts
         with Horizontal(id="header-bottom"):
             yield self._status
@@ -43,7 +44,7 @@ class ReadinessHeader(Widget):
 
     def show_status(self, text: str) -> None:
         """The line under the counts: last sweep, or what the console is doing."""
-        self._status.update(Text(text), layout=False)  # labels and paths, never markup
+        self._status.update(Text(safe_line(text)), layout=False)  # labels and paths, never markup
 
     def sweep_started(self, total: int) -> None:
         """Show the progress bar for a sweep of ``total`` rooms."""

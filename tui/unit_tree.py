@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from inventory import Endpoint, Inventory
+from vcfleet.safe_text import safe_line
 
 TIER_GROUPS = {"department": "Departments", "district": "Districts", "commune": "Communes"}
 
@@ -39,8 +41,8 @@ class UnitTree(Tree[Scope]):
         scope: Scope
 
     def __init__(self, inventory: Inventory, *, id: str | None = None) -> None:
-        name = inventory.province or "Fleet"
-        super().__init__(f"{name} — all rooms ({len(inventory)})", Scope("all rooms"), id=id)
+        name = safe_line(inventory.province or "Fleet")
+        super().__init__(Text(f"{name} — all rooms ({len(inventory)})"), Scope("all rooms"), id=id)
         self.inventory = inventory
         self._children: dict[str | None, list[Endpoint]] = defaultdict(list)
         for e in inventory.endpoints:
@@ -82,9 +84,10 @@ class UnitTree(Tree[Scope]):
     def _add_unit(self, node: TreeNode[Scope], e: Endpoint) -> None:
         ids = self.subtree(e.id)
         if len(ids) == 1:
-            node.add_leaf(e.name, Scope(e.name, ids))
+            node.add_leaf(Text(safe_line(e.name)), Scope(e.name, ids))
             return
-        child = node.add(f"{e.name} ({len(ids)})", Scope(e.name, ids))
+        # Text, not str: a str label is markup, and a name could carry escapes
+        child = node.add(Text(f"{safe_line(e.name)} ({len(ids)})"), Scope(e.name, ids))
         self._add_units(child, e.id)
 
     @on(Tree.NodeSelected)

@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from inventory import InputError
 from vcfleet import __version__
+from vcfleet.safe_text import safe_line
 
 COMMANDS = (
     "inventory", "simulate", "sweep", "serve", "responder", "push", "backup", "tui", "demo",
@@ -105,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except InputError as exc:
         for line in exc.lines():
-            print(line, file=sys.stderr)
+            print(safe_line(line), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("vcfleet: interrupted", file=sys.stderr)
@@ -115,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"vcfleet: internal error: {type(exc).__name__}: {exc} "
+        print(f"vcfleet: internal error: {type(exc).__name__}: {safe_line(exc)} "
               "(run with --debug for a traceback)", file=sys.stderr)
         return EXIT_NOT_READY
 

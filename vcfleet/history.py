@@ -7,7 +7,8 @@ read ``failure_counts`` and ``flaky`` (rooms that fail often).
 
 Where: ``History(path)``, else ``$VCFLEET_HISTORY``, else
 ``platformdirs.user_data_path("vcfleet") / "history.sqlite3"``
-(``~/.local/share/vcfleet/history.sqlite3`` on Linux).
+(``~/.local/share/vcfleet/history.sqlite3`` on Linux).  ``vcfleet demo`` never
+uses this store: it keeps its own in ``vcfleet.commands.demo.demo_dir()``.
 
 Retention is bounded: after each ``record`` the store drops sweeps older than
 ``keep_days`` (default 30) and all but the newest ``keep_sweeps`` (default 1000);

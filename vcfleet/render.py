@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from inventory import Endpoint, Inventory
 from vcfleet.report import SYMBOLS, EndpointReport, SweepReport, Verdict
+from vcfleet.safe_text import safe_line
 
 if TYPE_CHECKING:
     from vcfleet.history import FlakyEndpoint, History
@@ -221,7 +222,11 @@ def _meta(report: SweepReport, tz: tzinfo | None) -> list[tuple[str, str]]:
 
 
 def _md(text: object) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """A Markdown table cell: control characters escaped, ``|`` and ``\\`` escaped, and a
+    leading ``= + - @`` escaped so that a spreadsheet pasting the table runs no formula."""
+    cell = safe_line(str(text).replace("\n", " "))
+    cell = cell.replace("\\", "\\\\").replace("|", "\\|")
+    return "\\" + cell if cell[:1] in ("=", "+", "-", "@") else cell
 
 
 def _md_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
@@ -246,7 +251,7 @@ def render_markdown(report: SweepReport, inventory: Inventory, history: History 
                     *, tz: tzinfo | None = None) -> str:
     """The readiness report as Markdown (GitHub tables), for chat, mail or a terminal."""
     with_unknown = bool(report.summary().get("unknown"))
-    lines = [f"# {_title(inventory)}", ""]
+    lines = [f"# {safe_line(_title(inventory))}", ""]
     lines += [f"- **{k}:** {_md(v)}" for k, v in _meta(report, tz)]
     lines += ["", f"**{_summary_line(report)}**", "", "## Not ready", ""]
     lines += _md_not_ready(report, inventory, recent_failures(report, history))
@@ -293,7 +298,7 @@ tr.down td:first-child, tr.degraded td:first-child, tr.unknown td:first-child
 
 
 def _h(text: object) -> str:
-    return html.escape(str(text))
+    return html.escape(safe_line(text))
 
 
 def _html_table(headers: Sequence[str], rows: Iterable[Sequence[object]],

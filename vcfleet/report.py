@@ -28,7 +28,8 @@ class Verdict(StrEnum):
     DEGRADED = "degraded"
     DOWN = "down"
     UNKNOWN = "unknown"
-    """Not checked yet (or the sweep was cancelled before it finished)."""
+    """Not checked yet, could not be checked (``ProbeResult.unchecked``), or the sweep
+    was cancelled before it finished."""
 
 
 SYMBOLS = {Verdict.READY: "✔", Verdict.DEGRADED: "▲", Verdict.DOWN: "✖", Verdict.UNKNOWN: "…"}
@@ -181,13 +182,19 @@ def judge(
     Whether a check is required comes from the endpoint's profile, applied when the
     checks ran (``CheckReport.required``).  A failed required check makes the room
     down; a failed advisory check, or a figure past its threshold, makes it degraded.
-    Figures marked unreliable are reported but not judged.
+    Figures marked unreliable are reported but not judged.  A check that could not be
+    run (a configuration problem on the prober's side) makes the room unknown, never
+    down or degraded, unless another check already shows it down.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
+    unknown: list[str] = []
     degraded: list[str] = []
     for name, check in checks.items():
         result = check.result
+        if result.unchecked:
+            unknown.append(f"{name}: {result.reason or 'cannot check'}")
+            continue
         if not result.ok:
             reason = f"{name}: {result.reason or 'failed'}"
             (down if check.required else degraded).append(reason)
@@ -198,13 +205,16 @@ def judge(
         degraded.extend(f"{name}: {msg}" for msg in _figure_problems(result, t))
     if down:
         verdict = Verdict.DOWN
+    elif unknown:
+        verdict = Verdict.UNKNOWN
     elif degraded:
         verdict = Verdict.DEGRADED
     elif not checks:
         verdict = Verdict.UNKNOWN
     else:
         verdict = Verdict.READY
-    return EndpointReport(endpoint, verdict, tuple(down + degraded), dict(checks), time.time())
+    reasons = tuple(down + unknown + degraded)
+    return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time())
 
 
 def _figure_problems(result: ProbeResult, t: Thresholds) -> Iterable[str]:

@@ -3,15 +3,16 @@
 Probes know nothing of the inventory; this module turns an endpoint and a check
 kind into a ``Target``.  A check the endpoint cannot have (no such service, a
 ``dns`` check on a literal address) gives None and is not run.  A target that
-cannot be built (an unresolvable secret) gives the failed ``ProbeResult`` instead.
+cannot be built (an unresolvable secret) gives a ``ProbeResult.cannot_check`` instead:
+the room is unknown, not down, since the fault is on the prober's side.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from inventory import Endpoint, InputError, Inventory
-from inventory.secrets import resolve_secret
+from inventory import Endpoint, Inventory
+from inventory.secrets import SecretUnavailable, resolve_secret
 from probes import ProbeResult, Target
 
 
@@ -44,7 +45,7 @@ def target_for(inventory: Inventory, endpoint: Endpoint, kind: str) -> Target | 
         if svc.webrtc.token:
             try:
                 token = resolve_secret(svc.webrtc.token, inventory.base_dir())
-            except InputError as exc:
-                return ProbeResult.failure(f"cannot resolve the responder token: {exc}")
+            except SecretUnavailable as exc:
+                return ProbeResult.cannot_check(exc.reason)
         return Target(**base, port=svc.webrtc.port, url=endpoint.webrtc_url(), token=token)
     raise ValueError(f"unknown check kind {kind!r}")

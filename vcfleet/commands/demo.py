@@ -5,6 +5,10 @@ The simulator runs as a child process (``vcfleet simulate``) in its own session,
 with its output in a log file so that it never draws over the console.  It is
 stopped on every way out: quit, Ctrl-C, SIGTERM, SIGHUP, an error; and, on Linux,
 the kernel stops it if this process dies without cleaning up.
+
+The demo never touches the operator's data: its history, reports, simulator state
+and simulator log live in its own folder, ``demo_dir()`` (docs/console.md says why
+one fixed folder rather than a fresh one per run).
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ DEMO_CHECKS = "net"
 which needs more CPU than a small machine shared with the simulator has)."""
 READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 10.0
+HISTORY_FILE = "history.sqlite3"
+REPORTS = "reports"
+SIMULATOR_STATE = "simulator"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(checks=DEMO_CHECKS)
 
 
+def demo_dir() -> Path:
+    """The demo's own folder: ``platformdirs.user_state_path("vcfleet") / "demo"``
+    (``~/.local/state/vcfleet/demo`` on Linux; ``$XDG_STATE_HOME`` moves it).
+
+    It holds ``history.sqlite3``, ``reports/`` (where ``r`` writes), ``simulator/``
+    (the simulator's state directory) and the simulator's log while it runs.
+    """
+    import platformdirs
+
+    return Path(platformdirs.user_state_path("vcfleet")) / "demo"
+
+
 def demo_faults_path() -> Path:
     """The faults file shipped with vcfleet for the demo."""
     return Path(str(resources.files("vcfleet") / "demo_faults.yaml"))
@@ -62,20 +81,25 @@ def run(args: argparse.Namespace) -> int:
     """Start the simulator, then the console (or one headless sweep); always stop it."""
     from vcfleet.commands.common import inventory_of
 
+    if not args.headless:
+        tui_command.require_terminal("demo", "run it in a terminal, or use --headless")
     inventory = inventory_of(args)
     faults = Path(args.faults) if args.faults else demo_faults_path()
     if not faults.is_file():
         raise InputError(f"{faults}: no such faults file")
     assert inventory.path is not None
+    folder = demo_dir()
     with _stop_on_signals(), simulated_fleet(inventory.path, faults, len(inventory),
-                                             args.ready_timeout):
+                                             args.ready_timeout, folder):
         if args.headless:
-            return _headless(inventory, args)
+            return _headless(inventory, args, folder / HISTORY_FILE)
         return tui_command.run_console(inventory, args,
-                                       subtitle="demo: simulated fleet, some rooms broken")
+                                       subtitle="demo: simulated fleet, some rooms broken",
+                                       history_path=folder / HISTORY_FILE,
+                                       report_dir=folder / REPORTS)
 
 
-def _headless(inventory: object, args: argparse.Namespace) -> int:
+def _headless(inventory: object, args: argparse.Namespace, history_path: Path) -> int:
     import asyncio
 
     from inventory import Inventory
@@ -88,7 +112,7 @@ def _headless(inventory: object, args: argparse.Namespace) -> int:
     options = SweepOptions(checks=parse_checks(args.checks), source="demo")
     print(f"vcfleet demo: sweeping {len(inventory)} rooms…", file=sys.stderr, flush=True)
     report = asyncio.run(run_sweep(inventory, None, options))
-    history = None if args.no_history else History(args.history)
+    history = None if args.no_history else History(args.history or history_path)
     try:
         if history is not None:
             history.record(report)
@@ -110,12 +134,16 @@ class SimulatorFailed(InputError):
 
 @contextlib.contextmanager
 def simulated_fleet(inventory_path: Path, faults: Path, rooms: int,
-                    ready_timeout: float = READY_TIMEOUT_S) -> Iterator[subprocess.Popen[str]]:
-    """``vcfleet simulate`` for this inventory, running until the block ends."""
+                    ready_timeout: float = READY_TIMEOUT_S, folder: Path | None = None,
+                    ) -> Iterator[subprocess.Popen[str]]:
+    """``vcfleet simulate`` for this inventory, running until the block ends; its state
+    directory and log in ``folder`` (default: ``demo_dir()``)."""
+    folder = folder or demo_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in finally
-        "w+", prefix="vcfleet-demo-simulator-", suffix=".log", delete=False)
+        "w+", dir=folder, prefix="simulator-", suffix=".log", delete=False)
     cmd = [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory_path),
-           "--faults", str(faults)]
+           "--faults", str(faults), "--state-dir", str(folder / SIMULATOR_STATE)]
     print(f"vcfleet demo: starting the simulated fleet ({rooms} rooms; log {log.name})…",
           file=sys.stderr, flush=True)
     t0 = time.monotonic()

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inventory import Endpoint, InputError, load_inventory
+from inventory import Endpoint, InputError, Inventory, Problem, load_inventory
 from vcfleet.commands.common import add_force, add_select, inventory_of, selected
+from vcfleet.safe_text import safe_json
 from vcfleet.tables import render_csv, render_table
 
 HELP = "validate, list, show, import and export the inventory"
@@ -24,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser = _with_inventory_option(sub.add_parser)  # type: ignore[method-assign]
     p = sub.add_parser("validate", help="report every problem as PATH:LINE:COL: message")
     p.add_argument("path", nargs="?", help="inventory file (default: --inventory)")
+    p.add_argument("--strict", action="store_true",
+                   help="credential references that cannot be resolved here are errors "
+                        "(exit 2), not warnings")
     p.set_defaults(action_run=_validate)
     p = sub.add_parser("list", help="list endpoints")
     add_select(p)
@@ -68,8 +72,27 @@ def run(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     inv = load_inventory(args.path or args.inventory)
-    print(f"{inv.path}: ok, {len(inv)} endpoints", file=sys.stderr)
+    unresolved = _unresolved(inv)
+    if unresolved and args.strict:
+        raise InputError(unresolved)
+    for problem in sorted(unresolved):
+        print(f"{problem.path}:{problem.line}:{problem.col}: warning: {problem.message}",
+              file=sys.stderr)
+    note = f" ({len(unresolved)} warning(s))" if unresolved else ""
+    print(f"{inv.path}: ok, {len(inv)} endpoints{note}", file=sys.stderr)
     return 0
+
+
+def _unresolved(inv: Inventory) -> list[Problem]:
+    """Credential references of the file that cannot be resolved on this machine."""
+    from inventory.secrets import unresolved_references
+    from inventory.yamlpos import decode, load
+
+    if inv.path is None:
+        return []
+    name = str(inv.path)
+    doc = load(decode(inv.path.read_bytes(), name), name)
+    return unresolved_references(doc, name, inv.base_dir())
 
 
 def _row(e: Endpoint) -> list[object]:
@@ -81,7 +104,7 @@ def _list(args: argparse.Namespace) -> int:
     endpoints = selected(args, inv, allow_empty=True)
     if args.format == "json":
         data = [e.model_dump(mode="json") for e in endpoints]
-        print(json.dumps(data, ensure_ascii=False, indent=2))
+        print(safe_json(json.dumps(data, ensure_ascii=False, indent=2)))
     elif args.format == "csv":
         sys.stdout.write(render_csv(LIST_COLUMNS, [_row(e) for e in endpoints]))
     else:
@@ -99,7 +122,7 @@ def _show(args: argparse.Namespace) -> int:
     data["parents"] = [a.id for a in inv.ancestors(e)]
     data["checks"] = inv.profile(e).model_dump(mode="json")
     data["webrtc_url"] = e.webrtc_url()
-    print(json.dumps(data, ensure_ascii=False, indent=2))
+    print(safe_json(json.dumps(data, ensure_ascii=False, indent=2)))
     return 0
 
 

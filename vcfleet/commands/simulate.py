@@ -32,6 +32,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="serve only these endpoints")
     parser.add_argument("--reboot-s", type=positive_seconds, default=1.0, metavar="S",
                         help="how long a rebooting device stays away (default 1)")
+    parser.add_argument("--seed", type=_seed, default=None, metavar="N",
+                        help="seed of the random losses and delays of the faults, to repeat "
+                             "a run (default: random, printed in the ready line)")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
 
 
 def _workers(text: str, endpoints: int) -> int:
@@ -64,14 +77,16 @@ def run(args: argparse.Namespace) -> int:
     from vcfleet.simulator.control import serve_until_stopped
 
     inv = inventory_of(args)
+    faults = load_faults(args.faults) if args.faults else Faults()
+    faults.check_matches(inv)
     if args.select:
         picked = inv.select(Selector.parse(args.select))
         if not picked:
             raise InputError(f"selector {args.select!r} matches no endpoint of {inv.path}")
         inv = Inventory(endpoints=tuple(picked), tiers=inv.tiers, profiles=inv.profiles,
                         province=inv.province, path=inv.path, lines=inv.lines)
-    faults = load_faults(args.faults) if args.faults else Faults()
     control = _control_address(args.control) if args.control else None
     sim = Simulator(inv, faults, Path(args.state_dir) if args.state_dir else None,
-                    workers=_workers(args.workers, len(inv)), reboot_s=args.reboot_s)
+                    workers=_workers(args.workers, len(inv)), reboot_s=args.reboot_s,
+                    seed=args.seed)
     return asyncio.run(serve_until_stopped(sim, args.faults, control, sys.stdout))

@@ -33,6 +33,7 @@ from vcfleet.commands.common import (
     selected,
 )
 from vcfleet.outfile import check_output, write_output
+from vcfleet.safe_text import safe_json
 
 if TYPE_CHECKING:
     from inventory import Endpoint, Inventory
@@ -239,7 +240,7 @@ def render(report: SweepReport, fmt: str, inv: Inventory | None = None,
         assert inv is not None
         return (render_html if fmt == "html" else render_markdown)(report, inv, history)
     if fmt == "json":
-        return json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n"
+        return safe_json(json.dumps(report.to_json(), ensure_ascii=False, indent=2)) + "\n"
     if fmt == "csv":
         return render_csv(report)
     return render_text(report)

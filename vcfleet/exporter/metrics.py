@@ -3,7 +3,8 @@
 Everything here is a pure function of reports and endpoints, so that the fleet's
 ``/metrics`` and a single ``/probe`` answer describe an endpoint the same way.
 Figures arrive in the units their names say (``rtt_ms``, ``loss_ratio``...) and
-leave in base units (seconds, ratios, bits per second).  A check that did not
+leave in base units (seconds, ratios, bytes per second: Prometheus's base unit of
+information is the byte, so bit rates are divided by 8).  A check that did not
 run, and a figure a check did not report, give no sample at all: absent, never 0.
 """
 
@@ -40,7 +41,7 @@ FIGURE_HELP = {
     "http": "Time from request to response headers",
     "resolve": "DNS resolution time",
     "cert_expiry": "Time left until the endpoint's TLS certificate expires",
-    "bitrate": "Received media bit rate",
+    "bitrate": "Received encoded media rate",
 }
 
 
@@ -84,7 +85,7 @@ def _split_unit(figure: str) -> tuple[str, float, str | None]:
         return figure, 1.0, ""
     for suffix, factor, unit in (("_ms", 0.001, "_seconds"), ("_s", 1.0, "_seconds"),
                                  ("_days", 86400.0, "_seconds"), ("_ratio", 1.0, "_ratio"),
-                                 ("_bps", 1.0, "_bits_per_second"), ("_bytes", 1.0, "_bytes")):
+                                 ("_bps", 0.125, "_bytes_per_second"), ("_bytes", 1.0, "_bytes")):
         if figure.endswith(suffix) and len(figure) > len(suffix):
             return figure[: -len(suffix)], factor, unit
     return figure, 1.0, None
@@ -215,7 +216,8 @@ def endpoint_families(reports: Sequence[EndpointReport]) -> list[Family]:
             checked.rows.append((eid, (), r.finished_at))
         for name, c in r.checks.items():
             check = (name,)
-            success.rows.append((eid, check, 1.0 if c.result.ok else 0.0))
+            if not c.result.unchecked:  # could not run here: says nothing of the room
+                success.rows.append((eid, check, 1.0 if c.result.ok else 0.0))
             duration.rows.append((eid, check, c.duration_s))
             timed_out.rows.append((eid, check, 1.0 if c.timed_out else 0.0))
             unreliable.rows.append((eid, check, 1.0 if c.result.unreliable else 0.0))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from inventory import Endpoint
+from inventory.secrets import unresolvable
 from vcfleet.push.dialects import DIALECTS, Dialect
 
 if TYPE_CHECKING:
@@ -110,6 +111,16 @@ def supported(endpoint: Endpoint) -> str | None:
     if endpoint.services.ssh is None:
         return "no ssh service in the inventory"
     return None
+
+
+def cannot_check(endpoint: Endpoint, options: DriverOptions) -> str | None:
+    """``cannot check: REASON`` when the endpoint's credentials do not resolve here.
+
+    Such an endpoint is skipped before any connection: the fault is in this
+    machine's configuration, so calling the room unreachable would mislead.
+    """
+    reason = unresolvable(endpoint.credentials.secret, options.base_dir)
+    return None if reason is None else f"cannot check: {reason}"
 
 
 def make_driver(endpoint: Endpoint, options: DriverOptions) -> Driver:

@@ -23,6 +23,7 @@ from vcfleet.push.driver import (
     DriverOptions,
     PushError,
     Unreachable,
+    cannot_check,
     make_driver,
     supported,
 )
@@ -219,6 +220,8 @@ async def push_endpoint(endpoint: Endpoint, desired: list[NativeChange] | None,
     start = time.monotonic()
     if desired is None:
         return EndpointResult(endpoint, Outcome.SKIPPED, error=supported(endpoint))
+    if why := cannot_check(endpoint, options):
+        return EndpointResult(endpoint, Outcome.SKIPPED, error=why)
     try:
         driver = make_driver(endpoint, options)
         try:

@@ -8,6 +8,8 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from vcfleet.safe_text import safe_line
+
 BAR_WIDTH = 30
 
 
@@ -39,7 +41,7 @@ class Progress:
         filled = BAR_WIDTH * self.done // max(1, self.total)
         bar = "█" * filled + "░" * (BAR_WIDTH - filled)
         counts = " ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
-        line = (f"\r{self.what} {bar} {self.done}/{self.total} "
+        line = (f"\r{safe_line(self.what)} {bar} {self.done}/{self.total} "
                 f"{time.monotonic() - self.start:5.1f}s  {counts}")
         self.stream.write(line + "\x1b[K")
         self.stream.flush()

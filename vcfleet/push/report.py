@@ -8,6 +8,7 @@ from typing import Any, TextIO
 
 from vcfleet.push.backup import BackupResult
 from vcfleet.push.engine import EndpointResult, Outcome, PushReport
+from vcfleet.safe_text import safe_block, safe_json
 from vcfleet.tables import render_table
 
 SUMMARY_ORDER = (
@@ -18,7 +19,7 @@ SUMMARY_ORDER = (
     (Outcome.ROLLBACK_FAILED, "failed, ROLLBACK FAILED"),
     (Outcome.FAILED, "failed, nothing changed"),
     (Outcome.UNREACHABLE, "unreachable"),
-    (Outcome.SKIPPED, "skipped (unsupported)"),
+    (Outcome.SKIPPED, "skipped"),
     (Outcome.NOT_ATTEMPTED, "not attempted (canary failed)"),
 )
 
@@ -30,7 +31,7 @@ def format_diff(result: EndpointResult) -> str:
         shown = c.shown()
         before = "(not set)" if shown["before"] is None else repr(shown["before"])
         lines.append(f"  {shown['setting']}: {before} -> {shown['after']!r}")
-    return "\n".join(lines) + "\n"
+    return safe_block("\n".join(lines)) + "\n"
 
 
 def print_push_report(report: PushReport, out: TextIO, *, dry_run: bool) -> None:
@@ -82,4 +83,4 @@ def push_json(report: PushReport, *, dry_run: bool) -> str:
                        "diff": [c.shown() for c in r.changes], "error": r.error,
                        "duration_s": round(r.duration_s, 3)} for r in report.results],
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    return safe_json(json.dumps(doc, ensure_ascii=False, indent=2)) + "\n"

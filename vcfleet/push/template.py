@@ -8,13 +8,22 @@ endpoint) are all reported together as ``TEMPLATE:LINE:COL: message``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-from collections.abc import Sequence
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.compiler
+import jinja2.nodes
+import jinja2.runtime
 import jinja2.sandbox
 
 from inventory import Endpoint, InputError, Problem
@@ -55,10 +64,6 @@ class Template:
     def keys_for(self, vendor: str) -> list[str]:
         """Neutral keys of this template the vendor cannot set."""
         return [k for k in self.settings if vendor not in vendors.SETTINGS[k].native]
-
-
-_ENV = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined,
-                                           autoescape=False, keep_trailing_newline=False)
 
 
 def load_template(path: str | Path) -> Template:
@@ -171,6 +176,8 @@ def check_template(template: Template, endpoints: Sequence[Endpoint]) -> None:
             continue
         try:
             render(template, e)
+        except TemplateLimitError:
+            raise  # one line is enough: the same expression would blow up everywhere
         except InputError as exc:
             problems.extend(exc.problems)
             if len(problems) > 50:
@@ -195,6 +202,11 @@ def render(template: Template, endpoint: Endpoint) -> list[NativeChange]:
         mark = template.marks[f"settings.{key}"]
         try:
             value = _render_value(setting, raw, endpoint)
+        except TemplateLimit as exc:
+            raise TemplateLimitError([Problem(str(template.path), *mark,
+                                              f"settings.{key}: {exc} (endpoint "
+                                              f"{endpoint.id}; see docs/push.md, Limits)")]
+                                     ) from None
         except ValueError as exc:
             problems.append(Problem(str(template.path), *mark,
                                     f"setting '{key}' for endpoint {endpoint.id}: {exc}"))
@@ -217,9 +229,11 @@ def _render_value(setting: vendors.Setting, raw: Any, endpoint: Endpoint) -> Val
     text = str(raw)
     if "{{" in text or "{%" in text:
         try:
-            text = _ENV.from_string(text).render(endpoint=endpoint)
+            text = _ENV.render_value(text, endpoint=endpoint)
         except jinja2.TemplateSyntaxError as exc:
             raise ValueError(f"Jinja2 syntax error: {exc.message}") from None
+        except TemplateLimit:
+            raise
         except Exception as exc:  # any error a template expression raises is the template's
             raise ValueError(f"Jinja2 error: {exc}") from None
     if setting.kind == "bool":
@@ -230,3 +244,190 @@ def _render_value(setting: vendors.Setting, raw: Any, endpoint: Endpoint) -> Val
     if "\n" in text or "\r" in text:
         raise ValueError("a value must be a single line")
     return text
+
+
+# -- bounded rendering ----------------------------------------------------------------
+
+MAX_VALUE_CHARS = 4096
+"""Longest rendered value (a display name or a proxy address is far shorter)."""
+MAX_ITEMS = 4096
+"""Longest string or sequence a ``*``, ``+`` or ``%`` may build, or a call may work on."""
+MAX_INT_ARG = 65536
+"""Largest integer a method or filter may receive (``ljust``, ``center``, ``indent``...)."""
+MAX_RANGE = 1000
+"""Most items ``range()`` may produce."""
+MAX_POWER_BITS = 4096
+"""Largest integer (in bits) ``**`` may produce."""
+RENDER_S = 1.0
+"""Wall-clock limit of one value's rendering (main thread only: it uses SIGALRM)."""
+
+_PERCENT_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_BRACE_SPEC = re.compile(r"\{[^{}]*:[^{}]*?(\d+)")
+
+
+class TemplateLimit(Exception):
+    """A template expression went past one of the rendering caps (the message says which)."""
+
+
+class TemplateLimitError(InputError):
+    """A value went past a rendering cap: the check stops at the first such value."""
+
+
+def _size(value: Any) -> int | None:
+    return len(value) if isinstance(value, str | bytes | list | tuple) else None
+
+
+def _too_wide(fmt: str) -> bool:
+    numbers = [n for m in _PERCENT_SPEC.finditer(fmt) for n in m.groups() if n]
+    numbers += _BRACE_SPEC.findall(fmt)
+    return any(n == "*" or int(n) > MAX_INT_ARG for n in numbers)
+
+
+def _check_args(args: Sequence[Any]) -> None:
+    for a in args:
+        if isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_INT_ARG:
+            raise TemplateLimit(f"argument {a} larger than {MAX_INT_ARG}")
+        size = _size(a)
+        if size is not None and size > MAX_ITEMS:
+            raise TemplateLimit(f"argument longer than {MAX_ITEMS} items")
+        if isinstance(a, str) and _too_wide(a):
+            raise TemplateLimit(f"format width larger than {MAX_INT_ARG}")
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    sizes = (_size(left), _size(right))
+    if operator == "*":
+        for size, other in zip(sizes, (right, left), strict=True):
+            if size is not None and isinstance(other, int) and size * other > MAX_ITEMS:
+                raise TemplateLimit(f"'*' would build more than {MAX_ITEMS} items")
+    elif operator == "+" and None not in sizes and sum(s or 0 for s in sizes) > MAX_ITEMS:
+        raise TemplateLimit(f"'+' would build more than {MAX_ITEMS} items")
+    elif operator == "%" and isinstance(left, str):
+        _check_args([left, *(right if isinstance(right, tuple) else (right,))])
+    elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
+          and abs(left) > 1 and right * abs(left).bit_length() > MAX_POWER_BITS):
+        raise TemplateLimit(f"'**' would build an integer over {MAX_POWER_BITS} bits")
+
+
+def _bounded_range(*args: int) -> range:
+    rng = range(*args)
+    if len(rng) > MAX_RANGE:
+        raise TemplateLimit(f"range() of more than {MAX_RANGE} items")
+    return rng
+
+
+def _guarded(f: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(f)  # keeps jinja_pass_arg (pass_context, pass_environment, ...)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        _check_args([*args, *kwargs.values()])
+        result = f(*args, **kwargs)
+        size = _size(result)
+        if size is not None and size > MAX_VALUE_CHARS * 16:
+            raise TemplateLimit(f"a filter built more than {MAX_VALUE_CHARS * 16} items")
+        return result
+
+    return guarded
+
+
+def _bounded_join(parts: Iterable[Any]) -> str:
+    """``a ~ b``: Jinja2 compiles it to a join that no sandbox hook sees."""
+    texts = [str(p) for p in parts]
+    if sum(len(t) for t in texts) > MAX_ITEMS:
+        raise TemplateLimit(f"'~' would build more than {MAX_ITEMS} characters")
+    return "".join(texts)
+
+
+class _CodeGenerator(jinja2.compiler.CodeGenerator):
+    """Compiles ``~`` to ``environment.bounded_join`` instead of Jinja2's own join."""
+
+    def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
+        """``a ~ b ~ c`` as ``environment.bounded_join((a, b, c))``."""
+        self.write("environment.bounded_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class BoundedEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """The sandbox with caps on what one expression may build (docs/push.md, "Limits").
+
+    Jinja2's sandbox stops a template from reaching Python internals, not from
+    building a gigabyte string: ``*``, ``+``, ``%``, ``**`` and ``~`` are checked
+    before they run, methods and filters refuse huge arguments, lists and dicts
+    cannot be changed in place, ``range`` is short, and ``render_value`` streams the
+    output, stops at ``MAX_VALUE_CHARS`` and at ``RENDER_S`` seconds.
+    """
+
+    intercepted_binops = frozenset({"*", "+", "%", "**"})
+    code_generator_class = _CodeGenerator
+    bounded_join = staticmethod(_bounded_join)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["range"] = _bounded_range
+        self.filters = {name: _guarded(f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
+                   right: Any) -> Any:
+        """Run a ``*``, ``+``, ``%`` or ``**`` after checking what it would build."""
+        _check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any,
+             *args: Any, **kwargs: Any) -> Any:
+        """Call a method or function after checking its arguments and its object."""
+        bound = getattr(getattr(__obj, "__wrapped__", __obj), "__self__", None)
+        _check_args([bound, *args, *kwargs.values()])
+        result = super().call(__context, __obj, *args, **kwargs)
+        size = _size(result)
+        if size is not None and size > MAX_VALUE_CHARS * 16:
+            raise TemplateLimit(f"a call built more than {MAX_VALUE_CHARS * 16} items")
+        return result
+
+    def render_value(self, source: str, **context: Any) -> str:
+        """Render one value, streamed: at most MAX_VALUE_CHARS, at most RENDER_S seconds."""
+        template = self.from_string(source)
+        with _time_limit(RENDER_S):
+            out: list[str] = []
+            length = 0
+            for chunk in template.generate(**context):
+                length += len(chunk)
+                if length > MAX_VALUE_CHARS:
+                    raise TemplateLimit(f"rendered value longer than {MAX_VALUE_CHARS} "
+                                        "characters")
+                out.append(chunk)
+        return "".join(out)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise TemplateLimit in this block after ``seconds`` (main thread; elsewhere no-op).
+
+    An alarm already set by someone else (pytest-timeout, say) is kept: if it is due
+    first, no limit is set; otherwise it is put back, less the time spent, afterwards.
+    """
+    outer = signal.getitimer(signal.ITIMER_REAL)
+    if (threading.current_thread() is not threading.main_thread()
+            or 0 < outer[0] <= seconds):
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise TemplateLimit(f"rendering took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    start = time.monotonic()
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer[0] > 0:
+            left = max(outer[0] - (time.monotonic() - start), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, outer[1])
+
+
+_ENV = BoundedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                          keep_trailing_newline=False)

@@ -118,7 +118,8 @@ async def serve_until_stopped(sim: Simulator, faults_path: str | None,
                                  f"{exc.strerror or exc}") from None
         workers = len(sim.pids())
         how = f" ({workers} workers)" if workers else ""
-        ctl.say(f"ready {len(sim.inventory)} endpoints in {sim.startup_s:.1f} s{how}")
+        ctl.say(f"ready {len(sim.inventory)} endpoints in {sim.startup_s:.1f} s, "
+                f"seed {sim.seed}{how}")
         stopping = asyncio.create_task(stop.wait())
         failing = asyncio.create_task(sim.wait_worker_exit())
         await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)

@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import resource
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -68,13 +69,16 @@ class Simulator:
     ``faults`` are the initial faults; ``reload_faults`` changes them live.
     ``state_dir`` holds host keys, the TLS certificate and ``authorized_keys``
     (default: ``state.default_state_dir()``).  ``reboot_s`` is how long a
-    rebooting device stays away.
+    rebooting device stays away.  ``seed`` seeds the random losses and delays of the
+    faults (``loss_pct``, ``jitter_ms``), one generator per endpoint, so that a run can
+    be repeated; None picks one at random (``self.seed`` tells which).
     """
 
     def __init__(self, inventory: Inventory, faults: Faults | None = None,
                  state_dir: Path | None = None, workers: int = 0,
-                 reboot_s: float = 1.0) -> None:
+                 reboot_s: float = 1.0, seed: int | None = None) -> None:
         self.inventory = inventory
+        self.seed = seed if seed is not None else secrets.randbelow(1 << 32)
         self.faults = faults or Faults()
         self.state_dir = Path(state_dir) if state_dir else state.default_state_dir()
         self.workers = max(0, workers)
@@ -129,7 +133,8 @@ class Simulator:
         keys = {e.id: state.host_key(self.state_dir, e.id)
                 for e in self.inventory.endpoints if e.services.ssh}
         self._shared = Shared(self.inventory, self.state_dir, keys, tls_context(cert, key),
-                              state.authorized_keys(self.state_dir), self.reboot_s)
+                              state.authorized_keys(self.state_dir), self.reboot_s,
+                              self.seed)
         self.endpoints = {e.id: SimulatedEndpoint(e, self._shared)
                           for e in self.inventory.endpoints}
         faults = {e.id: self.faults.for_endpoint(e, self.inventory)
@@ -146,7 +151,8 @@ class Simulator:
     async def _start_workers(self) -> None:
         hello = {"inventory": str(self.inventory.path), "state_dir": str(self.state_dir),
                  "ids": [e.id for e in self.inventory.endpoints],
-                 "faults": self.faults.to_json(), "reboot_s": self.reboot_s}
+                 "faults": self.faults.to_json(), "reboot_s": self.reboot_s,
+                 "seed": self.seed}
         await asyncio.gather(*(w.start(hello) for w in self._procs))
         log.info("%d workers ready", len(self._procs))
 

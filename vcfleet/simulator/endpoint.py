@@ -22,7 +22,7 @@ import asyncssh
 
 from inventory import Endpoint, InputError, Inventory
 from inventory.secrets import resolve_secret
-from probes.shaping import Shaper
+from probes.shaping import Shaper, seeded_rng
 from vcfleet.simulator import cisco, poly, webrtc
 from vcfleet.simulator.devices import Device, native_names
 from vcfleet.simulator.faults import EndpointFaults
@@ -48,6 +48,8 @@ class Shared:
     tls: ssl.SSLContext
     authorized_keys: list[bytes] = field(default_factory=list)
     reboot_s: float = 1.0
+    seed: int = 0
+    """Seeds each endpoint's shaper (``seeded_rng(seed, endpoint id)``)."""
 
 
 class _Group:
@@ -103,7 +105,7 @@ class SimulatedEndpoint:
         self.endpoint = endpoint
         self.shared = shared
         self.device = Device(endpoint)
-        self.shaper = Shaper()
+        self.shaper = Shaper(rng=seeded_rng(shared.seed, endpoint.id))
         self.faults = EndpointFaults()
         creds = endpoint.credentials
         self.password = _resolve(creds.secret, shared.inventory, "password login", endpoint.id)

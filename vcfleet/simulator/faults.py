@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
 from inventory.loader import describe, locate
-from inventory.yamlpos import PosList, decode, load
+from inventory.yamlpos import Mark, PosDict, PosList, decode, load
 from vcfleet.vendors import SETTINGS
 
 ServiceMode = Literal["down", "hang"]
@@ -27,7 +27,7 @@ SERVICES = ("sip", "ssh", "https", "webrtc")
 class ServiceFaults(BaseModel):
     """Per-service faults: ``down`` (nothing listens) or ``hang`` (accepts, never answers)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     sip: ServiceMode | None = None
     ssh: ServiceMode | None = None
@@ -38,7 +38,7 @@ class ServiceFaults(BaseModel):
 class FaultRule(BaseModel):
     """One item of the faults file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     select: str
     """Inventory selector of the endpoints this item breaks ("" = every endpoint)."""
@@ -97,6 +97,25 @@ class Faults:
 
     rules: tuple[FaultRule, ...] = ()
     source: str = ""
+    marks: tuple[Mark, ...] = ()
+    """Where each rule's ``select`` value sits in the file (empty when not from a file)."""
+
+    def check_matches(self, inventory: Inventory) -> None:
+        """InputError, located at each ``select``, for every rule that selects no endpoint.
+
+        A selector that matches nothing is almost always a typo (``id=hub`` for
+        ``id=ubnd-tinh``): the operator would believe a fault is injected that is not.
+        """
+        problems: list[Problem] = []
+        for i, rule in enumerate(self.rules):
+            if inventory.select(rule.select):
+                continue
+            mark = self.marks[i] if i < len(self.marks) else (1, 1)
+            where = inventory.path or "the inventory"
+            problems.append(Problem(self.source, *mark, f"fault {i + 1}: select "
+                                    f"{rule.select!r} matches no endpoint of {where}"))
+        if problems:
+            raise InputError(problems)
 
     def for_endpoint(self, endpoint: Endpoint, inventory: Inventory | None = None
                      ) -> EndpointFaults:
@@ -138,10 +157,13 @@ def parse_faults(text: str, name: str) -> Faults:
         raise InputError([Problem(name, mark[0], mark[1],
                                   "expected a list of fault items (each with 'select')")])
     rules: list[FaultRule] = []
+    marks: list[Mark] = []
     problems: list[Problem] = []
     for i, (item, mark) in enumerate(zip(doc, doc.marks, strict=True)):
         try:
             rules.append(FaultRule.model_validate(item))
+            marks.append(item.value_marks.get("select", mark)
+                         if isinstance(item, PosDict) else mark)
         except ValidationError as exc:
             for err in exc.errors():
                 loc = [str(p) for p in err["loc"]]
@@ -152,7 +174,7 @@ def parse_faults(text: str, name: str) -> Faults:
                                                  path)))
     if problems:
         raise InputError(problems)
-    return Faults(tuple(rules), name)
+    return Faults(tuple(rules), name, tuple(marks))
 
 
 def load_faults(path: str | Path) -> Faults:

@@ -71,11 +71,13 @@ def vendor_id(vendors: Sequence[str], i: int) -> str:
 @asynccontextmanager
 async def simulated_fleet(tmp_path: Path, prefix: str, faults: Faults | None = None,
                           vendors: Sequence[str] = ("cisco_ce", "poly", "yealink"),
-                          workers: int = 0, reboot_s: float = 0.3,
+                          workers: int = 0, reboot_s: float = 0.3, seed: int | None = None,
                           ) -> AsyncIterator[tuple[Simulator, Inventory]]:
-    """Serve a small fleet for the duration of the block."""
+    """Serve a small fleet for the duration of the block (``seed``: of the faults' random
+    losses and delays; a randomised test passes its ``seed`` fixture)."""
     inv = load_inventory(write_inventory(tmp_path / "fleet", prefix, vendors))
-    sim = Simulator(inv, faults, tmp_path / "state", workers=workers, reboot_s=reboot_s)
+    sim = Simulator(inv, faults, tmp_path / "state", workers=workers, reboot_s=reboot_s,
+                    seed=seed)
     async with sim:
         yield sim, inv
 

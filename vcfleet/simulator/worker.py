@@ -62,7 +62,8 @@ async def _serve(index: int, count: int) -> None:
                 if msg["cmd"] == "start":
                     inv = _shard(load_inventory(msg["inventory"]), msg["ids"], index, count)
                     sim = Simulator(inv, Faults.from_json(msg["faults"]),
-                                    Path(msg["state_dir"]), reboot_s=msg["reboot_s"])
+                                    Path(msg["state_dir"]), reboot_s=msg["reboot_s"],
+                                    seed=msg["seed"])
                     await sim.start(prepare=False)
                     answer({"ready": len(inv)})
                 elif msg["cmd"] == "reload" and sim is not None:

@@ -1,0 +1,293 @@
+"""Every use of a private name of aiortc, in one place (tested against aiortc 1.16).
+
+aiortc has no public way to do what the probe and the echo responder need:
+take encoded frames before the decoder, read and send RTCP reports at times of
+our choosing, hear keyframe requests, and find the tasks and sockets a peer
+connection leaves behind.  The functions here do it, each naming the upstream
+name it touches and why; nothing else in vcfleet names a private attribute of
+aiortc.  ``UPSTREAM`` lists those names, and tests/test_library_internals.py
+checks each against the installed aiortc; docs/webrtc.md ("Private internals
+we use") is the reader's list.
+
+A name found missing at run time raises ``UpstreamChanged`` with the same
+one-line message as the test, never a bare AttributeError from deep in a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+
+from probes.upstream import Upstream, UpstreamChanged
+
+RtcpObserver = Callable[[Any], None]
+"""Called with one RTCP packet (any ``aiortc.rtp.Rtcp*Packet``)."""
+
+
+def _aiortc(owner: str, name: str, kind: Literal["field", "method"], why: str,
+            parameters: tuple[str, ...] | None = None, source_has: tuple[str, ...] = ()
+            ) -> Upstream:
+    return Upstream("aiortc", owner, name, kind, why, parameters, source_has)
+
+
+RECEIVER_DECODER_QUEUE = _aiortc(
+    "RTCRtpReceiver", "__decoder_queue", "field",
+    "replace_decoder_queue: a FrameTap takes encoded frames before the decoder thread")
+RECEIVER_JITTER_BUFFER = _aiortc(
+    "RTCRtpReceiver", "__jitter_buffer", "field",
+    "replace_jitter_buffer: an audio echo passes every packet on at once")
+RECEIVER_KIND = _aiortc(
+    "RTCRtpReceiver", "__kind", "field",
+    "receiver_kind: only audio skips the jitter buffer (the receiver's track may not exist yet)")
+RECEIVER_HANDLE_RTP = _aiortc(
+    "RTCRtpReceiver", "_handle_rtp_packet", "method",
+    "depayloaded, replace_*: how each RTP packet reaches the jitter buffer and the decoder queue",
+    source_has=("packet._data = depayload(codec, packet.payload)",
+                "self.__jitter_buffer.add(packet)",
+                "self.__decoder_queue.put((codec, encoded_frame))"))
+RECEIVER_RTCP_SSRC = _aiortc(
+    "RTCRtpReceiver", "__rtcp_ssrc", "field",
+    "receiver_rtcp_ssrc: the SSRC our own receiver reports carry")
+RECEIVER_REMOTE_STREAMS = _aiortc(
+    "RTCRtpReceiver", "__remote_streams", "field",
+    "receiver_stream: the statistics (loss, jitter, highest sequence) of one remote SSRC")
+STREAM_STATISTICS = tuple(_aiortc(
+    "StreamStatistics", field, "field",
+    "receiver_stream: what a receiver report about the stream carries")
+    for field in ("max_seq", "fraction_lost", "packets_lost", "jitter"))
+RECEIVER_HANDLE_RTCP = _aiortc(
+    "RTCRtpReceiver", "_handle_rtcp_packet", "method",
+    "after_rtcp_received: answer each sender report at once", ("packet",))
+RECEIVER_SEND_RTCP = _aiortc(
+    "RTCRtpReceiver", "_send_rtcp", "method",
+    "send_receiver_rtcp: send that answer", ("packet",))
+RECEIVER_SEND_PLI = _aiortc(
+    "RTCRtpReceiver", "_send_rtcp_pli", "method",
+    "request_keyframe: the responder forwards a keyframe request to the probe",
+    ("media_ssrc",))
+SENDER_SSRC = _aiortc(
+    "RTCRtpSender", "_ssrc", "field",
+    "sender_ssrc: which receiver-report blocks are about our stream")
+SENDER_COUNTERS = tuple(_aiortc(
+    "RTCRtpSender", name, "field",
+    "sender_counters: the state aiortc's own sender report carries, for an extra one")
+    for name in ("__ntp_timestamp", "__rtp_timestamp", "__packet_count", "__octet_count"))
+SENDER_SEND_RTCP = _aiortc(
+    "RTCRtpSender", "_send_rtcp", "method",
+    "hook_sender_rtcp, send_sender_rtcp: see every SR leave, and send extra ones", ("packets",))
+SENDER_HANDLE_RTCP = _aiortc(
+    "RTCRtpSender", "_handle_rtcp_packet", "method",
+    "hook_sender_rtcp: see every receiver report about our stream", ("packet",),
+    source_has=("self._send_keyframe()",))
+SENDER_SEND_KEYFRAME = _aiortc(
+    "RTCRtpSender", "_send_keyframe", "method",
+    "on_keyframe_request: a PLI/FIR restarts the probe's loop or is forwarded by the responder",
+    ())
+ICE_GATHERER_CONNECTION = _aiortc(
+    "RTCIceGatherer", "_connection", "field",
+    "ice_gatherer_connection: the aioice Connection, for its sockets and its consent task")
+PEER_CONNECTION_CONNECT = _aiortc(
+    "RTCPeerConnection", "__connect", "method",
+    "connect_tasks: the ICE/DTLS task aiortc does not keep, awaited on close", ())
+
+UPSTREAM: tuple[Upstream, ...] = (
+    RECEIVER_DECODER_QUEUE, RECEIVER_JITTER_BUFFER, RECEIVER_KIND, RECEIVER_HANDLE_RTP,
+    RECEIVER_RTCP_SSRC, RECEIVER_REMOTE_STREAMS, *STREAM_STATISTICS, RECEIVER_HANDLE_RTCP,
+    RECEIVER_SEND_RTCP, RECEIVER_SEND_PLI, SENDER_SSRC, *SENDER_COUNTERS, SENDER_SEND_RTCP,
+    SENDER_HANDLE_RTCP, SENDER_SEND_KEYFRAME, ICE_GATHERER_CONNECTION, PEER_CONNECTION_CONNECT)
+"""Every private name of aiortc this module touches."""
+
+
+def _get(obj: object, entry: Upstream) -> Any:
+    try:
+        return getattr(obj, entry.attribute)
+    except AttributeError:
+        raise UpstreamChanged(entry) from None
+
+
+def _replace(obj: object, entry: Upstream, value: object) -> None:
+    _get(obj, entry)  # setattr alone would add the attribute and change nothing
+    setattr(obj, entry.attribute, value)
+
+
+# --- RTCRtpReceiver ---------------------------------------------------------------
+
+def replace_decoder_queue(receiver: RTCRtpReceiver, queue: Any) -> None:
+    """Give the receiver ``queue`` in place of its decoder queue (``__decoder_queue``).
+
+    The receiver ``put``s ``(codec, encoded_frame)`` on it, and ``None`` when it
+    stops; its decoder thread ``get``s from it.  Call before the receiver starts.
+    """
+    _replace(receiver, RECEIVER_DECODER_QUEUE, queue)
+
+
+def replace_jitter_buffer(receiver: RTCRtpReceiver, buffer: Any) -> None:
+    """Give the receiver ``buffer`` in place of its jitter buffer (``__jitter_buffer``).
+
+    The receiver calls ``buffer.add(packet)`` for each RTP packet and expects
+    ``(pli_flag, encoded_frame_or_None)``.
+    """
+    _replace(receiver, RECEIVER_JITTER_BUFFER, buffer)
+
+
+def receiver_kind(receiver: RTCRtpReceiver) -> str:
+    """``"audio"`` or ``"video"`` (``__kind``), known before the receiver has a track."""
+    kind: str = _get(receiver, RECEIVER_KIND)
+    return kind
+
+
+def depayloaded(packet: Any) -> bytes:
+    """The codec payload of an RTP packet the receiver has depayloaded (``RtpPacket._data``).
+
+    Only valid inside a jitter buffer's ``add``: the receiver sets it just before.
+    """
+    try:
+        data: bytes = packet._data
+    except AttributeError:
+        raise UpstreamChanged(RECEIVER_HANDLE_RTP, "no longer leaves _data on the packet") \
+            from None
+    return data
+
+
+def receiver_rtcp_ssrc(receiver: RTCRtpReceiver) -> int | None:
+    """The SSRC the receiver's own RTCP reports carry (``__rtcp_ssrc``); None before it is set."""
+    ssrc: int | None = _get(receiver, RECEIVER_RTCP_SSRC)
+    return ssrc
+
+
+def receiver_stream(receiver: RTCRtpReceiver, ssrc: int) -> Any | None:
+    """The receiver's ``StreamStatistics`` of one remote SSRC (``__remote_streams``), if any.
+
+    It has ``max_seq`` (None before a packet), ``fraction_lost``, ``packets_lost``
+    and ``jitter``, as a receiver report block carries them.
+    """
+    streams: dict[int, Any] = _get(receiver, RECEIVER_REMOTE_STREAMS)
+    return streams.get(ssrc)
+
+
+async def send_receiver_rtcp(receiver: RTCRtpReceiver, packet: Any) -> None:
+    """Send one RTCP packet from the receiver (``_send_rtcp``)."""
+    await _get(receiver, RECEIVER_SEND_RTCP)(packet)
+
+
+async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """Ask the sender of ``media_ssrc`` for a keyframe with a PLI (``_send_rtcp_pli``)."""
+    await _get(receiver, RECEIVER_SEND_PLI)(media_ssrc)
+
+
+def after_rtcp_received(receiver: RTCRtpReceiver,
+                        callback: Callable[[Any, float], Awaitable[None]]) -> None:
+    """After the receiver handles each RTCP packet, await ``callback(packet, arrived)``.
+
+    ``arrived`` is the wall-clock time (``time.time()``) at which the packet
+    reached the receiver.  Wraps ``_handle_rtcp_packet`` on this instance
+    only: aiortc's RTP router calls it through the instance.
+    """
+    target: Any = receiver
+    handle: Callable[[Any], Awaitable[None]] = _get(target, RECEIVER_HANDLE_RTCP)
+
+    async def handle_rtcp(packet: Any) -> None:
+        arrived = time.time()
+        await handle(packet)
+        await callback(packet, arrived)
+
+    target._handle_rtcp_packet = handle_rtcp
+
+
+# --- RTCRtpSender -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SenderCounters:
+    """What aiortc's own sender report (SR) would carry now."""
+
+    ntp_timestamp: int
+    """NTP time at which the last RTP packet left (0 before the first)."""
+    rtp_timestamp: int
+    """That packet's RTP timestamp."""
+    packet_count: int
+    """Packets sent so far (not yet wrapped to 32 bits)."""
+    octet_count: int
+    """Payload octets sent so far (not yet wrapped to 32 bits)."""
+
+
+def sender_ssrc(sender: RTCRtpSender) -> int:
+    """The SSRC of the sender's stream (``_ssrc``)."""
+    ssrc: int = _get(sender, SENDER_SSRC)
+    return ssrc
+
+
+def sender_counters(sender: RTCRtpSender) -> SenderCounters:
+    """The sender's SR state (``__ntp_timestamp``, ``__rtp_timestamp``, ``__packet_count``,
+    ``__octet_count``)."""
+    ntp, rtp, packets, octets = (_get(sender, entry) for entry in SENDER_COUNTERS)
+    return SenderCounters(ntp, rtp, packets, octets)
+
+
+async def send_sender_rtcp(sender: RTCRtpSender, packets: list[Any]) -> None:
+    """Send RTCP packets from the sender (``_send_rtcp``), as aiortc's own SRs go."""
+    await _get(sender, SENDER_SEND_RTCP)(packets)
+
+
+def hook_sender_rtcp(sender: RTCRtpSender, on_send: RtcpObserver,
+                     on_receive: RtcpObserver) -> None:
+    """Observe every RTCP packet this sender sends and receives, before aiortc acts on it.
+
+    Wraps ``_send_rtcp`` (called by the sender's RTCP loop) and
+    ``_handle_rtcp_packet`` (called by the RTP router) on this instance only.
+    """
+    target: Any = sender
+    send: Callable[[list[Any]], Awaitable[None]] = _get(target, SENDER_SEND_RTCP)
+    handle: Callable[[Any], Awaitable[None]] = _get(target, SENDER_HANDLE_RTCP)
+
+    async def send_rtcp(packets: list[Any]) -> None:
+        for packet in packets:
+            on_send(packet)
+        await send(packets)
+
+    async def handle_rtcp(packet: Any) -> None:
+        on_receive(packet)
+        await handle(packet)
+
+    target._send_rtcp = send_rtcp
+    target._handle_rtcp_packet = handle_rtcp
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback()`` instead of forcing a keyframe when a PLI or FIR arrives.
+
+    Replaces ``_send_keyframe``, which the sender's ``_handle_rtcp_packet`` calls:
+    our senders send pre-encoded packets, so aiortc has no encoder to ask.
+    """
+    _replace(sender, SENDER_SEND_KEYFRAME, callback)
+
+
+# --- RTCIceGatherer, RTCPeerConnection ---------------------------------------------
+
+def ice_gatherer_connection(gatherer: Any) -> Any:
+    """The ``aioice.Connection`` of an ``RTCIceGatherer`` (``_connection``)."""
+    return _get(gatherer, ICE_GATHERER_CONNECTION)
+
+
+_CONNECT_QUALNAME = PEER_CONNECTION_CONNECT.where
+
+
+def connect_tasks(pc: RTCPeerConnection) -> list[asyncio.Task[Any]]:
+    """The running tasks of ``pc``'s ``__connect`` (ICE then DTLS).
+
+    aiortc starts it with ``ensure_future`` in ``set*Description`` and keeps no
+    reference: it is found by its coroutine's qualified name and its ``self``.
+    """
+    out = []
+    for task in asyncio.all_tasks():
+        coro: Any = task.get_coro()
+        if getattr(coro, "__qualname__", "") != _CONNECT_QUALNAME:
+            continue
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None and frame.f_locals.get("self") is pc:
+            out.append(task)
+    return out

@@ -1,0 +1,187 @@
+"""The private names of aiortc, aioice and Textual that vcfleet relies on still have the shape
+their adapter module expects.
+
+Each adapter (``probes.aiortc_internals``, ``probes.aioice_internals``,
+``tui.fast_table``) lists its upstream names in ``UPSTREAM``; each is looked up
+here on a real object of the installed library (a field on an instance, a
+method's parameters, text its source must contain).  A failure says which name
+changed and points to docs/decisions.md 'Upgrading pinned libraries'.  The
+last tests check that no private name of those libraries is used outside its
+adapter.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import aioice
+import aioice.ice
+import pytest
+from aiortc import RTCPeerConnection
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RtpPacket
+from textual.widgets import DataTable
+
+from probes import aioice_internals, aiortc_internals
+from probes.upstream import Upstream
+from probes.webrtc_net import ice_addresses
+from tui import fast_table
+
+ROOT = Path(__file__).resolve().parent.parent
+TEXTUAL_UPSTREAM = tuple(Upstream("textual", *entry) for entry in fast_table.UPSTREAM)
+ADAPTERS = {"probes/aiortc_internals.py": aiortc_internals.UPSTREAM,
+            "probes/aioice_internals.py": aioice_internals.UPSTREAM,
+            "tui/fast_table.py": TEXTUAL_UPSTREAM}
+
+
+def problem(entry: Upstream, holder: object) -> str | None:
+    """What changed about ``entry`` on ``holder`` (an instance, or a module), if anything."""
+    if entry.kind != "function" and type(holder).__name__ != entry.owner:
+        return f"test set-up: {entry.where} looked up on a {type(holder).__name__}"
+    if entry.kind == "field" and entry.source_has:
+        return f"adapter: {entry.where} is a field: it has no source to check"
+    try:
+        value = getattr(holder, entry.attribute)
+    except AttributeError:
+        return entry.changed()
+    if entry.kind in ("method", "function") and not callable(value):
+        return entry.changed("is no longer a method")
+    if entry.parameters is not None:
+        found = tuple(inspect.signature(value).parameters)
+        if found != entry.parameters:
+            return entry.changed(f"now takes ({', '.join(found)}), "
+                                 f"not ({', '.join(entry.parameters)})")
+    if entry.source_has:
+        source = inspect.getsource(value)
+        for text in entry.source_has:
+            if text not in source:
+                return entry.changed(f"no longer contains `{text}`")
+    return None
+
+
+def assert_shapes(entries: Iterable[Upstream], holders: Mapping[str, object]) -> None:
+    """Every entry is found as expected on the holder of its owner."""
+    problems = [problem(entry, holders[entry.owner]) for entry in entries]
+    found = [p for p in problems if p is not None]
+    assert not found, "\n".join(found)
+
+
+@pytest.fixture
+async def aiortc_objects() -> AsyncIterator[dict[str, object]]:
+    """A real peer connection's receiver, sender and ICE gatherer (never connected)."""
+    pc = RTCPeerConnection()
+    transceiver = pc.addTransceiver("audio")
+    stream = StreamStatistics(48_000)
+    stream.add(RtpPacket(payload_type=111, sequence_number=1, timestamp=960))
+    try:
+        yield {"RTCRtpReceiver": transceiver.receiver, "RTCRtpSender": transceiver.sender,
+               "RTCIceGatherer": transceiver.receiver.transport.transport.iceGatherer,
+               "RTCPeerConnection": pc, "StreamStatistics": stream}
+    finally:
+        await pc.close()
+
+
+async def test_aiortc_has_the_private_names_we_use(aiortc_objects: dict[str, object]) -> None:
+    assert_shapes(aiortc_internals.UPSTREAM, aiortc_objects)
+
+
+async def test_aiortc_connect_task_is_found_by_its_qualified_name(
+        aiortc_objects: dict[str, object]) -> None:
+    entry = aiortc_internals.PEER_CONNECTION_CONNECT
+    method: Any = getattr(RTCPeerConnection, entry.attribute)
+    assert method.__qualname__ == entry.where, entry.changed(
+        f"is now named {method.__qualname__} in tracebacks")
+
+
+async def test_aioice_has_the_private_names_we_use(loopback_prefix: str) -> None:
+    """A real aioice connection that gathered on one loopback address, and its socket."""
+    connection = aioice.Connection(ice_controlling=True)
+    try:
+        with ice_addresses([f"{loopback_prefix}.1"]):
+            await connection.gather_candidates()
+        assert [c.host for c in connection.local_candidates] == [f"{loopback_prefix}.1"], \
+            aioice_internals.GATHER_READS_HOST_ADDRESSES.changed("ignores our host addresses")
+        protocols = aioice_internals.connection_protocols(connection)
+        assert protocols, aioice_internals.CONNECTION_PROTOCOLS.changed("is empty")
+        assert_shapes(aioice_internals.UPSTREAM,
+                      {"aioice.ice": aioice.ice, "Connection": connection,
+                       "StunProtocol": protocols[0]})
+    finally:
+        await connection.close()
+
+
+def test_textual_has_the_private_names_we_use() -> None:
+    table: DataTable[Any] = DataTable()
+    assert_shapes(TEXTUAL_UPSTREAM, {"DataTable": table,
+                                     "TwoWayDict": table._row_locations})
+
+
+def test_a_missing_name_fails_with_one_line_naming_it_and_the_upgrade_doc() -> None:
+    class RTCRtpReceiver:  # an upgraded aiortc whose receiver lost the field
+        pass
+
+    message = problem(aiortc_internals.RECEIVER_RTCP_SSRC, RTCRtpReceiver())
+    assert message is not None
+    assert re.fullmatch(r"aiortc \S+ no longer has RTCRtpReceiver\.__rtcp_ssrc: see "
+                        r"docs/decisions\.md 'Upgrading pinned libraries'", message), message
+    with pytest.raises(RuntimeError, match=r"no longer has RTCRtpReceiver\.__rtcp_ssrc"):
+        aiortc_internals.receiver_rtcp_ssrc(RTCRtpReceiver())  # type: ignore[arg-type]
+
+
+def test_a_changed_signature_or_source_is_named() -> None:
+    entry = aiortc_internals.RECEIVER_SEND_PLI
+
+    class RTCRtpReceiver:
+        async def _send_rtcp_pli(self, ssrc: int, reason: str) -> None: ...
+
+    assert problem(entry, RTCRtpReceiver()) == entry.changed(
+        "now takes (ssrc, reason), not (media_ssrc)")
+    hook = aiortc_internals.SENDER_HANDLE_RTCP
+
+    class RTCRtpSender:
+        async def _handle_rtcp_packet(self, packet: Any) -> None: ...
+
+    assert problem(hook, RTCRtpSender()) == hook.changed(
+        "no longer contains `self._send_keyframe()`")
+
+
+# --- nothing outside the adapters ---------------------------------------------------
+
+def _private_names(entries: Iterable[Upstream]) -> set[str]:
+    return {e.attribute for e in entries if e.attribute.startswith("_")}
+
+
+def _uses(paths: Iterable[Path], names: Iterable[str], *, on_self: bool) -> list[str]:
+    """Lines that read or name an attribute ``.NAME`` or ``"NAME"`` (``self.NAME`` too if
+    ``on_self``: our own classes may have private names of their own)."""
+    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    before = r"\." if on_self else r"(?<!\bself)\."
+    pattern = re.compile(rf"(?:{before}|[\"'])(?:{alternatives})\b")
+    found = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    return found
+
+
+def _sources(*folders: str) -> list[Path]:
+    adapters = {ROOT / p for p in ADAPTERS}
+    return [p for folder in folders for p in sorted((ROOT / folder).rglob("*.py"))
+            if p not in adapters]
+
+
+def test_no_private_name_of_aiortc_or_aioice_outside_its_adapter() -> None:
+    names = _private_names((*aiortc_internals.UPSTREAM, *aioice_internals.UPSTREAM))
+    names |= {"_data", "get_host_addresses", "__connect"}  # packet._data, a module, a qualname
+    found = _uses(_sources("probes", "vcfleet", "tui"), names, on_self=False)
+    assert not found, "\n".join(found)
+
+
+def test_no_private_name_of_datatable_outside_fast_table() -> None:
+    found = _uses(_sources("tui"), _private_names(TEXTUAL_UPSTREAM), on_self=True)
+    assert not found, "\n".join(found)
