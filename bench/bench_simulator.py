@@ -131,7 +131,7 @@ def main() -> None:
         t0 = time.monotonic()
         subprocess.run([sys.executable, "-c",
                         "from pathlib import Path; from inventory import load_inventory; "
-                        "from vcfleet.simulator.core import prepare_state; "
+                        "from simulator.core import prepare_state; "
                         f"prepare_state(Path({str(state_dir)!r}), "
                         f"load_inventory({args.inventory!r}))"], check=True)
         print(f"host keys and certificate created in {time.monotonic() - t0:.2f} s "

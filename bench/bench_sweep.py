@@ -86,7 +86,7 @@ def simulator_workers(size: int) -> str:
     """``auto`` unless the fleet is too large for one worker's open-file limit: each worker
     budgets FILES_PER_ENDPOINT descriptors per endpoint under a hard limit that an
     unprivileged container cannot raise."""
-    from vcfleet.simulator.core import FILES_PER_ENDPOINT
+    from simulator.core import FILES_PER_ENDPOINT
 
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     if hard == resource.RLIM_INFINITY:

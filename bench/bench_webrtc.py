@@ -44,8 +44,8 @@ from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.p
 
 from inventory import Inventory, load_inventory  # noqa: E402
 from inventory.demofleet import DEMO_DIR  # noqa: E402
+from simulator.faults import load_faults  # noqa: E402
 from vcfleet.report import SweepReport  # noqa: E402
-from vcfleet.simulator.faults import load_faults  # noqa: E402
 from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit, run_sweep  # noqa: E402
 
 READY_TIMEOUT_S = 300.0

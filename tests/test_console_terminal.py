@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from vcfleet.simulator.testing import write_inventory
+from tests.simulated import write_inventory
 
 pytestmark = pytest.mark.timeout(60)
 

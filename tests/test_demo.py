@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from inventory import load_inventory
+from simulator import load_faults
 from tests.conftest import ROOT, require_tool
 from vcfleet.commands.demo import demo_faults_path
 from vcfleet.history import History
-from vcfleet.simulator import load_faults
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,7 +36,7 @@ pytestmark = [
 ]
 
 BROKEN_DOWN = {"so-y-te", "thach-cam", "muong-ly", "tam-chung"}
-"""Rooms vcfleet/demo_faults.yaml breaks so that their required SIP check fails."""
+"""Rooms simulator/demo_faults.yaml breaks so that their required SIP check fails."""
 
 
 def moved_demo_fleet(folder: Path) -> Path:

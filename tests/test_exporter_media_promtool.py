@@ -13,8 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import require_tool
+from tests.simulated import simulated_fleet
 from vcfleet.exporter import Exporter, ExporterConfig
-from vcfleet.simulator.testing import simulated_fleet
 from vcfleet.sweep import SweepOptions, parse_checks
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]

@@ -43,7 +43,7 @@ def demo_copy(folder: Path, prefix: str) -> Path:
 def district(tmp_path: Path, loopback_prefix: str) -> Iterator[tuple[Path, Served]]:
     import random
 
-    from vcfleet.simulator import SimulatorError
+    from simulator import SimulatorError
 
     for attempt in range(3):
         path = demo_copy(tmp_path / "fleet", loopback_prefix)

@@ -2,7 +2,7 @@
 stops answering mid-push, a device that says OK but keeps the old value.
 
 A real asyncssh server on loopback speaks the simulator's Cisco xAPI dialect
-(``vcfleet.simulator.cisco.CiscoSession``) with one misbehaviour switched in.
+(``simulator.cisco.CiscoSession``) with one misbehaviour switched in.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import pytest
 
 from inventory import Endpoint
 from inventory.loader import parse_inventory
+from simulator.cisco import CiscoSession
+from simulator.devices import Device
 from vcfleet.push.backup import backup_endpoint
 from vcfleet.push.driver import Deadlines, DriverOptions
 from vcfleet.push.engine import Change, EndpointResult, Outcome, push_endpoint
 from vcfleet.push.hostkeys import KnownHosts
 from vcfleet.push.progress import Progress
 from vcfleet.push.template import NativeChange
-from vcfleet.simulator.cisco import CiscoSession
-from vcfleet.simulator.devices import Device
 
 PASSWORD = "engine-test-Secret-3"
 
@@ -231,7 +231,7 @@ import asyncssh
 from inventory.loader import parse_inventory
 from tests.test_push_engine import PASSWORD, Misbehaving, _Auth, _serve
 from vcfleet.cli import main
-from vcfleet.simulator.devices import Device
+from simulator.devices import Device
 
 tmp, address = Path(sys.argv[1]), sys.argv[2]
 loop = asyncio.new_event_loop()

@@ -19,8 +19,8 @@ from types import TracebackType
 import pytest
 
 from inventory import Inventory, load_inventory
+from simulator import Simulator, parse_faults
 from vcfleet.cli import main
-from vcfleet.simulator import Simulator, parse_faults
 
 PASSWORD = "Simulated-push-Secret-7"
 
@@ -124,7 +124,7 @@ def serve(tmp_path: Path, prefix: str, faults: str = "") -> Iterator[Fleet]:
     """Serve the test fleet at PREFIX.1-5 (another random prefix if those are taken)."""
     import random
 
-    from vcfleet.simulator import SimulatorError
+    from simulator import SimulatorError
 
     for attempt in range(3):
         inventory = write_fleet(tmp_path / "fleet", prefix)

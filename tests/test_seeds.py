@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from probes.shaping import Shaper, seeded_rng
+from simulator.faults import parse_faults
 from tests.conftest import ROOT, SEED_ENV
-from vcfleet.simulator.faults import parse_faults
-from vcfleet.simulator.testing import simulated_fleet, write_inventory
+from tests.simulated import simulated_fleet, write_inventory
 
 DEADLINE = 30.0
 

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.simulated import simulated_fleet
 from vcfleet.exporter import Exporter, ExporterConfig
-from vcfleet.simulator.testing import simulated_fleet
 from vcfleet.sweep import SweepOptions
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]

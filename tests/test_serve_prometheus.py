@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ROOT, require_tool
-from vcfleet.simulator.testing import write_inventory
+from tests.simulated import write_inventory
 
 pytestmark = [pytest.mark.slow, pytest.mark.external, pytest.mark.timeout(150)]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from vcfleet.simulator.testing import write_inventory
+from tests.simulated import write_inventory
 
 DEADLINE = 30.0
 

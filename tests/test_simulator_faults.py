@@ -11,8 +11,8 @@ import asyncssh
 import pytest
 
 from inventory import InputError, load_inventory
-from vcfleet.simulator import load_faults, parse_faults
-from vcfleet.simulator.testing import PASSWORD, options_request, simulated_fleet
+from simulator import load_faults, parse_faults
+from tests.simulated import PASSWORD, options_request, simulated_fleet
 
 DATA = Path(__file__).parent / "data"
 DEADLINE = 5.0

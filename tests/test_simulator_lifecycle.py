@@ -12,8 +12,8 @@ import aiohttp
 import asyncssh
 import pytest
 
-from vcfleet.simulator import SimulatorError, parse_faults, raise_file_limit
-from vcfleet.simulator.testing import PASSWORD, options_request, simulated_fleet
+from simulator import SimulatorError, parse_faults, raise_file_limit
+from tests.simulated import PASSWORD, options_request, simulated_fleet
 
 
 async def test_stop_leaves_no_task_and_no_listener(tmp_path: Path, loopback_prefix: str) -> None:

@@ -14,8 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
-from vcfleet.simulator import parse_faults
-from vcfleet.simulator.testing import options_request, simulated_fleet
+from simulator import parse_faults
+from tests.simulated import options_request, simulated_fleet
 
 ANSWER_WAIT_S = 1.5
 

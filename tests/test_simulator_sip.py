@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from inventory import Inventory
-from vcfleet.simulator import Simulator
-from vcfleet.simulator.testing import options_request, parse_response, simulated_fleet
+from simulator import Simulator
+from tests.simulated import options_request, parse_response, simulated_fleet
 
 DEADLINE = 5.0
 

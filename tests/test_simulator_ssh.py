@@ -11,8 +11,8 @@ import asyncssh
 import pytest
 
 from inventory import Inventory
-from vcfleet.simulator import Simulator
-from vcfleet.simulator.testing import PASSWORD, simulated_fleet
+from simulator import Simulator
+from tests.simulated import PASSWORD, simulated_fleet
 
 CISCO, POLY = 1, 2
 DEADLINE = 10.0

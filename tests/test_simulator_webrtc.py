@@ -7,8 +7,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from vcfleet.simulator import parse_faults, webrtc
-from vcfleet.simulator.testing import TOKEN, simulated_fleet
+from simulator import parse_faults, webrtc
+from tests.simulated import TOKEN, simulated_fleet
 
 pytestmark = pytest.mark.skipif(not webrtc.available(),
                                 reason="probes.webrtc_responder is not there")

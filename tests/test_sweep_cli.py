@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from simulator import parse_faults
 from tests.conftest import ROOT
-from vcfleet.simulator import parse_faults
-from vcfleet.simulator.testing import simulated_fleet
+from tests.simulated import simulated_fleet
 
 
 async def vcfleet(*args: str, interrupt: bool = False,

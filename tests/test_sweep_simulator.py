@@ -15,9 +15,9 @@ import pytest
 
 from inventory import Inventory
 from inventory.model import WebrtcService
+from simulator import parse_faults
+from tests.simulated import simulated_fleet
 from vcfleet.report import SweepReport, Verdict
-from vcfleet.simulator import parse_faults
-from vcfleet.simulator.testing import simulated_fleet
 from vcfleet.sweep import SweepOptions, parse_checks, run_sweep
 
 NET = parse_checks("net")

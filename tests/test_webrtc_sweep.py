@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from probes.webrtc import Settings
+from simulator.faults import parse_faults
+from tests.simulated import simulated_fleet
 from vcfleet.report import Verdict
-from vcfleet.simulator.faults import parse_faults
-from vcfleet.simulator.testing import simulated_fleet
 from vcfleet.sweep import SweepOptions, run_sweep
 
 FAULTS = """

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--headless", action="store_true",
                         help="no console: run one sweep and print the readiness report")
     parser.add_argument("--faults", metavar="FILE", default=None,
-                        help="faults file (default: the demo's own, vcfleet/demo_faults.yaml)")
+                        help="faults file (default: the demo's own, simulator/demo_faults.yaml)")
     parser.add_argument("--format", choices=("md", "html"), default="md",
                         help="report format of --headless (default: md)")
     parser.add_argument("--ready-timeout", type=positive_seconds, default=READY_TIMEOUT_S,
@@ -74,7 +74,7 @@ def demo_dir() -> Path:
 
 def demo_faults_path() -> Path:
     """The faults file shipped with vcfleet for the demo."""
-    return Path(str(resources.files("vcfleet") / "demo_faults.yaml"))
+    return Path(str(resources.files("simulator") / "demo_faults.yaml"))
 
 
 def run(args: argparse.Namespace) -> int:

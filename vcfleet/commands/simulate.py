@@ -72,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from inventory import Inventory, Selector
+    from simulator import Faults, Simulator, load_faults
+    from simulator.control import serve_until_stopped
     from vcfleet.commands.common import inventory_of
-    from vcfleet.simulator import Faults, Simulator, load_faults
-    from vcfleet.simulator.control import serve_until_stopped
 
     inv = inventory_of(args)
     faults = load_faults(args.faults) if args.faults else Faults()

@@ -18,8 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from inventory import Endpoint
-from vcfleet import vendors
+from inventory import Endpoint, vendors
 from vcfleet.push.driver import (
     DriverOptions,
     PushError,

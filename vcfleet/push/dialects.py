@@ -2,7 +2,7 @@
 
 Pure functions, no I/O: the drivers (``asyncssh_driver``, ``netmiko_driver``)
 move the text, a dialect says what it means.  Native setting names come from
-``vcfleet.vendors``; a dialect works on native names and values only.
+``inventory.vendors``; a dialect works on native names and values only.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar, Protocol
 
-from vcfleet import vendors
+from inventory import vendors
 
 
 class Dialect(Protocol):

@@ -26,9 +26,8 @@ import jinja2.nodes
 import jinja2.runtime
 import jinja2.sandbox
 
-from inventory import Endpoint, InputError, Problem
+from inventory import Endpoint, InputError, Problem, vendors
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
-from vcfleet import vendors
 from vcfleet.push.dialects import DIALECTS
 
 TOP_LEVEL_KEYS = ("description", "settings", "vendor_lines")

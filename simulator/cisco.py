@@ -20,8 +20,8 @@ import hashlib
 import json
 from typing import Any
 
-from vcfleet.simulator.devices import Device
-from vcfleet.simulator.dialect import Reply
+from simulator.devices import Device
+from simulator.dialect import Reply
 
 SOFTWARE = "ce9.15.3.17"
 NOT_RECOGNIZED = Reply("Command not recognized.\n", ok=False)

@@ -3,10 +3,10 @@
 See docs/simulator.md.  ``Simulator`` is the Python API; ``vcfleet simulate`` the command.
 """
 
-from vcfleet.simulator.core import Simulator, raise_file_limit
-from vcfleet.simulator.endpoint import SimulatorError
-from vcfleet.simulator.faults import EndpointFaults, FaultRule, Faults, load_faults, parse_faults
-from vcfleet.simulator.state import default_state_dir
+from simulator.core import Simulator, raise_file_limit
+from simulator.endpoint import SimulatorError
+from simulator.faults import EndpointFaults, FaultRule, Faults, load_faults, parse_faults
+from simulator.state import default_state_dir
 
 __all__ = [
     "EndpointFaults",

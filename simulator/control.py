@@ -12,8 +12,8 @@ from aiohttp import web
 
 from inventory import InputError
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
-from vcfleet.simulator.core import Simulator
-from vcfleet.simulator.faults import Faults, load_faults, parse_faults
+from simulator.core import Simulator
+from simulator.faults import Faults, load_faults, parse_faults
 
 LIMITS = HttpLimits()
 """Header, body and idle timeouts of the control port (probes/httpserver.py)."""

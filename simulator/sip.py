@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from probes.shaping import Shaper
-from vcfleet.simulator.web import TcpListener
+from simulator.web import TcpListener
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The configuration a simulated codec holds, per vendor, and how values are checked.
 
-Every setting of ``vcfleet.vendors`` exists under its native name, plus a few
+Every setting of ``inventory.vendors`` exists under its native name, plus a few
 realistic extras, so that push drivers meet the same names on the simulator as
 on a real codec.  A ``Device`` is one endpoint's live state: its configuration
 (kept across reboots for the simulator's lifetime), its boot time and the
@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from inventory import Endpoint
-from vcfleet.vendors import BOOL_WORDS, SETTINGS
+from inventory.vendors import BOOL_WORDS, SETTINGS
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _int(low: int, high: int) -> Spec:
 
 STR = Spec()
 
-# Extras beyond vcfleet.vendors: (native name, spec, default).
+# Extras beyond inventory.vendors: (native name, spec, default).
 CISCO_EXTRAS: tuple[tuple[str, Spec, str], ...] = (
     ("Audio DefaultVolume", _int(0, 100), "50"),
     ("Conference AutoAnswer Delay", _int(0, 50), "0"),

@@ -23,13 +23,13 @@ import asyncssh
 from inventory import Endpoint, InputError, Inventory
 from inventory.secrets import resolve_secret
 from probes.shaping import Shaper, seeded_rng
-from vcfleet.simulator import cisco, poly, webrtc
-from vcfleet.simulator.devices import Device, native_names
-from vcfleet.simulator.faults import EndpointFaults
-from vcfleet.simulator.sip import SipTcp, SipUdp
-from vcfleet.simulator.ssh import SshService
-from vcfleet.simulator.web import HangingTcp, HangingUdp, HttpsService
-from vcfleet.simulator.webrtc import Listener
+from simulator import cisco, poly, webrtc
+from simulator.devices import Device, native_names
+from simulator.faults import EndpointFaults
+from simulator.sip import SipTcp, SipUdp
+from simulator.ssh import SshService
+from simulator.web import HangingTcp, HangingUdp, HttpsService
+from simulator.webrtc import Listener
 
 log = logging.getLogger(__name__)
 

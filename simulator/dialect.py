@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from vcfleet.simulator.devices import Device
+from simulator.devices import Device
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ class Session(Protocol):
 
 def new_session(device: Device) -> Session:
     """A session in the dialect of the device's vendor."""
-    from vcfleet.simulator.cisco import CiscoSession
-    from vcfleet.simulator.poly import PolySession
+    from simulator.cisco import CiscoSession
+    from simulator.poly import PolySession
 
     if device.endpoint.vendor == "cisco_ce":
         return CiscoSession(device)

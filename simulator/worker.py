@@ -1,6 +1,6 @@
 """A simulator worker process: serves endpoints ``i % N == INDEX`` of an inventory.
 
-Started by ``Simulator(workers=N)`` as ``python -m vcfleet.simulator.worker INDEX N``.
+Started by ``Simulator(workers=N)`` as ``python -m simulator.worker INDEX N``.
 Reads JSON commands, one per line, on stdin and answers each with one JSON line
 on stdout: ``start`` (inventory, state_dir, faults, reboot_s) -> ``{"ready": n}``,
 ``reload`` (faults) -> ``{"reloaded": n}``; errors as ``{"error": "..."}``.  Stops
@@ -28,9 +28,9 @@ def _shard(inv: Inventory, ids: list[str], index: int, count: int) -> Inventory:
 
 
 async def _serve(index: int, count: int) -> None:
-    from vcfleet.simulator import webrtc
-    from vcfleet.simulator.core import Simulator
-    from vcfleet.simulator.faults import Faults
+    from simulator import webrtc
+    from simulator.core import Simulator
+    from simulator.faults import Faults
 
     webrtc.available()  # import the responder (and aiortc) before the parent asks to start
 
@@ -79,7 +79,7 @@ async def _serve(index: int, count: int) -> None:
 
 
 def main() -> int:
-    """Entry point: ``python -m vcfleet.simulator.worker INDEX COUNT``."""
+    """Entry point: ``python -m simulator.worker INDEX COUNT``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     index, count = int(sys.argv[1]), int(sys.argv[2])

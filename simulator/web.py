@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from probes.httpserver import HttpLimits, guarded_protocol
-from vcfleet.simulator.devices import Device
+from simulator.devices import Device
 
 
 def status(device: Device) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def status(device: Device) -> dict[str, Any]:
 
 
 def _software(vendor: str) -> str:
-    from vcfleet.simulator import cisco, poly
+    from simulator import cisco, poly
 
     return {"cisco_ce": cisco.SOFTWARE, "poly": poly.VERSION}.get(vendor, "84.86.0.30")
 

@@ -15,8 +15,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from inventory import Inventory, load_inventory
-from vcfleet.simulator.core import Simulator
-from vcfleet.simulator.faults import Faults
+from simulator.core import Simulator
+from simulator.faults import Faults
 
 PASSWORD = "simulated-Secret-1"
 TOKEN = "simulated-token-1"

@@ -17,8 +17,8 @@ from typing import Protocol
 
 import asyncssh
 
-from vcfleet.simulator.devices import Device
-from vcfleet.simulator.dialect import Reply, Session, new_session
+from simulator.devices import Device
+from simulator.dialect import Reply, Session, new_session
 
 log = logging.getLogger(__name__)
 

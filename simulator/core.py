@@ -5,7 +5,7 @@
 - in-process (``workers=0``): every endpoint is served by the caller's event loop
   (small test fleets, and ``inspect()`` of a device's state);
 - worker processes (``workers=N``): endpoint *i* is served by worker ``i % N``,
-  a ``python -m vcfleet.simulator.worker`` child that talks JSON lines with the
+  a ``python -m simulator.worker`` child that talks JSON lines with the
   parent over its stdin and stdout.  This spreads the work of a full sweep
   (TLS handshakes, SSH key exchanges, WebRTC media) over the machine's cores.
 """
@@ -25,11 +25,11 @@ from types import TracebackType
 from typing import Any
 
 from inventory import Inventory
-from vcfleet.simulator import state
-from vcfleet.simulator.devices import Device
-from vcfleet.simulator.endpoint import Shared, SimulatedEndpoint, SimulatorError, start_all
-from vcfleet.simulator.faults import Faults
-from vcfleet.simulator.web import tls_context
+from simulator import state
+from simulator.devices import Device
+from simulator.endpoint import Shared, SimulatedEndpoint, SimulatorError, start_all
+from simulator.faults import Faults
+from simulator.web import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class _Worker:
 
     async def spawn(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vcfleet.simulator.worker", str(self.index), str(self.count),
+            sys.executable, "-m", "simulator.worker", str(self.index), str(self.count),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=1 << 20)
 

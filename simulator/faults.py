@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
 from inventory.loader import describe, locate
+from inventory.vendors import SETTINGS
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
-from vcfleet.vendors import SETTINGS
 
 ServiceMode = Literal["down", "hang"]
 SERVICES = ("sip", "ssh", "https", "webrtc")

@@ -14,8 +14,8 @@ Values that are empty or hold white space are shown in double quotes.
 
 from __future__ import annotations
 
-from vcfleet.simulator.devices import Device
-from vcfleet.simulator.dialect import Reply
+from simulator.devices import Device
+from simulator.dialect import Reply
 
 ILLEGAL = Reply("error: command has illegal parameters\n", ok=False)
 NOT_FOUND = Reply("error: command not found\n", ok=False)
