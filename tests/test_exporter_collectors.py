@@ -323,3 +323,25 @@ def test_a_check_that_could_not_run_is_unknown_not_failed() -> None:
                                 {"endpoint": "a", "check": "webrtc"}) is None
     assert reg.get_sample_value("vcfleet_probe_success",
                                 {"endpoint": "a", "check": "sip"}) == 1.0
+
+
+def test_probe_answers_keep_their_own_last_reliable_figures() -> None:
+    from vcfleet.exporter.probe import ProbeCollector, ProbeRequest
+
+    room = endpoint("a")
+    inv = Inventory(endpoints=(room,))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=0.0)
+    request = ProbeRequest(room, "media", frozenset({"webrtc"}), 10.0)
+
+    def answer(report: SweepReport) -> CollectorRegistry:
+        reg = CollectorRegistry(auto_describe=False)
+        reg.register(ProbeCollector(request, report, time.monotonic(),
+                                    state.record_probe(report)))
+        return reg
+
+    answer(sweep_of(room, {"webrtc": media(300.0, 5.0)}, 1000.0))
+    reg = answer(sweep_of(room, {"webrtc": media(900.0, 80.0, unreliable=True)}, 1060.0))
+    assert reg.get_sample_value("vcfleet_webrtc_rtt_seconds", {"endpoint": "a"}) == 0.3
+    assert reg.get_sample_value("vcfleet_probe_figures_timestamp_seconds",
+                                {"endpoint": "a", "check": "webrtc"}) == 1000.0
+    assert state.kept == {}  # the scheduled sweeps' series are another job's
