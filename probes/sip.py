@@ -60,6 +60,8 @@ MAGIC_COOKIE = "z9hG4bK"
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "l": "content-length",
            "m": "contact", "c": "content-type"}
 MAX_MESSAGE = 65536
+MAX_PHRASE = 64
+"""Longest reason phrase quoted in a verdict reason (``info.reason`` keeps it whole)."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,8 @@ def _result(resp: Response, received: float, ex: _Exchange, transport: str) -> P
     figures = {"rtt_ms": round(rtt_s * 1000.0, 3)}
     kind = answer_class(resp.code)
     info["class"] = kind.value
-    answered = f"SIP {resp.code} {resp.reason}".rstrip()
+    phrase = resp.reason if len(resp.reason) <= MAX_PHRASE else resp.reason[:MAX_PHRASE - 1] + "…"
+    answered = f"SIP {resp.code} {phrase}".rstrip()
     if kind is AnswerClass.AUTH_REQUIRED:
         info["auth_required"] = True
     if kind is AnswerClass.DOWN:

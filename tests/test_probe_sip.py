@@ -231,6 +231,14 @@ async def test_what_each_final_code_means(loopback_prefix: str, code: int, reaso
     assert result.reason == ("" if ok else f"SIP {code} {reason}: the SIP stack refuses calls")
 
 
+async def test_a_long_reason_phrase_is_cut_in_the_verdict_reason(loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    async with udp_responder(host, answer(403, "No " * 100)) as (_, port):
+        result = await probe(Target(host, port), FAST)
+    assert result.degraded == "SIP 403 " + ("No " * 100)[:63] + "…"
+    assert result.info["reason"] == ("No " * 100).strip()
+
+
 async def test_closed_udp_port_is_reported_quickly(loopback_prefix: str) -> None:
     host = f"{loopback_prefix}.1"
     async with udp_responder(host, answer()) as (_, port):

@@ -161,3 +161,20 @@ async def test_403_and_404_rooms_are_degraded_with_their_codes_in_every_format(
         text = runs[fmt][1]
         for reason in DEGRADED.values():
             assert reason.removeprefix("sip: ") in text, (fmt, text)
+
+
+async def test_status_faults_reach_worker_processes(tmp_path: Path,
+                                                    loopback_prefix: str) -> None:
+    """Faults cross to workers as ``Faults.to_json()``: a status must survive the trip,
+    at start and on reload."""
+    host = f"{loopback_prefix}.1"
+    faults = parse_faults(_status_faults(404), "faults.yaml")
+    async with simulated_fleet(tmp_path, loopback_prefix, faults, vendors=("cisco_ce",),
+                               workers=1) as (sim, _):
+        result = await probe(Target(host, 5060), FAST)
+        assert (result.ok, result.degraded) == (True, "SIP 404 Not Found")
+        await sim.reload_faults(parse_faults(
+            "- {select: id=cisco-ce-1, services: {sip: {status: 403, reason: Go away}}}\n",
+            "faults.yaml"))
+        result = await probe(Target(host, 5060, transport="tcp"), FAST)
+        assert (result.ok, result.degraded) == (True, "SIP 403 Go away")
