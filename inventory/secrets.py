@@ -41,13 +41,19 @@ def resolve_secret(ref: str, base_dir: Path | None = None) -> str | None:
 
 
 def _from_keyring(ref: str, rest: str) -> str:
+    """A keyring entry; keyring is the optional ``keyring`` extra, needed only for these."""
     service, _, user = rest.partition("/")
     try:
         import keyring
+        import keyring.errors
     except ImportError:
-        raise SecretUnavailable(f"secret {ref}: the 'keyring' package is not installed "
-                                "(pip install keyring)") from None
-    value = keyring.get_password(service, user)
+        raise SecretUnavailable(f"secret {ref}: the keyring package is not installed "
+                                "(pip install 'vcfleet[keyring]')") from None
+    try:
+        value = keyring.get_password(service, user)
+    except keyring.errors.KeyringError as exc:
+        # e.g. NoKeyringError on a server without a desktop keyring: one line, not a traceback
+        raise SecretUnavailable(f"secret {ref}: keyring error: {exc}") from None
     if value is None:
         raise SecretUnavailable(f"secret {ref}: no such entry in the keyring")
     return str(value)
