@@ -271,6 +271,21 @@ def test_odd_yaml_gives_located_problems(text: str, expected: list[str] | None) 
     assert caught.value.lines() == expected
 
 
+@pytest.mark.parametrize("loader", ["CSafeLoader", "SafeLoader"])
+def test_deep_nesting_message_is_ours_with_either_parser(
+        loader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml's own depth limit (PyYAML 6.0.4 wheels) never shows: same line, same place."""
+    from inventory import yamlpos
+
+    if not hasattr(yaml, loader):
+        pytest.skip(f"PyYAML is built without {loader}")
+    monkeypatch.setattr(yamlpos, "_Loader", getattr(yaml, loader))
+    for text, where in [("[" * 5000 + "]" * 5000, "1:65"), ("[\n" * 2000 + "]" * 2000, "65:1")]:
+        with pytest.raises(InputError) as caught:
+            parse_inventory(text, "x.yaml")
+        assert caught.value.lines() == [f"x.yaml:{where}: YAML error: nested deeper than 64 levels"]
+
+
 def random_value(rng: random.Random, depth: int = 0) -> object:
     """A random YAML value: scalars of every type, and small nested lists and mappings."""
     scalars: list[object] = [rng.randint(-5, 70000), rng.random(), True, None, "", "x",
