@@ -25,15 +25,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inventory.errors import InputError, Problem
-from inventory.loader import (
-    Inventory,
-    build_inventory,
-    describe,
-    merge_plain,
-    model_of,
-    parse_inventory,
-)
+from inventory.loader import Inventory, build_inventory, merge_plain, parse_inventory
 from inventory.model import DEFAULT_PROFILES, DEFAULT_TIERS, Endpoint, Profile
+from inventory.yamlerrors import describe, model_of
 from inventory.yamlpos import PosDict, PosList, decode, load
 
 
