@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from inventory.consistency import fleet_problems
 from inventory.errors import InputError, Problem
 from inventory.model import (
     DEFAULT_PROFILES,
@@ -346,35 +347,10 @@ class _Builder:
     def cross_check(self, endpoints: list[Endpoint], marks: list[Mark],
                     address_marks: list[Mark], tiers: list[str],
                     profiles: dict[str, Profile]) -> None:
-        first_id: dict[str, int] = {}
-        first_addr: dict[str, int] = {}
-        ids = {e.id for e in endpoints}
-        by_id = {e.id: e for e in endpoints}
-        for e, m, am in zip(endpoints, marks, address_marks, strict=True):
-            if e.id in first_id:
-                self.error(m, f"duplicate endpoint id '{e.id}' (first at line {first_id[e.id]})")
-            else:
-                first_id[e.id] = m[0]
-            if e.address in first_addr:
-                self.error(am, f"endpoint '{e.id}': duplicate address {e.address} "
-                               f"(first at line {first_addr[e.address]})")
-            else:
-                first_addr[e.address] = am[0]
-            if e.tier not in tiers:
-                self.error(m, f"endpoint '{e.id}': tier '{e.tier}' is not one of the "
-                              f"tiers ({', '.join(tiers)})")
-            if e.profile not in profiles:
-                self.error(m, f"endpoint '{e.id}': unknown profile '{e.profile}' "
-                              f"(defined: {', '.join(sorted(profiles))})")
-            if e.parent is not None and e.parent not in ids:
-                self.error(m, f"endpoint '{e.id}': parent '{e.parent}' does not exist")
-            elif e.parent is not None and e.parent == e.id:
-                self.error(m, f"endpoint '{e.id}': is its own parent")
-            elif e.parent is not None:
-                ptier = by_id[e.parent].tier
-                if ptier in tiers and e.tier in tiers and tiers.index(ptier) >= tiers.index(e.tier):
-                    self.error(m, f"endpoint '{e.id}': parent '{e.parent}' is a {ptier}, "
-                                  f"which is not above tier '{e.tier}'")
+        def where(i: int, field: str) -> Mark:
+            return address_marks[i] if field == "address" else marks[i]
+
+        self.problems.extend(fleet_problems(self.name, endpoints, where, tiers, profiles))
 
     # -- pydantic errors -> file positions ---------------------------------------------
 
