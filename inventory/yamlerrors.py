@@ -13,10 +13,13 @@ import reprlib
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from inventory.errors import Problem
 from inventory.yamlpos import Mark, PosDict, PosList
 
+COMPLETE = "complete_message"
+"""Error type of ``complete``."""
 PLAINTEXT_KEYS = ("password", "passwd", "pass", "secret_value")
 """Keys refused with a hint to use a secret reference instead."""
 
@@ -50,10 +53,13 @@ def locate(data: Any, loc: list[str], start: Mark, kind: str) -> tuple[Mark, lis
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, PosDict) and part in node:
-            mark = node.key_marks[part] if (last and kind == "extra_forbidden") else \
-                node.value_marks[part]
+            at_key = loc[i + 1:] == ["[key]"]  # pydantic's location of a mapping key's error
+            mark = node.key_marks[part] if (last and kind == "extra_forbidden") or at_key \
+                else node.value_marks[part]
             node = node[part]
             path.append(part)
+            if at_key:
+                break
         elif isinstance(node, PosList) and part.isdigit() and int(part) < len(node):
             mark = node.marks[int(part)]
             node = node[int(part)]
@@ -78,6 +84,14 @@ def _join_indexes(path: list[str]) -> list[str]:
     return out
 
 
+def complete(message: str, keyed: bool = False) -> PydanticCustomError:
+    """An error a validator raises whose message already says everything: ``describe``
+    prints it as it is (after the label), without the dotted key.  With ``keyed``,
+    ``{key}`` in it stands for the key of the value (a mapping value's validator
+    does not know its key)."""
+    return PydanticCustomError(COMPLETE, "{message}", {"message": message, "keyed": keyed})
+
+
 def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
              path: list[str]) -> str:
     """One clear message for a pydantic error."""
@@ -85,6 +99,9 @@ def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
     value = err.get("input")
     key = path[-1] if path else ""
     where = f"{label}: " if label else ""
+    if kind == COMPLETE:
+        message = str(err["ctx"]["message"])
+        return where + (message.replace("{key}", key) if err["ctx"]["keyed"] else message)
     if kind == "extra_forbidden":
         if key.lower() in PLAINTEXT_KEYS:
             return (f"{where}plaintext password is not allowed: use 'secret:' with env:VAR, "
