@@ -149,6 +149,8 @@ class _Builder:
         self.name = name
         self.path = path
         self.problems: list[Problem] = []
+        self.rejected: set[str] = set()
+        """Ids of endpoints rejected for their own errors: their children's parent exists."""
 
     def error(self, mark: Mark, message: str) -> None:
         self.problems.append(Problem(self.name, mark[0], mark[1], message))
@@ -325,6 +327,7 @@ class _Builder:
             except ValidationError:
                 found = self.report_endpoint(item, names, groups, defaults, mark, end, label)
                 if found is None:
+                    self.rejected.add(str(item.get("id")))
                     continue
                 endpoint = found
             out.append(endpoint)
@@ -350,7 +353,8 @@ class _Builder:
         def where(i: int, field: str) -> Mark:
             return address_marks[i] if field == "address" else marks[i]
 
-        self.problems.extend(fleet_problems(self.name, endpoints, where, tiers, profiles))
+        self.problems.extend(fleet_problems(self.name, endpoints, where, tiers, profiles,
+                                            rejected=self.rejected))
 
     # -- pydantic errors -> file positions ---------------------------------------------
 
