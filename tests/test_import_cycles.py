@@ -113,7 +113,7 @@ def shown(cycle: list[str]) -> str:
 
 
 def test_no_import_cycles_inside_the_packages() -> None:
-    graph = grimp.build_graph(*PACKAGES, cache_dir=None)
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=False, cache_dir=None)
     found = cycles(graph, PACKAGES)
     unexpected = [c for c in found if frozenset(c) not in ALLOWED]
     assert not unexpected, "import cycles:\n" + "\n".join(shown(c) for c in unexpected)
@@ -147,7 +147,8 @@ def package_with_a_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str
 
 
 def test_a_deliberate_cycle_is_found_and_named(package_with_a_cycle: str) -> None:
-    graph = grimp.build_graph(package_with_a_cycle, cache_dir=None)
+    graph = grimp.build_graph(package_with_a_cycle, exclude_type_checking_imports=False,
+                              cache_dir=None)
     assert cycles(graph, [package_with_a_cycle]) == [
         ["cyc.a", "cyc.b", "cyc.c", "cyc.a"],
         ["cyc.d", "cyc.d"],
