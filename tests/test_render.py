@@ -14,15 +14,12 @@ import pytest
 
 from inventory import Endpoint, Inventory, load_inventory
 from probes.base import ProbeResult
+from vcfleet.figures import key_figures
 from vcfleet.history import History
-from vcfleet.render import (
-    FLAKY_ROWS,
-    key_figures,
-    not_ready,
-    render_html,
-    render_markdown,
-    unit_name,
-)
+from vcfleet.render.html import render_html
+from vcfleet.render.markdown import render_markdown
+from vcfleet.render.readiness import FLAKY_ROWS, unit_name
+from vcfleet.render.verdicts import not_ready
 from vcfleet.report import CheckReport, EndpointReport, SweepReport, Verdict, judge
 
 T0 = 1_800_000_000.0
@@ -74,7 +71,7 @@ def test_markdown_lists_rooms_not_ready_with_contacts(demo: Inventory) -> None:
     text = render_markdown(report, demo, tz=UTC)
     assert text.startswith("# Readiness report — Thanh Hóa\n")
     assert "2027-01-15 08:00:00 +0000" in text
-    bad = not_ready(report)
+    bad = not_ready(report.endpoints)
     assert bad[0].verdict is Verdict.DOWN
     assert bad[-1].verdict is Verdict.DEGRADED
     for r in bad:
@@ -144,7 +141,7 @@ def test_failure_counts_from_history(demo: Inventory, tmp_path: Path) -> None:
         report = sample_report(demo, T0 + 3 * 600)
         text = render_markdown(report, demo, history=history)
     assert "Failures (7 days)" in text
-    down = not_ready(report)[0]
+    down = not_ready(report.endpoints)[0]
     line = next(line for line in text.splitlines() if f"({down.endpoint.id})" in line)
     assert line.rstrip().endswith("| 3 |")
 

@@ -18,8 +18,9 @@ from textual.widgets import DataTable, Footer, Label, Static
 from inventory import Endpoint
 from tui.console_screen import ConsoleScreen
 from tui.verdicts import figure_text, verdict_text
+from vcfleet.figures import KEY_FIGURES
 from vcfleet.history import HistoryEntry
-from vcfleet.render import KEY_FIGURES, format_time, unit_name
+from vcfleet.render.readiness import format_time, unit_name
 from vcfleet.report import CheckReport, EndpointReport, Verdict
 from vcfleet.safe_text import safe_line
 

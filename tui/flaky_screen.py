@@ -18,7 +18,7 @@ from tui.console_screen import ConsoleScreen
 from tui.endpoint_table import short_unit
 from tui.verdicts import verdict_text
 from vcfleet.history import FlakyEndpoint
-from vcfleet.render import FAILURE_WINDOW_S, FLAKY_TITLE, failed_of, format_time
+from vcfleet.render.readiness import FAILURE_WINDOW_S, FLAKY_TITLE, failed_of, format_time
 from vcfleet.report import Verdict
 from vcfleet.safe_text import safe_line
 
