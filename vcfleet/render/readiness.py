@@ -122,7 +122,8 @@ def not_ready_table(rows: list[EndpointReport], inventory: Inventory,
 def flaky_table(report: SweepReport, inventory: Inventory, rooms: list[FlakyEndpoint],
                 tz: tzinfo | None) -> tuple[list[str], list[list[object]], list[Verdict]]:
     """Headers, cells and current verdicts of the "failed often" section."""
-    headers = ["Verdict now", "Room", "District", "Failed sweeps", "Down", "Degraded",
+    headers = ["Verdict now", "Room", "District", "Failed sweeps",
+               word(Verdict.DOWN).capitalize(), word(Verdict.DEGRADED).capitalize(),
                "Last failure", "Contact", "Phone"]
     latest = {r.endpoint.id: r for r in report.endpoints}
     table: list[list[object]] = []
