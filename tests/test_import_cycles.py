@@ -23,11 +23,7 @@ import pytest
 
 PACKAGES = ("inventory", "probes", "vcfleet", "simulator")
 
-ALLOWED: dict[frozenset[str], str] = {
-    frozenset({"vcfleet.history", "vcfleet.render"}):
-        "removed by the render-package branch (issue 13 item 3), which moves KEY_FIGURES "
-        "out of the renderer; delete this entry when that branch is merged",
-}
+ALLOWED: dict[frozenset[str], str] = {}
 """Circles tolerated for now, each with the reason; the test fails once one is gone."""
 
 
