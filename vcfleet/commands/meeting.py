@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from inventory import InputError
 from vcfleet.commands.common import add_force, inventory_of, positive_int
+from vcfleet.meetings.times import countdown, local_time
 from vcfleet.outfile import check_output, write_output
 from vcfleet.safe_text import safe_json, safe_line
 
@@ -97,29 +98,6 @@ def _history(args: argparse.Namespace) -> History | None:
 
 
 # -- list -------------------------------------------------------------------------
-
-
-def countdown(meeting: Meeting, now: datetime) -> str:
-    """"in 1 h 20 min", "in progress (ends 16:00)" or "ended"."""
-    if meeting.is_past(now):
-        return "ended"
-    if now >= meeting.start:
-        return f"in progress (ends {meeting.local(meeting.end):%H:%M})"
-    left = int((meeting.start - now).total_seconds())
-    days, rest = divmod(left, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"in {days} d {hours} h"
-    if hours:
-        return f"in {hours} h {minutes} min"
-    return f"in {minutes} min" if minutes else f"in {seconds} s"
-
-
-def local_time(meeting: Meeting, when: datetime | None = None) -> str:
-    """A time as people read it, in the meeting's own offset: ``2026-12-01 14:00 +07:00``."""
-    t = meeting.local(when or meeting.start)
-    return f"{t:%Y-%m-%d %H:%M} {t.isoformat()[-6:]}"
 
 
 def _list(args: argparse.Namespace) -> int:
