@@ -145,3 +145,12 @@ def test_past_meetings_are_never_swept() -> None:
         refuse_past(m, m.end)
     assert exc.value.lines() == ["meeting 'hoi-nghi-tinh-2026-12-01' ended at 2026-12-01 16:00 "
                                  "+0700: past meetings are kept for the history and never swept"]
+
+
+def test_the_documented_example_loads_against_the_demo_fleet(demo_inventory_path: Path) -> None:
+    from tests.conftest import ROOT
+    from vcfleet.meetings import load_meetings
+
+    inv = load_inventory(demo_inventory_path)
+    meetings = load_meetings(ROOT / "docs" / "examples" / "meetings.yaml")
+    assert [len(meetings.rooms(m, inv)) > 0 for m in meetings] == [True, True]
