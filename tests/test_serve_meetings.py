@@ -93,6 +93,13 @@ async def test_a_check_of_exactly_the_meetings_rooms_runs_at_the_offset(
                 ("hop-thu",), ("hop-hai",)}
             assert ex.meetings.next_check() is not None
             assert ex.meetings.next_check()[1].id == "hop-hai"  # type: ignore[index]
+            # a bad meetings file keeps the previous meetings, and says where it is wrong
+            good = meetings.read_text("utf-8")
+            meetings.write_text(good.replace("duration: 2h", "duration: 2 hours", 1),
+                                encoding="utf-8")
+            answer = await scrape(ex.port, "/-/reload", "POST")
+            assert f"{meetings}:5:15: meeting 'hop-thu': duration: expected a duration" in answer
+            assert len(ex.meetings.upcoming()) == 2
         finally:
             await ex.stop()
             checks = history.meeting_checks("hop-thu", limit=5)

@@ -354,7 +354,7 @@ class Exporter:
     async def _reload(self, request: web.Request) -> web.Response:
         problems = await self.reload()
         if problems:
-            text = "reload failed, the previous inventory stays in force:\n"
+            text = "reload failed, the file named below keeps its previous contents in force:\n"
             return web.Response(status=400, text=text + "\n".join(problems) + "\n")
         return web.Response(text=f"inventory reloaded: {len(self.state.endpoints)} "
                                  "endpoints in scope.\n")
