@@ -144,7 +144,7 @@ def test_past_meetings_are_never_swept() -> None:
     with pytest.raises(InputError) as exc:
         refuse_past(m, m.end)
     assert exc.value.lines() == ["meeting 'hoi-nghi-tinh-2026-12-01' ended at 2026-12-01 16:00 "
-                                 "+0700: past meetings are kept for the history and never swept"]
+                                 "+07:00: past meetings are kept for the history and never swept"]
 
 
 def test_the_documented_example_loads_against_the_demo_fleet(demo_inventory_path: Path) -> None:

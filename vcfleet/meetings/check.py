@@ -52,8 +52,10 @@ def refuse_past(meeting: Meeting, now: datetime | None = None) -> None:
     """InputError when the meeting has ended: past meetings are kept, never swept."""
     now = now or datetime.now(UTC)
     if meeting.is_past(now):
-        end = meeting.local(meeting.end).strftime("%Y-%m-%d %H:%M %z")
-        raise InputError(f"meeting '{meeting.id}' ended at {end}: past meetings are kept "
+        from vcfleet.meetings.times import local_time
+
+        raise InputError(f"meeting '{meeting.id}' ended at {local_time(meeting, meeting.end)}: "
+                         "past meetings are kept "
                          "for the history and never swept")
 
 
