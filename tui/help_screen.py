@@ -26,6 +26,7 @@ HELP = f"""\
 | `o` | sort by the column under the cursor (again: reverse); or click a header |
 | `r` | export the readiness report (HTML and Markdown files; the path is shown) |
 | `f` | rooms that failed often in the last 7 days, worst first (`enter`: details) |
+| `m` | with `--meetings`: upcoming meetings; `enter` scopes the console to one |
 | `t` | hide or show the tree of units |
 | `tab` | move between tree, filter and table |
 | `?` | this help |

@@ -32,6 +32,11 @@ class ReadinessHeader(Widget):
             yield self._status
             yield self._progress
 
+    def show_title(self, title: str) -> None:
+        """Replace the title (the fleet's, or the meeting's the console is scoped to)."""
+        self._title = title
+        self.query_one("#header-title", Label).update(Text(safe_line(title)))
+
     def show_counts(self, counts: dict[Verdict, int]) -> None:
         """Show how many rooms are in each verdict (UNKNOWN: not yet checked)."""
         text = Text()
