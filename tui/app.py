@@ -340,7 +340,7 @@ class ConsoleApp(App[int]):
     @work(thread=True, group="export", exit_on_error=False)
     def _export_meeting(self, meeting: Meeting) -> None:
         from vcfleet.meetings.check import last_changes
-        from vcfleet.meetings.page import page_html, page_xlsx
+        from vcfleet.render.meeting import page_html, page_xlsx
 
         try:
             assert self.meetings is not None

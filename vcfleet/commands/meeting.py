@@ -102,7 +102,7 @@ def _history(args: argparse.Namespace) -> History | None:
 
 def _list(args: argparse.Namespace) -> int:
     from vcfleet.meetings.check import meeting_json
-    from vcfleet.tables import render_table
+    from vcfleet.render.table import render_table
 
     meetings = _meetings(args)
     inv = inventory_of(args)
@@ -157,17 +157,18 @@ def _check(args: argparse.Namespace) -> int:
 
 def render_check(result: MeetingResult, fmt: str) -> str:
     """A meeting check as table, JSON or CSV."""
-    from vcfleet.commands.sweep import render_csv, render_text
+    from vcfleet.render.csv import report_csv
+    from vcfleet.render.table import report_table
 
     if fmt == "json":
         return safe_json(json.dumps(result.to_json(), ensure_ascii=False, indent=2)) + "\n"
     if fmt == "csv":
-        return render_csv(result.report)
+        return report_csv(result.report)
     m = result.meeting
     head = (f"Meeting {m.id}: {safe_line(m.title)}\n"
             f"Starts {local_time(m)} ({countdown(m, datetime.now(UTC))})\n\n")
     names = {r.endpoint.id: r.endpoint.name for r in result.report.endpoints}
-    return head + render_text(result.report) + "\n" + render_changes(m, result.changes, names)
+    return head + report_table(result.report) + "\n" + render_changes(m, result.changes, names)
 
 
 def render_changes(meeting: Meeting, changes: Changes, names: dict[str, str]) -> str:
@@ -195,7 +196,7 @@ def render_changes(meeting: Meeting, changes: Changes, names: dict[str, str]) ->
 
 def _report(args: argparse.Namespace) -> int:
     from vcfleet.meetings.check import check_meeting, last_changes, refuse_past
-    from vcfleet.meetings.page import page_html, page_xlsx
+    from vcfleet.render.meeting import page_html, page_xlsx
     from vcfleet.sweep import SweepOptions
 
     meetings = _meetings(args)

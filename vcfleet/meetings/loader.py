@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
 
 # The inventory's error helpers, imported here only (they are moving to their own module).
-from inventory.loader import describe, locate
+from inventory.yamlerrors import validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
 from vcfleet.meetings.model import Meeting
 
@@ -163,10 +163,7 @@ class _Builder:
             try:
                 meeting = Meeting.model_validate(dict(item))
             except ValidationError as exc:
-                for err in exc.errors():
-                    loc = [str(p) for p in err["loc"]]
-                    where, path = locate(item, loc, mark, err["type"])
-                    self.error(where, describe(err, ".".join(path), label, Meeting, path))
+                self.problems += validation_problems(exc, item, mark, Meeting, self.name, label)
                 continue
             if meeting.id in seen:
                 first = seen[meeting.id]

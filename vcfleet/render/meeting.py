@@ -19,14 +19,12 @@ from inventory.spreadsheet import guard_cell
 from vcfleet.history import HistoryEntry, MeetingCheck
 from vcfleet.meetings.changes import KINDS, Changes
 from vcfleet.meetings.model import Meeting
-from vcfleet.report import SYMBOLS, Verdict
+from vcfleet.render.verdicts import RANK, symbol, word
+from vcfleet.report import Verdict
 from vcfleet.safe_text import safe_line
 
-VERDICT_WORDS = {Verdict.READY: "ready", Verdict.DEGRADED: "degraded", Verdict.DOWN: "down",
-                 Verdict.UNKNOWN: "not checked"}
 CHANGE_WORDS = {"newly_down": "went down", "newly_degraded": "became degraded",
                 "recovered": "recovered"}
-ORDER = {Verdict.DOWN: 0, Verdict.UNKNOWN: 1, Verdict.DEGRADED: 2, Verdict.READY: 3}
 XLSX_COLUMNS = ("id", "name", "tier", "district", "verdict", "reasons", "contact", "phone",
                 "checked at")
 
@@ -64,7 +62,7 @@ def room_lines(rooms: Sequence[Endpoint], current: MeetingCheck) -> list[RoomLin
         entry: HistoryEntry | None = current.results.get(e.id)
         lines.append(RoomLine(e, entry.verdict, entry.reasons, entry.at) if entry else
                      RoomLine(e, Verdict.UNKNOWN, ("not checked",), None))
-    return sorted(lines, key=lambda r: ORDER[r.verdict])
+    return sorted(lines, key=lambda r: RANK[r.verdict])
 
 
 def _h(text: object) -> str:
@@ -98,9 +96,9 @@ def page_html(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
                    f'<span class="phone">{_h(meeting.organiser.phone)}</span></p>')
     out.append(f"<p>Rooms checked at {_h(checked)}: {len(lines)} rooms.</p>")
     out.append('<p class="counts">'
-               f'<span class="ready">{SYMBOLS[Verdict.READY]} {counts[Verdict.READY]} ready'
+               f'<span class="ready">{symbol(Verdict.READY)} {counts[Verdict.READY]} ready'
                "</span>"
-               f'<span class="down">{SYMBOLS[Verdict.DOWN]} {len(not_ready)} not ready'
+               f'<span class="down">{symbol(Verdict.DOWN)} {len(not_ready)} not ready'
                "</span>"
                f'<span class="down">{counts[Verdict.DOWN]} down</span>'
                f'<span class="degraded">{counts[Verdict.DEGRADED]} degraded</span>'
@@ -111,7 +109,7 @@ def page_html(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
     if not_ready:
         out += _table(("Room", "Status", "Reason", "Contact", "Phone"),
                       [(r, [f"{r.endpoint.name} ({r.endpoint.id})",
-                            f"{SYMBOLS[r.verdict]} {VERDICT_WORDS[r.verdict]}",
+                            f"{symbol(r.verdict)} {word(r.verdict)}",
                             "; ".join(r.reasons), r.endpoint.contact.name,
                             r.endpoint.contact.phone]) for r in not_ready])
     else:
@@ -167,7 +165,7 @@ def page_xlsx(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
     ws.append(list(XLSX_COLUMNS))
     for r in room_lines(rooms, current):
         e = r.endpoint
-        _append(ws, [e.id, e.name, e.tier, e.district or "", VERDICT_WORDS[r.verdict],
+        _append(ws, [e.id, e.name, e.tier, e.district or "", word(r.verdict),
                      "; ".join(r.reasons), e.contact.name, e.contact.phone,
                      _time(meeting, r.at, "%Y-%m-%d %H:%M")])
     ws.freeze_panes = "A2"
