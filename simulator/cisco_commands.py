@@ -100,7 +100,18 @@ def command(session: CiscoSession, rest: str) -> Reply:
         name, action = simple[key]
         action()
         return _ok(session, name)
-    return session.error("Result", "Unknown command", words, kind="")
+    return _unknown(session, words)
+
+
+def _unknown(session: CiscoSession, words: list[str]) -> Reply:
+    xpath = "/" + "/".join(words)
+    if session.json:
+        body = {"CommandResponse": {"Result": {"status": "Error",
+                                               "Reason": {"Value": "Unknown command"},
+                                               "XPath": {"Value": xpath}}}}
+        return Reply(json.dumps(body, indent=2) + "\n** end\n\nERROR\n", ok=False)
+    return Reply('*r Result (status=Error):\n*r Result Reason: "Unknown command"\n'
+                 f'*r Result XPath: "{xpath}"\n** end\n\nERROR\n', ok=False)
 
 
 class Feedback:
@@ -160,12 +171,13 @@ class Feedback:
                 g = ghost.lower().split()
                 if any(g[:len(e) - 1] == e[1:len(g) + 1] for e in status):
                     lines.append(f"*s {ghost} (ghost=True):")
-        for name, fields in change.events:
+        blocks = [lines] if lines else []
+        for name, fields in change.events:  # each event is a block of its own
             if any(e[1:] in ([], [name.lower()]) for e in events):
-                lines += [f"*e {name} {leaf}: " + (f'"{v}"' if q else v)
-                          for leaf, v, q in fields]
-        if lines:
-            self.write("\n".join(lines) + "\n** end\n")
+                blocks.append([f"*e {name} {leaf}: " + (f'"{v}"' if q else v)
+                               for leaf, v, q in fields])
+        for block in blocks:
+            self.write("\n".join(block) + "\n** end\n")
 
 
 def _words(expression: str) -> list[str]:

@@ -110,7 +110,8 @@ class RegistrationAgent:
         if target is None:
             self.state.set_registration("Failed", "DNS lookup failed", proxy, "DNSFailed")
             return RETRY_S
-        if self.state.registration.status != "Registered":
+        now = self.state.registration
+        if now.status != "Registered" or now.registrar != proxy:  # not a plain refresh
             self.state.set_registration("Registering", "", proxy, "Active")
         self.cseq += 1
         answer = await register(self.address, target, uri.removeprefix("sip:"),
