@@ -169,6 +169,10 @@ class SimulatedEndpoint:
         await self.reconcile(strict=True)
         if self.faults.flap_s:
             self._flap_task = asyncio.create_task(self._flap(self.faults.flap_s))
+
+    async def register(self) -> None:
+        """Start keeping the codec registered; return once the first REGISTER has its
+        outcome (after ``start``, once every endpoint listens, so as not to slow it)."""
         if self.registration is not None:
             self.registration.start()
             await self.registration.first_attempt()
@@ -307,3 +311,4 @@ async def start_all(endpoints: Sequence[SimulatedEndpoint],
     if errors:
         await asyncio.gather(*(ep.stop() for ep in endpoints), return_exceptions=True)
         raise errors[0]
+    await asyncio.gather(*(ep.register() for ep in endpoints))

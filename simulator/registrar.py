@@ -12,11 +12,12 @@ retransmitted on RFC 3261's Timer E schedule (0.5 s, doubling) until its deadlin
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import errno
 import hashlib
 import ipaddress
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -149,68 +150,91 @@ def _uri(header: str) -> str:
     return value.removeprefix("sip:").removeprefix("sips:")
 
 
-class _Transaction(asyncio.DatagramProtocol):
-    def __init__(self, branch: str) -> None:
-        self.branch = branch
-        self.answer: asyncio.Future[tuple[int, str, int]] = (
-            asyncio.get_running_loop().create_future())
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        with contextlib.suppress(UnicodeDecodeError, ValueError, IndexError):
-            text = data.decode()
-            head, _, _ = text.partition("\r\n\r\n")
-            lines = head.split("\r\n")
-            version, code, phrase = [*lines[0].split(" ", 2), ""][:3]
-            if version != "SIP/2.0" or self.branch not in head or int(code) < 200:
-                return
-            expires = EXPIRES_S
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                if name.strip().lower() == "expires":
-                    expires = int(value.strip())
-            if not self.answer.done():
-                self.answer.set_result((int(code), phrase.strip(), expires))
+def _answer(data: bytes, branch: str) -> tuple[int, str, int] | None:
+    """(status, reason, granted expiry) of a final response to our transaction, else None."""
+    try:
+        head = data.decode().partition("\r\n\r\n")[0]
+        lines = head.split("\r\n")
+        version, code, phrase = [*lines[0].split(" ", 2), ""][:3]
+        if version != "SIP/2.0" or branch not in head or int(code) < 200:
+            return None
+        expires = EXPIRES_S
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "expires":
+                expires = int(value.strip())
+        return int(code), phrase.strip(), expires
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 async def register(local: str, registrar: tuple[str, int], aor: str, *, call_id: str,
                    cseq: int, expires: int = EXPIRES_S, timeout_s: float = 4.0,
                    ) -> tuple[int, str, int] | None:
     """Send one REGISTER from ``local`` (the codec's address); the final answer
-    (status, reason, granted expiry) or None when none came within ``timeout_s``."""
+    (status, reason, granted expiry) or None when none came within ``timeout_s``.
+
+    A bare non-blocking socket with a reader callback and retransmission timers (no
+    task, no transport): hundreds of codecs register at once when the simulator starts.
+    """
     loop = asyncio.get_running_loop()
     branch = "z9hG4bK" + secrets.token_hex(8)
+    sock = socket.socket(socket.AF_INET6 if ":" in local else socket.AF_INET,
+                         socket.SOCK_DGRAM)
     try:
-        transport, proto = await loop.create_datagram_endpoint(
-            lambda: _Transaction(branch), local_addr=(local, 0), remote_addr=registrar)
+        sock.setblocking(False)
+        sock.bind((local, 0))
+        sock.connect(registrar)
     except OSError:  # no route from the codec's address (loopback to a real address)
+        sock.close()
         return None
+    port = sock.getsockname()[1]
+    user, _, domain = aor.rpartition("@")
+    message = (f"REGISTER sip:{domain} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {local}:{port};branch={branch};rport\r\n"
+               "Max-Forwards: 70\r\n"
+               f"From: <sip:{aor}>;tag={hashlib.sha1(call_id.encode()).hexdigest()[:8]}\r\n"
+               f"To: <sip:{aor}>\r\n"
+               f"Call-ID: {call_id}\r\n"
+               f"CSeq: {cseq} REGISTER\r\n"
+               f"Contact: <sip:{user or aor}@{local}:{REGISTRAR_PORT}>\r\n"
+               f"Expires: {expires}\r\n"
+               "User-Agent: vcfleet-simulator\r\n"
+               "Content-Length: 0\r\n\r\n").encode()
+    done: asyncio.Future[tuple[int, str, int] | None] = loop.create_future()
+    deadline = loop.time() + timeout_s
+    timer: list[asyncio.TimerHandle] = []
+
+    def readable() -> None:
+        try:
+            data = sock.recv(65536)
+        except OSError:  # nothing yet, or an ICMP error: keep retransmitting
+            return
+        answer = _answer(data, branch)
+        if answer is not None and not done.done():
+            done.set_result(answer)
+
+    def send(interval: float) -> None:  # RFC 3261 Timer E: 0.5 s, doubling, at most 4 s
+        if done.done():
+            return
+        left = deadline - loop.time()
+        if left <= 0:
+            done.set_result(None)
+            return
+        try:
+            sock.send(message)
+        except OSError as exc:
+            if exc.errno not in (errno.ECONNREFUSED, errno.EAGAIN):
+                done.set_result(None)
+                return
+        timer[:] = [loop.call_later(min(interval, left), send, min(interval * 2, 4.0))]
+
+    loop.add_reader(sock.fileno(), readable)
     try:
-        port = transport.get_extra_info("sockname")[1]
-        user = aor.split("@", 1)[0]
-        domain = aor.split("@", 1)[-1]
-        message = (f"REGISTER sip:{domain} SIP/2.0\r\n"
-                   f"Via: SIP/2.0/UDP {local}:{port};branch={branch};rport\r\n"
-                   "Max-Forwards: 70\r\n"
-                   f"From: <sip:{aor}>;tag={hashlib.sha1(call_id.encode()).hexdigest()[:8]}\r\n"
-                   f"To: <sip:{aor}>\r\n"
-                   f"Call-ID: {call_id}\r\n"
-                   f"CSeq: {cseq} REGISTER\r\n"
-                   f"Contact: <sip:{user}@{local}:{REGISTRAR_PORT}>\r\n"
-                   f"Expires: {expires}\r\n"
-                   "User-Agent: vcfleet-simulator\r\n"
-                   "Content-Length: 0\r\n\r\n").encode()
-        deadline = loop.time() + timeout_s
-        interval = 0.5
-        while True:
-            try:
-                transport.sendto(message)
-            except OSError:
-                return None
-            wait = min(interval, deadline - loop.time())
-            if wait <= 0:
-                return None
-            with contextlib.suppress(TimeoutError):
-                return await asyncio.wait_for(asyncio.shield(proto.answer), wait)
-            interval = min(interval * 2, 4.0)
+        send(0.5)
+        return await done
     finally:
-        transport.close()
+        loop.remove_reader(sock.fileno())
+        for handle in timer:
+            handle.cancel()
+        sock.close()
