@@ -24,8 +24,8 @@ from pydantic import (
 )
 
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
-from inventory.loader import describe, locate, shown
 from inventory.vendors import SETTINGS
+from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
 from simulator.device_faults import DeviceFault, DeviceFaults, merge_device
 
@@ -259,13 +259,8 @@ def parse_faults(text: str, name: str) -> Faults:
             marks.append(item.value_marks.get("select", mark)
                          if isinstance(item, PosDict) else mark)
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = [str(p) for p in err["loc"]]
-                where, path = locate(item, loc, mark, err["type"])
-                dotted = ".".join(path)
-                problems.append(Problem(name, *where,
-                                        describe(err, dotted, f"fault {i + 1}", FaultRule,
-                                                 path)))
+            problems.extend(validation_problems(exc, item, mark, FaultRule, name,
+                                                f"fault {i + 1}"))
     if problems:
         raise InputError(problems)
     return Faults(tuple(rules), name, tuple(marks))

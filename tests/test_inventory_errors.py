@@ -327,3 +327,18 @@ def test_values_of_every_type_anywhere_never_crash_the_loader() -> None:
         problems = problems_of(text.encode())
         for line in problems or []:
             assert line.startswith("fuzz.yaml:"), (line, text)
+
+
+def test_a_rejected_endpoint_gives_its_children_no_false_parent_error() -> None:
+    text = ("endpoints:\n"
+            "  - {id: hub, name: H, tier: province, address: 127.0.0.1, vendor: cisco_ce,"
+            " services: {sip: {port: 99999}}}\n"
+            "  - {id: a, name: A, tier: commune, parent: hub, address: 127.0.0.2, vendor: poly}\n"
+            "  - {id: b, name: B, tier: commune, parent: nowhere, address: 127.0.0.3,"
+            " vendor: poly}\n")
+    with pytest.raises(InputError) as caught:
+        parse_inventory(text, "x.yaml")
+    assert caught.value.lines() == [
+        "x.yaml:2:101: endpoint 'hub': services.sip.port: port must be between 1 and 65535, "
+        "got 99999",
+        "x.yaml:4:5: endpoint 'b': parent 'nowhere' does not exist"]

@@ -32,10 +32,6 @@ class Verdict(StrEnum):
     was cancelled before it finished."""
 
 
-SYMBOLS = {Verdict.READY: "✔", Verdict.DEGRADED: "▲", Verdict.DOWN: "✖", Verdict.UNKNOWN: "…"}
-"""A symbol per verdict, so that a report reads without colour."""
-
-
 class Thresholds(BaseModel):
     """Figures at which a room becomes degraded (defaults from ITU-T G.114, testRTC, Webex)."""
 
