@@ -166,14 +166,6 @@ class CiscoSession:
 
     # -- output -----------------------------------------------------------------
 
-    def result(self, root: str, prefix: str, leaves: list[Leaf]) -> Reply:
-        """A successful reply listing leaves (``*s``/``*c``/``*r`` lines or JSON)."""
-        return self._result(root, prefix, leaves)
-
-    def error(self, what: str, reason: str, query: list[str], kind: str = "") -> Reply:
-        """An error reply (``*r WHAT (status=Error):`` ... ``ERROR``)."""
-        return self._error(what, reason, query, kind)
-
     def _result(self, root: str, prefix: str, leaves: list[Leaf]) -> Reply:
         if self.json:
             tree: dict[str, Any] = {}

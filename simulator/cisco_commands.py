@@ -24,13 +24,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from simulator.codec_state import Change
+from simulator.devices import Device
 from simulator.dialect import Reply
 
-if TYPE_CHECKING:
-    from simulator.cisco import CiscoSession
+
+class CiscoSession(Protocol):
+    """What the commands need of a Cisco session (simulator/cisco.py)."""
+
+    device: Device
+    json: bool
+
+    def status_leaves(self) -> list[tuple[list[str], str, bool]]:
+        """Every status leaf: (path words, value, quoted)."""
 
 MAX_EXPRESSIONS = 38
 """CE's limit of feedback expressions per session."""
