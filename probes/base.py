@@ -48,7 +48,8 @@ class ProbeResult:
     credential reference that does not resolve here): it says nothing about the room.
     ``degraded`` is set when the check reached the service, so ``ok`` stays true, but
     what the service answered degrades the room (``"SIP 403 Forbidden"``); judge()
-    makes the room degraded with it as the reason.
+    makes the room degraded with it as the reason.  ``details`` holds structured data
+    that is neither a figure nor info (lists, nested objects), for the sweep JSON.
     """
 
     ok: bool
@@ -59,6 +60,9 @@ class ProbeResult:
     unreliable: bool = False
     unchecked: bool = False
     degraded: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Structured, check-specific entries of the sweep JSON, merged at its top level
+    (the device check's ``registration``, ``peripherals``, ``diagnostics``...)."""
 
     @classmethod
     def cannot_check(cls, reason: str) -> ProbeResult:
@@ -74,6 +78,7 @@ class ProbeResult:
         """The check's entry in the sweep JSON: ``{"ok", **figures, "up", "down", ...}``."""
         out: dict[str, Any] = {"ok": self.ok}
         out.update(self.figures)
+        out.update(self.details)
         for direction, figs in self.directions.items():
             out[direction] = dict(figs)
         if self.reason:

@@ -26,13 +26,16 @@ from typing import Any
 
 from inventory import Inventory
 from simulator import state
-from simulator.devices import Device
+from simulator.devices import SIP_DOMAIN, Device
 from simulator.endpoint import Shared, SimulatedEndpoint, SimulatorError, start_all
 from simulator.faults import Faults
+from simulator.registrar import REGISTRAR_PORT, Registrar, default_registrar
 from simulator.web import tls_context
 
 log = logging.getLogger(__name__)
 
+SIP_PROXY_NAME = f"sip.{SIP_DOMAIN}"
+"""The province's proxy as the codecs are configured with it; resolves to the registrar."""
 FILES_PER_ENDPOINT = 24
 """Open files to budget per endpoint: its listeners plus the connections of a sweep."""
 WORKER_START_TIMEOUT_S = 60.0
@@ -71,12 +74,16 @@ class Simulator:
     (default: ``state.default_state_dir()``).  ``reboot_s`` is how long a
     rebooting device stays away.  ``seed`` seeds the random losses and delays of the
     faults (``loss_pct``, ``jitter_ms``), one generator per endpoint, so that a run can
-    be repeated; None picks one at random (``self.seed`` tells which).
+    be repeated; None picks one at random (``self.seed`` tells which).  ``registrar``
+    is the address of the province's SIP registrar (port 5060), where the codecs'
+    default proxy ``sip.thanhhoa.gov.vn`` points (default: ``default_registrar``);
+    ``serve_registrar=False`` (worker processes) leaves serving it to the parent.
     """
 
     def __init__(self, inventory: Inventory, faults: Faults | None = None,
                  state_dir: Path | None = None, workers: int = 0,
-                 reboot_s: float = 1.0, seed: int | None = None) -> None:
+                 reboot_s: float = 1.0, seed: int | None = None,
+                 registrar: str | None = None, serve_registrar: bool = True) -> None:
         self.inventory = inventory
         self.seed = seed if seed is not None else secrets.randbelow(1 << 32)
         self.faults = faults or Faults()
@@ -84,6 +91,10 @@ class Simulator:
         self.workers = max(0, workers)
         self.reboot_s = reboot_s
         self.endpoints: dict[str, SimulatedEndpoint] = {}
+        self.registrar_address = registrar or default_registrar(
+            [e.address for e in inventory.endpoints])
+        self.registrar: Registrar | None = None
+        self._serve_registrar = serve_registrar
         self.startup_s = 0.0
         self._shared: Shared | None = None
         self._procs: list[_Worker] = []
@@ -119,6 +130,8 @@ class Simulator:
             else:
                 cert, key = state.tls_files(self.state_dir)
             log.info("state ready in %.2f s", time.monotonic() - t0)
+            if self._serve_registrar:
+                await self._start_registrar()
             if self.workers:
                 await self._spawn_workers()
                 await self._start_workers()
@@ -129,12 +142,30 @@ class Simulator:
             raise
         self.startup_s = time.monotonic() - t0
 
+    async def _start_registrar(self) -> None:
+        by_address = {e.address: e for e in self.inventory.endpoints}
+
+        def refuse(source: str) -> tuple[int, str] | None:
+            endpoint = by_address.get(source)
+            if endpoint is None:
+                return None
+            faults = self.faults.for_endpoint(endpoint, self.inventory)
+            return (403, "Forbidden") if faults.device.registration_fail else None
+
+        registrar = Registrar(self.registrar_address, REGISTRAR_PORT, refuse)
+        try:
+            await registrar.start()
+        except OSError as exc:
+            raise SimulatorError(f"cannot listen on {self.registrar_address}:{REGISTRAR_PORT} "
+                                 f"(the SIP registrar): {exc.strerror or exc}") from None
+        self.registrar = registrar
+
     async def _start_here(self, cert: str, key: str) -> None:
         keys = {e.id: state.host_key(self.state_dir, e.id)
                 for e in self.inventory.endpoints if e.services.ssh}
         self._shared = Shared(self.inventory, self.state_dir, keys, tls_context(cert, key),
                               state.authorized_keys(self.state_dir), self.reboot_s,
-                              self.seed)
+                              self.seed, {SIP_PROXY_NAME: self.registrar_address})
         self.endpoints = {e.id: SimulatedEndpoint(e, self._shared)
                           for e in self.inventory.endpoints}
         faults = {e.id: self.faults.for_endpoint(e, self.inventory)
@@ -152,7 +183,7 @@ class Simulator:
         hello = {"inventory": str(self.inventory.path), "state_dir": str(self.state_dir),
                  "ids": [e.id for e in self.inventory.endpoints],
                  "faults": self.faults.to_json(), "reboot_s": self.reboot_s,
-                 "seed": self.seed}
+                 "seed": self.seed, "registrar": self.registrar_address}
         await asyncio.gather(*(w.start(hello) for w in self._procs))
         log.info("%d workers ready", len(self._procs))
 
@@ -183,6 +214,9 @@ class Simulator:
         self.endpoints = {}
         await asyncio.gather(*(w.stop() for w in self._procs), return_exceptions=True)
         self._procs = []
+        if self.registrar is not None:
+            await self.registrar.stop()
+            self.registrar = None
         self._started = False
 
     def device(self, endpoint_id: str) -> Device:

@@ -27,6 +27,7 @@ from inventory import Endpoint, InputError, Inventory, Problem, Selector
 from inventory.vendors import SETTINGS
 from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
+from simulator.device_faults import DeviceFault, DeviceFaults, merge_device
 
 ServiceMode = Literal["down", "hang"]
 SERVICES = ("sip", "ssh", "https", "webrtc")
@@ -136,6 +137,8 @@ class FaultRule(BaseModel):
     """Vendor-neutral setting keys the device refuses to change."""
     flap_s: float | None = Field(default=None, gt=0)
     """The endpoint alternates up and down, this many seconds each."""
+    device: DeviceFault = DeviceFault()
+    """What the codec itself reports wrong (simulator/device_faults.py)."""
 
     @field_validator("select")
     @classmethod
@@ -171,6 +174,7 @@ class EndpointFaults:
     auth_fail: bool = False
     reject_settings: tuple[str, ...] = ()
     flap_s: float | None = None
+    device: DeviceFaults = field(default_factory=DeviceFaults)
 
 
 @dataclass(frozen=True)
@@ -205,10 +209,12 @@ class Faults:
         merged: dict[str, Any] = {}
         services: dict[str, str] = {}
         sip_answer: tuple[int, str] | None = None
+        device: list[DeviceFault] = []
         for rule in self.rules:
             if not Selector.parse(rule.select).matches(endpoint, inventory):
                 continue
-            for name in rule.model_fields_set - {"select", "services"}:
+            device.append(rule.device)
+            for name in rule.model_fields_set - {"select", "services", "device"}:
                 merged[name] = getattr(rule, name)
             services.update({k: v for k, v in rule.services.model_dump().items()
                              if isinstance(v, str)})
@@ -223,7 +229,7 @@ class Faults:
             loss_pct=float(merged.get("loss_pct", 0.0)),
             auth_fail=merged.get("auth") == "fail",
             reject_settings=tuple(merged.get("reject_settings", ())),
-            flap_s=merged.get("flap_s"))
+            flap_s=merged.get("flap_s"), device=merge_device(device))
 
     def to_json(self) -> list[dict[str, Any]]:
         """The rules as plain data (what worker processes receive)."""

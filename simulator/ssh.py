@@ -156,6 +156,17 @@ class _Shell:
         self.process.stdout.write(text.replace("\n", "\r\n"))
 
     async def run(self) -> None:
+        attach = getattr(self.session, "attach", None)
+        if attach is not None:  # a dialect with unsolicited output (Cisco xFeedback)
+            attach(self.write)
+        try:
+            await self._run()
+        finally:
+            detach = getattr(self.session, "detach", None)
+            if detach is not None:
+                detach()
+
+    async def _run(self) -> None:
         self.write(self.session.banner() + self.session.prompt())
         while True:
             data = await self.process.stdin.read(4096)

@@ -63,7 +63,8 @@ async def _serve(index: int, count: int) -> None:
                     inv = _shard(load_inventory(msg["inventory"]), msg["ids"], index, count)
                     sim = Simulator(inv, Faults.from_json(msg["faults"]),
                                     Path(msg["state_dir"]), reboot_s=msg["reboot_s"],
-                                    seed=msg["seed"])
+                                    seed=msg["seed"], registrar=msg.get("registrar"),
+                                    serve_registrar=False)
                     await sim.start(prepare=False)
                     answer({"ready": len(inv)})
                 elif msg["cmd"] == "reload" and sim is not None:

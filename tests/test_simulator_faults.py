@@ -148,8 +148,8 @@ async def test_auth_fail_and_reject_settings(tmp_path: Path, loopback_prefix: st
             r = await conn.run("xConfiguration SIP Proxy 1 Address: 10.0.0.9", timeout=DEADLINE)
             assert r.exit_status == 1
             assert r.stdout == ('*r Configuration (status=Error):\n'
-                                '    Reason: "Permission denied."\n'
-                                '    XPath: "Configuration/SIP/Proxy/1/Address"\n'
+                                '*r Configuration Reason: "Permission denied."\n'
+                                '*r Configuration XPath: "Configuration/SIP/Proxy[1]/Address"\n'
                                 "** end\n\nERROR\n")
             r = await conn.run("xConfiguration SIP DisplayName: ok", timeout=DEADLINE)
             assert r.exit_status == 0
