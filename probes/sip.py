@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 
 from probes import timestamps
-from probes.base import Info, ProbeResult, Target
+from probes.base import Info, OwnDeadline, ProbeResult, Target
 
 T1_S = 0.5
 T2_S = 4.0
@@ -53,7 +53,7 @@ MAX_MESSAGE = 65536
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OwnDeadline):
     """Settings of the SIP OPTIONS check."""
 
     transport: str | None = None

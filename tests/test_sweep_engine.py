@@ -183,8 +183,10 @@ async def test_a_probe_that_ignores_its_own_deadline_is_cut_by_the_engine(
         loopback_prefix: str) -> None:
     from dataclasses import dataclass
 
+    from probes.base import OwnDeadline
+
     @dataclass(frozen=True)
-    class Settings:
+    class Settings(OwnDeadline):  # declares that its probe keeps the deadline itself
         timeout_s: float | None = None
 
     seen: list[float | None] = []

@@ -6,9 +6,9 @@ import pytest
 
 from inventory.loader import parse_inventory
 from probes import ProbeResult, Target
+from vcfleet.checks import target_for
 from vcfleet.report import CheckReport, Thresholds, Verdict, judge
 from vcfleet.sweep import parse_checks, with_probe_deadline
-from vcfleet.targets import target_for
 
 INVENTORY = parse_inventory("""
 defaults:
