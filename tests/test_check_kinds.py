@@ -85,6 +85,18 @@ def test_profile_settings_are_validated_and_kept() -> None:
         "sip": {"t1_s": 0.05, "failing_codes": frozenset({403}), "timeout_s": 0.4}}
 
 
+def test_a_check_name_the_table_lacks_is_located_in_the_list() -> None:
+    text = ("profiles:\n  odd: {checks: [sip, ping]}\n"
+            "endpoints:\n  - {id: a, name: A, tier: province, address: 127.0.0.1, "
+            "vendor: poly}\n")
+    with pytest.raises(InputError) as caught:
+        parse_inventory(text, "fleet.yaml", kinds=inventory_kinds())
+    assert caught.value.lines() == [
+        "fleet.yaml:2:23: profiles.odd.checks[1]: unknown check 'ping' "
+        f"(choose from {', '.join(CHECKS)})"]
+    assert len(parse_inventory(text, "fleet.yaml")) == 1  # no kinds given: names not checked
+
+
 @pytest.mark.parametrize(("settings", "expected"), [
     ("{sip: {retries: 3}}", "fleet.yaml:4:22: unknown key 'profiles.patient.settings.sip."
                             "retries' (allowed: transport, port, t1_s, t2_s, timeout_s, "
@@ -95,7 +107,7 @@ def test_profile_settings_are_validated_and_kept() -> None:
                              "an integer, got 2.5"),
     ("{sip: 3}", "fleet.yaml:4:21: profiles.patient.settings.sip: expected a mapping, got 3"),
     ("{ping: {}}", "fleet.yaml:4:22: profiles.patient.settings.ping[key]: unknown check 'ping' "
-                   "(choose from icmp, tcp, sip, https, dns, webrtc)"),
+                   f"(choose from {', '.join(CHECKS)})"),
 ])
 def test_bad_profile_settings_are_located(settings: str, expected: str) -> None:
     text = ("profiles:\n  patient:\n    checks: [sip, icmp]\n"
