@@ -68,6 +68,8 @@ KINDS: Mapping[str, CheckKind] = {kind.name: kind for kind in (
     CheckKind("https", "net", 3.0, targets.https_target,
               _figures(connect_ms="ms", tls_ms="ms", http_ms="ms", cert_expiry_days="days")),
     CheckKind("dns", "net", 2.0, targets.name_target, _figures(resolve_ms="ms")),
+    CheckKind("ssh", "net", 2.0, targets.service_port("ssh"),
+              _figures(connect_ms="ms", banner_ms="ms")),
     CheckKind("webrtc", "media", 15.0, targets.webrtc_target,
               _figures(rtt_ms="ms", jitter_ms="ms", loss_ratio="ratio", mos="MOS",
                        setup_ms="ms", signalling_ms="ms", ice_ms="ms", dtls_ms="ms")),
