@@ -150,3 +150,17 @@ def test_shipped_alert_rules_use_the_default_thresholds() -> None:
         for rule_op, rule_number in found[metric]:
             assert rule_op == op, metric
             assert rule_number == pytest.approx(number), metric
+
+
+def test_a_spreadsheet_import_keeps_the_base_files_thresholds(tmp_path: Path) -> None:
+    from inventory.spreadsheet import import_file
+
+    base = tmp_path / "base.yaml"
+    base.write_text("tiers: [province, commune]\nthresholds: {rtt_ms: 150}\n"
+                    "profiles:\n  far: {checks: [sip], thresholds: {loss_ratio: 0.05}}\n",
+                    encoding="utf-8")
+    sheet = tmp_path / "rooms.csv"
+    sheet.write_text("id,name,tier,parent,address,vendor,profile\n"
+                     "hub,Hub,province,,10.38.0.10,poly,far\n", encoding="utf-8")
+    inv = import_file(sheet, tmp_path / "out.yaml", base)
+    assert inv.thresholds_for(inv.get("hub")) == Thresholds(rtt_ms=150, loss_ratio=0.05)
