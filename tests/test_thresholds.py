@@ -5,6 +5,7 @@ judge by the same defaults."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import sys
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from inventory import InputError, Thresholds, parse_inventory
+from probes import ProbeResult
 from simulator import parse_faults
 from tests.simulated import simulated_fleet
 from vcfleet.checks import load_fleet
@@ -164,3 +166,20 @@ def test_a_spreadsheet_import_keeps_the_base_files_thresholds(tmp_path: Path) ->
                      "hub,Hub,province,,10.38.0.10,poly,far\n", encoding="utf-8")
     inv = import_file(sheet, tmp_path / "out.yaml", base)
     assert inv.thresholds_for(inv.get("hub")) == Thresholds(rtt_ms=150, loss_ratio=0.05)
+
+
+async def test_the_engine_judges_each_room_by_its_profiles_thresholds() -> None:
+    inv = parse_inventory(FLEET.replace("vendor: poly}", "vendor: poly, services: {sip: {}}}")
+                          .replace("profile: strict}", "profile: strict, services: {sip: {}}}"),
+                          "fleet.yaml")
+
+    async def runner(target: object, settings: object) -> ProbeResult:
+        return ProbeResult(ok=True, figures={"rtt_ms": 150.0})
+
+    options = SweepOptions(checks=parse_checks("sip"), runners={"sip": runner})
+    report = await run_sweep(inv, options=options)
+    verdicts = {r.endpoint.id: r.verdict for r in report.endpoints}
+    assert verdicts == {"hub": Verdict.READY, "room": Verdict.DEGRADED}  # 200 ms, 100 ms
+    report = await run_sweep(inv, options=dataclasses.replace(options,
+                                                              thresholds={"rtt_ms": 300}))
+    assert {r.verdict for r in report.endpoints} == {Verdict.READY}  # --threshold wins
