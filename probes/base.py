@@ -97,6 +97,9 @@ class ProbeResult:
     itself was overloaded: they are reported but not judged.  ``unchecked`` marks a
     check that could not be run at all for a reason on the prober's side (a
     credential reference that does not resolve here): it says nothing about the room.
+    ``degraded`` is set when the check reached the service, so ``ok`` stays true, but
+    what the service answered degrades the room (``"SIP 403 Forbidden"``); judge()
+    makes the room degraded with it as the reason.
     """
 
     ok: bool
@@ -106,6 +109,7 @@ class ProbeResult:
     info: Mapping[str, Info] = field(default_factory=dict)
     unreliable: bool = False
     unchecked: bool = False
+    degraded: str = ""
 
     @classmethod
     def cannot_check(cls, reason: str) -> ProbeResult:
@@ -125,6 +129,8 @@ class ProbeResult:
             out[direction] = dict(figs)
         if self.reason:
             out["reason"] = self.reason
+        if self.degraded:
+            out["degraded"] = self.degraded
         if self.info:
             out["info"] = dict(self.info)
         if self.unreliable:

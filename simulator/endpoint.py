@@ -235,7 +235,10 @@ class SimulatedEndpoint:
             return SshService(host, port, self.shared.host_keys[self.endpoint.id], self)
         if service == "sip":
             server = _server_header(self.endpoint)
-            return _Group(SipUdp(host, port, self.shaper, server), SipTcp(host, port, server))
+            def options() -> tuple[int, str] | None:
+                return self.faults.sip_answer
+            return _Group(SipUdp(host, port, self.shaper, server, options),
+                          SipTcp(host, port, server, options))
         if service == "https":
             return HttpsService(host, port, self.device, self.shared.tls)
         if service == "webrtc" and webrtc.available():

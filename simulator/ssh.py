@@ -18,7 +18,8 @@ from typing import Protocol
 import asyncssh
 
 from simulator.devices import Device
-from simulator.dialect import Reply, Session, new_session
+from simulator.dialect import Reply, Session
+from simulator.sessions import new_session
 
 log = logging.getLogger(__name__)
 

@@ -70,7 +70,8 @@ profiles:
   patient:
     checks: [sip]
     settings:
-      sip: {t1_s: 0.05, failing_codes: [403], timeout_s: 0.4}
+      sip: {t1_s: 0.05, timeout_s: 0.4}
+      webrtc: {ice_servers: ["stun:10.38.0.5"]}
 endpoints:
   - {id: a, name: A, tier: province, address: 127.0.0.1, vendor: poly, profile: patient,
      services: {sip: {}}}
@@ -82,7 +83,7 @@ endpoints:
 def test_profile_settings_are_validated_and_kept() -> None:
     inv = parse_inventory(FLEET, "fleet.yaml", kinds=inventory_kinds())
     assert inv.profiles["patient"].settings == {
-        "sip": {"t1_s": 0.05, "failing_codes": frozenset({403}), "timeout_s": 0.4}}
+        "sip": {"t1_s": 0.05, "timeout_s": 0.4}, "webrtc": {"ice_servers": ["stun:10.38.0.5"]}}
 
 
 def test_a_check_name_the_table_lacks_is_located_in_the_list() -> None:
@@ -100,13 +101,13 @@ def test_a_check_name_the_table_lacks_is_located_in_the_list() -> None:
 @pytest.mark.parametrize(("settings", "expected"), [
     ("{sip: {retries: 3}}", "fleet.yaml:4:22: unknown key 'profiles.patient.settings.sip."
                             "retries' (allowed: transport, port, t1_s, t2_s, timeout_s, "
-                            "from_user, user_agent, failing_codes)"),
+                            "from_user, user_agent)"),
     ("{sip: {t1_s: soon}}", "fleet.yaml:4:28: profiles.patient.settings.sip.t1_s: expected a "
                             "number, got 'soon'"),
     ("{icmp: {count: 2.5}}", "fleet.yaml:4:30: profiles.patient.settings.icmp.count: expected "
                              "an integer, got 2.5"),
     ("{sip: 3}", "fleet.yaml:4:21: profiles.patient.settings.sip: expected a mapping, got 3"),
-    ("{ping: {}}", "fleet.yaml:4:22: profiles.patient.settings.ping[key]: unknown check 'ping' "
+    ("{ping: {}}", "fleet.yaml:4:16: profiles.patient.settings.ping: unknown check 'ping' "
                    f"(choose from {', '.join(CHECKS)})"),
 ])
 def test_bad_profile_settings_are_located(settings: str, expected: str) -> None:
@@ -132,7 +133,6 @@ async def test_profile_settings_reach_the_probe_of_that_profiles_rooms(
 
     await run_sweep(inv, options=SweepOptions(runners={"sip": runner}, media_workers=0))
     patient, plain = seen["a"], seen["b"]
-    assert (patient.t1_s, patient.timeout_s, patient.failing_codes) == (  # type: ignore[attr-defined]
-        0.05, 0.4, frozenset({403}))
+    assert (patient.t1_s, patient.timeout_s) == (0.05, 0.4)  # type: ignore[attr-defined]
     assert plain.t1_s == 0.5
     assert plain.timeout_s == 2.0

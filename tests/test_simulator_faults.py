@@ -69,7 +69,7 @@ def test_faults_file_errors_point_at_line_and_column() -> None:
     lines = err.value.lines()
     path = str(DATA / "faults-invalid.yaml")
     assert lines[0] == (f"{path}:2:19: fault 1: services.sip: 'broken' is not allowed; "
-                        "expected 'down' or 'hang'")
+                        "expected 'down', 'hang' or {status: N} (a SIP status 100-699)")
     assert lines[1].startswith(f"{path}:3:11: fault 2: select: invalid selector")
     assert lines[2] == f"{path}:4:13: fault 2: loss_pct: input should be less than or equal to 100"
     assert lines[3].startswith(f"{path}:6:20: fault 3: reject_settings: unknown setting key(s) "

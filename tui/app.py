@@ -32,7 +32,9 @@ from tui.details_screen import DetailsScreen
 from tui.fleet_screen import FleetScreen
 from tui.help_screen import HelpScreen
 from vcfleet.history import History, SweepSummary
-from vcfleet.render import format_time, render_html, render_markdown
+from vcfleet.render.html import render_html
+from vcfleet.render.markdown import render_markdown
+from vcfleet.render.readiness import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 from vcfleet.safe_text import safe_block
 from vcfleet.sweep import SweepOptions

@@ -23,7 +23,7 @@ from tui.filtering import Filter
 from tui.flaky_screen import FlakyScreen
 from tui.readiness_header import ReadinessHeader
 from tui.unit_tree import Scope, UnitTree
-from vcfleet.render import format_time
+from vcfleet.render.readiness import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 from vcfleet.safe_text import safe_line
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcfleet.render import key_figures
+from vcfleet.figures import key_figures
 from vcfleet.report import SweepReport, Verdict
 
 DEFAULT_KEEP_DAYS = 30.0
@@ -87,7 +87,7 @@ class HistoryEntry:
     verdict: Verdict
     reasons: tuple[str, ...]
     figures: dict[str, float]
-    """Key figures by ``vcfleet.render.KEY_FIGURES`` key (``sip_rtt_ms``, ``mos``, ...)."""
+    """Key figures by ``vcfleet.figures.KEY_FIGURES`` key (``sip_rtt_ms``, ``mos``, ...)."""
     source: str
     """Who ran the sweep: "sweep", "tui", "serve", ..."""
 

@@ -30,10 +30,6 @@ class Verdict(StrEnum):
     was cancelled before it finished."""
 
 
-SYMBOLS = {Verdict.READY: "✔", Verdict.DEGRADED: "▲", Verdict.DOWN: "✖", Verdict.UNKNOWN: "…"}
-"""A symbol per verdict, so that a report reads without colour."""
-
-
 @dataclass(frozen=True)
 class CheckReport:
     """One check's result for one endpoint, as the sweep engine recorded it."""
@@ -167,7 +163,9 @@ def judge(
     down; a failed advisory check, or a figure past its threshold, makes it degraded.
     Figures marked unreliable are reported but not judged.  A check that could not be
     run (a configuration problem on the prober's side) makes the room unknown, never
-    down or degraded, unless another check already shows it down.
+    down or degraded, unless another check already shows it down.  A check that
+    reached its service but was answered in a way that degrades the room
+    (``ProbeResult.degraded``: a SIP 403) makes it degraded with that reason.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
@@ -182,6 +180,8 @@ def judge(
             reason = f"{name}: {result.reason or 'failed'}"
             (down if check.required else degraded).append(reason)
             continue
+        if result.degraded:
+            degraded.append(f"{name}: {result.degraded}")
         if result.unreliable:
             degraded.append(f"{name}: figures unreliable (prober overloaded), not judged")
             continue

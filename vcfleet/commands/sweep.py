@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import sqlite3
@@ -36,12 +35,11 @@ from vcfleet.commands.common import (
     selected,
 )
 from vcfleet.outfile import check_output, write_output
-from vcfleet.safe_text import safe_json
 
 if TYPE_CHECKING:
     from inventory import Endpoint, Inventory
     from vcfleet.history import History
-    from vcfleet.report import EndpointReport, SweepReport
+    from vcfleet.report import SweepReport
     from vcfleet.sweep import SweepEvent, SweepOptions
 
 log = logging.getLogger(__name__)
@@ -127,6 +125,7 @@ def parse_thresholds(items: Sequence[str]) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     """Run the sweep, write the report, return the exit code."""
     from vcfleet.checks import DEFAULT_TIMEOUTS
+    from vcfleet.render import render_report
     from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit
 
     inv = inventory_of(args)
@@ -148,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     progress.clear()
     history = None if args.no_history else _record(report)
     try:
-        _write(render(report, args.format, inv, history), report, args)
+        _write(render_report(report, args.format, inv, history), report, args)
     finally:
         if history is not None:
             history.close()
@@ -219,12 +218,15 @@ class Progress:
 
     def draw(self, now: float) -> None:
         """Write the bar (carriage return, no newline)."""
+        from vcfleet.render.verdicts import symbol
+        from vcfleet.report import Verdict
+
         assert self.stream is not None
         filled = self.WIDTH * self.done // max(1, self.total)
         bar = "█" * filled + "░" * (self.WIDTH - filled)
-        c = self.counts
-        self.stream.write(f"\r\033[Ksweeping {bar} {self.done}/{self.total}  ✔ {c['ready']}  "
-                          f"▲ {c['degraded']}  ✖ {c['down']}  {now - self.t0:.1f} s")
+        counts = "  ".join(f"{symbol(Verdict(v))} {n}" for v, n in self.counts.items())
+        self.stream.write(f"\r\033[Ksweeping {bar} {self.done}/{self.total}  {counts}  "
+                          f"{now - self.t0:.1f} s")
         self.stream.flush()
 
     def clear(self) -> None:
@@ -258,93 +260,8 @@ def _write(text: str, report: SweepReport, args: argparse.Namespace) -> None:
         return
     path = Path(args.output)
     write_output(path, text.encode("utf-8"), force=args.force)
-    s = report.summary()
-    print(f"{path}: {s['total']} rooms, {s['ready']} ready, {s['degraded']} degraded, "
-          f"{s['down']} down", file=sys.stderr)
-
-
-def render(report: SweepReport, fmt: str, inv: Inventory | None = None,
-           history: History | None = None) -> str:
-    """The report in one of FORMATS (html and md need the inventory; docs/sweep.md)."""
-    if fmt in ("html", "md"):
-        from vcfleet.render import render_html, render_markdown
-
-        assert inv is not None
-        return (render_html if fmt == "html" else render_markdown)(report, inv, history)
-    if fmt == "json":
-        return safe_json(json.dumps(report.to_json(), ensure_ascii=False, indent=2)) + "\n"
-    if fmt == "csv":
-        return render_csv(report)
-    return render_text(report)
-
-
-def render_text(report: SweepReport) -> str:
-    """Summary line, summaries by tier and by district, then the rooms not ready."""
-    from vcfleet.report import SYMBOLS, Verdict
-    from vcfleet.tables import render_table
+    from vcfleet.render.verdicts import COUNT_ORDER, word
 
     s = report.summary()
-    checks = ", ".join(report.checks) or "each room's profile"
-    head = (f"Sweep of {s['total']} rooms ({checks}) in {report.duration_s:.2f} s: "
-            f"{s['ready']} ready, {s['degraded']} degraded, {s['down']} down")
-    if s.get("unknown"):
-        head += f", {s['unknown']} not checked"
-    if report.cancelled:
-        head += " (sweep cancelled or past its deadline)"
-    parts = [head + "\n"]
-    for key in ("tier", "district"):
-        parts.append(f"\nBy {key}\n")
-        parts.append(_summary_table(report, key))
-    order = {Verdict.DOWN: 0, Verdict.UNKNOWN: 1, Verdict.DEGRADED: 2}
-    not_ready = sorted((r for r in report.endpoints if r.verdict is not Verdict.READY),
-                       key=lambda r: order.get(r.verdict, 3))
-    if not not_ready:
-        parts.append("\nEvery room is ready.\n")
-        return "".join(parts)
-    parts.append(f"\nNot ready ({len(not_ready)})\n")
-    rows = [[f"{SYMBOLS[r.verdict]} {r.verdict.value}", r.endpoint.id, r.endpoint.name,
-             r.endpoint.district or "", "; ".join(r.reasons)] for r in not_ready]
-    parts.append(render_table(("verdict", "id", "name", "district", "reasons"), rows))
-    return "".join(parts)
-
-
-def _summary_table(report: SweepReport, key: str) -> str:
-    from vcfleet.tables import render_table
-
-    groups = report.summary_by(key)
-    with_unknown = any(g["unknown"] for g in groups.values())
-    cols = ["total", "ready", "degraded", "down"] + (["unknown"] if with_unknown else [])
-    rows = [[name, *(g[c] for c in cols)] for name, g in groups.items()]
-    return render_table((key, *cols), rows)
-
-
-def render_csv(report: SweepReport) -> str:
-    """One row per room: identity, verdict, reasons, then ``CHECK_ok`` and every figure."""
-    from vcfleet.tables import render_csv as csv_table
-
-    columns: dict[tuple[str, str | None, str], None] = {}
-    for r in report.endpoints:
-        for name, check in r.checks.items():
-            columns.setdefault((name, None, "ok"), None)
-            for fig in check.result.figures:
-                columns.setdefault((name, None, fig), None)
-            for direction, figs in check.result.directions.items():
-                for fig in figs:
-                    columns.setdefault((name, direction, fig), None)
-    cols = list(columns)
-    headers = ["id", "name", "tier", "district", "address", "verdict", "reasons",
-               *("_".join(p for p in c if p) for c in cols)]
-    rows = [[r.endpoint.id, r.endpoint.name, r.endpoint.tier, r.endpoint.district or "",
-             r.endpoint.address, r.verdict.value, "; ".join(r.reasons),
-             *(_cell(r, c) for c in cols)] for r in report.endpoints]
-    return csv_table(headers, rows)
-
-
-def _cell(r: EndpointReport, column: tuple[str, str | None, str]) -> object:
-    check, direction, fig = column
-    if check not in r.checks:
-        return ""
-    if fig == "ok" and direction is None:
-        return "true" if r.checks[check].result.ok else "false"
-    value = r.figure(check, fig, direction)
-    return "" if value is None else value
+    counts = ", ".join(f"{s[v.value]} {word(v)}" for v in COUNT_ORDER[:3])
+    print(f"{path}: {s['total']} rooms, {counts}", file=sys.stderr)

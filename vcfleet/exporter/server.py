@@ -293,7 +293,8 @@ class Exporter:
                                              inventory, [probe.endpoint])
             report = await run_probe(probe, inventory, options)
             registry = CollectorRegistry(auto_describe=False)
-            registry.register(ProbeCollector(probe, report, started))
+            kept = self.state.record_probe(report)
+            registry.register(ProbeCollector(probe, report, started, kept))
             body = render_text(registry.collect())
         except ProbeRequestError as exc:
             self._count_probe(module, exc.status)
