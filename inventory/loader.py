@@ -8,15 +8,17 @@ by key; lists and scalars replace.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
+import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from inventory.consistency import fleet_problems
 from inventory.errors import InputError, Problem
@@ -25,17 +27,20 @@ from inventory.model import (
     DEFAULT_TIERS,
     INHERITABLE_FIELDS,
     SLUG,
+    CheckKinds,
     Contact,
     Credentials,
     Endpoint,
     Profile,
     Services,
+    Thresholds,
 )
 from inventory.selectors import Selector
 from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
 
-TOP_LEVEL_KEYS = ("version", "province", "tiers", "profiles", "defaults", "groups", "endpoints")
+TOP_LEVEL_KEYS = ("version", "province", "tiers", "thresholds", "profiles", "defaults", "groups",
+                  "endpoints")
 DEMO_INVENTORY = Path(__file__).parent / "demo" / "thanh-hoa.yaml"
 
 
@@ -47,6 +52,8 @@ class Inventory:
     tiers: tuple[str, ...] = tuple(DEFAULT_TIERS)
     profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
     province: str = ""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """The fleet-wide thresholds (each profile may override some keys)."""
     path: Path | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
     """Line of each endpoint in its file, for messages that point back at it."""
@@ -92,6 +99,13 @@ class Inventory:
         """The check profile an endpoint uses."""
         return self.profiles[endpoint.profile]
 
+    def thresholds_for(self, endpoint: Endpoint,
+                       overrides: Mapping[str, float] | None = None) -> Thresholds:
+        """The thresholds an endpoint is judged by: the fleet's, then its profile's keys,
+        then ``overrides`` (``vcfleet sweep --threshold``), each winning key by key."""
+        own = self.profile(endpoint).thresholds.values()
+        return self.thresholds.overridden({**own, **(overrides or {})})
+
     def base_dir(self) -> Path:
         """Folder that relative ``file:`` references are resolved against."""
         return self.path.parent if self.path else Path.cwd()
@@ -103,17 +117,20 @@ def default_inventory_path() -> Path:
     return Path(env) if env else DEMO_INVENTORY
 
 
-def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
-    """Read, parse and validate an inventory file; InputError lists every problem."""
+def load_inventory(path: str | os.PathLike[str] | None = None,
+                   kinds: CheckKinds | None = None) -> Inventory:
+    """Read, parse and validate an inventory file; InputError lists every problem.
+    ``kinds`` are the check kinds profiles may name (see ``CheckKinds``)."""
     p = Path(path) if path is not None else default_inventory_path()
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"{p}: cannot read inventory: {exc.strerror or exc}") from None
-    return parse_inventory(data, str(p), path=p)
+    return parse_inventory(data, str(p), path=p, kinds=kinds)
 
 
-def parse_inventory(data: bytes | str, name: str, path: Path | None = None) -> Inventory:
+def parse_inventory(data: bytes | str, name: str, path: Path | None = None,
+                    kinds: CheckKinds | None = None) -> Inventory:
     """Validate inventory text; ``name`` is what messages call the file."""
     text = decode(data, name) if isinstance(data, bytes) else data
     if not text.strip() or all(
@@ -125,12 +142,13 @@ def parse_inventory(data: bytes | str, name: str, path: Path | None = None) -> I
     # nothing (they form no cycles); pausing it makes large inventories load ~30% faster.
     with _gc_paused():
         doc = load(text, name)
-        return _Builder(name, path).build(doc)
+        return _Builder(name, path, kinds).build(doc)
 
 
-def build_inventory(doc: Any, name: str, path: Path | None = None) -> Inventory:
+def build_inventory(doc: Any, name: str, path: Path | None = None,
+                    kinds: CheckKinds | None = None) -> Inventory:
     """Validate an already parsed document (PosDict from ``yamlpos.load``)."""
-    return _Builder(name, path).build(doc)
+    return _Builder(name, path, kinds).build(doc)
 
 
 @contextmanager
@@ -145,9 +163,10 @@ def _gc_paused() -> Iterator[None]:
 
 
 class _Builder:
-    def __init__(self, name: str, path: Path | None) -> None:
+    def __init__(self, name: str, path: Path | None, kinds: CheckKinds | None = None) -> None:
         self.name = name
         self.path = path
+        self.kinds = kinds
         self.problems: list[Problem] = []
         self.rejected: set[str] = set()
         """Ids of endpoints rejected for their own errors: their children's parent exists."""
@@ -166,6 +185,7 @@ class _Builder:
                                                f"(allowed: {', '.join(TOP_LEVEL_KEYS)})")
         self.version(doc)
         tiers = self.tiers(doc)
+        thresholds = self.thresholds(doc)
         profiles = self.profiles(doc)
         defaults = self.partial(doc, "defaults")
         groups = self.groups(doc)
@@ -175,7 +195,8 @@ class _Builder:
             raise InputError(self.problems)
         province = doc.get("province", "")
         return Inventory(endpoints=tuple(endpoints), tiers=tuple(tiers), profiles=profiles,
-                         province=str(province), path=self.path, lines=lines)
+                         province=str(province), thresholds=thresholds, path=self.path,
+                         lines=lines)
 
     # -- sections -----------------------------------------------------------------
 
@@ -204,15 +225,50 @@ class _Builder:
                 tiers.append(item)
         return tiers
 
+    def thresholds(self, doc: PosDict) -> Thresholds:
+        raw = self.mapping(doc, "thresholds")
+        try:
+            return Thresholds.model_validate(raw)
+        except ValidationError as exc:
+            self.report(exc, raw, doc.value_marks.get("thresholds", doc.mark), Thresholds,
+                        "thresholds")
+            return Thresholds()
+
     def profiles(self, doc: PosDict) -> dict[str, Profile]:
         profiles = dict(DEFAULT_PROFILES)
         raw = self.mapping(doc, "profiles")
         for name, body in raw.items():
+            settings = self.check_settings(body, f"profiles.{name}.settings")
             try:
-                profiles[name] = Profile.model_validate(body)
+                profile = Profile.model_validate(body, context={"kinds": self.kinds})
             except ValidationError as exc:
                 self.report(exc, body, raw.value_marks[name], Profile, f"profiles.{name}")
+                continue
+            if self.kinds is not None:
+                profiles[name] = profile.model_copy(update={"settings": settings})
+            else:
+                profiles[name] = profile
         return profiles
+
+    def check_settings(self, body: Any, label: str) -> dict[str, dict[str, Any]]:
+        """A profile's ``settings:`` validated against each known kind's settings type:
+        unknown keys rejected, values as the type holds them.  The rest (not a mapping,
+        an unknown kind) is the Profile model's to report."""
+        raw = body.get("settings") if isinstance(body, PosDict) else None
+        if self.kinds is None or not isinstance(raw, PosDict):
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for kind, values in raw.items():
+            if kind not in self.kinds or not isinstance(values, PosDict):
+                continue
+            model = settings_model(self.kinds[kind]())
+            try:
+                checked = model.model_validate(values)
+            except ValidationError as exc:
+                self.report(exc, values, raw.value_marks[kind], model, f"{label}.{kind}")
+                continue
+            out[kind] = {k: getattr(checked, k) for k in values}
+        return out
 
     def mapping(self, doc: PosDict, key: str) -> PosDict:
         raw = doc.get(key)
@@ -365,6 +421,27 @@ class _Builder:
         or the defaults is reported once, at the group, without the endpoint's label."""
         self.problems.extend(validation_problems(exc, data, start, model, self.name, label,
                                                  prefix, own_lines))
+
+
+_SETTINGS_MODELS: dict[type[Any], type[BaseModel]] = {}
+
+
+def settings_model(settings_type: type[Any]) -> type[BaseModel]:
+    """A strict pydantic model with the fields of a probe's settings dataclass, unknown
+    keys forbidden, to validate what a profile sets (collections also from YAML lists)."""
+    if settings_type in _SETTINGS_MODELS:
+        return _SETTINGS_MODELS[settings_type]
+    hints = typing.get_type_hints(settings_type)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(settings_type):
+        hint = hints[f.name]
+        if typing.get_origin(hint) in (frozenset, set, tuple):
+            hint = Annotated[hint, Field(strict=False)]
+        fields[f.name] = (hint, None)
+    config = ConfigDict(extra="forbid", strict=True)
+    model = create_model(settings_type.__name__, __config__=config, **fields)
+    _SETTINGS_MODELS[settings_type] = model
+    return model
 
 
 def merge_plain(top: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:

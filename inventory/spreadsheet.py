@@ -328,8 +328,8 @@ def load_base(path: Path) -> Base:
     probe["endpoints"] = PosList()
     probe.value_marks.setdefault("endpoints", doc.mark)
     inv = build_inventory(probe, str(path), path)
-    sections = {k: plain(doc[k]) for k in ("tiers", "profiles", "defaults", "groups")
-                if k in doc}
+    sections = {k: plain(doc[k])
+                for k in ("tiers", "thresholds", "profiles", "defaults", "groups") if k in doc}
     return Base(inv.tiers, dict(inv.profiles), inv.province, sections)
 
 
@@ -527,7 +527,8 @@ def inventory_yaml(endpoints: Sequence[Endpoint], base: Base | None, source: str
     if base.province:
         doc["province"] = base.province
     doc["tiers"] = sections.get("tiers", list(base.tiers))
-    doc.update({k: sections[k] for k in ("profiles", "defaults", "groups") if k in sections})
+    doc.update({k: sections[k] for k in ("thresholds", "profiles", "defaults", "groups")
+                if k in sections})
     defaults = sections.get("defaults") or {}
     doc["endpoints"] = [_entry(e, defaults) for e in endpoints]
     head = (f"# Imported from {source} by `vcfleet inventory import`.\n"

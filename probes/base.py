@@ -8,9 +8,10 @@ a probe may simply be cancelled when its deadline passes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Self, runtime_checkable
 
 Info = str | int | float | bool
 
@@ -32,6 +33,56 @@ class Target:
     """Transport for checks that have a choice (sip: "udp" or "tcp")."""
     verify_tls: bool | None = None
     """Verify the server's TLS certificate (https); None leaves it to the probe's settings."""
+
+
+@runtime_checkable
+class ProbeSettings(Protocol):
+    """What the engine asks of every probe's ``Settings``: whether the probe keeps the
+    check's deadline itself.  Each ``Settings`` says so by deriving from ``OwnDeadline``
+    or ``EngineDeadline``."""
+
+    def own_deadline(self) -> float | None:
+        """The deadline (seconds) the probe stops itself at; None when it relies on the
+        engine cancelling it."""
+        ...
+
+    def with_deadline(self, timeout_s: float) -> Self:
+        """These settings with the check's deadline filled in where the probe keeps one
+        and none is set."""
+        ...
+
+
+class EngineDeadline:
+    """Mixin of a ``Settings`` whose probe keeps no deadline: the engine cancels it."""
+
+    __slots__ = ()
+
+    def own_deadline(self) -> float | None:
+        """None: the engine's deadline is the only one."""
+        return None
+
+    def with_deadline(self, timeout_s: float) -> Self:
+        """Unchanged: the probe has no deadline to fill in."""
+        return self
+
+
+class OwnDeadline:
+    """Mixin of a ``Settings`` whose probe stops itself at ``timeout_s`` and says what it
+    saw ("no answer to OPTIONS in 2 s (3 transmissions)"); None means "the check's
+    deadline", which the engine fills in."""
+
+    __slots__ = ()
+    timeout_s: float | None
+
+    def own_deadline(self) -> float | None:
+        """The probe's ``timeout_s``."""
+        return self.timeout_s
+
+    def with_deadline(self, timeout_s: float) -> Self:
+        """A copy whose ``timeout_s`` is the check's deadline, unless one is set."""
+        if self.timeout_s is not None:
+            return self
+        return dataclasses.replace(self, timeout_s=timeout_s)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True, slots=True)

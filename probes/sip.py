@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from probes import timestamps
-from probes.base import Info, ProbeResult, Target
+from probes.base import Info, OwnDeadline, ProbeResult, Target
 
 T1_S = 0.5
 T2_S = 4.0
@@ -65,7 +65,7 @@ MAX_PHRASE = 64
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OwnDeadline):
     """Settings of the SIP OPTIONS check."""
 
     transport: str | None = None

@@ -43,7 +43,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from yarl import URL
 
 from probes.aiortc_internals import on_keyframe_request
-from probes.base import ProbeResult, Target
+from probes.base import EngineDeadline, ProbeResult, Target
 from probes.mos import estimate_mos
 from probes.webrtc_media import (
     AUDIO_CLOCK,
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Settings:
+class Settings(EngineDeadline):
     """How the WebRTC loopback probe runs (defaults suit a LAN or a province WAN)."""
 
     duration_s: float = 3.0

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from inventory import Endpoint
+from inventory import Endpoint, Thresholds
 from probes.base import ProbeResult
 
 
@@ -30,21 +28,6 @@ class Verdict(StrEnum):
     UNKNOWN = "unknown"
     """Not checked yet, could not be checked (``ProbeResult.unchecked``), or the sweep
     was cancelled before it finished."""
-
-
-class Thresholds(BaseModel):
-    """Figures at which a room becomes degraded (defaults from ITU-T G.114, testRTC, Webex)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rtt_ms: float = 250.0
-    """Round-trip time (SIP OPTIONS, ICMP, media) at or above which a room is degraded."""
-    jitter_ms: float = 30.0
-    """Jitter, either direction."""
-    loss_ratio: float = 0.03
-    """Packet loss, either direction (0.03 = 3 %)."""
-    mos: float = 3.6
-    """Estimated MOS below which a room is degraded."""
 
 
 @dataclass(frozen=True)

@@ -325,11 +325,11 @@ def _child_main(conn: Connection, inventory: Inventory, log_level: int) -> None:
     root.handlers[:] = [_ForwardLogs(channel)]
     root.setLevel(log_level)
     logging.captureWarnings(True)
-    from probes import PROBES, load_probe
+    from vcfleet.checks import KINDS
 
-    for kind in PROBES:  # import them now (aiortc takes a second), not in the first sweep
+    for kind in KINDS.values():  # import them now (aiortc takes a second), not in the first sweep
         try:
-            load_probe(kind)
+            kind.probe()
         except Exception as exc:
             log.debug("probe %s not loaded in advance: %s", kind, exc)
     try:

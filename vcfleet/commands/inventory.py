@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inventory import Endpoint, InputError, Inventory, Problem, load_inventory
+from inventory import Endpoint, InputError, Inventory, Problem
+from vcfleet.checks import load_fleet
 from vcfleet.commands.common import add_force, add_select, inventory_of, selected
 from vcfleet.render.csv import render_csv
 from vcfleet.render.json import render_json
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    inv = load_inventory(args.path or args.inventory)
+    inv = load_fleet(args.path or args.inventory)
     unresolved = _unresolved(inv)
     if unresolved and args.strict:
         raise InputError(unresolved)

@@ -21,7 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from inventory import InputError
+from pydantic import ValidationError
+
+from inventory import InputError, Thresholds
+from vcfleet.checks import GROUPS
 from vcfleet.commands.common import (
     add_force,
     add_select,
@@ -51,8 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet sweep``."""
     add_select(parser)
     parser.add_argument("--checks", metavar="LIST", default="",
-                        help="checks to run, comma separated: net (icmp,tcp,sip,https,dns), "
-                             "media (webrtc), all, or kinds (default: each room's profile)")
+                        help=f"checks to run, comma separated: net ({','.join(GROUPS['net'])}), "
+                             f"media ({','.join(GROUPS['media'])}), all, or kinds "
+                             "(default: each room's profile)")
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="output format (default: table)")
     parser.add_argument("-o", "--output", metavar="FILE",
@@ -62,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="rooms checked at once (default: 1024)")
     parser.add_argument("--timeout", action="append", default=[], metavar="KIND=SECONDS",
                         help="deadline of one check kind, e.g. sip=3 (repeatable)")
+    parser.add_argument("--threshold", action="append", default=[], metavar="KEY=VALUE",
+                        help="judge by this threshold instead of the inventory's, e.g. "
+                             f"rtt_ms=150 (repeatable; keys: {', '.join(Thresholds.model_fields)})")
     parser.add_argument("--deadline", type=positive_seconds, metavar="SECONDS",
                         help="deadline of the whole sweep; rooms not done by then are unknown")
     parser.add_argument("--no-progress", action="store_true",
@@ -72,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_timeouts(items: Sequence[str]) -> dict[str, float]:
     """``--timeout sip=3 --timeout https=5`` as {kind: seconds}; InputError when malformed."""
-    from inventory import CHECKS
+    from vcfleet.checks import CHECKS
 
     out: dict[str, float] = {}
     for item in items:
@@ -93,22 +100,47 @@ def parse_timeouts(items: Sequence[str]) -> dict[str, float]:
     return out
 
 
+def parse_thresholds(items: Sequence[str]) -> dict[str, float]:
+    """``--threshold rtt_ms=150 --threshold mos=3.8`` as {key: value}; InputError (one line)
+    for an unknown key or a value the key cannot take."""
+    keys = tuple(Thresholds.model_fields)
+    out: dict[str, float] = {}
+    for item in items:
+        key, eq, text = (part.strip() for part in item.partition("="))
+        if not eq or key not in keys:
+            raise InputError(f"--threshold {item!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(keys)}")
+        try:
+            out[key] = float(text)
+        except ValueError:
+            raise InputError(f"--threshold {item!r}: {text!r} is not a number") from None
+        try:
+            Thresholds().overridden({key: out[key]})
+        except ValidationError as exc:
+            msg = str(exc.errors()[0]["msg"])
+            raise InputError(f"--threshold {item!r}: {msg[0].lower()}{msg[1:]}") from None
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the sweep, write the report, return the exit code."""
+    from vcfleet.checks import DEFAULT_TIMEOUTS
     from vcfleet.render import render_report
-    from vcfleet.sweep import DEFAULT_TIMEOUTS, SweepOptions, parse_checks, raise_open_file_limit
+    from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit
 
     inv = inventory_of(args)
     endpoints = selected(args, inv)
     checks = parse_checks(args.checks)
     timeouts = {**DEFAULT_TIMEOUTS, **parse_timeouts(args.timeout)}
+    thresholds = parse_thresholds(args.threshold)
     if args.output:
         check_output(Path(args.output), force=args.force)  # before the sweep, not after
     concurrency = min(args.concurrency, len(endpoints))
     limit = raise_open_file_limit(concurrency * FILES_PER_ENDPOINT + 256)
     concurrency = max(1, min(concurrency, (limit - 128) // FILES_PER_ENDPOINT))
     options = SweepOptions(checks=checks, concurrency=concurrency, timeouts=timeouts,
-                           deadline_s=args.deadline, selector=args.select or "")
+                           thresholds=thresholds, deadline_s=args.deadline,
+                           selector=args.select or "")
     show = sys.stderr.isatty() and not args.no_progress
     progress = Progress(len(endpoints), sys.stderr if show else None)
     report, interrupted = asyncio.run(_sweep(inv, endpoints, options, progress))

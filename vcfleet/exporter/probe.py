@@ -18,17 +18,18 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from inventory import CHECKS, MEDIA_CHECKS, NET_CHECKS, Endpoint, Inventory
+from inventory import Endpoint, Inventory
+from vcfleet.checks import CHECKS, DEFAULT_TIMEOUTS, GROUPS
 from vcfleet.exporter.metrics import PREFIX, endpoint_families, info_family
 from vcfleet.report import SweepReport
-from vcfleet.sweep import DEFAULT_TIMEOUTS, SweepOptions, run_sweep
+from vcfleet.sweep import SweepOptions, run_sweep
 
 if TYPE_CHECKING:
     from vcfleet.exporter.state import Kept
 
 MODULES: dict[str, tuple[str, ...]] = {
-    "net": NET_CHECKS,
-    "media": MEDIA_CHECKS,
+    "net": GROUPS["net"],
+    "media": GROUPS["media"],
     "full": CHECKS,
     **{kind: (kind,) for kind in CHECKS},
 }

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
-from inventory import Endpoint, InputError, Inventory, load_inventory
+from inventory import Endpoint, InputError, Inventory
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
+from vcfleet.checks import load_fleet
 from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
 from vcfleet.exporter.exposition import CONTENT_TYPE, CachedText, render_text
 from vcfleet.exporter.probe import (
@@ -92,7 +93,7 @@ class Exporter:
     def __init__(self, config: ExporterConfig, *, on_report: ReportHook | None = None,
                  history: History | None = None, clock: Clock | None = None) -> None:
         self.config = config
-        inventory = load_inventory(config.inventory_path)
+        inventory = load_fleet(config.inventory_path)
         self.state = ExporterState(inventory=inventory,
                                    endpoints=config.scope.endpoints(inventory),
                                    interval_s=config.interval_s)
@@ -235,7 +236,7 @@ class Exporter:
         async with self._reload_lock:
             s = self.state
             try:
-                inventory = await asyncio.to_thread(load_inventory, self.config.inventory_path)
+                inventory = await asyncio.to_thread(load_fleet, self.config.inventory_path)
                 endpoints = self.config.scope.endpoints(inventory)
             except InputError as exc:
                 s.reload_success = False
