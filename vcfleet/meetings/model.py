@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from inventory import CHECKS, InputError, Selector
+from inventory import InputError, Selector
 from inventory.model import SLUG, Text
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -73,18 +73,13 @@ def _selector_valid(text: str) -> str:
     return text
 
 
-def check_groups() -> dict[str, tuple[str, ...]]:
-    """The words ``checks`` accepts besides the check kinds (as ``--checks``)."""
-    from inventory import MEDIA_CHECKS, NET_CHECKS
-
-    return {"net": NET_CHECKS, "media": MEDIA_CHECKS, "all": CHECKS}
-
-
 def _checks_valid(text: str) -> str:
-    names = [*check_groups(), *CHECKS]
-    for word in (w.strip() for w in text.split(",")):
-        if word not in names:
-            raise ValueError(f"unknown check {word!r} (choose from {', '.join(names)})")
+    from vcfleet.sweep import parse_checks  # the --checks words, from the kinds table
+
+    try:
+        parse_checks(text)
+    except InputError as exc:
+        raise ValueError(str(exc).replace(" in --checks", "")) from None
     return text
 
 
