@@ -114,7 +114,8 @@ async def test_a_child_that_never_says_ready_fails_start_within_its_deadline() -
     with pytest.raises(ChildError, match=r"^the peer did not start within 1.5 s$"):
         await child.start()
     assert time.monotonic() - t0 < 5
-    assert child.pid is not None and _gone(child.pid)
+    assert child.pid is not None
+    assert _gone(child.pid)
 
 
 async def test_a_child_that_cannot_start_says_so_with_its_stderr(tmp_path: Any) -> None:
@@ -135,6 +136,6 @@ async def test_stop_leaves_no_process_behind(mode: str) -> None:
     await child.stop(grace_s=1.0)  # the deaf child ignores its channel's end: killed
     assert time.monotonic() - t0 < 5
     assert _gone(pid)
-    with pytest.raises(ChildError, match="^the peer was stopped"):
+    with pytest.raises(ChildError, match=r"^the peer was stopped"):
         await pending
     assert child.returncode == (0 if mode == "serve" else -signal.SIGKILL)
