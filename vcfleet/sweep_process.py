@@ -15,7 +15,7 @@ from any thread::
     report = sweeper.run(ids, options, on_progress)   # on_progress(reports, done)
     sweeper.close()
 
-The child (``python -m vcfleet.sweep_process FD``, like the media workers) loads the
+The child (``python -m vcfleet.sweep_process``, like the media workers) loads the
 probe modules once and then runs one sweep at a time for as long as it lives.  If it
 dies, the running sweep fails with ``SweepProcessError`` (never a hang) and the next
 ``run()`` starts a new child.  Options travel by pickle, so their runners must be
