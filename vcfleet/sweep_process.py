@@ -115,6 +115,8 @@ class SweepProcess:
     async def _start_child(self) -> None:
         if self._child is not None:
             await self._child.stop(grace_s=2.0)
+        if self._closed:  # close() came while this start waited for its turn
+            raise SweepProcessError("the sweep process was closed")
         self._child = Child("vcfleet.sweep_process", name="the sweep process",
                             start_timeout_s=self.start_timeout_s,
                             stderr_path=self.stderr_path, on_event=self._on_event)
@@ -195,9 +197,10 @@ class SweepProcess:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the child (a running sweep is cancelled) and wait for it to exit."""
         self._closed = True
-        if self._loop is not None and self._child is not None:
-            self._on_loop(self._child.stop(grace_s=timeout))
-        self._stop_loop()
+        self._stop_child(timeout)  # a start under way fails at once
+        with self._start_lock:  # and has ended here
+            self._stop_child(timeout)
+            self._stop_loop()
         if self.stderr_path is not None:  # keep the file only if a child wrote to it
             with contextlib.suppress(OSError):
                 if self.stderr_path.stat().st_size == 0:
@@ -224,6 +227,11 @@ class SweepProcess:
         future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(
             work, self._loop)
         return future.result()
+
+    def _stop_child(self, timeout: float) -> None:
+        loop, child = self._loop, self._child
+        if loop is not None and child is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(child.stop(grace_s=timeout), loop).result()
 
     def _stop_loop(self) -> None:
         loop, thread = self._loop, self._thread
