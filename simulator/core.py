@@ -5,26 +5,24 @@
 - in-process (``workers=0``): every endpoint is served by the caller's event loop
   (small test fleets, and ``inspect()`` of a device's state);
 - worker processes (``workers=N``): endpoint *i* is served by worker ``i % N``,
-  a ``python -m simulator.worker`` child that talks JSON lines with the
-  parent over its stdin and stdout.  This spreads the work of a full sweep
+  a ``python -m simulator.worker`` child that speaks ``probes.childproc`` with the
+  parent (``SimulatorWorker``).  This spreads the work of a full sweep
   (TLS handshakes, SSH key exchanges, WebRTC media) over the machine's cores.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import resource
 import secrets
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from inventory import Inventory
+from probes.childproc import Child, ChildError
 from simulator import state
 from simulator.devices import SIP_DOMAIN, Device
 from simulator.endpoint import Shared, SimulatedEndpoint, SimulatorError, start_all
@@ -97,7 +95,7 @@ class Simulator:
         self._serve_registrar = serve_registrar
         self.startup_s = 0.0
         self._shared: Shared | None = None
-        self._procs: list[_Worker] = []
+        self._procs: list[SimulatorWorker] = []
         self._reloads: set[asyncio.Task[None]] = set()
         self._started = False
 
@@ -176,7 +174,7 @@ class Simulator:
         if self.inventory.path is None:
             raise SimulatorError("worker processes need an inventory loaded from a file")
         count = min(self.workers, len(self.inventory)) or 1
-        self._procs = [_Worker(i, count) for i in range(count)]
+        self._procs = [SimulatorWorker(i, count) for i in range(count)]
         await asyncio.gather(*(w.spawn() for w in self._procs))
 
     async def _start_workers(self) -> None:
@@ -197,7 +195,7 @@ class Simulator:
 
     async def _reload(self, faults: Faults) -> None:
         if self._procs:
-            await asyncio.gather(*(w.call({"cmd": "reload", "faults": faults.to_json()})
+            await asyncio.gather(*(w.call(("reload", faults.to_json()))
                                    for w in self._procs))
             return
         if self._shared is not None:
@@ -228,10 +226,10 @@ class Simulator:
 
         Never returns in-process, or while every worker lives; cancel it to stop waiting.
         """
-        procs = [(w.index, w.proc) for w in self._procs if w.proc is not None]
+        procs = [(w.index, w.child) for w in self._procs if w.child.process is not None]
         if not procs:
             await asyncio.Event().wait()
-        waits = {asyncio.ensure_future(p.wait()): i for i, p in procs}
+        waits = {asyncio.ensure_future(c.wait()): i for i, c in procs}
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -245,55 +243,39 @@ class Simulator:
         return [w.pid for w in self._procs if w.pid]
 
 
-class _Worker:
-    """One worker process and its JSON-lines channel."""
+class SimulatorWorker:
+    """One worker process of the simulator, on the ``probes.childproc`` channel."""
 
     def __init__(self, index: int, count: int) -> None:
         self.index, self.count = index, count
-        self.proc: asyncio.subprocess.Process | None = None
-        self._lock = asyncio.Lock()
+        self.child = Child("simulator.worker", [str(index), str(count)],
+                           name=f"simulator worker {index}",
+                           start_timeout_s=WORKER_START_TIMEOUT_S)
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        """The worker's process id, once spawned."""
+        return self.child.pid
 
     async def spawn(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "simulator.worker", str(self.index), str(self.count),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=1 << 20)
+        """Start the process and wait until it has loaded the simulator."""
+        try:
+            await self.child.start()
+        except ChildError as exc:
+            raise SimulatorError(str(exc)) from None
 
     async def start(self, hello: dict[str, Any]) -> None:
-        await self.call({"cmd": "start", **hello}, WORKER_START_TIMEOUT_S)
+        """Serve this worker's share of the fleet."""
+        await self.call(("start", hello), WORKER_START_TIMEOUT_S)
 
-    async def call(self, message: dict[str, Any], timeout: float = WORKER_REPLY_TIMEOUT_S
-                   ) -> dict[str, Any]:
+    async def call(self, message: tuple[Any, ...], timeout: float = WORKER_REPLY_TIMEOUT_S
+                   ) -> Any:
         """Send one command; return the worker's reply, SimulatorError on its error."""
-        async with self._lock:
-            assert self.proc is not None
-            assert self.proc.stdin is not None
-            assert self.proc.stdout is not None
-            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-            await self.proc.stdin.drain()
-            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-        if not line:
-            raise SimulatorError(f"simulator worker {self.index} exited "
-                                 f"(status {await self.proc.wait()})")
-        reply: dict[str, Any] = json.loads(line)
-        if reply.get("error"):
-            raise SimulatorError(str(reply["error"]))
-        return reply
+        try:
+            return await self.child.call(message, timeout)
+        except ChildError as exc:
+            raise SimulatorError(str(exc)) from None
 
     async def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 15.0)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-        self.proc = None
+        """Stop the worker (its endpoints close) and await it."""
+        await self.child.stop(grace_s=15.0)

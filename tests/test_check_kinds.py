@@ -39,9 +39,12 @@ def test_every_kind_has_a_probe_module_with_probe_and_settings(name: str) -> Non
 
 
 def test_every_probe_module_is_a_kind() -> None:
-    helpers = {"base", "aioice_internals", "aiortc_internals", "httpserver", "mos", "shaping",
-               "timestamps", "upstream", "webrtc_media", "webrtc_net", "webrtc_responder",
-               "webrtc_stats"}
+    helpers = {"base", "aioice_internals", "aiortc_internals", "childproc", "device_cisco",
+               "device_poly", "httpserver", "mos", "shaping", "sshkeys", "timestamps",
+               "upstream", "webrtc_media", "webrtc_net", "webrtc_responder", "webrtc_stats"}
+    # probes/device.py is written and tested (tests/test_probe_device.py) but not yet a kind:
+    # its table entry, target and verdicts are the rest of issue 16
+    helpers.add("device")
     modules = {p.stem for p in (ROOT / "probes").glob("*.py")} - {"__init__"}
     assert modules - helpers == set(CHECKS), "a probe module without a table entry, or the " \
                                              "other way round"

@@ -209,15 +209,11 @@ class Sweep:
                 or not any(e.services.webrtc and "webrtc" in self.inventory.profile(e).checks
                            for e in self.endpoints)):
             return None
-        from vcfleet.media import MediaPool
+        from vcfleet.media import start_pool
 
-        pool = MediaPool(self.options.media_workers)
-        try:
-            await pool.start()
-        except (OSError, RuntimeError, TimeoutError) as exc:
-            log.warning("WebRTC checks run in this process: no media workers: %s", exc)
-            return None
-        self._pooled["webrtc"] = pool
+        pool = await start_pool(self.options.media_workers)
+        if pool is not None:
+            self._pooled["webrtc"] = pool
         return pool
 
     def _emit(self, event: SweepEvent) -> None:

@@ -207,17 +207,13 @@ class Exporter:
             return options
         async with self._media_lock:
             if self._media_pool is None and not self._media_failed:
-                from vcfleet.media import MediaPool
+                from vcfleet.media import start_pool
 
-                pool = MediaPool(options.media_workers)
-                try:
-                    await pool.start()
-                except (OSError, RuntimeError, TimeoutError) as exc:
-                    log.warning("WebRTC checks run in the exporter's process: no media "
-                                "workers: %s", exc)
+                self._media_pool = await start_pool(options.media_workers,
+                                                    "the exporter's process")
+                if self._media_pool is None:
                     self._media_failed = True
                     return replace(options, media_workers=0)
-                self._media_pool = pool
         if self._media_pool is None:
             return replace(options, media_workers=0)
         return replace(options, runners={**options.runners, "webrtc": self._media_pool})
