@@ -4,7 +4,8 @@ One SSH session per call (Cisco xAPI, Poly SSH API), host key verified against
 known_hosts exactly as push does (probes/sshkeys.py).  The commands are sent
 together and their replies read in order; each phase has its deadline: the SSH
 connection (TCP, handshake, authentication) ``connect_s``, the login banner
-``login_s``, each reply ``command_s``.  At most ``Settings.max_sessions`` sessions
+``login_s``, each reply ``command_s``, and the whole check ``timeout_s`` (the
+check's deadline unless set).  At most ``Settings.max_sessions`` sessions
 run at once per event loop.
 
 The result's sweep JSON (``checks.device``)::
@@ -23,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import asyncssh
+from pydantic import InstanceOf
 
 from probes import device_cisco, device_poly
-from probes.base import ProbeResult, Target
+from probes.base import OwnDeadline, ProbeResult, Target
 from probes.sshkeys import HostKeyClient, KnownHosts
 
 VENDORS = ("cisco_ce", "poly")
@@ -51,12 +53,19 @@ class DeviceTarget(Target):
     """The resolved secret; None logs in with the SSH agent."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Settings of the device check."""
+PeripheralKind = Literal["camera", "microphone", "display", "touch_panel"]
+"""The kinds of peripheral the check reports (``peripherals[].kind``)."""
 
-    known_hosts: KnownHosts | None = None
-    """The trusted host keys (push's file); None refuses every host."""
+
+@dataclass(frozen=True)
+class Settings(OwnDeadline):
+    """Settings of the device check, and the profile's device policy that judges it."""
+
+    known_hosts: InstanceOf[KnownHosts] | None = None
+    """The trusted host keys (push's file, ``vcfleet sweep --known-hosts``); None refuses
+    every host.  Set by the sweep, not by a profile (a file, loaded once per sweep)."""
+    timeout_s: float | None = None
+    """The whole check (waiting for a session slot included); None: the check's deadline."""
     connect_s: float = 5.0
     """TCP connect, SSH handshake and authentication."""
     login_s: float = 5.0
@@ -66,6 +75,13 @@ class Settings:
     max_sessions: int = 32
     """Sessions open at once (per event loop)."""
     port: int = 22
+    required: tuple[PeripheralKind, ...] = ("camera", "microphone")
+    """Peripheral kinds the room cannot meet without: none of a kind connected makes it
+    down; a disconnected peripheral of another kind only degrades it."""
+    software_min: dict[Literal["cisco_ce", "poly", "yealink"], str] = field(
+        default_factory=dict)
+    """Oldest software each vendor may run (``{cisco_ce: "ce9.15", poly: "6.2"}``); an
+    older codec is degraded.  Empty: no policy."""
 
 
 class _Failed(Exception):
@@ -87,11 +103,14 @@ async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
         return ProbeResult.failure(f"vendor {target.vendor or '?'} has no device API here")
     if settings.known_hosts is None:
         return ProbeResult.cannot_check("no known_hosts file to verify the host key against")
-    async with _semaphore(settings.max_sessions):
-        try:
-            text = await _read(target, settings)
-        except _Failed as exc:
-            return ProbeResult.failure(str(exc))
+    try:
+        async with asyncio.timeout(settings.timeout_s):
+            async with _semaphore(settings.max_sessions):
+                text = await _read(target, settings)
+    except _Failed as exc:
+        return ProbeResult.failure(str(exc))
+    except TimeoutError:
+        return ProbeResult.failure(f"the device was not read within {settings.timeout_s:g} s")
     return _result(target.vendor, text)
 
 

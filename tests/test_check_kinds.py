@@ -33,7 +33,7 @@ def test_every_kind_has_a_probe_module_with_probe_and_settings(name: str) -> Non
     keeps = isinstance(settings, OwnDeadline)
     assert settings.with_deadline(1.5).own_deadline() == (1.5 if keeps else None)
     assert 0 < kind.deadline_s <= 60
-    assert kind.group in ("net", "media")
+    assert kind.group in ("net", "media", "device")
     assert callable(kind.target)
     assert all(f.name and f.unit for f in kind.figures)
 
@@ -42,18 +42,17 @@ def test_every_probe_module_is_a_kind() -> None:
     helpers = {"base", "aioice_internals", "aiortc_internals", "childproc", "device_cisco",
                "device_poly", "httpserver", "mos", "shaping", "sshkeys", "timestamps",
                "upstream", "webrtc_media", "webrtc_net", "webrtc_responder", "webrtc_stats"}
-    # probes/device.py is written and tested (tests/test_probe_device.py) but not yet a kind:
-    # its table entry, target and verdicts are the rest of issue 16
-    helpers.add("device")
     modules = {p.stem for p in (ROOT / "probes").glob("*.py")} - {"__init__"}
     assert modules - helpers == set(CHECKS), "a probe module without a table entry, or the " \
                                              "other way round"
 
 
 def test_groups_cover_every_kind_once() -> None:
-    assert sorted(GROUPS["net"] + GROUPS["media"]) == sorted(CHECKS)
+    assert sorted(GROUPS["net"] + GROUPS["media"] + GROUPS["device"]) == sorted(CHECKS)
     assert GROUPS["all"] == CHECKS
     assert parse_checks("all") == frozenset(CHECKS)
+    assert parse_checks("device") == {"device"}
+    assert parse_checks("net,webrtc,device") == {*GROUPS["net"], "webrtc", "device"}
 
 
 def test_inventory_names_are_the_tables() -> None:

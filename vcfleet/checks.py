@@ -1,6 +1,6 @@
 """The one table of check kinds: everything vcfleet knows about a kind is its entry here.
 
-Per kind: its group (``net`` or ``media``, for ``--checks net``), its default deadline,
+Per kind: its group (``net``, ``media`` or ``device``, for ``--checks net``), its default deadline,
 how its target is built from an endpoint (``vcfleet.targets``), and the figures it
 reports with their units.  Its probe is the module ``probes.<name>`` (``probe`` and
 ``Settings``, defaults in the type); the inventory's check names and per-profile
@@ -37,8 +37,8 @@ class CheckKind:
     """One check kind, as the engine, the inventory and the probes see it."""
 
     name: str
-    group: Literal["net", "media"]
-    """``--checks net`` / ``media`` runs every kind of the group."""
+    group: Literal["net", "media", "device"]
+    """``--checks net`` / ``media`` / ``device`` runs every kind of the group."""
     deadline_s: float
     """Default deadline of one check, in seconds (``--timeout KIND=S`` overrides it)."""
     target: TargetBuilder
@@ -73,6 +73,7 @@ KINDS: Mapping[str, CheckKind] = {kind.name: kind for kind in (
     CheckKind("webrtc", "media", 15.0, targets.webrtc_target,
               _figures(rtt_ms="ms", jitter_ms="ms", loss_ratio="ratio", mos="MOS",
                        setup_ms="ms", signalling_ms="ms", ice_ms="ms", dtls_ms="ms")),
+    CheckKind("device", "device", 10.0, targets.device_target, _figures(uptime_s="s")),
 )}
 """Every check kind, in the order tables and help list them."""
 
@@ -82,6 +83,7 @@ CHECKS: tuple[str, ...] = tuple(KINDS)
 GROUPS: Mapping[str, tuple[str, ...]] = {
     "net": tuple(k.name for k in KINDS.values() if k.group == "net"),
     "media": tuple(k.name for k in KINDS.values() if k.group == "media"),
+    "device": tuple(k.name for k in KINDS.values() if k.group == "device"),
     "all": CHECKS,
 }
 """Names ``--checks`` accepts for several kinds at once."""

@@ -83,3 +83,24 @@ def webrtc_target(endpoint: Endpoint, inventory: Inventory) -> Target | ProbeRes
             return ProbeResult.cannot_check(exc.reason)
     return Target(endpoint.address, webrtc.port, name=endpoint.id, url=endpoint.webrtc_url(),
                   token=token)
+
+
+DEVICE_VENDORS = ("cisco_ce", "poly")
+"""Vendors whose management API the device check reads (Yealink: its own issue)."""
+
+
+def device_target(endpoint: Endpoint, inventory: Inventory) -> Target | ProbeResult | None:
+    """The codec's SSH API, its vendor and login with the resolved secret (None: the SSH
+    agent); None when the endpoint has no SSH service or its vendor no API the check
+    reads.  The trusted host keys are the sweep's (``probes.device.Settings``)."""
+    ssh = endpoint.services.ssh
+    if ssh is None or endpoint.vendor not in DEVICE_VENDORS:
+        return None
+    from probes.device import DeviceTarget  # asyncssh: imported only when a room has one
+
+    try:
+        password = resolve_secret(endpoint.credentials.secret, inventory.base_dir())
+    except SecretUnavailable as exc:
+        return ProbeResult.cannot_check(exc.reason)
+    return DeviceTarget(endpoint.address, ssh.port, name=endpoint.id, vendor=endpoint.vendor,
+                        username=endpoint.credentials.username, password=password)

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import ValidationError
 
@@ -55,8 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_select(parser)
     parser.add_argument("--checks", metavar="LIST", default="",
                         help=f"checks to run, comma separated: net ({','.join(GROUPS['net'])}), "
-                             f"media ({','.join(GROUPS['media'])}), all, or kinds "
+                             f"media ({','.join(GROUPS['media'])}), device, all, or kinds "
                              "(default: each room's profile)")
+    parser.add_argument("--known-hosts", metavar="FILE", type=Path,
+                        help="trusted SSH host keys for the device check, the file push uses "
+                             "(default: known_hosts in the user's data directory, see "
+                             "docs/push.md); an unknown or changed key is refused")
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="output format (default: table)")
     parser.add_argument("-o", "--output", metavar="FILE",
@@ -140,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     concurrency = max(1, min(concurrency, (limit - 128) // FILES_PER_ENDPOINT))
     options = SweepOptions(checks=checks, concurrency=concurrency, timeouts=timeouts,
                            thresholds=thresholds, deadline_s=args.deadline,
+                           settings=_device_settings(args, inv, endpoints, checks),
                            selector=args.select or "")
     show = sys.stderr.isatty() and not args.no_progress
     progress = Progress(len(endpoints), sys.stderr if show else None)
@@ -156,6 +161,25 @@ def run(args: argparse.Namespace) -> int:
               "were checked", file=sys.stderr)
         return 130
     return 0 if report.all_ready() else 1
+
+
+def _device_settings(args: argparse.Namespace, inv: Inventory, endpoints: list[Endpoint],
+                     checks: frozenset[str] | None) -> dict[str, Any]:
+    """The device check's settings with the trusted host keys (``--known-hosts``, else
+    push's default file), read once for the sweep and never added to; nothing when no
+    selected room runs the check.  InputError (exit 2) when the file cannot be read."""
+    if checks is not None and "device" not in checks:
+        return {}
+    if not any("device" in inv.profile(e).checks for e in endpoints):
+        return {}
+    from probes.device import Settings
+    from vcfleet.push.hostkeys import KnownHosts, default_known_hosts
+
+    try:
+        known = KnownHosts(args.known_hosts or default_known_hosts())
+    except OSError as exc:
+        raise InputError(str(exc)) from None
+    return {"device": Settings(known_hosts=known)}
 
 
 async def _sweep(inv: Inventory, endpoints: list[Endpoint], options: SweepOptions,
