@@ -17,6 +17,7 @@ from typing import Any
 
 from inventory import Endpoint, Thresholds
 from probes.base import ProbeResult
+from vcfleet.device_verdict import device_problems
 
 
 class Verdict(StrEnum):
@@ -155,6 +156,7 @@ def judge(
     endpoint: Endpoint,
     checks: Mapping[str, CheckReport],
     thresholds: Thresholds | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> EndpointReport:
     """The endpoint's verdict from its checks: the one place that decides readiness.
 
@@ -165,7 +167,10 @@ def judge(
     run (a configuration problem on the prober's side) makes the room unknown, never
     down or degraded, unless another check already shows it down.  A check that
     reached its service but was answered in a way that degrades the room
-    (``ProbeResult.degraded``: a SIP 403) makes it degraded with that reason.
+    (``ProbeResult.degraded``: a SIP 403) makes it degraded with that reason.  What a
+    device check read is judged by ``vcfleet.device_verdict`` under the profile's device
+    policy (``settings["device"]``, the settings the check ran with); an advisory device
+    check only degrades.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
@@ -182,6 +187,11 @@ def judge(
             continue
         if result.degraded:
             degraded.append(f"{name}: {result.degraded}")
+        if name == "device":
+            bad, poor = device_problems(result.details, result.info, endpoint.vendor,
+                                        (settings or {}).get(name))
+            (down if check.required else degraded).extend(f"{name}: {m}" for m in bad)
+            degraded.extend(f"{name}: {m}" for m in poor)
         if result.unreliable:
             degraded.append(f"{name}: figures unreliable (prober overloaded), not judged")
             continue

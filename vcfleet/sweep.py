@@ -235,7 +235,10 @@ class Sweep:
                     for kind, target in planned if target is not None]
             checks = await asyncio.gather(*runs)
             thresholds = self.inventory.thresholds_for(endpoint, self.options.thresholds)
-            report = judge(endpoint, {c.name: c for c in checks}, thresholds)
+            ran = {c.name for c in checks}
+            settings = {kind: self._runner(kind, endpoint.profile)[1]
+                        for kind in ("device",) if kind in ran}  # its profile's policy
+            report = judge(endpoint, {c.name: c for c in checks}, thresholds, settings)
             self.results[endpoint.id] = report
             self._emit(EndpointFinished(report))
 
