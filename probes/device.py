@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import asyncssh
-from pydantic import InstanceOf
 
 from probes import device_cisco, device_poly
 from probes.base import OwnDeadline, ProbeResult, Target
@@ -61,7 +60,7 @@ PeripheralKind = Literal["camera", "microphone", "display", "touch_panel"]
 class Settings(OwnDeadline):
     """Settings of the device check, and the profile's device policy that judges it."""
 
-    known_hosts: InstanceOf[KnownHosts] | None = None
+    known_hosts: KnownHosts | None = None
     """The trusted host keys (push's file, ``vcfleet sweep --known-hosts``); None refuses
     every host.  Set by the sweep, not by a profile (a file, loaded once per sweep)."""
     timeout_s: float | None = None

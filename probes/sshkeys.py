@@ -13,8 +13,10 @@ import ipaddress
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import asyncssh
+from pydantic_core import core_schema
 
 
 def is_address(host: str) -> bool:
@@ -46,6 +48,18 @@ class KnownHosts:
         except OSError as exc:
             raise OSError(f"{path}: cannot read known_hosts file: {exc.strerror or exc}") from None
         self._known = asyncssh.import_known_hosts(text)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
+        """A settings field of this type (``probes.device.Settings.known_hosts``) takes a
+        loaded file only: a profile cannot name one (the sweep's ``--known-hosts`` does)."""
+
+        def loaded(value: Any) -> KnownHosts:
+            if not isinstance(value, cls):
+                raise ValueError("set by the sweep (--known-hosts), not by a profile")
+            return value
+
+        return core_schema.no_info_plain_validator_function(loaded)
 
     def trusted(self, host: str, port: int, addr: str = "") -> list[asyncssh.SSHKey]:
         """Keys trusted for this host and port (file entries and keys accepted in this run).
