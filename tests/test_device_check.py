@@ -19,9 +19,10 @@ from probes.device import DeviceTarget, Settings
 from probes.sshkeys import KnownHosts
 from tests.simulated import PASSWORD
 from tests.test_push_sim import Served
-from vcfleet.checks import inventory_kinds, target_for
+from vcfleet.checks import KINDS, inventory_kinds, target_for
 from vcfleet.cli import main
 from vcfleet.device_verdict import device_problems, older
+from vcfleet.push.hostkeys import default_known_hosts
 from vcfleet.report import CheckReport, Verdict, judge
 
 # -- the rules, pure ------------------------------------------------------------------
@@ -352,6 +353,10 @@ def test_sweep_host_keys(served: Served, fleet: Path, tmp_path: Path,
 def test_settings_carry_the_trusted_keys(tmp_path: Path) -> None:
     known = KnownHosts(tmp_path / "known_hosts")
     assert Settings(known_hosts=known).with_deadline(3.0).timeout_s == 3.0
+    default = KINDS["device"].settings()  # a sweep that passes none: push's file
+    assert default.known_hosts is not None
+    assert default.known_hosts.path == default_known_hosts()
+    assert not default.known_hosts.accept_new
     inv: Inventory = parse_inventory(profile_text("{required: [camera]}"), "f.yaml",
                                      kinds=inventory_kinds())
     assert inv.profiles["codec"].checks == ["device"]

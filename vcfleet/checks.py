@@ -45,6 +45,9 @@ class CheckKind:
     """The check's target for an endpoint; None when the endpoint cannot have it."""
     figures: tuple[Figure, ...] = ()
     """What a successful check reports."""
+    default_settings: Callable[[], Any] | None = None
+    """The settings a sweep that passes none runs the kind with; None: ``Settings()``,
+    the defaults in the type."""
 
     def probe(self) -> ProbeKind:
         """The kind's probe module (imported on first use)."""
@@ -53,6 +56,19 @@ class CheckKind:
     def settings_type(self) -> type[Any]:
         """The kind's settings type, defaults in the type."""
         return self.probe().settings
+
+    def settings(self) -> Any:
+        """The kind's settings where the sweep passes none (``default_settings``)."""
+        return self.default_settings() if self.default_settings else self.settings_type()()
+
+
+def _device_settings() -> Any:
+    """The device check trusts push's known_hosts file (its default place) unless the
+    sweep passes other settings (``vcfleet sweep --known-hosts``)."""
+    from probes.device import Settings
+    from vcfleet.push.hostkeys import KnownHosts, default_known_hosts
+
+    return Settings(known_hosts=KnownHosts(default_known_hosts()))
 
 
 def _figures(**units: str) -> tuple[Figure, ...]:
@@ -73,7 +89,8 @@ KINDS: Mapping[str, CheckKind] = {kind.name: kind for kind in (
     CheckKind("webrtc", "media", 15.0, targets.webrtc_target,
               _figures(rtt_ms="ms", jitter_ms="ms", loss_ratio="ratio", mos="MOS",
                        setup_ms="ms", signalling_ms="ms", ice_ms="ms", dtls_ms="ms")),
-    CheckKind("device", "device", 30.0, targets.device_target, _figures(uptime_s="s")),
+    CheckKind("device", "device", 30.0, targets.device_target, _figures(uptime_s="s"),
+              _device_settings),
 )}
 """Every check kind, in the order tables and help list them."""
 

@@ -235,9 +235,8 @@ class Sweep:
                     for kind, target in planned if target is not None]
             checks = await asyncio.gather(*runs)
             thresholds = self.inventory.thresholds_for(endpoint, self.options.thresholds)
-            ran = {c.name for c in checks}
-            settings = {kind: self._runner(kind, endpoint.profile)[1]
-                        for kind in ("device",) if kind in ran}  # its profile's policy
+            settings = {kind: self._runners[kind, endpoint.profile][1] for kind in ("device",)
+                        if (kind, endpoint.profile) in self._runners}  # its profile's policy
             report = judge(endpoint, {c.name: c for c in checks}, thresholds, settings)
             self.results[endpoint.id] = report
             self._emit(EndpointFinished(report))
@@ -250,7 +249,7 @@ class Sweep:
         change keys of the sweep's settings)."""
         if (kind, profile) not in self._runners:
             spec = KINDS[kind].probe()
-            settings = self.options.settings.get(kind) or spec.settings()
+            settings = self.options.settings.get(kind) or KINDS[kind].settings()
             changes = self.inventory.profiles[profile].settings.get(kind)
             if changes:
                 settings = dataclasses.replace(settings, **changes)
