@@ -52,7 +52,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from probes.aiortc_internals import on_keyframe_request, request_keyframe
+from probes.aiortc_internals import make_dtls_server, on_keyframe_request, request_keyframe
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from probes.shaping import Shaper
 from probes.webrtc_media import EchoTrack, answer_sender_reports, tap_receiver
@@ -293,6 +293,11 @@ class Responder:
             raise _BadOffer("no audio, video or data section that can be answered")
         for transceiver in pc.getTransceivers():
             self._reflect(session, transceiver)
+            # The probe is then the DTLS client: its handshake ends only after ours, so
+            # its "connected" means we decrypt what it sends from then on.
+            make_dtls_server(transceiver.receiver.transport)
+        if pc.sctp is not None:
+            make_dtls_server(pc.sctp.transport)
 
         @pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:

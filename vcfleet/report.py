@@ -36,6 +36,10 @@ SYMBOLS = {Verdict.READY: "✔", Verdict.DEGRADED: "▲", Verdict.DOWN: "✖", V
 """A symbol per verdict, so that a report reads without colour."""
 
 
+UNRELIABLE_REASON = "prober overloaded: figures not trusted"
+"""The reason of a check whose figures were taken while the prober or responder stalled."""
+
+
 class Thresholds(BaseModel):
     """Figures at which a room becomes degraded (defaults from ITU-T G.114, testRTC, Webex)."""
 
@@ -181,10 +185,12 @@ def judge(
 
     Whether a check is required comes from the endpoint's profile, applied when the
     checks ran (``CheckReport.required``).  A failed required check makes the room
-    down; a failed advisory check, or a figure past its threshold, makes it degraded.
-    Figures marked unreliable are reported but not judged.  A check that could not be
-    run (a configuration problem on the prober's side) makes the room unknown, never
-    down or degraded, unless another check already shows it down.
+    down; a failed advisory check, a check that worked but says why the room is impaired
+    (an ok result with a reason: a lossy media path), or a figure past its threshold,
+    makes it degraded.  Figures marked unreliable (the prober or the responder stalled)
+    are reported but not judged: the room is unknown, never degraded.  A check that
+    could not be run (a configuration problem on the prober's side) makes the room
+    unknown too, never down or degraded, unless another check already shows it down.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
@@ -199,8 +205,10 @@ def judge(
             reason = f"{name}: {result.reason or 'failed'}"
             (down if check.required else degraded).append(reason)
             continue
+        if result.reason:
+            degraded.append(f"{name}: {result.reason}")
         if result.unreliable:
-            degraded.append(f"{name}: figures unreliable (prober overloaded), not judged")
+            unknown.append(f"{name}: {UNRELIABLE_REASON}")
             continue
         degraded.extend(f"{name}: {msg}" for msg in _figure_problems(result, t))
     if down:
