@@ -86,7 +86,7 @@ CLASSES = (
     RoomClass("delay 300 ms", {"delay_ms": 300}, Verdict.DEGRADED),
     RoomClass("jitter 20 on 40 ms", {"delay_ms": 40, "jitter_ms": 20}, Verdict.READY),
     RoomClass("jitter 20 on 0 ms", {"jitter_ms": 20}, Verdict.READY),
-    RoomClass("jitter 80 on 100 ms", {"delay_ms": 100, "jitter_ms": 80}, Verdict.DEGRADED),
+    RoomClass("jitter 150 on 150 ms", {"delay_ms": 150, "jitter_ms": 150}, Verdict.DEGRADED),
     RoomClass("loss 5 %", {"loss_pct": 5}, Verdict.DEGRADED),
     RoomClass("loss 20 %", {"loss_pct": 20}, Verdict.DEGRADED),
     RoomClass("media down", {"services": {"webrtc": "down"}}, Verdict.DOWN),
