@@ -90,6 +90,14 @@ def test_unreliable_figures_are_not_judged_and_make_the_room_unknown() -> None:
     assert report.reasons == ("webrtc: prober overloaded: figures not trusted",)
 
 
+def test_loss_of_unreliable_figures_is_still_judged() -> None:
+    starved = ProbeResult(ok=True, figures={"rtt_ms": 900.0}, unreliable=True,
+                          directions={"up": {"loss_ratio": 0.2, "jitter_ms": 80.0}})
+    report = judge(ROOM, {"webrtc": check("webrtc", starved)})
+    assert report.verdict is Verdict.DEGRADED
+    assert report.reasons == ("webrtc: packet loss up 20.0% >= 3%",)
+
+
 def test_a_lossy_media_path_is_degraded_with_its_reason() -> None:
     lossy = ProbeResult(ok=True, figures={"setup_ms": 9000.0},
                         reason="lossy media path: ICE works but the DTLS handshake did not "

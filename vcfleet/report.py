@@ -188,7 +188,8 @@ def judge(
     down; a failed advisory check, a check that worked but says why the room is impaired
     (an ok result with a reason: a lossy media path), or a figure past its threshold,
     makes it degraded.  Figures marked unreliable (the prober or the responder stalled)
-    are reported but not judged: the room is unknown, never degraded.  A check that
+    are reported but not judged: the room is unknown, never degraded, unless their
+    packet loss is past its threshold (a stall delays packets but loses none).  A check that
     could not be run (a configuration problem on the prober's side) makes the room
     unknown too, never down or degraded, unless another check already shows it down.
     """
@@ -208,7 +209,11 @@ def judge(
         if result.reason:
             degraded.append(f"{name}: {result.reason}")
         if result.unreliable:
-            unknown.append(f"{name}: {UNRELIABLE_REASON}")
+            # A stall delays packets but loses none: loss is still judged.
+            lossy = [f"{name}: {msg}" for msg in _figure_problems(result, t, loss_only=True)]
+            degraded.extend(lossy)
+            if not lossy:
+                unknown.append(f"{name}: {UNRELIABLE_REASON}")
             continue
         degraded.extend(f"{name}: {msg}" for msg in _figure_problems(result, t))
     if down:
@@ -225,19 +230,20 @@ def judge(
     return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time())
 
 
-def _figure_problems(result: ProbeResult, t: Thresholds) -> Iterable[str]:
+def _figure_problems(result: ProbeResult, t: Thresholds, loss_only: bool = False
+                     ) -> Iterable[str]:
     scopes: list[tuple[str, Mapping[str, float]]] = [("", result.figures)]
     scopes += [(f" {d}", figs) for d, figs in result.directions.items()]
     for label, figs in scopes:
         rtt = figs.get("rtt_ms")
-        if rtt is not None and rtt >= t.rtt_ms:
+        if rtt is not None and rtt >= t.rtt_ms and not loss_only:
             yield f"round-trip time{label} {rtt:.0f} ms >= {t.rtt_ms:.0f} ms"
         jitter = figs.get("jitter_ms")
-        if jitter is not None and jitter >= t.jitter_ms:
+        if jitter is not None and jitter >= t.jitter_ms and not loss_only:
             yield f"jitter{label} {jitter:.1f} ms >= {t.jitter_ms:.0f} ms"
         loss = figs.get("loss_ratio")
         if loss is not None and loss >= t.loss_ratio:
             yield f"packet loss{label} {loss:.1%} >= {t.loss_ratio:.0%}"
         mos = figs.get("mos")
-        if mos is not None and mos < t.mos:
+        if mos is not None and mos < t.mos and not loss_only:
             yield f"estimated MOS{label} {mos:.2f} < {t.mos:.1f}"
