@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -176,6 +177,56 @@ async def test_overloaded_prober_marks_its_figures_unreliable(responder: Respond
     assert result.ok, result.reason
     assert result.unreliable
     assert result.info["loop_lag_p95_ms"] > FAST.max_loop_lag_ms
+
+
+async def test_one_long_stall_marks_the_figures_unreliable(responder: Responder) -> None:
+    # One 400 ms stall in the window: invisible to the 95th percentile, but it adds
+    # 25 ms to RFC 3550 jitter at once.
+    loop = asyncio.get_running_loop()
+    handle = loop.call_later(1.5, time.sleep, 0.4)
+    try:
+        result = await probe(target(responder), FAST)
+    finally:
+        handle.cancel()
+    assert result.ok, result.reason
+    assert result.unreliable
+    assert float(result.info["loop_lag_max_ms"]) > FAST.max_stall_ms
+    assert "prober" in str(result.info["overloaded"])
+
+
+class DtlsBlackhole(Shaper):
+    """Passes ICE (STUN) and drops every DTLS record (first byte 20-63, RFC 7983)."""
+
+    @staticmethod
+    def _dtls(args: tuple[object, ...]) -> bool:
+        data = args[0]
+        return isinstance(data, bytes | bytearray) and bool(data) and 20 <= data[0] <= 63
+
+    def send(self, send: Any, *args: Any) -> None:
+        if not self._dtls(args):
+            super().send(send, *args)
+
+    def receive(self, deliver: Any, *args: Any) -> None:
+        if not self._dtls(args):
+            super().receive(deliver, *args)
+
+
+async def test_ice_without_a_handshake_is_a_lossy_path_not_a_dead_room(
+        loopback_prefix: str) -> None:
+    r = Responder(token=TOKEN, shaper=DtlsBlackhole())
+    await r.start(f"{loopback_prefix}.3", 0)
+    settings = Settings(duration_s=1.0, connect_timeout_s=1.0, lossy_connect_timeout_s=2.5)
+    t0 = time.monotonic()
+    try:
+        result = await probe(target(r), settings)
+    finally:
+        await r.stop()
+    assert result.ok
+    assert result.reason.startswith("lossy media path: ICE works but the DTLS handshake "
+                                    "did not finish in 2."), result.reason
+    assert "ice_ms" not in result.figures  # never connected
+    assert time.monotonic() - t0 < 2.5 + 2.5
+    await assert_no_leaks()
 
 
 # -- broken responders ----------------------------------------------------------------
