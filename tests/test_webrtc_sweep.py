@@ -39,13 +39,14 @@ async def test_sweep_runs_webrtc_in_the_pool_and_sees_the_faults(
         options = SweepOptions(checks=frozenset({"webrtc"}), media_workers=1)
         report = await run_sweep(inv, options=options)
     by_vendor = {r.endpoint.vendor: r for r in report.endpoints}
+    cisco, poly, yealink = by_vendor["cisco_ce"], by_vendor["poly"], by_vendor["yealink"]
     for r in report.endpoints:
         check = r.checks["webrtc"]
         assert check.result.ok, check.result.reason
-        doc = check.to_json()
-        assert {"rtt_ms", "mos", "setup_ms", "up", "down"} <= set(doc)
-        assert {"jitter_ms", "loss_ratio"} <= set(doc["up"]) & set(doc["down"])
-    cisco, poly, yealink = by_vendor["cisco_ce"], by_vendor["poly"], by_vendor["yealink"]
+        if r is not yealink or not check.result.reason:
+            doc = check.to_json()
+            assert {"rtt_ms", "mos", "setup_ms", "up", "down"} <= set(doc)
+            assert {"jitter_ms", "loss_ratio"} <= set(doc["up"]) & set(doc["down"])
     if trusted(cisco):
         assert cisco.verdict is Verdict.READY, cisco.reasons
         assert cisco.figure("webrtc", "rtt_ms") < 40  # type: ignore[operator]
@@ -53,9 +54,15 @@ async def test_sweep_runs_webrtc_in_the_pool_and_sees_the_faults(
         assert 79 <= poly.figure("webrtc", "rtt_ms") <= 120  # type: ignore[operator]
     # Loss is judged even when a stall made the other figures untrusted.
     assert yealink.verdict is Verdict.DEGRADED, yealink.reasons
+    lossy = yealink.checks["webrtc"].result
+    if lossy.reason:
+        # At 20 % each way a DTLS handshake outlasts its 9 s now and then (flights
+        # retransmit after 1, 2, 4 s): degraded all the same, with the reason.
+        assert lossy.reason.startswith("lossy media path: "), lossy.reason
+        return
     assert any("packet loss" in reason for reason in yealink.reasons), yealink.reasons
     for direction in ("up", "down"):
-        packets = yealink.checks["webrtc"].result.info[f"{direction}_packets"]
+        packets = lossy.info[f"{direction}_packets"]
         assert packets >= 150, (direction, packets)  # type: ignore[operator]
         # 20 % on at least 150 packets: 0.08 is 3.7 binomial standard deviations below.
         assert yealink.figure("webrtc", "loss_ratio", direction) > 0.08  # type: ignore[operator]
