@@ -15,7 +15,7 @@ aiortc's RTCP stays in place, so the client gets receiver reports (loss,
 jitter, LSR/DLSR for the round-trip time) about what it sent.
 
 Ending a session (``DELETE``) answers with ``X-Loop-Lag-Ms: p95=..., max=...``:
-the responder's event-loop lag over the session.  A responder whose loop lagged
+the responder's event-loop lag since media connected.  A responder whose loop lagged
 stamped and reflected packets late, so the probe marks its figures unreliable.
 
 The responder limits concurrent sessions (503 when full) and expires sessions
@@ -76,6 +76,8 @@ class Session:
     last_activity: float = field(default_factory=time.monotonic)
     """Monotonic time of the last media frame or data-channel message received."""
     connected: bool = False
+    connected_at: float | None = None
+    """Monotonic time at which media connected."""
     echoes: list[EchoTrack] = field(default_factory=list)
     tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     timer: asyncio.TimerHandle | None = None
@@ -265,7 +267,10 @@ class Responder:
             return self._error(404, "no such session")
         headers = {}
         if session.lag is not None:
-            p95, worst = session.lag.summary(session.created, time.monotonic())
+            # Over the media only: a stall while answering or handshaking moves no
+            # reflected packet.
+            p95, worst = session.lag.summary(session.connected_at or session.created,
+                                             time.monotonic())
             headers["X-Loop-Lag-Ms"] = f"p95={p95 * 1000:.1f}, max={worst * 1000:.1f}"
         task = self._end(session.id, "client ended it")
         if task is not None:
@@ -312,6 +317,7 @@ class Responder:
         def on_state() -> None:
             if pc.connectionState == "connected":
                 session.connected = True
+                session.connected_at = time.monotonic()
                 session.touch()
             elif pc.connectionState in ("failed", "closed"):
                 self._end(session.id, f"connection {pc.connectionState}")
