@@ -283,6 +283,20 @@ def print_tables(tallies: dict[str, Tally], classes: list[RoomClass],
                 print(f"    {c.name}: {count} x {label} {reason}")
 
 
+def print_check_stats(report: SweepReport) -> None:
+    """How long the webrtc checks took, and how many stayed unreliable after the retry."""
+    checks = [r.checks["webrtc"] for r in report.endpoints if "webrtc" in r.checks]
+    if not checks:
+        return
+    durations = sorted(c.duration_s for c in checks)
+    unreliable = Counter(str(c.result.info.get("overloaded")) for c in checks
+                         if c.result.unreliable)
+    lossy = sum(1 for c in checks if c.result.ok and c.result.reason)
+    print(f"#   webrtc checks: duration p50 {percentile(durations, 0.5):.1f} s, p99 "
+          f"{percentile(durations, 0.99):.1f} s, max {durations[-1]:.1f} s; unreliable after "
+          f"the retry: {dict(unreliable)}; lossy media path: {lossy}", flush=True)
+
+
 def start_burner() -> subprocess.Popen[bytes]:
     """A competing process burning CPU 0."""
     return subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while True: pass"])
@@ -347,6 +361,7 @@ def main() -> None:
                     s = report.summary()
                     print(f"# sweep {n}: {s['total']} rooms in {time.monotonic() - wall0:.1f} s, "
                           f"{s}, load average {os.getloadavg()[0]:.1f}", flush=True)
+                    print_check_stats(report)
                     tally(report, by_room, truths, tallies)
             finally:
                 stop(sim)

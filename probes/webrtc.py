@@ -24,9 +24,10 @@ direction counted on fewer than ``min_loss_packets`` has no ``loss_ratio``
 (``info`` says "insufficient sample").
 
 Setup waits ``connect_timeout_s`` while nothing answers, and
-``lossy_connect_timeout_s`` once ICE has: a room whose ICE works but whose
-handshake or echo does not finish is an ok result with a reason ("lossy media
-path: ..."), which the verdict reads as degraded, not down; a connected path whose
+``lossy_connect_timeout_s`` once ICE has or any datagram came from the
+responder: a room whose path carries something but whose ICE or handshake does
+not finish is an ok result with a reason ("lossy media path: ..."), which the
+verdict reads as degraded, not down; a connected path whose
 echo or reports never come is a failure (down).
 
 ``unreliable`` is set when this process's event loop, or the responder's
@@ -45,7 +46,9 @@ import contextlib
 import logging
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiortc import (
@@ -61,6 +64,7 @@ from yarl import URL
 from probes.aiortc_internals import on_keyframe_request
 from probes.base import ProbeResult, Target
 from probes.mos import estimate_mos
+from probes.shaping import Shaper
 from probes.webrtc_media import (
     AUDIO_CLOCK,
     VIDEO_CLOCK,
@@ -69,7 +73,12 @@ from probes.webrtc_media import (
     SyntheticVideoTrack,
     tap_receiver,
 )
-from probes.webrtc_net import close_peer_connection, ice_addresses, route_source_address
+from probes.webrtc_net import (
+    close_peer_connection,
+    ice_addresses,
+    route_source_address,
+    shape_connection,
+)
 from probes.webrtc_stats import LoopLag, ReceiverReport, RtcpMonitor
 
 log = logging.getLogger(__name__)
@@ -101,7 +110,9 @@ class Settings:
     """Deadline of ICE and DTLS, once the answer is in, while nothing answers at all (a
     dead room fails fast)."""
     lossy_connect_timeout_s: float = 9.0
-    """Deadline of ICE and DTLS once ICE has answered: under loss DTLS flights
+    """Deadline of ICE and DTLS once anything came back (ICE completed, or any datagram
+    from the responder: its checks, an answer to ours, a DTLS record): under loss ICE
+    checks retransmit at 0.5 s doubling and DTLS flights
     retransmit after 1, 2 and 4 s.  A room whose ICE works but whose handshake does
     not finish by then is degraded ("lossy media path"), not down."""
     rtcp_grace_s: float = 2.0
@@ -154,6 +165,26 @@ class _Failed(Exception):
     """The loopback failed; the message is the result's reason."""
 
 
+class _Hearing(Shaper):
+    """No impairment: notes when the first datagram from the responder arrives.
+
+    Any datagram (an answer to our ICE checks, the responder's own checks, a DTLS
+    record) proves the path carries something, so setup may take the long deadline.
+    """
+
+    def __init__(self, on_first: Callable[[], None]) -> None:
+        super().__init__()
+        self.first_at: float | None = None
+        self._on_first = on_first
+
+    def receive(self, deliver: Callable[..., Any], *args: Any) -> None:
+        """Note the first arrival, then deliver."""
+        if self.first_at is None:
+            self.first_at = time.monotonic()
+            self._on_first()
+        deliver(*args)
+
+
 class _Lossy(Exception):
     """ICE works but the DTLS handshake did not finish: degraded, not down."""
 
@@ -186,6 +217,7 @@ class _Loopback:
         self.streams: list[_Stream] = []
         self.lag: LoopLag | None = None
         self.state_changed = asyncio.Event()
+        self.hearing: _Hearing | None = None
         self.responder_lag_ms: tuple[float, float] | None = None
         """(95th percentile, max) event-loop lag the responder reported over the session."""
 
@@ -248,6 +280,8 @@ class _Loopback:
         self._mark("gather")
         with ice_addresses(addresses):
             await pc.setLocalDescription(offer)
+        self.hearing = _Hearing(self.state_changed.set)
+        shape_connection(pc, self.hearing)  # before any await: no datagram unheard
         self._mark("gathered")
         assert pc.localDescription is not None
         answer = await self._signal(pc.localDescription.sdp)
@@ -327,8 +361,7 @@ class _Loopback:
             while self.pc.connectionState != "connected":
                 if self.pc.connectionState in ("failed", "closed"):
                     raise _Failed(self._connect_failure())
-                ice_answered = self.pc.iceConnectionState in ("connected", "completed")
-                limit = s.lossy_connect_timeout_s if ice_answered else s.connect_timeout_s
+                limit = s.lossy_connect_timeout_s if self._heard() else s.connect_timeout_s
                 end = min(begun + max(limit, s.connect_timeout_s), self._budget_end())
                 self.state_changed.clear()
                 async with asyncio.timeout(max(0.0, end - time.monotonic())):
@@ -338,9 +371,18 @@ class _Loopback:
             if self.pc.iceConnectionState in ("connected", "completed"):
                 raise _Lossy(f"ICE works but the DTLS handshake did not finish in "
                              f"{waited:.1f} s") from None
+            if self._heard():
+                raise _Lossy(f"the responder answers but ICE did not complete in "
+                             f"{waited:.1f} s") from None
             raise _Failed(f"no media path within {waited:.0f} s (ICE connectivity checks "
                           "unanswered: UDP blocked or responder not listening)") from None
         self._mark("connected")
+
+    def _heard(self) -> bool:
+        """Whether anything came back: ICE done, or any datagram from the responder."""
+        assert self.pc is not None
+        return (self.pc.iceConnectionState in ("connected", "completed")
+                or (self.hearing is not None and self.hearing.first_at is not None))
 
     def _connect_failure(self) -> str:
         assert self.pc is not None

@@ -114,7 +114,7 @@ class SweepOptions:
     retry_unreliable: int = 1
     """How many times a check whose figures came back ``unreliable`` (the prober was
     overloaded) is measured again; only a good, reliable retry replaces them."""
-    retry_concurrency: int = 2
+    retry_concurrency: int = 8
     """At most this many such re-measurements at once, sweep-wide: the retry runs at
     lower concurrency than the pass that starved it."""
     media_workers: int | None = None
