@@ -363,8 +363,11 @@ def main() -> None:
                           f"{s}, load average {os.getloadavg()[0]:.1f}", flush=True)
                     print_check_stats(report)
                     tally(report, by_room, truths, tallies)
+                    if n < args.sweeps:  # so far, in case the run is cut short
+                        print_tables(tallies, classes, truths)
             finally:
                 stop(sim)
+            print(f"\n# all {args.sweeps} sweeps:")
             print_tables(tallies, classes, truths)
     finally:
         if burner is not None:
