@@ -291,7 +291,7 @@ def print_check_stats(report: SweepReport) -> None:
     durations = sorted(c.duration_s for c in checks)
     unreliable = Counter(str(c.result.info.get("overloaded")) for c in checks
                          if c.result.unreliable)
-    lossy = sum(1 for c in checks if c.result.ok and c.result.reason)
+    lossy = sum(1 for c in checks if c.result.ok and c.result.degraded.startswith("lossy"))
     print(f"#   webrtc checks: duration p50 {percentile(durations, 0.5):.1f} s, p99 "
           f"{percentile(durations, 0.99):.1f} s, max {durations[-1]:.1f} s; unreliable after "
           f"the retry: {dict(unreliable)}; lossy media path: {lossy}", flush=True)

@@ -10,20 +10,19 @@ from inventory.loader import (
     load_inventory,
     parse_inventory,
 )
-from inventory.model import CHECKS, MEDIA_CHECKS, NET_CHECKS, Endpoint, Profile
+from inventory.model import CheckKinds, Endpoint, Profile, Thresholds
 from inventory.selectors import Selector, fold
 
 __all__ = [
-    "CHECKS",
     "DEMO_INVENTORY",
-    "MEDIA_CHECKS",
-    "NET_CHECKS",
+    "CheckKinds",
     "Endpoint",
     "InputError",
     "Inventory",
     "Problem",
     "Profile",
     "Selector",
+    "Thresholds",
     "default_inventory_path",
     "fold",
     "load_inventory",

@@ -8,35 +8,40 @@ by key; lists and scalars replace.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import os
-import reprlib
+import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from inventory.consistency import fleet_problems
 from inventory.errors import InputError, Problem
 from inventory.model import (
     DEFAULT_PROFILES,
     DEFAULT_TIERS,
     INHERITABLE_FIELDS,
     SLUG,
+    CheckKinds,
     Contact,
     Credentials,
     Endpoint,
     Profile,
     Services,
+    Thresholds,
 )
 from inventory.selectors import Selector
+from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
 
-TOP_LEVEL_KEYS = ("version", "province", "tiers", "profiles", "defaults", "groups", "endpoints")
+TOP_LEVEL_KEYS = ("version", "province", "tiers", "thresholds", "profiles", "defaults", "groups",
+                  "endpoints")
 DEMO_INVENTORY = Path(__file__).parent / "demo" / "thanh-hoa.yaml"
-PLAINTEXT_KEYS = ("password", "passwd", "pass", "secret_value")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Inventory:
     tiers: tuple[str, ...] = tuple(DEFAULT_TIERS)
     profiles: Mapping[str, Profile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
     province: str = ""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """The fleet-wide thresholds (each profile may override some keys)."""
     path: Path | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
     """Line of each endpoint in its file, for messages that point back at it."""
@@ -92,6 +99,13 @@ class Inventory:
         """The check profile an endpoint uses."""
         return self.profiles[endpoint.profile]
 
+    def thresholds_for(self, endpoint: Endpoint,
+                       overrides: Mapping[str, float] | None = None) -> Thresholds:
+        """The thresholds an endpoint is judged by: the fleet's, then its profile's keys,
+        then ``overrides`` (``vcfleet sweep --threshold``), each winning key by key."""
+        own = self.profile(endpoint).thresholds.values()
+        return self.thresholds.overridden({**own, **(overrides or {})})
+
     def base_dir(self) -> Path:
         """Folder that relative ``file:`` references are resolved against."""
         return self.path.parent if self.path else Path.cwd()
@@ -103,17 +117,20 @@ def default_inventory_path() -> Path:
     return Path(env) if env else DEMO_INVENTORY
 
 
-def load_inventory(path: str | os.PathLike[str] | None = None) -> Inventory:
-    """Read, parse and validate an inventory file; InputError lists every problem."""
+def load_inventory(path: str | os.PathLike[str] | None = None,
+                   kinds: CheckKinds | None = None) -> Inventory:
+    """Read, parse and validate an inventory file; InputError lists every problem.
+    ``kinds`` are the check kinds profiles may name (see ``CheckKinds``)."""
     p = Path(path) if path is not None else default_inventory_path()
     try:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(f"{p}: cannot read inventory: {exc.strerror or exc}") from None
-    return parse_inventory(data, str(p), path=p)
+    return parse_inventory(data, str(p), path=p, kinds=kinds)
 
 
-def parse_inventory(data: bytes | str, name: str, path: Path | None = None) -> Inventory:
+def parse_inventory(data: bytes | str, name: str, path: Path | None = None,
+                    kinds: CheckKinds | None = None) -> Inventory:
     """Validate inventory text; ``name`` is what messages call the file."""
     text = decode(data, name) if isinstance(data, bytes) else data
     if not text.strip() or all(
@@ -125,12 +142,13 @@ def parse_inventory(data: bytes | str, name: str, path: Path | None = None) -> I
     # nothing (they form no cycles); pausing it makes large inventories load ~30% faster.
     with _gc_paused():
         doc = load(text, name)
-        return _Builder(name, path).build(doc)
+        return _Builder(name, path, kinds).build(doc)
 
 
-def build_inventory(doc: Any, name: str, path: Path | None = None) -> Inventory:
+def build_inventory(doc: Any, name: str, path: Path | None = None,
+                    kinds: CheckKinds | None = None) -> Inventory:
     """Validate an already parsed document (PosDict from ``yamlpos.load``)."""
-    return _Builder(name, path).build(doc)
+    return _Builder(name, path, kinds).build(doc)
 
 
 @contextmanager
@@ -145,10 +163,13 @@ def _gc_paused() -> Iterator[None]:
 
 
 class _Builder:
-    def __init__(self, name: str, path: Path | None) -> None:
+    def __init__(self, name: str, path: Path | None, kinds: CheckKinds | None = None) -> None:
         self.name = name
         self.path = path
+        self.kinds = kinds
         self.problems: list[Problem] = []
+        self.rejected: set[str] = set()
+        """Ids of endpoints rejected for their own errors: their children's parent exists."""
 
     def error(self, mark: Mark, message: str) -> None:
         self.problems.append(Problem(self.name, mark[0], mark[1], message))
@@ -164,6 +185,7 @@ class _Builder:
                                                f"(allowed: {', '.join(TOP_LEVEL_KEYS)})")
         self.version(doc)
         tiers = self.tiers(doc)
+        thresholds = self.thresholds(doc)
         profiles = self.profiles(doc)
         defaults = self.partial(doc, "defaults")
         groups = self.groups(doc)
@@ -173,7 +195,8 @@ class _Builder:
             raise InputError(self.problems)
         province = doc.get("province", "")
         return Inventory(endpoints=tuple(endpoints), tiers=tuple(tiers), profiles=profiles,
-                         province=str(province), path=self.path, lines=lines)
+                         province=str(province), thresholds=thresholds, path=self.path,
+                         lines=lines)
 
     # -- sections -----------------------------------------------------------------
 
@@ -202,15 +225,50 @@ class _Builder:
                 tiers.append(item)
         return tiers
 
+    def thresholds(self, doc: PosDict) -> Thresholds:
+        raw = self.mapping(doc, "thresholds")
+        try:
+            return Thresholds.model_validate(raw)
+        except ValidationError as exc:
+            self.report(exc, raw, doc.value_marks.get("thresholds", doc.mark), Thresholds,
+                        "thresholds")
+            return Thresholds()
+
     def profiles(self, doc: PosDict) -> dict[str, Profile]:
         profiles = dict(DEFAULT_PROFILES)
         raw = self.mapping(doc, "profiles")
         for name, body in raw.items():
+            settings = self.check_settings(body, f"profiles.{name}.settings")
             try:
-                profiles[name] = Profile.model_validate(body)
+                profile = Profile.model_validate(body, context={"kinds": self.kinds})
             except ValidationError as exc:
                 self.report(exc, body, raw.value_marks[name], Profile, f"profiles.{name}")
+                continue
+            if self.kinds is not None:
+                profiles[name] = profile.model_copy(update={"settings": settings})
+            else:
+                profiles[name] = profile
         return profiles
+
+    def check_settings(self, body: Any, label: str) -> dict[str, dict[str, Any]]:
+        """A profile's ``settings:`` validated against each known kind's settings type:
+        unknown keys rejected, values as the type holds them.  The rest (not a mapping,
+        an unknown kind) is the Profile model's to report."""
+        raw = body.get("settings") if isinstance(body, PosDict) else None
+        if self.kinds is None or not isinstance(raw, PosDict):
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for kind, values in raw.items():
+            if kind not in self.kinds or not isinstance(values, PosDict):
+                continue
+            model = settings_model(self.kinds[kind]())
+            try:
+                checked = model.model_validate(values)
+            except ValidationError as exc:
+                self.report(exc, values, raw.value_marks[kind], model, f"{label}.{kind}")
+                continue
+            out[kind] = {k: getattr(checked, k) for k in values}
+        return out
 
     def mapping(self, doc: PosDict, key: str) -> PosDict:
         raw = doc.get(key)
@@ -325,6 +383,7 @@ class _Builder:
             except ValidationError:
                 found = self.report_endpoint(item, names, groups, defaults, mark, end, label)
                 if found is None:
+                    self.rejected.add(str(item.get("id")))
                     continue
                 endpoint = found
             out.append(endpoint)
@@ -347,35 +406,11 @@ class _Builder:
     def cross_check(self, endpoints: list[Endpoint], marks: list[Mark],
                     address_marks: list[Mark], tiers: list[str],
                     profiles: dict[str, Profile]) -> None:
-        first_id: dict[str, int] = {}
-        first_addr: dict[str, int] = {}
-        ids = {e.id for e in endpoints}
-        by_id = {e.id: e for e in endpoints}
-        for e, m, am in zip(endpoints, marks, address_marks, strict=True):
-            if e.id in first_id:
-                self.error(m, f"duplicate endpoint id '{e.id}' (first at line {first_id[e.id]})")
-            else:
-                first_id[e.id] = m[0]
-            if e.address in first_addr:
-                self.error(am, f"endpoint '{e.id}': duplicate address {e.address} "
-                               f"(first at line {first_addr[e.address]})")
-            else:
-                first_addr[e.address] = am[0]
-            if e.tier not in tiers:
-                self.error(m, f"endpoint '{e.id}': tier '{e.tier}' is not one of the "
-                              f"tiers ({', '.join(tiers)})")
-            if e.profile not in profiles:
-                self.error(m, f"endpoint '{e.id}': unknown profile '{e.profile}' "
-                              f"(defined: {', '.join(sorted(profiles))})")
-            if e.parent is not None and e.parent not in ids:
-                self.error(m, f"endpoint '{e.id}': parent '{e.parent}' does not exist")
-            elif e.parent is not None and e.parent == e.id:
-                self.error(m, f"endpoint '{e.id}': is its own parent")
-            elif e.parent is not None:
-                ptier = by_id[e.parent].tier
-                if ptier in tiers and e.tier in tiers and tiers.index(ptier) >= tiers.index(e.tier):
-                    self.error(m, f"endpoint '{e.id}': parent '{e.parent}' is a {ptier}, "
-                                  f"which is not above tier '{e.tier}'")
+        def where(i: int, field: str) -> Mark:
+            return address_marks[i] if field == "address" else marks[i]
+
+        self.problems.extend(fleet_problems(self.name, endpoints, where, tiers, profiles,
+                                            rejected=self.rejected))
 
     # -- pydantic errors -> file positions ---------------------------------------------
 
@@ -384,12 +419,29 @@ class _Builder:
                own_lines: tuple[int, int] | None = None) -> None:
         """Turn pydantic errors into problems.  An error in a value inherited from a group
         or the defaults is reported once, at the group, without the endpoint's label."""
-        for err in exc.errors():
-            loc = [str(p) for p in err["loc"]]
-            mark, path = locate(data, loc, start, err["type"])
-            dotted = ".".join(p for p in ([prefix] if prefix else []) + path)
-            inherited = own_lines is not None and not own_lines[0] <= mark[0] < own_lines[1]
-            self.error(mark, describe(err, dotted, None if inherited else label, model, path))
+        self.problems.extend(validation_problems(exc, data, start, model, self.name, label,
+                                                 prefix, own_lines))
+
+
+_SETTINGS_MODELS: dict[type[Any], type[BaseModel]] = {}
+
+
+def settings_model(settings_type: type[Any]) -> type[BaseModel]:
+    """A strict pydantic model with the fields of a probe's settings dataclass, unknown
+    keys forbidden, to validate what a profile sets (collections also from YAML lists)."""
+    if settings_type in _SETTINGS_MODELS:
+        return _SETTINGS_MODELS[settings_type]
+    hints = typing.get_type_hints(settings_type)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(settings_type):
+        hint = hints[f.name]
+        if typing.get_origin(hint) in (frozenset, set, tuple):
+            hint = Annotated[hint, Field(strict=False)]
+        fields[f.name] = (hint, None)
+    config = ConfigDict(extra="forbid", strict=True)
+    model = create_model(settings_type.__name__, __config__=config, **fields)
+    _SETTINGS_MODELS[settings_type] = model
+    return model
 
 
 def merge_plain(top: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
@@ -440,123 +492,3 @@ def merge_layers(layers: list[PosDict]) -> PosDict:
             out.key_marks[key] = layer.key_marks[key]
             out.value_marks[key] = layer.value_marks[key]
     return out
-
-
-def locate(data: Any, loc: list[str], start: Mark, kind: str) -> tuple[Mark, list[str]]:
-    """Follow a pydantic error location through PosDict/PosList; return its mark and path."""
-    mark = start
-    path: list[str] = []
-    node = data
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(node, PosDict) and part in node:
-            mark = node.key_marks[part] if (last and kind == "extra_forbidden") else \
-                node.value_marks[part]
-            node = node[part]
-            path.append(part)
-        elif isinstance(node, PosList) and part.isdigit() and int(part) < len(node):
-            mark = node.marks[int(part)]
-            node = node[int(part)]
-            path.append(f"[{part}]")
-        elif isinstance(node, PosDict | PosList):
-            if last:
-                path.append(part)
-            else:
-                continue  # a union tag such as 'SipService'
-        else:
-            break
-    return mark, _join_indexes(path)
-
-
-def _join_indexes(path: list[str]) -> list[str]:
-    out: list[str] = []
-    for p in path:
-        if p.startswith("[") and out:
-            out[-1] += p
-        else:
-            out.append(p)
-    return out
-
-
-def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
-             path: list[str]) -> str:
-    """One clear message for a pydantic error."""
-    kind = err["type"]
-    value = err.get("input")
-    key = path[-1] if path else ""
-    where = f"{label}: " if label else ""
-    if kind == "extra_forbidden":
-        if key.lower() in PLAINTEXT_KEYS:
-            return (f"{where}plaintext password is not allowed: use 'secret:' with env:VAR, "
-                    "file:PATH, keyring:SERVICE/USER or agent")
-        allowed = _allowed_keys(model, path[:-1])
-        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        return f"{where}unknown key '{dotted}'{hint}"
-    if kind == "missing":
-        return f"{where}missing required field '{dotted}'"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{where}{dotted}: expected an integer, got {shown(value)}"
-    if kind in ("greater_than_equal", "less_than_equal") and key == "port":
-        return f"{where}{dotted}: port must be between 1 and 65535, got {shown(value)}"
-    if kind in ("float_parsing", "float_type"):
-        return f"{where}{dotted}: expected a number, got {shown(value)}"
-    if kind in ("bool_parsing", "bool_type"):
-        return f"{where}{dotted}: expected true or false, got {shown(value)}"
-    if kind in ("string_type",):
-        return f"{where}{dotted}: expected a string, got {shown(value)}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{where}{dotted}: expected a mapping, got {shown(value)}"
-    if kind in ("list_type",):
-        return f"{where}{dotted}: expected a list, got {shown(value)}"
-    if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
-        return f"{where}{dotted}: must not be empty"
-    if kind == "string_pattern_mismatch":
-        return (f"{where}{dotted}: {shown(value)} is not a valid slug "
-                "(lowercase letters, digits and '-')")
-    if kind == "literal_error":
-        return f"{where}{dotted}: {shown(value)} is not allowed; expected {err['ctx']['expected']}"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{where}{dotted}: {msg[0].lower()}{msg[1:]}" if msg else f"{where}{dotted}: invalid"
-
-
-class _Repr(reprlib.Repr):
-    def repr1(self, x: Any, level: int) -> str:
-        if isinstance(x, list) and type(x) is not list:
-            return self.repr_list(x, level)  # PosList
-        if isinstance(x, dict) and type(x) is not dict:
-            return self.repr_dict(x, level)  # PosDict
-        return super().repr1(x, level)
-
-
-_REPR = _Repr()
-_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 80, 80, 3
-_REPR.maxlist = _REPR.maxdict = 8
-
-
-def shown(value: Any) -> str:
-    """A value for a message: repr, shortened, safe on deeply nested input."""
-    return _REPR.repr(value)
-
-
-def _allowed_keys(model: type[BaseModel], path: list[str]) -> list[str]:
-    current: Any = model
-    for part in path:
-        fields = getattr(current, "model_fields", None)
-        if not fields or part.split("[")[0] not in fields:
-            return []
-        current = model_of(fields[part.split("[")[0]].annotation)
-        if current is None:
-            return []
-    fields = getattr(current, "model_fields", None)
-    return list(fields) if fields else []
-
-
-def model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside a field's annotation (``Services | None`` -> Services)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = model_of(arg)
-        if found is not None:
-            return found
-    return None

@@ -3,7 +3,9 @@
 An inventory file has four parts (see docs/inventory.md):
 
 - ``tiers``: the ordered levels of the administrative tree, top first;
-- ``profiles``: named sets of checks, each check required or advisory;
+- ``thresholds``: the figures at which a room becomes degraded, fleet-wide;
+- ``profiles``: named sets of checks, each check required or advisory, with the checks'
+  settings and threshold overrides;
 - ``defaults`` and ``groups``: partial endpoint data that endpoints inherit;
 - ``endpoints``: the conference rooms.
 
@@ -14,13 +16,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -35,10 +39,11 @@ HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9]
 VENDORS = ("cisco_ce", "poly", "yealink")
 """Vendors vcfleet knows: Cisco RoomOS/CE (xAPI over SSH), Poly (SSH API), Yealink (no SSH API)."""
 
-NET_CHECKS = ("icmp", "tcp", "sip", "https", "dns")
-MEDIA_CHECKS = ("webrtc",)
-CHECKS = NET_CHECKS + MEDIA_CHECKS
-"""Every check kind a profile may name; ``net`` on the command line means NET_CHECKS."""
+CheckKinds = Mapping[str, Callable[[], type[Any]]]
+"""The check kinds a profile may name, each with a way to get its settings type.  The
+application passes them to the loader (``load_inventory(..., kinds=...)``; vcfleet's table
+is ``vcfleet.checks``), so that this package never learns them by heart.  Without them a
+check name is only checked to be a slug and ``settings:`` only to be mappings."""
 
 DEFAULT_TIERS = ["province", "department", "district", "commune"]
 
@@ -143,12 +148,68 @@ class Contact(Strict):
     phone: Text = ""
 
 
+def _known_check(value: str, info: ValidationInfo) -> str:
+    kinds = (info.context or {}).get("kinds")
+    if kinds is not None and value not in kinds:
+        raise ValueError(f"unknown check {value!r} (choose from {', '.join(kinds)})")
+    return value
+
+
+CheckName = Annotated[str, Field(pattern=SLUG, max_length=64), AfterValidator(_known_check)]
+"""A check kind's name: one of the kinds the loader was given (see ``CheckKinds``)."""
+
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Ratio = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Mos = Annotated[float, Field(ge=1, le=5, allow_inf_nan=False)]
+
+
+class Thresholds(Strict):
+    """Figures at which a room becomes degraded (defaults from ITU-T G.114, testRTC, Webex).
+
+    Set fleet-wide by the inventory's ``thresholds:``, per profile by its ``thresholds:``
+    and per sweep by ``vcfleet sweep --threshold KEY=VALUE``, each winning key by key
+    over the one before (``Inventory.thresholds_for``)."""
+
+    rtt_ms: Positive = 250.0
+    """Round-trip time (SIP OPTIONS, ICMP, media) at or above which a room is degraded."""
+    jitter_ms: Positive = 30.0
+    """Jitter, either direction."""
+    loss_ratio: Ratio = 0.03
+    """Packet loss, either direction (0.03 = 3 %)."""
+    mos: Mos = 3.6
+    """Estimated MOS below which a room is degraded."""
+
+    def overridden(self, overrides: Mapping[str, float]) -> Thresholds:
+        """These thresholds with some keys replaced, validated (ValidationError if bad)."""
+        if not overrides:
+            return self
+        return Thresholds.model_validate({**self.model_dump(), **overrides})
+
+
+class ThresholdOverrides(Strict):
+    """A profile's ``thresholds:``: only the keys it sets replace the fleet's."""
+
+    rtt_ms: Positive | None = None
+    jitter_ms: Positive | None = None
+    loss_ratio: Ratio | None = None
+    mos: Mos | None = None
+
+    def values(self) -> dict[str, float]:
+        """The keys this profile sets."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Profile(Strict):
     """A named set of checks: required ones make the room down when they fail,
     advisory ones only make it degraded."""
 
-    checks: list[Literal["icmp", "tcp", "sip", "https", "dns", "webrtc"]]
-    advisory: list[Literal["icmp", "tcp", "sip", "https", "dns", "webrtc"]] = []
+    checks: list[CheckName]
+    advisory: list[CheckName] = []
+    settings: dict[CheckName, dict[str, Any]] = {}
+    """Per check kind, the probe settings this profile changes (``{sip: {retries: 3}}``);
+    the loader validates them against the kind's settings type."""
+    thresholds: ThresholdOverrides = ThresholdOverrides()
+    """Threshold keys that differ for rooms of this profile."""
 
     @model_validator(mode="after")
     def _advisory_subset(self) -> Profile:

@@ -58,16 +58,19 @@ def resolve_secret(ref: str, base_dir: Path | None = None) -> str | None:
 
 
 def _from_keyring(ref: str, rest: str) -> str:
+    """A keyring entry; keyring is the optional ``keyring`` extra, needed only for these."""
     service, _, user = rest.partition("/")
     try:
         import keyring
     except ImportError:
-        raise SecretUnavailable(ref, "the 'keyring' package is not installed "
-                                     "(pip install keyring)") from None
+        raise SecretUnavailable(ref, "the keyring package is not installed "
+                                     "(pip install 'vcfleet[keyring]')") from None
     try:
         value = keyring.get_password(service, user)
-    except Exception as exc:  # no backend, locked keyring, D-Bus down: all "not here"
-        raise SecretUnavailable(ref, f"keyring: {exc}") from None
+    except Exception as exc:
+        # NoKeyringError on a server without a desktop keyring, a locked keyring, D-Bus
+        # down: all "not here", one line, never a traceback
+        raise SecretUnavailable(ref, f"keyring error: {exc}") from None
     if value is None:
         raise SecretUnavailable(ref, "no such entry in the keyring")
     return str(value)

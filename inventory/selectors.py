@@ -15,13 +15,22 @@ import shlex
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from inventory.errors import InputError
 from inventory.model import Endpoint
 
-if TYPE_CHECKING:
-    from inventory.loader import Inventory
+
+class Tree(Protocol):
+    """What ``under=`` needs of a fleet: the units above an endpoint (an Inventory is one).
+
+    A Protocol rather than the Inventory class itself, so that the loader may
+    import selectors without selectors importing the loader back.
+    """
+
+    def ancestors(self, endpoint: Endpoint) -> list[Endpoint]:
+        """The units above an endpoint, nearest first."""
+        ...
 
 
 def fold(text: str) -> str:
@@ -31,7 +40,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
-def _values(e: Endpoint, key: str, inv: Inventory | None) -> list[str]:
+def _values(e: Endpoint, key: str, inv: Tree | None) -> list[str]:
     if key == "tag":
         return list(e.tags)
     if key == "name":
@@ -66,7 +75,7 @@ class Term:
     patterns: tuple[str, ...]
     negate: bool
 
-    def matches(self, endpoint: Endpoint, inv: Inventory | None) -> bool:
+    def matches(self, endpoint: Endpoint, inv: Tree | None) -> bool:
         values = _values(endpoint, self.key, inv)
         hit = any(fnmatch.fnmatchcase(v, p) for v in values for p in self.patterns)
         return hit != self.negate
@@ -90,7 +99,7 @@ class Selector:
             raise InputError(f"invalid selector {text!r}: a quote is not closed") from None
         return cls(tuple(_parse_term(w, text) for w in words), text)
 
-    def matches(self, endpoint: Endpoint, inv: Inventory | None = None) -> bool:
+    def matches(self, endpoint: Endpoint, inv: Tree | None = None) -> bool:
         """True when every term matches the endpoint."""
         return all(t.matches(endpoint, inv) for t in self.terms)
 

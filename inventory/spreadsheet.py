@@ -24,16 +24,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from inventory.consistency import fleet_problems
 from inventory.errors import InputError, Problem
-from inventory.loader import (
-    Inventory,
-    build_inventory,
-    describe,
-    merge_plain,
-    model_of,
-    parse_inventory,
-)
+from inventory.loader import Inventory, build_inventory, merge_plain, parse_inventory
 from inventory.model import DEFAULT_PROFILES, DEFAULT_TIERS, Endpoint, Profile
+from inventory.yamlerrors import describe, model_of
 from inventory.yamlpos import PosDict, PosList, decode, load
 
 
@@ -333,8 +328,8 @@ def load_base(path: Path) -> Base:
     probe["endpoints"] = PosList()
     probe.value_marks.setdefault("endpoints", doc.mark)
     inv = build_inventory(probe, str(path), path)
-    sections = {k: plain(doc[k]) for k in ("tiers", "profiles", "defaults", "groups")
-                if k in doc}
+    sections = {k: plain(doc[k])
+                for k in ("tiers", "thresholds", "profiles", "defaults", "groups") if k in doc}
     return Base(inv.tiers, dict(inv.profiles), inv.province, sections)
 
 
@@ -446,48 +441,13 @@ class _RowReader:
         return None
 
     def cross_check(self, endpoints: list[tuple[int, Endpoint]]) -> None:
-        ids = {e.id: row for row, e in reversed(endpoints)}
-        by_id = {e.id: e for _, e in endpoints}
-        seen_id: dict[str, int] = {}
-        seen_addr: dict[str, int] = {}
-        tiers = list(self.base.tiers)
-        profiles = self.base.profiles or DEFAULT_PROFILES
-        for row, e in endpoints:
-            col = self.col_of.get
-            if e.id in seen_id:
-                self.error(row, col("id", 1), f"duplicate endpoint id '{e.id}' "
-                                              f"(first in row {seen_id[e.id]})")
-            seen_id.setdefault(e.id, row)
-            if e.address in seen_addr:
-                self.error(row, col("address", 1), f"endpoint '{e.id}': duplicate address "
-                                                   f"{e.address} (first in row "
-                                                   f"{seen_addr[e.address]})")
-            seen_addr.setdefault(e.address, row)
-            if e.tier not in tiers:
-                self.error(row, col("tier", 1), f"endpoint '{e.id}': tier '{e.tier}' is not one "
-                                                f"of the tiers ({', '.join(tiers)}); pass "
-                                                "--base with a 'tiers' list")
-            if e.profile not in profiles:
-                self.error(row, col("profile", 1),
-                           f"endpoint '{e.id}': unknown profile '{e.profile}' "
-                           f"(defined: {', '.join(sorted(profiles))})")
-            if e.parent is None:
-                continue
-            if e.parent in self.rejected_ids and e.parent not in ids:
-                continue  # its parent's row has its own error
-            if e.parent not in ids:
-                self.error(row, col("parent", 1),
-                           f"endpoint '{e.id}': parent '{e.parent}' does not exist")
-            elif e.parent == e.id:
-                self.error(row, col("parent", 1), f"endpoint '{e.id}': is its own parent")
-            else:
-                ptier = by_id[e.parent].tier
-                if ptier in tiers and e.tier in tiers and tiers.index(ptier) >= tiers.index(
-                        e.tier):
-                    self.error(row, col("parent", 1),
-                               f"endpoint '{e.id}': parent '{e.parent}' is a {ptier}, which "
-                               f"is not above tier '{e.tier}'")
+        def where(i: int, field: str) -> tuple[int, int]:
+            return endpoints[i][0], self.col_of.get(field, 1)
 
+        self.problems.extend(fleet_problems(
+            self.sheet.name, [e for _, e in endpoints], where, list(self.base.tiers),
+            self.base.profiles or DEFAULT_PROFILES, first="first in row",
+            tier_hint="; pass --base with a 'tiers' list", rejected=self.rejected_ids))
 
 def _at(cells: list[Any], col: int) -> Any:
     return cells[col - 1] if col <= len(cells) else None
@@ -567,7 +527,8 @@ def inventory_yaml(endpoints: Sequence[Endpoint], base: Base | None, source: str
     if base.province:
         doc["province"] = base.province
     doc["tiers"] = sections.get("tiers", list(base.tiers))
-    doc.update({k: sections[k] for k in ("profiles", "defaults", "groups") if k in sections})
+    doc.update({k: sections[k] for k in ("thresholds", "profiles", "defaults", "groups")
+                if k in sections})
     defaults = sections.get("defaults") or {}
     doc["endpoints"] = [_entry(e, defaults) for e in endpoints]
     head = (f"# Imported from {source} by `vcfleet inventory import`.\n"

@@ -296,15 +296,31 @@ def decode(data: bytes, path: str) -> str:
                                   "save it as UTF-8")]) from None
 
 
+class _LibyamlTooDeep(Exception):
+    pass
+
+
 def load(text: str, path: str) -> Any:
     """Parse one YAML document into PosDict/PosList/scalars; raise InputError on problems."""
+    try:
+        return _load(text, path, _Loader)
+    except _LibyamlTooDeep:
+        # The libyaml of recent PyYAML wheels (6.0.4) refuses more than 1000 levels while it scans
+        # ahead, before we see the events; the Python parser hands them over one by one,
+        # so our own limit and message apply whichever PyYAML is installed.
+        return _load(text, path, yaml.SafeLoader)
+
+
+def _load(text: str, path: str, loader_class: Any) -> Any:
     builder = _EventBuilder(path)
-    loader = _Loader(text)
+    loader = loader_class(text)
     try:
         value = builder.run(loader)
     except _TooDeep:
         value = None
     except yaml.MarkedYAMLError as exc:
+        if loader_class is not yaml.SafeLoader and "nesting depth" in str(exc.problem):
+            raise _LibyamlTooDeep from None
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = exc.problem or exc.context or "invalid YAML"

@@ -1,8 +1,10 @@
 """Probes: one module per check kind, each ``async def probe(target, settings) -> ProbeResult``.
 
-``PROBES`` names the module of every kind; ``load_probe`` imports it on first use
-(the WebRTC probe pulls in aiortc, which is slow to import).  This package never
-imports ``inventory``, ``vcfleet`` or ``tui``.
+The probe of kind ``K`` is the module ``probes.K`` with a ``probe`` function and a
+``Settings`` type; the application's table of check kinds (``vcfleet.checks``) says which
+kinds exist.  ``load_probe`` imports a kind's module on first use (the WebRTC probe
+pulls in aiortc, which is slow to import).  This package never imports ``inventory``,
+``vcfleet`` or ``tui``.
 """
 
 from __future__ import annotations
@@ -12,16 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from probes.base import ProbeResult, Target
-
-PROBES: dict[str, str] = {
-    "icmp": "probes.icmp",
-    "tcp": "probes.tcp",
-    "sip": "probes.sip",
-    "https": "probes.https",
-    "dns": "probes.dns",
-    "webrtc": "probes.webrtc",
-}
+from probes.base import ProbeResult, ProbeSettings, Target
 
 
 @dataclass(frozen=True)
@@ -33,10 +26,25 @@ class ProbeKind:
     settings: type[Any]
 
 
+def probe_module(kind: str) -> str:
+    """The module that holds a kind's probe: ``probes.<kind>``."""
+    return f"probes.{kind}"
+
+
 def load_probe(kind: str) -> ProbeKind:
-    """The probe of a kind; KeyError for an unknown kind."""
-    module = importlib.import_module(PROBES[kind])
+    """The probe of a kind; KeyError when no probe module of that name exists."""
+    if not kind.isidentifier() or kind == "base":
+        raise KeyError(kind)
+    try:
+        module = importlib.import_module(probe_module(kind))
+    except ModuleNotFoundError as exc:
+        if exc.name != probe_module(kind):
+            raise
+        raise KeyError(kind) from None
+    if not callable(getattr(module, "probe", None)) or not isinstance(
+            getattr(module, "Settings", None), type):
+        raise KeyError(kind)
     return ProbeKind(kind, module.probe, module.Settings)
 
 
-__all__ = ["PROBES", "ProbeKind", "ProbeResult", "Target", "load_probe"]
+__all__ = ["ProbeKind", "ProbeResult", "ProbeSettings", "Target", "load_probe", "probe_module"]

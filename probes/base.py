@@ -8,9 +8,10 @@ a probe may simply be cancelled when its deadline passes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, Self, runtime_checkable
 
 Info = str | int | float | bool
 
@@ -34,6 +35,56 @@ class Target:
     """Verify the server's TLS certificate (https); None leaves it to the probe's settings."""
 
 
+@runtime_checkable
+class ProbeSettings(Protocol):
+    """What the engine asks of every probe's ``Settings``: whether the probe keeps the
+    check's deadline itself.  Each ``Settings`` says so by deriving from ``OwnDeadline``
+    or ``EngineDeadline``."""
+
+    def own_deadline(self) -> float | None:
+        """The deadline (seconds) the probe stops itself at; None when it relies on the
+        engine cancelling it."""
+        ...
+
+    def with_deadline(self, timeout_s: float) -> Self:
+        """These settings with the check's deadline filled in where the probe keeps one
+        and none is set."""
+        ...
+
+
+class EngineDeadline:
+    """Mixin of a ``Settings`` whose probe keeps no deadline: the engine cancels it."""
+
+    __slots__ = ()
+
+    def own_deadline(self) -> float | None:
+        """None: the engine's deadline is the only one."""
+        return None
+
+    def with_deadline(self, timeout_s: float) -> Self:
+        """Unchanged: the probe has no deadline to fill in."""
+        return self
+
+
+class OwnDeadline:
+    """Mixin of a ``Settings`` whose probe stops itself at ``timeout_s`` and says what it
+    saw ("no answer to OPTIONS in 2 s (3 transmissions)"); None means "the check's
+    deadline", which the engine fills in."""
+
+    __slots__ = ()
+    timeout_s: float | None
+
+    def own_deadline(self) -> float | None:
+        """The probe's ``timeout_s``."""
+        return self.timeout_s
+
+    def with_deadline(self, timeout_s: float) -> Self:
+        """A copy whose ``timeout_s`` is the check's deadline, unless one is set."""
+        if self.timeout_s is not None:
+            return self
+        return dataclasses.replace(self, timeout_s=timeout_s)  # type: ignore[type-var]
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     """The outcome of one check against one target.
@@ -46,6 +97,10 @@ class ProbeResult:
     itself was overloaded: they are reported but not judged.  ``unchecked`` marks a
     check that could not be run at all for a reason on the prober's side (a
     credential reference that does not resolve here): it says nothing about the room.
+    ``degraded`` is set when the check reached the service, so ``ok`` stays true, but
+    what the service answered degrades the room (``"SIP 403 Forbidden"``); judge()
+    makes the room degraded with it as the reason.  ``details`` holds structured data
+    that is neither a figure nor info (lists, nested objects), for the sweep JSON.
     """
 
     ok: bool
@@ -55,6 +110,10 @@ class ProbeResult:
     info: Mapping[str, Info] = field(default_factory=dict)
     unreliable: bool = False
     unchecked: bool = False
+    degraded: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Structured, check-specific entries of the sweep JSON, merged at its top level
+    (the device check's ``registration``, ``peripherals``, ``diagnostics``...)."""
 
     @classmethod
     def cannot_check(cls, reason: str) -> ProbeResult:
@@ -70,10 +129,13 @@ class ProbeResult:
         """The check's entry in the sweep JSON: ``{"ok", **figures, "up", "down", ...}``."""
         out: dict[str, Any] = {"ok": self.ok}
         out.update(self.figures)
+        out.update(self.details)
         for direction, figs in self.directions.items():
             out[direction] = dict(figs)
         if self.reason:
             out["reason"] = self.reason
+        if self.degraded:
+            out["degraded"] = self.degraded
         if self.info:
             out["info"] = dict(self.info)
         if self.unreliable:

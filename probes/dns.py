@@ -16,13 +16,13 @@ import socket
 import time
 from dataclasses import dataclass
 
-from probes.base import ProbeResult, Target
+from probes.base import OwnDeadline, ProbeResult, Target
 
 FAMILIES = {"any": socket.AF_UNSPEC, "ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OwnDeadline):
     """Settings of the DNS check."""
 
     family: str = "any"

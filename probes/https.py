@@ -28,13 +28,13 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from probes.base import Info, ProbeResult, Target
+from probes.base import Info, OwnDeadline, ProbeResult, Target
 
 OK_STATUSES = frozenset({401, 403})
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OwnDeadline):
     """Settings of the HTTPS management-page check."""
 
     verify: bool = False

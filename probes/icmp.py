@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from probes import timestamps
-from probes.base import ProbeResult, Target
+from probes.base import OwnDeadline, ProbeResult, Target
 
 ECHO_REQUEST: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 128}
 ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
@@ -54,7 +54,7 @@ RCVBUF_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OwnDeadline):
     """Settings of the ICMP echo check."""
 
     count: int = 10

@@ -24,12 +24,21 @@ transmission, an upper bound, and ``info`` says ``rtt_ambiguous``.  Over UDP the
 arrival time is the kernel's receive stamp (``probes.timestamps``), so a busy sweep
 loop does not inflate the RTT.
 
-**Which responses count as ok.**  Any final response proves the SIP stack is
-alive, so 2xx, 3xx, 4xx and 6xx are ok (codecs often answer OPTIONS from unknown
-hosts with 403, 404 or 405; ``info`` keeps the code and reason).  The server
-errors of ``Settings.failing_codes`` (500 Server Internal Error, 503 Service
-Unavailable, 504 Server Time-out by default) fail the check: the stack answers
-but says it cannot take calls.
+**What each final answer means** (``answer_class``; docs/sweep.md has the table and
+docs/decisions.md the argument).  Any final answer proves that a SIP stack listens;
+what it says decides the room:
+
+- **2xx**: ready.
+- **401, 407**: ready; the stack is alive and demands authentication (``info``
+  ``auth_required``).  A codec set to challenge every request challenges OPTIONS too,
+  and the registrar or bridge that calls it holds the credentials the probe does not.
+- **3xx, 403, 404 and every other 4xx**: degraded, with the code and reason phrase
+  (``SIP 403 Forbidden``): the stack answers, but the request a call would make is
+  refused or sent elsewhere, so the room is to be looked at, not phoned about as dead.
+- **5xx, 6xx**: down: the stack says it cannot or will not take calls.
+
+The probe reports the class (``ok`` false for down, ``ProbeResult.degraded`` for
+degraded); ``vcfleet.report.judge`` turns it into the verdict.
 """
 
 from __future__ import annotations
@@ -40,9 +49,10 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from probes import timestamps
-from probes.base import Info, ProbeResult, Target
+from probes.base import Info, OwnDeadline, ProbeResult, Target
 
 T1_S = 0.5
 T2_S = 4.0
@@ -50,10 +60,12 @@ MAGIC_COOKIE = "z9hG4bK"
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "l": "content-length",
            "m": "contact", "c": "content-type"}
 MAX_MESSAGE = 65536
+MAX_PHRASE = 64
+"""Longest reason phrase quoted in a verdict reason (``info.reason`` keeps it whole)."""
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(OwnDeadline):
     """Settings of the SIP OPTIONS check."""
 
     transport: str | None = None
@@ -70,8 +82,30 @@ class Settings:
     from_user: str = "vcfleet"
     """User part of the From URI."""
     user_agent: str = "vcfleet-probe"
-    failing_codes: frozenset[int] = field(default_factory=lambda: frozenset({500, 503, 504}))
-    """Final response codes that fail the check although the stack answered."""
+
+
+class AnswerClass(StrEnum):
+    """What a final answer to OPTIONS says about the room."""
+
+    READY = "ready"
+    """2xx: the stack accepts requests."""
+    AUTH_REQUIRED = "auth_required"
+    """401, 407: alive and demands authentication; ready."""
+    DEGRADED = "degraded"
+    """3xx and the other 4xx: alive, but refuses or redirects the request."""
+    DOWN = "down"
+    """5xx, 6xx: alive, but says it cannot or will not take calls."""
+
+
+def answer_class(code: int) -> AnswerClass:
+    """The class of a final (200-699) answer to OPTIONS."""
+    if 200 <= code < 300:
+        return AnswerClass.READY
+    if code in (401, 407):
+        return AnswerClass.AUTH_REQUIRED
+    if code < 500:
+        return AnswerClass.DEGRADED
+    return AnswerClass.DOWN
 
 
 @dataclass
@@ -206,7 +240,7 @@ async def probe(target: Target, settings: Settings) -> ProbeResult:
         return ProbeResult.failure(f"SIP over {where}: {exc}")
     except OSError as exc:
         return ProbeResult.failure(f"cannot reach SIP port {where}: {exc.strerror or exc}")
-    return _result(resp, received, ex, transport, settings)
+    return _result(resp, received, ex, transport)
 
 
 def _silence(ex: _Exchange, where: str, timeout: float) -> str:
@@ -221,8 +255,7 @@ def _silence(ex: _Exchange, where: str, timeout: float) -> str:
     return f"no answer to OPTIONS on {where} in {timeout:g} s ({sent})"
 
 
-def _result(resp: Response, received: float, ex: _Exchange, transport: str,
-            settings: Settings) -> ProbeResult:
+def _result(resp: Response, received: float, ex: _Exchange, transport: str) -> ProbeResult:
     rtt_s, ambiguous = _rtt(resp, received, ex.sent)
     info: dict[str, Info] = {"status": resp.code, "reason": resp.reason,
                              "transport": transport, "transmissions": len(ex.sent)}
@@ -233,9 +266,17 @@ def _result(resp: Response, received: float, ex: _Exchange, transport: str,
     if ex.ignored:
         info["ignored_messages"] = ex.ignored
     figures = {"rtt_ms": round(rtt_s * 1000.0, 3)}
-    ok = resp.code not in settings.failing_codes
-    reason = "" if ok else f"SIP stack answered {resp.code} {resp.reason}".rstrip()
-    return ProbeResult(ok=ok, figures=figures, reason=reason, info=info)
+    kind = answer_class(resp.code)
+    info["class"] = kind.value
+    phrase = resp.reason if len(resp.reason) <= MAX_PHRASE else resp.reason[:MAX_PHRASE - 1] + "…"
+    answered = f"SIP {resp.code} {phrase}".rstrip()
+    if kind is AnswerClass.AUTH_REQUIRED:
+        info["auth_required"] = True
+    if kind is AnswerClass.DOWN:
+        return ProbeResult(ok=False, figures=figures, reason=f"{answered}: the SIP stack "
+                           "refuses calls", info=info)
+    degraded = answered if kind is AnswerClass.DEGRADED else ""
+    return ProbeResult(ok=True, figures=figures, info=info, degraded=degraded)
 
 
 def _rtt(resp: Response, received: float, sent: list[float]) -> tuple[float, bool]:
@@ -371,4 +412,5 @@ async def _read_message(reader: asyncio.StreamReader) -> bytes:
     return head
 
 
-__all__ = ["Response", "Settings", "build_request", "matches", "parse_response", "probe"]
+__all__ = ["AnswerClass", "Response", "Settings", "answer_class", "build_request", "matches",
+           "parse_response", "probe"]

@@ -7,11 +7,11 @@ import contextlib
 import time
 from dataclasses import dataclass
 
-from probes.base import ProbeResult, Target
+from probes.base import EngineDeadline, ProbeResult, Target
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(EngineDeadline):
     """Settings of the TCP connect check."""
 
     port: int | None = None

@@ -26,7 +26,7 @@ direction counted on fewer than ``min_loss_packets`` has no ``loss_ratio``
 Setup waits ``connect_timeout_s`` while nothing answers, and
 ``lossy_connect_timeout_s`` once ICE has or any datagram came from the
 responder: a room whose path carries something but whose ICE or handshake does
-not finish is an ok result with a reason ("lossy media path: ..."), which the
+not finish is an ok result with ``degraded`` set ("lossy media path: ..."), which the
 verdict reads as degraded, not down; a connected path whose
 echo or reports never come is a failure (down).
 
@@ -62,7 +62,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from yarl import URL
 
 from probes.aiortc_internals import on_keyframe_request
-from probes.base import ProbeResult, Target
+from probes.base import EngineDeadline, ProbeResult, Target
 from probes.mos import estimate_mos
 from probes.shaping import Shaper
 from probes.webrtc_media import (
@@ -85,7 +85,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Settings:
+class Settings(EngineDeadline):
     """How the WebRTC loopback probe runs (defaults suit a LAN or a province WAN)."""
 
     duration_s: float = 3.0
@@ -241,7 +241,7 @@ class _Loopback:
             return ProbeResult.failure(str(exc), **self._setup_figures())
         except _Lossy as exc:
             return ProbeResult(ok=True, figures=self._setup_figures(),
-                               reason=f"lossy media path: {exc}")
+                               degraded=f"lossy media path: {exc}")
 
     def _budget_end(self) -> float:
         """Monotonic time by which the media must end, so that closing fits the budget."""

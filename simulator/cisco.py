@@ -11,19 +11,22 @@ Terminal output mode::
 
 Errors end in ``ERROR``; an unknown command gets the single line
 ``Command not recognized.`` (which netmiko's ``cisco_tp`` driver treats as a
-terminator, like ``OK`` and ``ERROR``).
+terminator, like ``OK`` and ``ERROR``).  The status tree is simulator/cisco_status.py;
+``xCommand`` and ``xFeedback`` are simulator/cisco_commands.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
+from simulator import cisco_commands
+from simulator.cisco_status import LIST_ROOTS, SOFTWARE, display_name, software, status_rows
 from simulator.devices import Device
 from simulator.dialect import Reply
 
-SOFTWARE = "ce9.15.3.17"
+__all__ = ["SOFTWARE", "CiscoSession"]
 NOT_RECOGNIZED = Reply("Command not recognized.\n", ok=False)
 NO_MATCH = "No match on address expression."
 
@@ -61,12 +64,23 @@ class CiscoSession:
     def __init__(self, device: Device) -> None:
         self.device = device
         self.json = False
+        self.feedback = cisco_commands.Feedback(self)
 
     def banner(self) -> str:
         """Login banner, as CE prints it, ending with the first ``OK``."""
         name = self.device.config.get("SystemUnit Name", "")
-        return (f"Welcome to {name}\nCisco Codec Release {SOFTWARE}\n"
-                "SW Release Date: 2023-09-20\n*r Login successful\n\nOK\n")
+        version = software(self.device.state)
+        return (f"Welcome to {name}\nCisco Codec Release {display_name(version)} Final "
+                "3a892a1 2023-09-20\n"
+                "SW Release Date: 2023-09-20 13:06:59, matchbox\n*r Login successful\n\nOK\n")
+
+    def attach(self, write: Callable[[str], None]) -> None:
+        """Give the session a way to print unsolicited output (xFeedback)."""
+        self.feedback.attach(write)
+
+    def detach(self) -> None:
+        """The session ended: stop its feedback."""
+        self.feedback.detach()
 
     def prompt(self) -> str:
         """xAPI has no prompt: ``OK`` / ``ERROR`` end each reply."""
@@ -83,7 +97,9 @@ class CiscoSession:
         if verb == "xstatus":
             return self._status(rest)
         if verb == "xcommand":
-            return self._command(rest)
+            return cisco_commands.command(self, rest)
+        if verb == "xfeedback":
+            return self.feedback.handle(rest)
         if verb == "xpreferences":
             return self._preferences(rest)
         if verb in ("bye", "exit"):
@@ -125,45 +141,21 @@ class CiscoSession:
 
     # -- xStatus ----------------------------------------------------------------
 
-    def _status_leaves(self) -> list[Leaf]:
-        d = self.device
-        proxy = d.config.get("SIP Proxy 1 Address", "")
-        uri = d.config.get("SIP URI", "")
-        serial = "FOC" + hashlib.sha256(d.endpoint.id.encode()).hexdigest()[:8].upper()
-        rows: list[tuple[str, str, bool]] = [
-            ("Network 1 IPv4 Address", d.endpoint.address, True),
-            ("SIP Proxy 1 Address", proxy, True),
-            ("SIP Proxy 1 Status", "Active" if proxy else "Off", False),
-            ("SIP Registration 1 Reason", "", True),
-            ("SIP Registration 1 Status", "Registered" if proxy else "Inactive", False),
-            ("SIP Registration 1 URI", uri, True),
-            ("Standby State", "Off", False),
-            ("SystemUnit Hardware Module SerialNumber", serial, True),
-            ("SystemUnit ProductId", f"Cisco {d.endpoint.model or 'Room Kit'}", True),
-            ("SystemUnit ProductPlatform", d.endpoint.model or "Room Kit", True),
-            ("SystemUnit Software Version", SOFTWARE, True),
-            ("SystemUnit State NumberOfActiveCalls", "0", False),
-            ("SystemUnit Uptime", str(d.uptime_s), False),
-        ]
-        return [(_tokens(p), v, q) for p, v, q in rows]
+    def status_leaves(self) -> list[Leaf]:
+        """Every status leaf of the device (simulator/cisco_status.py)."""
+        return [(_tokens(p), v, q) for p, v, q in status_rows(self.device)]
 
     def _status(self, rest: str) -> Reply:
-        query = _tokens(rest)
-        leaves = [leaf for leaf in self._status_leaves() if _match(query, leaf[0], whole=False)]
+        query = _tokens(rest.strip().lstrip("/").replace("/", " "))
+        leaves = [leaf for leaf in self.status_leaves() if _match(query, leaf[0], whole=False)]
         if not leaves:
+            if tuple(w.lower() for w in query) in {tuple(w.lower() for w in r)
+                                                    for r in LIST_ROOTS}:
+                return Reply("{}\n** end\n\nOK\n" if self.json else "** end\n\nOK\n")
             return self._error("Status", NO_MATCH, query)
         return self._result("Status", "*s", leaves)
 
     # -- xCommand, xPreferences -------------------------------------------------
-
-    def _command(self, rest: str) -> Reply:
-        words = [w.rstrip(":") for w in rest.split()]
-        if [w.lower() for w in words[:2]] == ["systemunit", "boot"]:
-            if self.json:
-                body = {"CommandResponse": {"SystemUnitBootResult": {"status": "OK"}}}
-                return Reply(json.dumps(body, indent=2) + "\n** end\n\nOK\n", reboot=True)
-            return Reply("*r SystemUnitBootResult (status=OK):\n** end\n\nOK\n", reboot=True)
-        return self._error("Result", "Unknown command", words, kind="Command")
 
     def _preferences(self, rest: str) -> Reply:
         words = rest.lower().split()
@@ -188,14 +180,25 @@ class CiscoSession:
         return Reply("\n".join(lines) + "\n** end\n\nOK\n")
 
     def _error(self, what: str, reason: str, query: list[str], kind: str = "") -> Reply:
-        xpath = "/".join([kind or what, *query])
+        xpath = _xpath([kind or what, *query])
         if self.json:
             body = {"CommandResponse": {what: {"status": "Error", "Reason": {"Value": reason},
                                                "XPath": {"Value": xpath}}}}
             return Reply(json.dumps(body, indent=2, ensure_ascii=False)
                          + "\n** end\n\nERROR\n", ok=False)
-        return Reply(f'*r {what} (status=Error):\n    Reason: "{reason}"\n'
-                     f'    XPath: "{xpath}"\n** end\n\nERROR\n', ok=False)
+        return Reply(f'*r {what} (status=Error):\n*r {what} Reason: "{reason}"\n'
+                     f'*r {what} XPath: "{xpath}"\n** end\n\nERROR\n', ok=False)
+
+
+def _xpath(words: list[str]) -> str:
+    """``Status/Call[5]/Status`` from ``[Status, Call, 5, Status]``, CE's XPath spelling."""
+    out: list[str] = []
+    for w in words:
+        if w.isdigit() and out:
+            out[-1] += f"[{w}]"
+        else:
+            out.append(w)
+    return "/".join(out)
 
 
 def _insert(tree: dict[str, Any], tokens: list[str], value: object) -> None:

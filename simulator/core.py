@@ -5,34 +5,35 @@
 - in-process (``workers=0``): every endpoint is served by the caller's event loop
   (small test fleets, and ``inspect()`` of a device's state);
 - worker processes (``workers=N``): endpoint *i* is served by worker ``i % N``,
-  a ``python -m simulator.worker`` child that talks JSON lines with the
-  parent over its stdin and stdout.  This spreads the work of a full sweep
+  a ``python -m simulator.worker`` child that speaks ``probes.childproc`` with the
+  parent (``SimulatorWorker``).  This spreads the work of a full sweep
   (TLS handshakes, SSH key exchanges, WebRTC media) over the machine's cores.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import resource
 import secrets
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from inventory import Inventory
+from probes.childproc import Child, ChildError
 from simulator import state
-from simulator.devices import Device
+from simulator.devices import SIP_DOMAIN, Device
 from simulator.endpoint import Shared, SimulatedEndpoint, SimulatorError, start_all
 from simulator.faults import Faults
+from simulator.registrar import REGISTRAR_PORT, Registrar, default_registrar
 from simulator.web import tls_context
 
 log = logging.getLogger(__name__)
 
+SIP_PROXY_NAME = f"sip.{SIP_DOMAIN}"
+"""The province's proxy as the codecs are configured with it; resolves to the registrar."""
 FILES_PER_ENDPOINT = 24
 """Open files to budget per endpoint: its listeners plus the connections of a sweep."""
 WORKER_START_TIMEOUT_S = 60.0
@@ -71,12 +72,16 @@ class Simulator:
     (default: ``state.default_state_dir()``).  ``reboot_s`` is how long a
     rebooting device stays away.  ``seed`` seeds the random losses and delays of the
     faults (``loss_pct``, ``jitter_ms``), one generator per endpoint, so that a run can
-    be repeated; None picks one at random (``self.seed`` tells which).
+    be repeated; None picks one at random (``self.seed`` tells which).  ``registrar``
+    is the address of the province's SIP registrar (port 5060), where the codecs'
+    default proxy ``sip.thanhhoa.gov.vn`` points (default: ``default_registrar``);
+    ``serve_registrar=False`` (worker processes) leaves serving it to the parent.
     """
 
     def __init__(self, inventory: Inventory, faults: Faults | None = None,
                  state_dir: Path | None = None, workers: int = 0,
-                 reboot_s: float = 1.0, seed: int | None = None) -> None:
+                 reboot_s: float = 1.0, seed: int | None = None,
+                 registrar: str | None = None, serve_registrar: bool = True) -> None:
         self.inventory = inventory
         self.seed = seed if seed is not None else secrets.randbelow(1 << 32)
         self.faults = faults or Faults()
@@ -84,9 +89,13 @@ class Simulator:
         self.workers = max(0, workers)
         self.reboot_s = reboot_s
         self.endpoints: dict[str, SimulatedEndpoint] = {}
+        self.registrar_address = registrar or default_registrar(
+            [e.address for e in inventory.endpoints])
+        self.registrar: Registrar | None = None
+        self._serve_registrar = serve_registrar
         self.startup_s = 0.0
         self._shared: Shared | None = None
-        self._procs: list[_Worker] = []
+        self._procs: list[SimulatorWorker] = []
         self._reloads: set[asyncio.Task[None]] = set()
         self._started = False
 
@@ -119,6 +128,8 @@ class Simulator:
             else:
                 cert, key = state.tls_files(self.state_dir)
             log.info("state ready in %.2f s", time.monotonic() - t0)
+            if self._serve_registrar:
+                await self._start_registrar()
             if self.workers:
                 await self._spawn_workers()
                 await self._start_workers()
@@ -129,12 +140,30 @@ class Simulator:
             raise
         self.startup_s = time.monotonic() - t0
 
+    async def _start_registrar(self) -> None:
+        by_address = {e.address: e for e in self.inventory.endpoints}
+
+        def refuse(source: str) -> tuple[int, str] | None:
+            endpoint = by_address.get(source)
+            if endpoint is None:
+                return None
+            faults = self.faults.for_endpoint(endpoint, self.inventory)
+            return (403, "Forbidden") if faults.device.registration_fail else None
+
+        registrar = Registrar(self.registrar_address, REGISTRAR_PORT, refuse)
+        try:
+            await registrar.start()
+        except OSError as exc:
+            raise SimulatorError(f"cannot listen on {self.registrar_address}:{REGISTRAR_PORT} "
+                                 f"(the SIP registrar): {exc.strerror or exc}") from None
+        self.registrar = registrar
+
     async def _start_here(self, cert: str, key: str) -> None:
         keys = {e.id: state.host_key(self.state_dir, e.id)
                 for e in self.inventory.endpoints if e.services.ssh}
         self._shared = Shared(self.inventory, self.state_dir, keys, tls_context(cert, key),
                               state.authorized_keys(self.state_dir), self.reboot_s,
-                              self.seed)
+                              self.seed, {SIP_PROXY_NAME: self.registrar_address})
         self.endpoints = {e.id: SimulatedEndpoint(e, self._shared)
                           for e in self.inventory.endpoints}
         faults = {e.id: self.faults.for_endpoint(e, self.inventory)
@@ -145,14 +174,14 @@ class Simulator:
         if self.inventory.path is None:
             raise SimulatorError("worker processes need an inventory loaded from a file")
         count = min(self.workers, len(self.inventory)) or 1
-        self._procs = [_Worker(i, count) for i in range(count)]
+        self._procs = [SimulatorWorker(i, count) for i in range(count)]
         await asyncio.gather(*(w.spawn() for w in self._procs))
 
     async def _start_workers(self) -> None:
         hello = {"inventory": str(self.inventory.path), "state_dir": str(self.state_dir),
                  "ids": [e.id for e in self.inventory.endpoints],
                  "faults": self.faults.to_json(), "reboot_s": self.reboot_s,
-                 "seed": self.seed}
+                 "seed": self.seed, "registrar": self.registrar_address}
         await asyncio.gather(*(w.start(hello) for w in self._procs))
         log.info("%d workers ready", len(self._procs))
 
@@ -166,7 +195,7 @@ class Simulator:
 
     async def _reload(self, faults: Faults) -> None:
         if self._procs:
-            await asyncio.gather(*(w.call({"cmd": "reload", "faults": faults.to_json()})
+            await asyncio.gather(*(w.call(("reload", faults.to_json()))
                                    for w in self._procs))
             return
         if self._shared is not None:
@@ -183,6 +212,9 @@ class Simulator:
         self.endpoints = {}
         await asyncio.gather(*(w.stop() for w in self._procs), return_exceptions=True)
         self._procs = []
+        if self.registrar is not None:
+            await self.registrar.stop()
+            self.registrar = None
         self._started = False
 
     def device(self, endpoint_id: str) -> Device:
@@ -194,10 +226,10 @@ class Simulator:
 
         Never returns in-process, or while every worker lives; cancel it to stop waiting.
         """
-        procs = [(w.index, w.proc) for w in self._procs if w.proc is not None]
+        procs = [(w.index, w.child) for w in self._procs if w.child.process is not None]
         if not procs:
             await asyncio.Event().wait()
-        waits = {asyncio.ensure_future(p.wait()): i for i, p in procs}
+        waits = {asyncio.ensure_future(c.wait()): i for i, c in procs}
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -211,55 +243,39 @@ class Simulator:
         return [w.pid for w in self._procs if w.pid]
 
 
-class _Worker:
-    """One worker process and its JSON-lines channel."""
+class SimulatorWorker:
+    """One worker process of the simulator, on the ``probes.childproc`` channel."""
 
     def __init__(self, index: int, count: int) -> None:
         self.index, self.count = index, count
-        self.proc: asyncio.subprocess.Process | None = None
-        self._lock = asyncio.Lock()
+        self.child = Child("simulator.worker", [str(index), str(count)],
+                           name=f"simulator worker {index}",
+                           start_timeout_s=WORKER_START_TIMEOUT_S)
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        """The worker's process id, once spawned."""
+        return self.child.pid
 
     async def spawn(self) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "simulator.worker", str(self.index), str(self.count),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=1 << 20)
+        """Start the process and wait until it has loaded the simulator."""
+        try:
+            await self.child.start()
+        except ChildError as exc:
+            raise SimulatorError(str(exc)) from None
 
     async def start(self, hello: dict[str, Any]) -> None:
-        await self.call({"cmd": "start", **hello}, WORKER_START_TIMEOUT_S)
+        """Serve this worker's share of the fleet."""
+        await self.call(("start", hello), WORKER_START_TIMEOUT_S)
 
-    async def call(self, message: dict[str, Any], timeout: float = WORKER_REPLY_TIMEOUT_S
-                   ) -> dict[str, Any]:
+    async def call(self, message: tuple[Any, ...], timeout: float = WORKER_REPLY_TIMEOUT_S
+                   ) -> Any:
         """Send one command; return the worker's reply, SimulatorError on its error."""
-        async with self._lock:
-            assert self.proc is not None
-            assert self.proc.stdin is not None
-            assert self.proc.stdout is not None
-            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-            await self.proc.stdin.drain()
-            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-        if not line:
-            raise SimulatorError(f"simulator worker {self.index} exited "
-                                 f"(status {await self.proc.wait()})")
-        reply: dict[str, Any] = json.loads(line)
-        if reply.get("error"):
-            raise SimulatorError(str(reply["error"]))
-        return reply
+        try:
+            return await self.child.call(message, timeout)
+        except ChildError as exc:
+            raise SimulatorError(str(exc)) from None
 
     async def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 15.0)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-        self.proc = None
+        """Stop the worker (its endpoints close) and await it."""
+        await self.child.stop(grace_s=15.0)

@@ -10,10 +10,12 @@ settings a fault makes it refuse.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from inventory import Endpoint
 from inventory.vendors import BOOL_WORDS, SETTINGS
+from simulator.codec_state import CodecState
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,10 @@ class Device:
     rejected: set[str] = field(default_factory=set)
     """Native names of settings the device refuses to change (fault ``reject_settings``)."""
     boots: int = 0
+    state: CodecState = field(default_factory=CodecState)
+    """Registration, calls, standby, peripherals, diagnostics (simulator/codec_state.py)."""
+    on_change: Callable[[str], None] | None = None
+    """Called with the native name of each setting that changed value."""
 
     def __post_init__(self) -> None:
         if not self.config:
@@ -157,7 +163,10 @@ class Device:
         canonical = spec.check(value)
         if canonical is None:
             raise ValueError(value)
+        changed = self.config.get(name) != canonical
         self.config[name] = canonical
+        if changed and self.on_change is not None:
+            self.on_change(name)
         return canonical
 
     def reboot(self) -> None:

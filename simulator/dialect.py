@@ -1,11 +1,13 @@
-"""What a vendor dialect is: a session that turns one command line into a reply."""
+"""What a vendor dialect is: a session that turns one command line into a reply.
+
+The dialects (``cisco.py``, ``poly.py``) import this module; ``sessions.py``
+picks one for a device, so the interface imports none of its implementations.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
-
-from simulator.devices import Device
 
 
 @dataclass(frozen=True)
@@ -33,14 +35,3 @@ class Session(Protocol):
     def handle(self, line: str) -> Reply:
         """Run one command line."""
 
-
-def new_session(device: Device) -> Session:
-    """A session in the dialect of the device's vendor."""
-    from simulator.cisco import CiscoSession
-    from simulator.poly import PolySession
-
-    if device.endpoint.vendor == "cisco_ce":
-        return CiscoSession(device)
-    if device.endpoint.vendor == "poly":
-        return PolySession(device)
-    raise ValueError(f"vendor {device.endpoint.vendor!r} has no SSH API")

@@ -26,6 +26,7 @@ from probes.shaping import Shaper, seeded_rng
 from simulator import cisco, poly, webrtc
 from simulator.devices import Device, native_names
 from simulator.faults import EndpointFaults
+from simulator.registration import PROXY, URI, RegistrationAgent
 from simulator.sip import SipTcp, SipUdp
 from simulator.ssh import SshService
 from simulator.web import HangingTcp, HangingUdp, HttpsService
@@ -50,6 +51,8 @@ class Shared:
     reboot_s: float = 1.0
     seed: int = 0
     """Seeds each endpoint's shaper (``seeded_rng(seed, endpoint id)``)."""
+    sip_hosts: dict[str, str] = field(default_factory=dict)
+    """The simulator's DNS for SIP proxies: name -> address (the registrar's)."""
 
 
 class _Group:
@@ -118,6 +121,12 @@ class SimulatedEndpoint:
         self._lock = asyncio.Lock()
         self._flap_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.registration: RegistrationAgent | None = None
+        if endpoint.vendor in PROXY:
+            self.registration = RegistrationAgent(
+                endpoint.vendor, endpoint.address, self.device.config, self.device.state,
+                shared.sip_hosts, f"{endpoint.id}-{shared.seed}")
+            self.device.on_change = self._setting_changed
 
     # -- SshPolicy --------------------------------------------------------------
 
@@ -131,6 +140,11 @@ class SimulatedEndpoint:
         """Key login: a key of STATE_DIR/authorized_keys, unless auth fails."""
         return (not self.faults.auth_fail and username == self.endpoint.credentials.username
                 and key_data in self.shared.authorized_keys)
+
+    def _setting_changed(self, name: str) -> None:
+        if self.registration is not None and name in (
+                PROXY[self.endpoint.vendor], URI[self.endpoint.vendor], "sipenable"):
+            self.registration.kick()
 
     def request_reboot(self) -> None:
         """Reboot in the background: every service goes away for ``reboot_s``."""
@@ -156,6 +170,13 @@ class SimulatedEndpoint:
         if self.faults.flap_s:
             self._flap_task = asyncio.create_task(self._flap(self.faults.flap_s))
 
+    async def register(self) -> None:
+        """Start keeping the codec registered; return once the first REGISTER has its
+        outcome (after ``start``, once every endpoint listens, so as not to slow it)."""
+        if self.registration is not None:
+            self.registration.start()
+            await self.registration.first_attempt()
+
     async def stop(self) -> None:
         """Stop every service and background task."""
         tasks = [t for t in (self._flap_task, *self._tasks) if t is not None]
@@ -164,6 +185,9 @@ class SimulatedEndpoint:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
         self._flap_task = None
+        if self.registration is not None:
+            await self.registration.stop()
+        self.device.state.close()
         async with self._lock:
             for service in list(self.running):
                 await self._stop_service(service)
@@ -188,6 +212,10 @@ class SimulatedEndpoint:
         self.shaper.jitter_ms = faults.jitter_ms
         self.shaper.loss_pct = faults.loss_pct
         self.device.rejected = native_names(self.endpoint.vendor, list(faults.reject_settings))
+        self.device.state.apply_faults(faults.device)
+        if (self.registration is not None
+                and faults.device.registration_fail != old.device.registration_fail):
+            self.registration.kick()
         return old
 
     async def reconcile(self, strict: bool = False) -> None:
@@ -235,7 +263,10 @@ class SimulatedEndpoint:
             return SshService(host, port, self.shared.host_keys[self.endpoint.id], self)
         if service == "sip":
             server = _server_header(self.endpoint)
-            return _Group(SipUdp(host, port, self.shaper, server), SipTcp(host, port, server))
+            def options() -> tuple[int, str] | None:
+                return self.faults.sip_answer
+            return _Group(SipUdp(host, port, self.shaper, server, options),
+                          SipTcp(host, port, server, options))
         if service == "https":
             return HttpsService(host, port, self.device, self.shared.tls)
         if service == "webrtc" and webrtc.available():
@@ -253,6 +284,7 @@ class SimulatedEndpoint:
 
     async def _reboot(self) -> None:
         self.device.reboot()
+        self.device.state.disconnect()
         self.rebooting = True
         try:
             await self.reconcile()
@@ -260,6 +292,8 @@ class SimulatedEndpoint:
         finally:
             self.rebooting = False
         await self.reconcile()
+        if self.registration is not None:
+            self.registration.kick()
 
     async def _flap(self, period_s: float) -> None:
         while True:
@@ -277,3 +311,4 @@ async def start_all(endpoints: Sequence[SimulatedEndpoint],
     if errors:
         await asyncio.gather(*(ep.stop() for ep in endpoints), return_exceptions=True)
         raise errors[0]
+    await asyncio.gather(*(ep.register() for ep in endpoints))

@@ -13,23 +13,103 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
-from inventory.loader import describe, locate
 from inventory.vendors import SETTINGS
+from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
+from simulator.device_faults import DeviceFault, DeviceFaults, merge_device
 
 ServiceMode = Literal["down", "hang"]
 SERVICES = ("sip", "ssh", "https", "webrtc")
+REASON_PHRASES = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 200: "OK", 202: "Accepted", 300: "Multiple Choices",
+    301: "Moved Permanently", 302: "Moved Temporarily", 305: "Use Proxy",
+    380: "Alternative Service", 400: "Bad Request", 401: "Unauthorized",
+    402: "Payment Required", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    406: "Not Acceptable", 407: "Proxy Authentication Required", 408: "Request Timeout",
+    410: "Gone", 413: "Request Entity Too Large", 414: "Request-URI Too Long",
+    415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 420: "Bad Extension",
+    421: "Extension Required", 423: "Interval Too Brief", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
+    484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 491: "Request Pending", 493: "Undecipherable",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 600: "Busy Everywhere", 603: "Decline",
+    604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}
+"""RFC 3261 section 21's reason phrases, for a status fault that names none."""
 
 
-class ServiceFaults(BaseModel):
-    """Per-service faults: ``down`` (nothing listens) or ``hang`` (accepts, never answers)."""
+def reason_phrase(status: int) -> str:
+    """The RFC 3261 reason phrase of a status code, or a generic one by its class."""
+    generic = {1: "Provisional", 2: "Success", 3: "Redirection", 4: "Client Error",
+               5: "Server Error", 6: "Global Failure"}
+    return REASON_PHRASES.get(status, generic.get(status // 100, "Unknown"))
+
+
+class SipFault(BaseModel):
+    """The SIP fault: a mode (``down``, ``hang``) or ``{status: N, reason: TEXT}``, the answer
+    OPTIONS gets (any code 100-699; ``reason`` defaults to RFC 3261's phrase for the code)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    sip: ServiceMode | None = None
+    mode: ServiceMode | None = None
+    status: int | None = None
+    reason: str | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_or_answer(cls, value: Any) -> Any:
+        expected = "expected 'down', 'hang' or {status: N} (a SIP status 100-699)"
+        if isinstance(value, str):
+            if value not in ("down", "hang"):
+                raise ValueError(f"{shown(value)} is not allowed; {expected}")
+            return {"mode": value}
+        if not isinstance(value, dict) or "mode" in value or "status" not in value:
+            raise ValueError(f"{shown(value)} is not allowed; {expected}")
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _status_range(cls, value: int | None) -> int | None:
+        if value is not None and not 100 <= value <= 699:
+            raise ValueError(f"a SIP status is 100-699, got {value}")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_one_line(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(
+                ord(c) < 0x20 or ord(c) == 0x7F for c in value)):
+            raise ValueError(f"a reason phrase is one line of text, got {shown(value)}")
+        return value
+
+    @model_serializer
+    def _as_written(self) -> str | dict[str, Any]:
+        if self.mode is not None:
+            return self.mode
+        return {"status": self.status, **({"reason": self.reason} if self.reason else {})}
+
+
+class ServiceFaults(BaseModel):
+    """Per-service faults: ``down`` (nothing listens) or ``hang`` (accepts, never answers);
+    SIP also ``{status: N}`` (OPTIONS answered with that status)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    sip: SipFault | None = None
     ssh: ServiceMode | None = None
     https: ServiceMode | None = None
     webrtc: ServiceMode | None = None
@@ -57,6 +137,8 @@ class FaultRule(BaseModel):
     """Vendor-neutral setting keys the device refuses to change."""
     flap_s: float | None = Field(default=None, gt=0)
     """The endpoint alternates up and down, this many seconds each."""
+    device: DeviceFault = DeviceFault()
+    """What the codec itself reports wrong (simulator/device_faults.py)."""
 
     @field_validator("select")
     @classmethod
@@ -83,12 +165,16 @@ class EndpointFaults:
 
     down: bool = False
     services: dict[str, str] = field(default_factory=dict)
+    """Service name to mode (``down`` or ``hang``); a service absent here is up."""
+    sip_answer: tuple[int, str] | None = None
+    """Status code and reason phrase OPTIONS gets instead of ``200 OK`` (None: 200)."""
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
     loss_pct: float = 0.0
     auth_fail: bool = False
     reject_settings: tuple[str, ...] = ()
     flap_s: float | None = None
+    device: DeviceFaults = field(default_factory=DeviceFaults)
 
 
 @dataclass(frozen=True)
@@ -122,20 +208,28 @@ class Faults:
         """Merge every item that selects this endpoint, later items winning."""
         merged: dict[str, Any] = {}
         services: dict[str, str] = {}
+        sip_answer: tuple[int, str] | None = None
+        device: list[DeviceFault] = []
         for rule in self.rules:
             if not Selector.parse(rule.select).matches(endpoint, inventory):
                 continue
-            for name in rule.model_fields_set - {"select", "services"}:
+            device.append(rule.device)
+            for name in rule.model_fields_set - {"select", "services", "device"}:
                 merged[name] = getattr(rule, name)
-            services.update({k: v for k, v in rule.services.model_dump().items() if v})
+            services.update({k: v for k, v in rule.services.model_dump().items()
+                             if isinstance(v, str)})
+            sip = rule.services.sip
+            if sip is not None and sip.status is not None:
+                services.pop("sip", None)  # a later answer brings a down or hung SIP back
+                sip_answer = (sip.status, sip.reason or reason_phrase(sip.status))
         return EndpointFaults(
-            down=bool(merged.get("down", False)), services=services,
+            down=bool(merged.get("down", False)), services=services, sip_answer=sip_answer,
             delay_ms=float(merged.get("delay_ms", 0.0)),
             jitter_ms=float(merged.get("jitter_ms", 0.0)),
             loss_pct=float(merged.get("loss_pct", 0.0)),
             auth_fail=merged.get("auth") == "fail",
             reject_settings=tuple(merged.get("reject_settings", ())),
-            flap_s=merged.get("flap_s"))
+            flap_s=merged.get("flap_s"), device=merge_device(device))
 
     def to_json(self) -> list[dict[str, Any]]:
         """The rules as plain data (what worker processes receive)."""
@@ -165,13 +259,8 @@ def parse_faults(text: str, name: str) -> Faults:
             marks.append(item.value_marks.get("select", mark)
                          if isinstance(item, PosDict) else mark)
         except ValidationError as exc:
-            for err in exc.errors():
-                loc = [str(p) for p in err["loc"]]
-                where, path = locate(item, loc, mark, err["type"])
-                dotted = ".".join(path)
-                problems.append(Problem(name, *where,
-                                        describe(err, dotted, f"fault {i + 1}", FaultRule,
-                                                 path)))
+            problems.extend(validation_problems(exc, item, mark, FaultRule, name,
+                                                f"fault {i + 1}"))
     if problems:
         raise InputError(problems)
     return Faults(tuple(rules), name, tuple(marks))

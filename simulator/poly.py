@@ -9,18 +9,23 @@ A ``-> `` prompt follows every reply::
     -> systemsetting autoanswer maybe
     error: command has illegal parameters
 
-Values that are empty or hold white space are shown in double quotes.
+Values that are empty or hold white space are shown in double quotes.  The state
+commands (``status``, ``getcallstate``, ``callinfo all``, ``whoami``, ``dial``,
+``hangup``...) are simulator/poly_commands.py; the login banner is ``whoami``'s block.
 """
 
 from __future__ import annotations
 
+from simulator import poly_commands
 from simulator.devices import Device
 from simulator.dialect import Reply
+from simulator.poly_commands import VERSION
+
+__all__ = ["VERSION", "PolySession"]
 
 ILLEGAL = Reply("error: command has illegal parameters\n", ok=False)
 NOT_FOUND = Reply("error: command not found\n", ok=False)
 LOCKED = Reply("error: setting is locked by the provisioning server\n", ok=False)
-VERSION = "6.2.2.5-501003"
 
 
 def _show(value: str) -> str:
@@ -42,8 +47,7 @@ class PolySession:
 
     def banner(self) -> str:
         """What the API shows after login."""
-        return ("Polycom Command Shell\nXCOM host:    localhost port: 4121\n"
-                "TTY name:    /dev/pts/0\nSession type: ssh\n")
+        return poly_commands.whoami(self.device)
 
     def prompt(self) -> str:
         """The API prompt."""
@@ -62,7 +66,10 @@ class PolySession:
                 return Reply("rebooting\n", reboot=True)
             return ILLEGAL
         if verb == "version" and len(words) == 1:
-            return Reply(f'version "{VERSION}"\n')
+            return Reply(f'version "{poly_commands.software(self.device.state)}"\n')
+        state_reply = poly_commands.command(self.device, words)
+        if state_reply is not None:
+            return state_reply
         if verb in ("exit", "bye") and len(words) == 1:
             return Reply("", close=True)
         return NOT_FOUND

@@ -1,6 +1,8 @@
 """The SIP side of a simulated endpoint: OPTIONS answered over UDP and TCP.
 
-``OPTIONS`` gets ``200 OK``; ``ACK`` gets nothing; the other methods of RFC 3261
+``OPTIONS`` gets ``200 OK``, or the status a ``services: {sip: {status: N}}`` fault
+chooses (a 401 or 407 with its Digest challenge, a 1xx with no final answer after it);
+``ACK`` gets nothing; the other methods of RFC 3261
 and its extensions get ``405 Method Not Allowed`` (with ``Allow``); unknown
 methods get ``501 Not Implemented``; a request missing a mandatory header gets
 ``400 Bad Request``.  Garbage is dropped (UDP) or closes the connection (TCP).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -29,6 +32,11 @@ COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "l": "content-len
 MANDATORY = ("via", "from", "to", "call-id", "cseq")
 MAX_MESSAGE = 65536
 REASONS = {200: "OK", 400: "Bad Request", 405: "Method Not Allowed", 501: "Not Implemented"}
+CHALLENGES = {401: "WWW-Authenticate", 407: "Proxy-Authenticate"}
+
+OptionsAnswer = Callable[[], tuple[int, str] | None]
+"""What OPTIONS gets now (status, reason phrase); None: 200 OK.  Read per request, so
+that a faults reload changes it without restarting the listener."""
 
 
 @dataclass
@@ -95,15 +103,20 @@ def _tag(call_id: str, local: str) -> str:
     return hashlib.sha1(f"{call_id}|{local}".encode()).hexdigest()[:10]
 
 
-def respond(req: Request, source: tuple[str, int], local: str, server: str) -> bytes | None:
-    """The response to a request, or None when none is due (ACK, no Via)."""
+def respond(req: Request, source: tuple[str, int], local: str, server: str,
+            options: tuple[int, str] | None = None) -> bytes | None:
+    """The response to a request, or None when none is due (ACK, no Via); ``options``
+    is the status and reason OPTIONS gets instead of 200 OK."""
     vias = req.get("via")
     if req.method == "ACK" or not vias:
         return None
     code = 200 if req.method == "OPTIONS" else 405 if req.method in KNOWN_METHODS else 501
+    phrase = REASONS[code]
+    if code == 200 and options is not None:
+        code, phrase = options
     if any(not req.get(h) for h in MANDATORY):
-        code = 400
-    lines = [f"SIP/2.0 {code} {REASONS[code]}"]
+        code, phrase = 400, REASONS[400]
+    lines = [f"SIP/2.0 {code} {phrase}"]
     lines += [f"Via: {_fix_via(v, source) if i == 0 else v}" for i, v in enumerate(vias)]
     for name, label in (("from", "From"), ("to", "To"), ("call-id", "Call-ID"),
                         ("cseq", "CSeq")):
@@ -114,6 +127,10 @@ def respond(req: Request, source: tuple[str, int], local: str, server: str) -> b
     # RFC 3261 8.2.6.1: a UAS copies the request's Timestamp into the response, which
     # tells the prober which (re)transmission was answered.
     lines += [f"Timestamp: {value}" for value in req.get("timestamp")]
+    if code in CHALLENGES:
+        nonce = hashlib.sha1(f"{local}|{''.join(req.get('call-id'))}".encode()).hexdigest()
+        lines.append(f'{CHALLENGES[code]}: Digest realm="{local}", nonce="{nonce}", '
+                     'algorithm=MD5, qop="auth"')
     if code in (200, 405):
         lines.append(f"Allow: {ALLOW}")
     if code == 200:
@@ -125,9 +142,10 @@ def respond(req: Request, source: tuple[str, int], local: str, server: str) -> b
 class SipUdp(asyncio.DatagramProtocol):
     """SIP over UDP on one address (a ``hang`` fault is served by ``web.HangingUdp``)."""
 
-    def __init__(self, host: str, port: int, shaper: Shaper, server: str) -> None:
+    def __init__(self, host: str, port: int, shaper: Shaper, server: str,
+                 options: OptionsAnswer = lambda: None) -> None:
         self.host, self.port = host, port
-        self.shaper, self.server = shaper, server
+        self.shaper, self.server, self.options = shaper, server, options
         self.transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:
@@ -151,7 +169,7 @@ class SipUdp(asyncio.DatagramProtocol):
         req = parse_request(data)
         if req is None or self.transport is None:
             return
-        reply = respond(req, addr, f"{self.host}:{self.port}", self.server)
+        reply = respond(req, addr, f"{self.host}:{self.port}", self.server, self.options())
         if reply is not None:
             self.shaper.send(self.transport.sendto, reply, addr)
 
@@ -162,9 +180,10 @@ class SipUdp(asyncio.DatagramProtocol):
 class SipTcp(TcpListener):
     """SIP over TCP on one address (not shaped; a ``hang`` fault is ``web.HangingTcp``)."""
 
-    def __init__(self, host: str, port: int, server: str) -> None:
+    def __init__(self, host: str, port: int, server: str,
+                 options: OptionsAnswer = lambda: None) -> None:
         super().__init__(host, port)
-        self.server = server
+        self.server, self.options = server, options
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer messages until the peer closes or sends something that is not SIP."""
@@ -197,7 +216,7 @@ class SipTcp(TcpListener):
             return False
         if length:
             await reader.readexactly(length)
-        reply = respond(req, peer, f"{self.host}:{self.port}", self.server)
+        reply = respond(req, peer, f"{self.host}:{self.port}", self.server, self.options())
         if reply is not None:
             writer.write(reply)
             await writer.drain()

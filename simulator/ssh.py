@@ -18,7 +18,8 @@ from typing import Protocol
 import asyncssh
 
 from simulator.devices import Device
-from simulator.dialect import Reply, Session, new_session
+from simulator.dialect import Reply, Session
+from simulator.sessions import new_session
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,17 @@ class _Shell:
         self.process.stdout.write(text.replace("\n", "\r\n"))
 
     async def run(self) -> None:
+        attach = getattr(self.session, "attach", None)
+        if attach is not None:  # a dialect with unsolicited output (Cisco xFeedback)
+            attach(self.write)
+        try:
+            await self._run()
+        finally:
+            detach = getattr(self.session, "detach", None)
+            if detach is not None:
+                detach()
+
+    async def _run(self) -> None:
         self.write(self.session.banner() + self.session.prompt())
         while True:
             data = await self.process.stdin.read(4096)

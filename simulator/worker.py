@@ -1,22 +1,26 @@
 """A simulator worker process: serves endpoints ``i % N == INDEX`` of an inventory.
 
-Started by ``Simulator(workers=N)`` as ``python -m simulator.worker INDEX N``.
-Reads JSON commands, one per line, on stdin and answers each with one JSON line
-on stdout: ``start`` (inventory, state_dir, faults, reboot_s) -> ``{"ready": n}``,
-``reload`` (faults) -> ``{"reloaded": n}``; errors as ``{"error": "..."}``.  Stops
-when stdin closes or on SIGTERM.
+Started by ``Simulator(workers=N)`` as ``python -m simulator.worker INDEX N``, on the
+``probes.childproc`` channel.  Says ready once the simulator is imported, then answers
+the requests ``("start", {inventory, state_dir, ids, faults, reboot_s, seed})`` with
+the number of endpoints it serves, and ``("reload", faults)`` with the number
+reloaded; an input error is an error reply.  Stops when the channel closes or on
+SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inventory import InputError, Inventory, load_inventory
+from inventory import Inventory, load_inventory
+from probes.childproc import ParentLink
+
+if TYPE_CHECKING:
+    from simulator.core import Simulator
 
 
 def _shard(inv: Inventory, ids: list[str], index: int, count: int) -> Inventory:
@@ -29,53 +33,54 @@ def _shard(inv: Inventory, ids: list[str], index: int, count: int) -> Inventory:
 
 async def _serve(index: int, count: int) -> None:
     from simulator import webrtc
-    from simulator.core import Simulator
-    from simulator.faults import Faults
 
+    link = await ParentLink.connect()
     webrtc.available()  # import the responder (and aiortc) before the parent asks to start
-
+    shard = _Shard(index, count)
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 24)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    sim: Simulator | None = None
-
-    def answer(data: dict[str, Any]) -> None:
-        sys.stdout.write(json.dumps(data) + "\n")
-        sys.stdout.flush()
-
+    serving = asyncio.create_task(link.serve(shard.handle))
+    loop.add_signal_handler(signal.SIGTERM, serving.cancel)
+    link.ready()
     try:
-        while not stop.is_set():
-            next_line = asyncio.ensure_future(reader.readline())
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({next_line, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not next_line.done():
-                next_line.cancel()
-                break
-            line = next_line.result()
-            if not line:
-                break
-            msg = json.loads(line)
-            try:
-                if msg["cmd"] == "start":
-                    inv = _shard(load_inventory(msg["inventory"]), msg["ids"], index, count)
-                    sim = Simulator(inv, Faults.from_json(msg["faults"]),
-                                    Path(msg["state_dir"]), reboot_s=msg["reboot_s"],
-                                    seed=msg["seed"])
-                    await sim.start(prepare=False)
-                    answer({"ready": len(inv)})
-                elif msg["cmd"] == "reload" and sim is not None:
-                    await sim.reload_faults(Faults.from_json(msg["faults"]))
-                    answer({"reloaded": len(sim.endpoints)})
-                else:
-                    answer({"error": f"unknown command {msg.get('cmd')!r}"})
-            except InputError as exc:
-                answer({"error": str(exc)})
+        await asyncio.gather(serving, return_exceptions=True)
     finally:
-        if sim is not None:
-            await sim.stop()
+        await shard.stop()
+        await link.close()
+
+
+class _Shard:
+    """This worker's simulator, started and reloaded one command at a time."""
+
+    def __init__(self, index: int, count: int) -> None:
+        self.index, self.count = index, count
+        self.sim: Simulator | None = None
+        self._lock = asyncio.Lock()
+
+    async def handle(self, request: tuple[Any, ...]) -> int:
+        """Run one command of the parent; its reply."""
+        from simulator.core import Simulator
+        from simulator.faults import Faults
+
+        async with self._lock:
+            if request[0] == "start":
+                msg = request[1]
+                inv = _shard(load_inventory(msg["inventory"]), msg["ids"], self.index,
+                             self.count)
+                self.sim = Simulator(inv, Faults.from_json(msg["faults"]),
+                                     Path(msg["state_dir"]), reboot_s=msg["reboot_s"],
+                                     seed=msg["seed"], registrar=msg.get("registrar"),
+                                     serve_registrar=False)
+                await self.sim.start(prepare=False)
+                return len(inv)
+            if request[0] == "reload" and self.sim is not None:
+                await self.sim.reload_faults(Faults.from_json(request[1]))
+                return len(self.sim.endpoints)
+            raise ValueError(f"unknown command {request[0]!r}")
+
+    async def stop(self) -> None:
+        """Stop the simulator, if started."""
+        if self.sim is not None:
+            await self.sim.stop()
 
 
 def main() -> int:

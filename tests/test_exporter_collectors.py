@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from inventory import Endpoint, Inventory
 from probes.base import ProbeResult
@@ -19,7 +20,7 @@ from vcfleet.exporter import (
     figure_metric,
     hashmod,
 )
-from vcfleet.report import CheckReport, SweepReport, judge
+from vcfleet.report import CheckReport, EndpointReport, SweepReport, judge
 
 
 def endpoint(ident: str, **fields: object) -> Endpoint:
@@ -220,18 +221,86 @@ def test_direction_less_figure_next_to_directed_ones_is_both() -> None:
                                 {"endpoint": "b", "direction": "up"}) == 0.002
 
 
-def test_unreliable_figures_are_flagged() -> None:
+def media(rtt_ms: float, jitter_ms: float, *, unreliable: bool = False) -> CheckReport:
+    return CheckReport("webrtc", ProbeResult(ok=True, figures={"rtt_ms": rtt_ms},
+                                             directions={"up": {"jitter_ms": jitter_ms}},
+                                             unreliable=unreliable), True, 4.0)
+
+
+def sweep_of(room: Endpoint, checks: Mapping[str, CheckReport], at: float) -> SweepReport:
+    r = judge(room, checks)
+    r = EndpointReport(r.endpoint, r.verdict, r.reasons, r.checks, finished_at=at)
+    return SweepReport(endpoints=(r,), started_at=at - 1.0, duration_s=1.0, source="serve")
+
+
+def exposed(state: ExporterState) -> dict[str, float | None]:
+    """The figures and their time, through the registry and the direct text writer."""
+    reg = registry_for(state)
+    one, up = {"endpoint": "a"}, {"endpoint": "a", "direction": "up"}
+    webrtc = {"endpoint": "a", "check": "webrtc"}
+    values = {"rtt": reg.get_sample_value("vcfleet_webrtc_rtt_seconds", one),
+              "jitter_up": reg.get_sample_value("vcfleet_webrtc_jitter_seconds", up),
+              "measured": reg.get_sample_value("vcfleet_probe_figures_timestamp_seconds",
+                                               webrtc),
+              "unreliable": reg.get_sample_value("vcfleet_probe_unreliable", webrtc)}
+    assert _samples(FleetCollector(state).render()) == _samples(generate_latest(reg))
+    return values
+
+
+def _samples(text: bytes) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every per-endpoint sample of an exposition, labels unordered."""
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for fam in text_string_to_metric_families(text.decode())
+            for s in fam.samples if "endpoint" in s.labels}
+
+
+def test_unreliable_figures_are_flagged_and_never_exposed() -> None:
     room = endpoint("a")
-    starved = CheckReport("webrtc", ProbeResult(ok=True, figures={"rtt_ms": 300.0},
-                                                unreliable=True), True, 4.0)
+    inv = Inventory(endpoints=(room,))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0)
+    state.record(sweep_of(room, {"webrtc": media(300.0, 80.0, unreliable=True)}, 1000.0))
+    assert exposed(state) == {"rtt": None, "jitter_up": None, "measured": None,
+                              "unreliable": 1.0}
+
+
+def test_the_last_reliable_figures_stand_in_with_their_time() -> None:
+    """Issue 15: a slow room's RTT series goes on through an unreliable sweep (its alert
+    keeps its ``for:`` timer), and a healthy room's wild starved figures never show."""
+    room = endpoint("a")
+    inv = Inventory(endpoints=(room,))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0)
+    state.record(sweep_of(room, {"webrtc": media(300.0, 5.0)}, 1000.0))
+    assert exposed(state) == {"rtt": 0.3, "jitter_up": 0.005, "measured": 1000.0,
+                              "unreliable": 0.0}
+    state.record(sweep_of(room, {"webrtc": media(900.0, 80.0, unreliable=True)}, 1060.0))
+    assert exposed(state) == {"rtt": 0.3, "jitter_up": 0.005, "measured": 1000.0,
+                              "unreliable": 1.0}
+    cannot = CheckReport("webrtc", ProbeResult.cannot_check("prober overloaded"), True, 0.0)
+    state.record(sweep_of(room, {"webrtc": cannot}, 1120.0))
+    assert exposed(state)["rtt"] == 0.3
+    state.record(sweep_of(room, {"webrtc": media(310.0, 6.0)}, 1180.0))
+    assert exposed(state) == {"rtt": 0.31, "jitter_up": 0.006, "measured": 1180.0,
+                              "unreliable": 0.0}
+
+
+def test_a_failed_check_forgets_its_figures_and_old_ones_expire() -> None:
+    room = endpoint("a")
     inv = Inventory(endpoints=(room,))
     state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=60.0,
-                          report=SweepReport(endpoints=(judge(room, {"webrtc": starved}),),
-                                             started_at=0.0, duration_s=1.0))
-    reg = registry_for(state)
-    labels = {"endpoint": "a", "check": "webrtc"}
-    assert reg.get_sample_value("vcfleet_probe_unreliable", labels) == 1.0
-    assert reg.get_sample_value("vcfleet_webrtc_rtt_seconds", {"endpoint": "a"}) == 0.3
+                          figures_max_age_s=600.0)
+    starved = {"webrtc": media(900.0, 80.0, unreliable=True)}
+    state.record(sweep_of(room, {"webrtc": media(300.0, 5.0)}, 1000.0))
+    no_media = CheckReport("webrtc", ProbeResult.failure("no media path within 4 s"),
+                           True, 4.0)
+    state.record(sweep_of(room, {"webrtc": no_media}, 1060.0))
+    state.record(sweep_of(room, starved, 1120.0))
+    assert exposed(state)["rtt"] is None  # no figure from before the room lost its media
+    state.record(sweep_of(room, {"webrtc": media(300.0, 5.0)}, 2000.0))
+    state.record(sweep_of(room, starved, 2600.0))
+    assert exposed(state)["rtt"] == 0.3  # 600 s old: still kept
+    state.record(sweep_of(room, starved, 2601.0))
+    assert exposed(state)["rtt"] is None  # older than figures_max_age_s
+    assert state.kept == {}
 
 
 def test_a_check_that_could_not_run_is_unknown_not_failed() -> None:
@@ -254,3 +323,25 @@ def test_a_check_that_could_not_run_is_unknown_not_failed() -> None:
                                 {"endpoint": "a", "check": "webrtc"}) is None
     assert reg.get_sample_value("vcfleet_probe_success",
                                 {"endpoint": "a", "check": "sip"}) == 1.0
+
+
+def test_probe_answers_keep_their_own_last_reliable_figures() -> None:
+    from vcfleet.exporter.probe import ProbeCollector, ProbeRequest
+
+    room = endpoint("a")
+    inv = Inventory(endpoints=(room,))
+    state = ExporterState(inventory=inv, endpoints=inv.endpoints, interval_s=0.0)
+    request = ProbeRequest(room, "media", frozenset({"webrtc"}), 10.0)
+
+    def answer(report: SweepReport) -> CollectorRegistry:
+        reg = CollectorRegistry(auto_describe=False)
+        reg.register(ProbeCollector(request, report, time.monotonic(),
+                                    state.record_probe(report)))
+        return reg
+
+    answer(sweep_of(room, {"webrtc": media(300.0, 5.0)}, 1000.0))
+    reg = answer(sweep_of(room, {"webrtc": media(900.0, 80.0, unreliable=True)}, 1060.0))
+    assert reg.get_sample_value("vcfleet_webrtc_rtt_seconds", {"endpoint": "a"}) == 0.3
+    assert reg.get_sample_value("vcfleet_probe_figures_timestamp_seconds",
+                                {"endpoint": "a", "check": "webrtc"}) == 1000.0
+    assert state.kept == {}  # the scheduled sweeps' series are another job's

@@ -271,6 +271,21 @@ def test_odd_yaml_gives_located_problems(text: str, expected: list[str] | None) 
     assert caught.value.lines() == expected
 
 
+@pytest.mark.parametrize("loader", ["CSafeLoader", "SafeLoader"])
+def test_deep_nesting_message_is_ours_with_either_parser(
+        loader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml's own depth limit (PyYAML 6.0.4 wheels) never shows: same line, same place."""
+    from inventory import yamlpos
+
+    if not hasattr(yaml, loader):
+        pytest.skip(f"PyYAML is built without {loader}")
+    monkeypatch.setattr(yamlpos, "_Loader", getattr(yaml, loader))
+    for text, where in [("[" * 5000 + "]" * 5000, "1:65"), ("[\n" * 2000 + "]" * 2000, "65:1")]:
+        with pytest.raises(InputError) as caught:
+            parse_inventory(text, "x.yaml")
+        assert caught.value.lines() == [f"x.yaml:{where}: YAML error: nested deeper than 64 levels"]
+
+
 def random_value(rng: random.Random, depth: int = 0) -> object:
     """A random YAML value: scalars of every type, and small nested lists and mappings."""
     scalars: list[object] = [rng.randint(-5, 70000), rng.random(), True, None, "", "x",
@@ -312,3 +327,18 @@ def test_values_of_every_type_anywhere_never_crash_the_loader() -> None:
         problems = problems_of(text.encode())
         for line in problems or []:
             assert line.startswith("fuzz.yaml:"), (line, text)
+
+
+def test_a_rejected_endpoint_gives_its_children_no_false_parent_error() -> None:
+    text = ("endpoints:\n"
+            "  - {id: hub, name: H, tier: province, address: 127.0.0.1, vendor: cisco_ce,"
+            " services: {sip: {port: 99999}}}\n"
+            "  - {id: a, name: A, tier: commune, parent: hub, address: 127.0.0.2, vendor: poly}\n"
+            "  - {id: b, name: B, tier: commune, parent: nowhere, address: 127.0.0.3,"
+            " vendor: poly}\n")
+    with pytest.raises(InputError) as caught:
+        parse_inventory(text, "x.yaml")
+    assert caught.value.lines() == [
+        "x.yaml:2:101: endpoint 'hub': services.sip.port: port must be between 1 and 65535, "
+        "got 99999",
+        "x.yaml:4:5: endpoint 'b': parent 'nowhere' does not exist"]

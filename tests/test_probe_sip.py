@@ -209,20 +209,34 @@ async def test_provisional_then_final(loopback_prefix: str) -> None:
     assert result.info["status"] == 200
 
 
-@pytest.mark.parametrize(("code", "reason", "ok"), [
-    (200, "OK", True), (403, "Forbidden", True), (404, "Not Found", True),
-    (405, "Method Not Allowed", True), (603, "Decline", True),
-    (500, "Server Internal Error", False), (503, "Service Unavailable", False),
+@pytest.mark.parametrize(("code", "reason", "ok", "degraded"), [
+    (200, "OK", True, ""), (202, "Accepted", True, ""),
+    (401, "Unauthorized", True, ""), (407, "Proxy Authentication Required", True, ""),
+    (302, "Moved Temporarily", True, "SIP 302 Moved Temporarily"),
+    (403, "Forbidden", True, "SIP 403 Forbidden"), (404, "Not Found", True, "SIP 404 Not Found"),
+    (405, "Method Not Allowed", True, "SIP 405 Method Not Allowed"),
+    (500, "Server Internal Error", False, ""), (503, "Service Unavailable", False, ""),
+    (603, "Decline", False, ""),
 ])
-async def test_which_final_codes_are_ok(loopback_prefix: str, code: int, reason: str,
-                                        ok: bool) -> None:
+async def test_what_each_final_code_means(loopback_prefix: str, code: int, reason: str,
+                                          ok: bool, degraded: str) -> None:
     host = f"{loopback_prefix}.1"
     async with udp_responder(host, answer(code, reason)) as (_, port):
         result = await probe(Target(host, port), FAST)
     assert result.ok is ok
+    assert result.degraded == degraded
     assert result.info["status"] == code
-    if not ok:
-        assert result.reason == f"SIP stack answered {code} {reason}"
+    assert result.info["reason"] == reason
+    assert result.info.get("auth_required", False) is (code in (401, 407))
+    assert result.reason == ("" if ok else f"SIP {code} {reason}: the SIP stack refuses calls")
+
+
+async def test_a_long_reason_phrase_is_cut_in_the_verdict_reason(loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    async with udp_responder(host, answer(403, "No " * 100)) as (_, port):
+        result = await probe(Target(host, port), FAST)
+    assert result.degraded == "SIP 403 " + ("No " * 100)[:63] + "…"
+    assert result.info["reason"] == ("No " * 100).strip()
 
 
 async def test_closed_udp_port_is_reported_quickly(loopback_prefix: str) -> None:

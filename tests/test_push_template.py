@@ -54,6 +54,36 @@ def test_structural_errors_point_at_the_line(name: str, expected: list[str]) -> 
         assert part in text, text
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("setting:\n  sip.proxy: a\n",
+     ["1:1: unknown key 'setting' (allowed: description, settings, vendor_lines)"]),
+    ("settings: [1, 2]\n", ["1:11: settings: expected a mapping, got [1, 2]"]),
+    ("vendor_lines: 5\n", ["1:15: vendor_lines: expected a mapping, got 5"]),
+    ("vendor_lines:\n  cisco_ce: x\n", ["2:13: vendor_lines.cisco_ce: expected a list, got 'x'"]),
+    ("vendor_lines:\n  cisco_ce:\n    - 5\n    - bogus\n",
+     ["3:7: vendor_lines.cisco_ce[0]: expected a string, got 5",
+      "4:7: a cisco_ce vendor line must read 'xConfiguration <Path>: <value>', got 'bogus'"]),
+    ("settings:\n  sip.proxxy: a\n  ntp.server: [1]\n  sip.display_name:\n",
+     ["2:3: unknown setting 'sip.proxxy' (known: ",
+      "3:15: setting 'ntp.server' needs a single value (text or boolean)",
+      "4:20: setting 'sip.display_name' needs a single value (text or boolean)"]),
+])
+def test_the_template_model_reports_every_problem_where_it_is(
+        tmp_path: Path, text: str, expected: list[str]) -> None:
+    with pytest.raises(InputError) as info:
+        load_template(write(tmp_path, text))
+    lines = info.value.lines()
+    assert len(lines) == len(expected), lines
+    for line, part in zip(lines, expected, strict=True):
+        assert line.startswith(f"{tmp_path / 't.yaml'}:{part}"), lines
+
+
+def test_a_description_that_is_not_text_is_ignored_as_before(tmp_path: Path) -> None:
+    template = load_template(write(tmp_path, "description: 5\nsettings: {sip.proxy: a}\n"))
+    assert template.description == ""
+    assert template.settings == {"sip.proxy": "a"}
+
+
 @pytest.mark.parametrize(("name", "expected"), [
     ("template-bad-jinja.yaml",
      "3:21: setting 'sip.display_name' for endpoint so-noi-vu: Jinja2 error: "),

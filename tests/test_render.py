@@ -1,4 +1,5 @@
-"""The readiness report (Markdown and HTML) from fixed report data.
+"""The output formats of a sweep report (table, CSV, JSON, Markdown, HTML) and the
+verdict table they read, from fixed report data.
 
 ``sample_report`` builds a deterministic report of the demo fleet that the
 console's tests and snapshots use as well.
@@ -6,7 +7,13 @@ console's tests and snapshots use as well.
 
 from __future__ import annotations
 
+import csv
+import html
+import io
+import json
 import re
+import subprocess
+import sys
 from datetime import UTC
 from pathlib import Path
 
@@ -14,15 +21,13 @@ import pytest
 
 from inventory import Endpoint, Inventory, load_inventory
 from probes.base import ProbeResult
+from vcfleet.figures import key_figures
 from vcfleet.history import History
-from vcfleet.render import (
-    FLAKY_ROWS,
-    key_figures,
-    not_ready,
-    render_html,
-    render_markdown,
-    unit_name,
-)
+from vcfleet.render import REPORT_FORMATS, render_report
+from vcfleet.render.html import render_html
+from vcfleet.render.markdown import render_markdown
+from vcfleet.render.readiness import FLAKY_ROWS, unit_name
+from vcfleet.render.verdicts import COUNT_ORDER, LOOKS, RANK, WORST_FIRST, label, not_ready
 from vcfleet.report import CheckReport, EndpointReport, SweepReport, Verdict, judge
 
 T0 = 1_800_000_000.0
@@ -74,7 +79,7 @@ def test_markdown_lists_rooms_not_ready_with_contacts(demo: Inventory) -> None:
     text = render_markdown(report, demo, tz=UTC)
     assert text.startswith("# Readiness report — Thanh Hóa\n")
     assert "2027-01-15 08:00:00 +0000" in text
-    bad = not_ready(report)
+    bad = not_ready(report.endpoints)
     assert bad[0].verdict is Verdict.DOWN
     assert bad[-1].verdict is Verdict.DEGRADED
     for r in bad:
@@ -144,7 +149,7 @@ def test_failure_counts_from_history(demo: Inventory, tmp_path: Path) -> None:
         report = sample_report(demo, T0 + 3 * 600)
         text = render_markdown(report, demo, history=history)
     assert "Failures (7 days)" in text
-    down = not_ready(report)[0]
+    down = not_ready(report.endpoints)[0]
     line = next(line for line in text.splitlines() if f"({down.endpoint.id})" in line)
     assert line.rstrip().endswith("| 3 |")
 
@@ -251,3 +256,100 @@ def test_rooms_that_failed_often_escaped(demo: Inventory, tmp_path: Path) -> Non
         page = render_html(report, demo, history=history)
     assert f"| Room <1> \\| & co ({rooms[1].id}) |" in text
     assert f"<td>Room &lt;1&gt; | &amp; co ({rooms[1].id})</td>" in page
+
+
+# -- one order, one verdict table ------------------------------------------------------
+
+
+def mixed_report(inv: Inventory) -> SweepReport:
+    """The sample report with a few rooms not checked, among the others in sweep order."""
+    rows = list(sample_report(inv).endpoints)
+    for i in (2, 40, 41, 100):
+        rows[i] = EndpointReport(rows[i].endpoint, Verdict.UNKNOWN,
+                                 ("not checked: sweep cancelled",), {}, T0)
+    return SweepReport(tuple(rows), T0, 12.5, ("sip", "webrtc"), "", True, "test")
+
+
+def ids_in_table(text: str) -> list[str]:
+    """Room ids of the plain table's "Not ready" section, top to bottom."""
+    section = text.split("\nNot ready (")[1].splitlines()[3:]
+    return [re.split(r"\s{2,}", line)[1] for line in section if line]
+
+
+def ids_in_markdown(text: str) -> list[str]:
+    """Room ids of the Markdown "Not ready" table: the "(id)" ending the room cell."""
+    rows = section(text, "Not ready")[2:]
+    return [re.findall(r"\(([^()]+)\)$", row.split(" | ")[1])[0] for row in rows]
+
+
+def ids_in_html(text: str) -> list[str]:
+    """Room ids of the HTML "Not ready" table."""
+    table = text.split("<h2>Not ready</h2>")[1].split("</table>")[0]
+    cells = re.findall(r"<tr class=\"\w+\"><td>[^<]*</td><td>([^<]*)</td>", table)
+    return [re.findall(r"\(([^()]+)\)$", html.unescape(c))[0] for c in cells]
+
+
+def test_every_format_lists_rooms_in_the_same_order(demo: Inventory) -> None:
+    report = mixed_report(demo)
+    text = {fmt: render_report(report, fmt, demo) for fmt in REPORT_FORMATS}
+    in_json = [e["id"] for e in json.loads(text["json"])["endpoints"]]
+    in_csv = [row["id"] for row in csv.DictReader(io.StringIO(text["csv"]))]
+    verdicts = {r.endpoint.id: r.verdict for r in report.endpoints}
+    worst_first = sorted((r.endpoint.id for r in report.endpoints),
+                         key=lambda i: RANK[verdicts[i]])
+    assert in_json == in_csv == worst_first
+    unready = [i for i in worst_first if verdicts[i] is not Verdict.READY]
+    assert {verdicts[i] for i in unready} == set(WORST_FIRST) - {Verdict.READY}
+    assert ids_in_table(text["table"]) == unready
+    assert ids_in_markdown(text["md"]) == unready
+    assert ids_in_html(text["html"]) == unready
+
+
+def test_the_verdict_table_covers_every_verdict() -> None:
+    assert set(LOOKS) == set(WORST_FIRST) == set(COUNT_ORDER) == set(Verdict)
+    assert len(WORST_FIRST) == len(COUNT_ORDER) == len(Verdict)
+    assert len({v.word for v in LOOKS.values()}) == len({v.symbol for v in LOOKS.values()}) \
+        == len(Verdict)
+
+
+OUTCOMES = {
+    Verdict.DOWN: ProbeResult.failure("no answer"),
+    Verdict.UNKNOWN: ProbeResult.cannot_check("no media worker"),
+    Verdict.DEGRADED: ProbeResult(True, {"rtt_ms": 900.0}),
+    Verdict.READY: ProbeResult(True, {"rtt_ms": 1.0}),
+}
+
+
+@pytest.mark.parametrize("first", list(OUTCOMES))
+@pytest.mark.parametrize("second", list(OUTCOMES))
+def test_the_order_is_the_precedence_of_judge(demo: Inventory, first: Verdict,
+                                              second: Verdict) -> None:
+    """Two checks that alone give two verdicts give the one listed first: the order rooms
+    are listed in and the verdict function rank the same way."""
+    checks = {"a": CheckReport("a", OUTCOMES[first], True, 0.1),
+              "b": CheckReport("b", OUTCOMES[second], True, 0.1)}
+    worse = min(first, second, key=RANK.__getitem__)
+    assert judge(demo.endpoints[0], checks).verdict is worse
+
+
+def test_the_console_reads_the_verdict_table() -> None:
+    from tui.verdicts import verdict_text
+
+    for verdict, look in LOOKS.items():
+        text = verdict_text(verdict)
+        assert text.plain == label(verdict) == f"{look.symbol} {look.word}"
+        assert str(text.style) == look.style
+
+
+def test_the_sweep_command_offers_every_report_format() -> None:
+    from vcfleet.commands.sweep import FORMATS
+
+    assert tuple(FORMATS) == REPORT_FORMATS
+
+
+def test_the_history_imports_no_renderer() -> None:
+    code = ("import sys, vcfleet.history; "
+            "print(sorted(m for m in sys.modules if m.startswith('vcfleet.render')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"

@@ -22,12 +22,13 @@ from inventory.model import Contact
 from probes.base import ProbeResult
 from tui.app import ConsoleApp
 from tui.unit_tree import UnitTree
-from vcfleet.commands.sweep import render
 from vcfleet.push.engine import EndpointResult, Outcome, PushReport
 from vcfleet.push.report import print_push_report, push_json
+from vcfleet.render import render_report as render
+from vcfleet.render.csv import render_csv
+from vcfleet.render.table import render_table
 from vcfleet.report import CheckReport, EndpointReport, SweepReport, Verdict
 from vcfleet.safe_text import safe_block, safe_json, safe_line
-from vcfleet.tables import render_csv, render_table
 
 # What must never reach a terminal: C0 controls but LF (and CR only in CRLF), DEL, C1,
 # bidi marks, overrides and isolates, line separators.

@@ -69,7 +69,7 @@ def test_faults_file_errors_point_at_line_and_column() -> None:
     lines = err.value.lines()
     path = str(DATA / "faults-invalid.yaml")
     assert lines[0] == (f"{path}:2:19: fault 1: services.sip: 'broken' is not allowed; "
-                        "expected 'down' or 'hang'")
+                        "expected 'down', 'hang' or {status: N} (a SIP status 100-699)")
     assert lines[1].startswith(f"{path}:3:11: fault 2: select: invalid selector")
     assert lines[2] == f"{path}:4:13: fault 2: loss_pct: input should be less than or equal to 100"
     assert lines[3].startswith(f"{path}:6:20: fault 3: reject_settings: unknown setting key(s) "
@@ -148,8 +148,8 @@ async def test_auth_fail_and_reject_settings(tmp_path: Path, loopback_prefix: st
             r = await conn.run("xConfiguration SIP Proxy 1 Address: 10.0.0.9", timeout=DEADLINE)
             assert r.exit_status == 1
             assert r.stdout == ('*r Configuration (status=Error):\n'
-                                '    Reason: "Permission denied."\n'
-                                '    XPath: "Configuration/SIP/Proxy/1/Address"\n'
+                                '*r Configuration Reason: "Permission denied."\n'
+                                '*r Configuration XPath: "Configuration/SIP/Proxy[1]/Address"\n'
                                 "** end\n\nERROR\n")
             r = await conn.run("xConfiguration SIP DisplayName: ok", timeout=DEADLINE)
             assert r.exit_status == 0

@@ -384,3 +384,34 @@ def test_control_characters_in_a_cell_are_refused(tmp_path: Path) -> None:
     assert caught.value.lines() == [
         f"{src}:2:2: endpoint 'hub': name: control or bidi character U+001B at position 5: "
         "remove it (it would act on the terminal that shows this text)"]
+
+
+def test_the_loader_and_the_import_run_one_consistency_check(tmp_path: Path) -> None:
+    """Duplicate id and address, undeclared tier, unknown profile, missing parent and
+    parent tier order say the same in a sheet and in an inventory file."""
+    rows = [("a", "province", "", "127.0.0.1", "standard"),
+            ("a", "commune", "", "127.0.0.2", "standard"),
+            ("b", "commune", "a", "127.0.0.1", "standard"),
+            ("c", "district", "b", "127.0.0.3", "nosuch"),
+            ("d", "hamlet", "nowhere", "127.0.0.4", "standard")]
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,tier,parent,address,vendor,profile\n" + "".join(
+        f"{i},N,{t},{p},{a},cisco_ce,{pr}\n" for i, t, p, a, pr in rows), encoding="utf-8")
+    yaml_text = "endpoints:\n" + "".join(
+        f"  - {{id: {i}, name: N, tier: {t}, address: {a}, vendor: cisco_ce, profile: {pr}"
+        + (f", parent: {p}" if p else "") + "}\n" for i, t, p, a, pr in rows)
+
+    def messages(error: InputError) -> list[str]:
+        return sorted(p.message.replace("first at line", "first in row")
+                      .removesuffix("; pass --base with a 'tiers' list")
+                      for p in error.problems)
+
+    with pytest.raises(InputError) as from_sheet:
+        import_file(src, tmp_path / "out.yaml")
+    yaml_path = tmp_path / "in.yaml"
+    yaml_path.write_text(yaml_text, encoding="utf-8")
+    with pytest.raises(InputError) as from_yaml:
+        load_inventory(yaml_path)
+    # Row N of the sheet is line N of the YAML file: the same numbers in both.
+    assert messages(from_yaml.value) == messages(from_sheet.value)
+    assert len(from_sheet.value.problems) == 7, from_sheet.value.lines()

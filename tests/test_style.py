@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_source_tree
 
 
 @pytest.mark.timeout(300)
@@ -16,5 +16,6 @@ from tests.conftest import ROOT
     [sys.executable, "-m", "mypy"],
 ], ids=["ruff", "mypy"])
 def test_linter_is_clean(command: list[str]) -> None:
+    require_source_tree()
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=280)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,6 +17,7 @@ import pytest
 from simulator import parse_faults
 from tests.conftest import ROOT
 from tests.simulated import simulated_fleet
+from vcfleet.checks import GROUPS
 
 
 async def vcfleet(*args: str, interrupt: bool = False,
@@ -92,7 +93,7 @@ async def test_not_ready_table_csv_and_output_file(tmp_path: Path, loopback_pref
         code_csv, stdout, err = await vcfleet("sweep", "--inventory", str(inv.path), "--checks",
                                               "net", "--format", "csv", "-o", str(out_file))
     assert code == code_csv == 1
-    assert table.startswith("Sweep of 3 rooms (dns, https, icmp, sip, tcp) in ")
+    assert table.startswith(f"Sweep of 3 rooms ({', '.join(sorted(GROUPS['net']))}) in ")
     assert ": 2 ready, 0 degraded, 1 down" in table.splitlines()[0]
     assert "By tier" in table
     assert "By district" in table
@@ -104,13 +105,14 @@ async def test_not_ready_table_csv_and_output_file(tmp_path: Path, loopback_pref
     assert stdout == ""
     assert f"{out_file}: 3 rooms, 2 ready, 0 degraded, 1 down" in err
     rows = list(csv.DictReader(io.StringIO(out_file.read_text(encoding="utf-8"))))
-    assert [r["id"] for r in rows] == ["cisco-ce-1", "poly-2", "yealink-3"]
-    assert [r["verdict"] for r in rows] == ["ready", "down", "ready"]
-    assert rows[1]["sip_ok"] == "false"
-    assert rows[0]["sip_ok"] == "true"
-    assert float(rows[0]["sip_rtt_ms"]) >= 0
-    assert float(rows[0]["https_cert_expiry_days"]) > 0
-    assert rows[1]["reasons"].startswith("sip: SIP port 5060/udp closed")
+    # Worst first, as every format lists rooms; the sweep's order within a verdict.
+    assert [r["id"] for r in rows] == ["poly-2", "cisco-ce-1", "yealink-3"]
+    assert [r["verdict"] for r in rows] == ["down", "ready", "ready"]
+    assert rows[0]["sip_ok"] == "false"
+    assert rows[1]["sip_ok"] == "true"
+    assert float(rows[1]["sip_rtt_ms"]) >= 0
+    assert float(rows[1]["https_cert_expiry_days"]) > 0
+    assert rows[0]["reasons"].startswith("sip: SIP port 5060/udp closed")
 
 
 async def test_ctrl_c_cancels_and_prints_what_finished(tmp_path: Path,
@@ -125,7 +127,8 @@ async def test_ctrl_c_cancels_and_prints_what_finished(tmp_path: Path,
     assert data["cancelled"] is True
     verdicts = {e["id"]: e["verdict"] for e in data["endpoints"]}
     assert verdicts == {"cisco-ce-1": "ready", "poly-2": "unknown", "yealink-3": "ready"}
-    assert data["endpoints"][1]["reasons"] == ["not checked: sweep cancelled"]
+    assert data["endpoints"][0]["id"] == "poly-2"  # worst first, as in every format
+    assert data["endpoints"][0]["reasons"] == ["not checked: sweep cancelled"]
     assert "interrupted; 2 of 3 rooms were checked" in err
 
 

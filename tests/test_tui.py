@@ -403,10 +403,10 @@ async def test_quit_during_a_sweep_cancels_it(tmp_path: Path) -> None:
 def test_sort_by_verdict_puts_worst_first() -> None:
     from tui.endpoint_table import _sort_value
     from tui.verdicts import verdict_text
+    from vcfleet.render.verdicts import WORST_FIRST
 
-    ranks = [_sort_value("verdict", verdict_text(v)) for v in
-             (Verdict.DOWN, Verdict.DEGRADED, Verdict.UNKNOWN, Verdict.READY)]
-    assert ranks == sorted(ranks)
+    ranks = [_sort_value("verdict", verdict_text(v)) for v in WORST_FIRST]
+    assert ranks == sorted(ranks) == list(range(len(WORST_FIRST)))
 
 
 def _chars(lines: list[list[Segment]]) -> list[tuple[str, Style]]:

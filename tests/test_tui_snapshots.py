@@ -17,7 +17,7 @@ from tests.test_render import T0, sample_report
 from tui.app import ConsoleApp
 from tui.flaky_screen import FlakyScreen
 from vcfleet.history import History
-from vcfleet.render import FAILURE_WINDOW_S
+from vcfleet.render.readiness import FAILURE_WINDOW_S
 from vcfleet.report import Verdict
 
 SIZE = (160, 45)

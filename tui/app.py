@@ -17,9 +17,9 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App
@@ -27,16 +27,22 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.notifications import SeverityLevel
 
-from inventory import Endpoint, Inventory
+from inventory import Endpoint, InputError, Inventory
 from tui.details_screen import DetailsScreen
 from tui.fleet_screen import FleetScreen
 from tui.help_screen import HelpScreen
 from vcfleet.history import History, SweepSummary
-from vcfleet.render import format_time, render_html, render_markdown
+from vcfleet.render.html import render_html
+from vcfleet.render.markdown import render_markdown
+from vcfleet.render.readiness import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 from vcfleet.safe_text import safe_block
 from vcfleet.sweep import SweepOptions
 from vcfleet.sweep_process import SweepProcess, SweepProcessError
+
+if TYPE_CHECKING:
+    from vcfleet.meetings import Meeting, Meetings
+    from vcfleet.meetings.changes import Changes
 
 FLUSH_S = 0.1
 """How often a running sweep hands its new results to the screen."""
@@ -49,6 +55,7 @@ class ConsoleApp(App[int]):
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Help"),
+        Binding("m", "meetings", "Meetings"),
     ]
 
     @dataclass
@@ -71,6 +78,8 @@ class ConsoleApp(App[int]):
 
         report: SweepReport
         problem: str = ""
+        changes: str = ""
+        """For a meeting's sweep: what changed since its previous check."""
 
     @dataclass
     class SweepFailed(Message):
@@ -97,7 +106,7 @@ class ConsoleApp(App[int]):
                  history_path: str | Path | None = None, use_history: bool = True,
                  report_dir: str | Path | None = None,
                  initial_report: SweepReport | None = None, tz: tzinfo | None = None,
-                 subtitle: str = "") -> None:
+                 subtitle: str = "", meetings: Meetings | None = None) -> None:
         super().__init__()
         self.inventory = inventory
         self.sweep_options = sweep_options or SweepOptions(source="tui")
@@ -121,6 +130,9 @@ class ConsoleApp(App[int]):
                                 if r.verdict is not Verdict.UNKNOWN)
             self._report_started = initial_report.started_at
         self.fleet = FleetScreen(inventory)
+        self.meetings = meetings
+        self.meeting: Meeting | None = None
+        """The meeting the console is scoped to (``m``), if any."""
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -184,7 +196,9 @@ class ConsoleApp(App[int]):
         self.sweeping = True
         if len(endpoints) == len(self.inventory) or self._report_started is None:
             self._report_started = time.time()
-        self.run_sweep(list(endpoints), label)
+        meeting = self.meeting if self.meeting is not None and {e.id for e in endpoints} == \
+            set(self.fleet.scope.ids or ()) else None
+        self.run_sweep(list(endpoints), label, meeting)
         return True
 
     def cancel_sweep(self) -> None:
@@ -193,9 +207,15 @@ class ConsoleApp(App[int]):
             self.sweeper.cancel()
 
     @work(thread=True, exclusive=True, group="sweep", exit_on_error=False)
-    def run_sweep(self, endpoints: list[Endpoint], label: str) -> None:
-        """Run one sweep in the sweep process; post its results as they arrive."""
+    def run_sweep(self, endpoints: list[Endpoint], label: str,
+                  meeting: Meeting | None = None) -> None:
+        """Run one sweep in the sweep process; post its results as they arrive.  A sweep
+        of exactly a meeting's rooms is that meeting's check (its checks, its history)."""
         options = dataclasses.replace(self.sweep_options, selector=label)
+        if meeting is not None:
+            from vcfleet.meetings.check import meeting_options
+
+            options = meeting_options(meeting, options)
         self.post_message(self.SweepStarted(len(endpoints), label))
 
         def progress(reports: tuple[EndpointReport, ...], done: int) -> None:
@@ -209,7 +229,30 @@ class ConsoleApp(App[int]):
                 else f"{type(exc).__name__}: {exc}"
             self.post_message(self.SweepFailed(problem))
             return
+        if meeting is not None:
+            self.post_message(self.SweepFinished(report, *self._record_meeting(meeting, report)))
+            return
         self.post_message(self.SweepFinished(report, self._record(report)))
+
+    def _record_meeting(self, meeting: Meeting, report: SweepReport) -> tuple[str, str]:
+        """Record a meeting's check; (problem, what changed since its previous check)."""
+        from vcfleet.meetings.changes import changes_between, check_of
+        from vcfleet.meetings.check import record
+
+        if self.history is None:
+            return "", ""
+        previous = record(self.history, meeting, report)
+        return "", self.changes_line(meeting, changes_between(previous, check_of(report)))
+
+    def changes_line(self, meeting: Meeting, changes: Changes) -> str:
+        """One line for the header: the meeting and what changed since its previous check."""
+        from vcfleet.commands.meeting import render_changes
+        from vcfleet.meetings.times import countdown, local_time
+
+        names = {e.id: e.name for e in self.inventory.endpoints}
+        text = render_changes(meeting, changes, names)
+        head = f"Meeting {local_time(meeting)} ({countdown(meeting, datetime.now(UTC))}). "
+        return head + "  ".join(line.strip() for line in text.splitlines())
 
     def _record(self, report: SweepReport) -> str:
         if self.history is None:
@@ -238,6 +281,8 @@ class ConsoleApp(App[int]):
         self.sweep_problem = ""
         self.last_report = message.report
         self.fleet.sweep_finished(message.report)
+        if message.changes:
+            self.fleet.show_status(message.changes)
         if message.problem:
             self.notify(message.problem, severity="warning", markup=False)
         if isinstance(self.screen, DetailsScreen):
@@ -266,7 +311,11 @@ class ConsoleApp(App[int]):
                            False, "tui")
 
     def export_report(self) -> None:
-        """Write the readiness report (HTML and Markdown) in a worker."""
+        """Write the readiness report (HTML and Markdown) in a worker; scoped to a
+        meeting, that meeting's organiser's page (HTML and XLSX)."""
+        if self.meeting is not None:
+            self._export_meeting(self.meeting)
+            return
         if self.last_report is None:
             self.notify("Nothing to report yet: sweep first (a)", severity="warning")
             return
@@ -288,6 +337,30 @@ class ConsoleApp(App[int]):
             return
         self.post_message(self.ReportExported((html_path, md_path)))
 
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export_meeting(self, meeting: Meeting) -> None:
+        from vcfleet.meetings.check import last_changes
+        from vcfleet.render.meeting import page_html, page_xlsx
+
+        try:
+            assert self.meetings is not None
+            if self.history is None:
+                raise RuntimeError("no history: the page is made from the meeting's checks")
+            current, changes = last_changes(self.history, meeting.id)
+            if current is None:
+                raise RuntimeError(f"meeting {meeting.id} has not been checked yet (s)")
+            rooms = self.meetings.rooms(meeting, self.inventory)
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(current.finished_at))
+            base = self.report_dir / f"meeting-{meeting.id}-{stamp}"
+            self.report_dir.mkdir(parents=True, exist_ok=True)
+            html_path, xlsx_path = base.with_suffix(".html"), base.with_suffix(".xlsx")
+            html_path.write_text(page_html(meeting, rooms, current, changes), encoding="utf-8")
+            xlsx_path.write_bytes(page_xlsx(meeting, rooms, current, changes))
+        except Exception as exc:
+            self.post_message(self.ReportExported((), f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(self.ReportExported((html_path, xlsx_path)))
+
     @on(ReportExported)
     def _exported(self, message: ReportExported) -> None:
         if message.problem:
@@ -304,6 +377,54 @@ class ConsoleApp(App[int]):
     def show_details(self, endpoint_id: str) -> None:
         """Open the details screen of one room."""
         self.push_screen(DetailsScreen(self.inventory.get(endpoint_id)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``m`` (and its footer entry) only when the console has a meetings file."""
+        if action == "meetings":
+            return self.meetings is not None
+        return super().check_action(action, parameters)
+
+    def action_meetings(self) -> None:
+        """Show the upcoming meetings; choosing one scopes the console to its rooms."""
+        from tui.meetings_screen import MeetingsScreen
+
+        if not isinstance(self.screen, MeetingsScreen):
+            self.push_screen(MeetingsScreen())
+
+    def choose_meeting(self, meeting_id: str) -> bool:
+        """Scope the table, header, sweeps and report to a meeting's rooms."""
+        if self.meetings is None:
+            return False
+        try:
+            meeting = self.meetings.get(meeting_id)
+            rooms = self.meetings.rooms(meeting, self.inventory)
+        except InputError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return False
+        self.meeting = meeting
+        self.fleet.show_meeting(meeting, rooms)
+        self.show_meeting_changes(meeting)
+        return True
+
+    def leave_meeting(self) -> None:
+        """Back to the whole fleet's scope."""
+        self.meeting = None
+
+    @work(thread=True, group="history", exit_on_error=False)
+    def show_meeting_changes(self, meeting: Meeting) -> None:
+        """Read the meeting's last two checks and show what changed (a worker)."""
+        from vcfleet.meetings.check import last_changes
+
+        if self.history is None:
+            return
+        try:
+            current, changes = last_changes(self.history, meeting.id)
+        except Exception as exc:
+            self.call_from_thread(self.fleet.show_status, f"history not readable: {exc}")
+            return
+        text = self.changes_line(meeting, changes) if current is not None else (
+            f"Meeting {meeting.id} has not been checked yet: s checks its rooms")
+        self.call_from_thread(self.fleet.show_status, text)
 
     def action_help(self) -> None:
         """Show keys and the filter syntax."""

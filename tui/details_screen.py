@@ -18,8 +18,10 @@ from textual.widgets import DataTable, Footer, Label, Static
 from inventory import Endpoint
 from tui.console_screen import ConsoleScreen
 from tui.verdicts import figure_text, verdict_text
+from vcfleet.figures import KEY_FIGURES
 from vcfleet.history import HistoryEntry
-from vcfleet.render import KEY_FIGURES, format_time, unit_name
+from vcfleet.render.readiness import format_time, unit_name
+from vcfleet.render.verdicts import word
 from vcfleet.report import CheckReport, EndpointReport, Verdict
 from vcfleet.safe_text import safe_line
 
@@ -37,7 +39,8 @@ def failure_summary(entries: Sequence[HistoryEntry]) -> str:
     sweeps = "the last sweep" if len(entries) == 1 else f"the last {len(entries)} sweeps"
     if not down + degraded:
         return f"Ready in {sweeps}."
-    split = ", ".join(f"{n} {word}" for n, word in ((down, "down"), (degraded, "degraded")) if n)
+    split = ", ".join(f"{n} {word(v)}" for n, v in ((down, Verdict.DOWN),
+                                                    (degraded, Verdict.DEGRADED)) if n)
     count = f"{down + degraded} of " if len(entries) > 1 else ""
     return f"Failed {count}{sweeps} ({split})."
 

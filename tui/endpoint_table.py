@@ -16,8 +16,10 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from inventory import Endpoint, Inventory, fold
 from tui.fast_table import FastDataTable
-from tui.verdicts import RANK, figure_text, verdict_text
-from vcfleet.render import KEY_FIGURES, unit_name
+from tui.verdicts import figure_text, verdict_text
+from vcfleet.figures import KEY_FIGURES
+from vcfleet.render.readiness import unit_name
+from vcfleet.render.verdicts import RANK, word
 from vcfleet.report import EndpointReport, Verdict
 from vcfleet.safe_text import safe_line
 
@@ -46,17 +48,13 @@ def short_unit(inventory: Inventory, e: Endpoint) -> str:
 def _sort_value(column: str, value: Any) -> Any:
     text = value.plain if isinstance(value, Text) else str(value)
     if column == "verdict":
-        return next((RANK[v] for v in Verdict if text.endswith(_word(v))), 9)
+        return next((RANK[v] for v in Verdict if text.endswith(word(v))), 9)
     if column in {kf.key for kf in KEY_FIGURES}:
         try:
             return float(text)
         except ValueError:
             return math.inf
     return fold(text)
-
-
-def _word(verdict: Verdict) -> str:
-    return verdict_text(verdict).plain.split(" ", 1)[1]
 
 
 class EndpointTable(FastDataTable):

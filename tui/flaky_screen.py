@@ -18,7 +18,8 @@ from tui.console_screen import ConsoleScreen
 from tui.endpoint_table import short_unit
 from tui.verdicts import verdict_text
 from vcfleet.history import FlakyEndpoint
-from vcfleet.render import FAILURE_WINDOW_S, FLAKY_TITLE, failed_of, format_time
+from vcfleet.render.readiness import FAILURE_WINDOW_S, FLAKY_TITLE, failed_of, format_time
+from vcfleet.render.verdicts import word
 from vcfleet.report import Verdict
 from vcfleet.safe_text import safe_line
 
@@ -30,8 +31,8 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("name", "Name", 40),
     ("unit", "Unit", 22),
     ("failed", "Failed", 9),
-    ("down", "Down", 5),
-    ("degraded", "Degraded", 8),
+    ("down", word(Verdict.DOWN).capitalize(), 5),
+    ("degraded", word(Verdict.DEGRADED).capitalize(), 8),
     ("last", "Last failure", 25),
 )
 

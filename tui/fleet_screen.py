@@ -6,7 +6,7 @@ import gc
 import time
 from collections import Counter, deque
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,9 +23,12 @@ from tui.filtering import Filter
 from tui.flaky_screen import FlakyScreen
 from tui.readiness_header import ReadinessHeader
 from tui.unit_tree import Scope, UnitTree
-from vcfleet.render import format_time
+from vcfleet.render.readiness import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 from vcfleet.safe_text import safe_line
+
+if TYPE_CHECKING:
+    from vcfleet.meetings import Meeting
 
 APPLY_CHUNK = 12
 """Results applied to the table per frame.  Results come in bursts (a whole district's
@@ -56,8 +59,8 @@ class FleetScreen(ConsoleScreen):
         self.first_paint_at: float | None = None
         """``time.perf_counter()`` after the first refresh with rows (for bench_tui)."""
         self.filter = Filter.parse("")
-        title = safe_line(f"{inventory.province or 'Fleet'} — {len(inventory)} rooms")
-        self.header = ReadinessHeader(title, id="header")
+        self.title_text = safe_line(f"{inventory.province or 'Fleet'} — {len(inventory)} rooms")
+        self.header = ReadinessHeader(self.title_text, id="header")
         self.table = EndpointTable(inventory, id="endpoints")
         self._incoming: deque[EndpointReport] = deque()
         self._done = 0
@@ -107,9 +110,22 @@ class FleetScreen(ConsoleScreen):
 
     def update_counts(self) -> None:
         """Recount the fleet's verdicts for the header."""
-        counts = Counter(r.verdict for r in self.console.results.values())
-        counts[Verdict.UNKNOWN] += len(self.inventory) - len(self.console.results)
+        ids = self.scope.ids if self.console.meeting is not None else None
+        if ids is None:
+            counts = Counter(r.verdict for r in self.console.results.values())
+            counts[Verdict.UNKNOWN] += len(self.inventory) - len(self.console.results)
+        else:  # scoped to a meeting: its rooms only
+            results = self.console.results
+            counts = Counter(results[i].verdict if i in results else Verdict.UNKNOWN
+                             for i in ids)
         self.header.show_counts(dict(counts))
+
+    def show_meeting(self, meeting: Meeting, rooms: Iterable[Endpoint]) -> None:
+        """Scope the table, the header and sweeps to a meeting's rooms."""
+        self.scope = Scope(f"meeting {meeting.id}", frozenset(e.id for e in rooms))
+        self.header.show_title(f"{meeting.title} — {len(self.scope.ids or ())} rooms")
+        self.refresh_rows()
+        self.update_counts()
 
     def show_status(self, text: str) -> None:
         """Show a line under the counts."""
@@ -192,8 +208,12 @@ class FleetScreen(ConsoleScreen):
 
     @on(UnitTree.ScopeChosen)
     def _scope_chosen(self, message: UnitTree.ScopeChosen) -> None:
+        if self.console.meeting is not None:  # a unit of the tree leaves the meeting
+            self.console.leave_meeting()
+            self.header.show_title(self.title_text)
         self.scope = message.scope
         self.refresh_rows()
+        self.update_counts()
 
     @on(FilterBox.FilterChanged)
     def _filter_changed(self, message: FilterBox.FilterChanged) -> None:

@@ -10,7 +10,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-HELP = """\
+from vcfleet.render.verdicts import label
+from vcfleet.report import Verdict
+
+HELP = f"""\
 # vcfleet console
 
 | key | does |
@@ -23,6 +26,7 @@ HELP = """\
 | `o` | sort by the column under the cursor (again: reverse); or click a header |
 | `r` | export the readiness report (HTML and Markdown files; the path is shown) |
 | `f` | rooms that failed often in the last 7 days, worst first (`enter`: details) |
+| `m` | with `--meetings`: upcoming meetings; `enter` scopes the console to one |
 | `t` | hide or show the tree of units |
 | `tab` | move between tree, filter and table |
 | `?` | this help |
@@ -41,9 +45,10 @@ down, unknown).  Other words are a name to find, without accents:
 
 ## Verdicts
 
-`✔ ready` (green), `▲ degraded` (yellow: a figure past its threshold or an
-advisory check failed), `✖ down` (red: a required check failed),
-`… not checked`.  Figures: SIP RTT and media RTT in ms, jitter in ms and
+`{label(Verdict.READY)}` (green), `{label(Verdict.DEGRADED)}` (yellow: a figure past its \
+threshold or an
+advisory check failed), `{label(Verdict.DOWN)}` (red: a required check failed),
+`{label(Verdict.UNKNOWN)}`.  Figures: SIP RTT and media RTT in ms, jitter in ms and
 loss in % per direction (↑ to the room, ↓ from it), MOS estimate.
 """
 

@@ -9,8 +9,8 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
-from tui.verdicts import STYLES
-from vcfleet.report import SYMBOLS, Verdict
+from vcfleet.render.verdicts import COUNT_ORDER, look
+from vcfleet.report import Verdict
 from vcfleet.safe_text import safe_line
 
 
@@ -32,14 +32,19 @@ class ReadinessHeader(Widget):
             yield self._status
             yield self._progress
 
+    def show_title(self, title: str) -> None:
+        """Replace the title (the fleet's, or the meeting's the console is scoped to)."""
+        self._title = title
+        self.query_one("#header-title", Label).update(Text(safe_line(title)))
+
     def show_counts(self, counts: dict[Verdict, int]) -> None:
         """Show how many rooms are in each verdict (UNKNOWN: not yet checked)."""
         text = Text()
-        for verdict, word in ((Verdict.READY, "ready"), (Verdict.DEGRADED, "degraded"),
-                              (Verdict.DOWN, "down"), (Verdict.UNKNOWN, "not checked")):
+        for verdict in COUNT_ORDER:
             if text:
                 text.append("   ")
-            text.append(f"{SYMBOLS[verdict]} {counts.get(verdict, 0)} {word}", STYLES[verdict])
+            v = look(verdict)
+            text.append(f"{v.symbol} {counts.get(verdict, 0)} {v.word}", v.style)
         self._counts.update(text, layout=False)
 
     def show_status(self, text: str) -> None:

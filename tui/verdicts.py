@@ -1,22 +1,20 @@
 """How the console draws a verdict and a figure: a colour AND a symbol, so that a
-room's state reads on a monochrome terminal too."""
+room's state reads on a monochrome terminal too.  Words, symbols, styles and the
+order come from the one table, ``vcfleet.render.verdicts``."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
-from vcfleet.render import VERDICT_WORDS, KeyFigure, format_figure
-from vcfleet.report import SYMBOLS, Verdict
-
-STYLES = {Verdict.READY: "bold green", Verdict.DEGRADED: "bold yellow",
-          Verdict.DOWN: "bold red", Verdict.UNKNOWN: "dim"}
-RANK = {Verdict.DOWN: 0, Verdict.DEGRADED: 1, Verdict.UNKNOWN: 2, Verdict.READY: 3}
-"""Sort order: worst first."""
+from vcfleet.figures import KeyFigure, format_figure
+from vcfleet.render.verdicts import look
+from vcfleet.report import Verdict
 
 
 def verdict_text(verdict: Verdict) -> Text:
     """``✖ down`` in red, ``▲ degraded`` in yellow, ``✔ ready`` in green, ``… not checked``."""
-    return Text(f"{SYMBOLS[verdict]} {VERDICT_WORDS[verdict]}", style=STYLES[verdict])
+    v = look(verdict)
+    return Text(v.label, style=v.style)
 
 
 def figure_text(kf: KeyFigure, value: float | None) -> Text:

@@ -23,7 +23,8 @@ from vcfleet import __version__
 from vcfleet.safe_text import safe_line
 
 COMMANDS = (
-    "inventory", "simulate", "sweep", "serve", "responder", "push", "backup", "tui", "demo",
+    "inventory", "simulate", "sweep", "meeting", "serve", "responder", "push", "backup", "tui",
+    "demo",
 )
 
 EXIT_OK, EXIT_NOT_READY, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

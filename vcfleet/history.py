@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vcfleet.render import key_figures
+from vcfleet.figures import key_figures
 from vcfleet.report import SweepReport, Verdict
 
 DEFAULT_KEEP_DAYS = 30.0
@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE INDEX IF NOT EXISTS results_endpoint ON results (endpoint_id, at);
 """
 
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the current schema.  2: ``sweeps.meeting`` (the meeting a
+check was for, '' for other sweeps); files of version 0 or 1 gain it when opened."""
+
 
 def default_history_path() -> Path:
     """``$VCFLEET_HISTORY`` if set, else ``history.sqlite3`` in the user's data folder."""
@@ -87,7 +91,7 @@ class HistoryEntry:
     verdict: Verdict
     reasons: tuple[str, ...]
     figures: dict[str, float]
-    """Key figures by ``vcfleet.render.KEY_FIGURES`` key (``sip_rtt_ms``, ``mos``, ...)."""
+    """Key figures by ``vcfleet.figures.KEY_FIGURES`` key (``sip_rtt_ms``, ``mos``, ...)."""
     source: str
     """Who ran the sweep: "sweep", "tui", "serve", ..."""
 
@@ -131,6 +135,22 @@ class SweepSummary:
     cancelled: bool
 
 
+@dataclass(frozen=True)
+class MeetingCheck:
+    """One recorded check of a meeting: when it ran and each room's result (rooms that
+    could not be checked are absent)."""
+
+    sweep_id: int
+    started_at: float
+    duration_s: float
+    results: dict[str, HistoryEntry]
+
+    @property
+    def finished_at(self) -> float:
+        """Wall-clock time (epoch seconds) when the check ended."""
+        return self.started_at + self.duration_s
+
+
 class History:
     """The SQLite history of sweeps: ``record`` a report, read an endpoint's past, find
     rooms that fail often.  ``close()`` when done (or use it as a context manager)."""
@@ -149,6 +169,20 @@ class History:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a file written by an older vcfleet to ``SCHEMA_VERSION`` (in place)."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return
+        with self._lock, self._transaction():
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sweeps)")}
+            if "meeting" not in columns:
+                self._db.execute("ALTER TABLE sweeps ADD COLUMN meeting TEXT NOT NULL"
+                                 " DEFAULT ''")
+            self._db.execute("CREATE INDEX IF NOT EXISTS sweeps_meeting"
+                             " ON sweeps (meeting, started_at)")
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def __enter__(self) -> History:
         return self
@@ -161,8 +195,11 @@ class History:
         with self._lock:
             self._db.close()
 
-    def record(self, report: SweepReport) -> int:
+    def record(self, report: SweepReport, meeting: str = "") -> int:
         """Store a sweep and its endpoints' results in one transaction; returns its id.
+
+        ``meeting``: the id of the meeting the sweep checked (``meeting_checks`` reads
+        them back), '' for any other sweep.
 
         Endpoints not checked (verdict unknown) are not stored, so that a cancelled
         sweep does not pollute the rooms' history.  Old sweeps are pruned afterwards.
@@ -174,10 +211,10 @@ class History:
         with self._lock, self._transaction():
             cur = self._db.execute(
                 "INSERT INTO sweeps (started_at, duration_s, source, selector, checks, cancelled,"
-                " total, ready, degraded, down) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " total, ready, degraded, down, meeting) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (report.started_at, report.duration_s, report.source, report.selector,
                  ",".join(report.checks), int(report.cancelled), s["total"], s["ready"],
-                 s["degraded"], s["down"]))
+                 s["degraded"], s["down"], meeting))
             sweep_id = int(cur.lastrowid or 0)
             self._db.executemany(
                 "INSERT INTO results (sweep_id, endpoint_id, verdict, reasons, figures, at)"
@@ -224,6 +261,21 @@ class History:
             " cancelled FROM sweeps ORDER BY started_at DESC, id DESC LIMIT ?", (limit,))
         return [SweepSummary(i, at, dur, src, sel, total, ready, degraded, down, bool(cancelled))
                 for i, at, dur, src, sel, total, ready, degraded, down, cancelled in rows]
+
+    def meeting_checks(self, meeting: str, limit: int = 2) -> list[MeetingCheck]:
+        """The last ``limit`` recorded checks of a meeting, newest first, with results."""
+        sweeps = self._query(
+            "SELECT id, started_at, duration_s FROM sweeps WHERE meeting = ?"
+            " ORDER BY started_at DESC, id DESC LIMIT ?", (meeting, limit))
+        out = []
+        for sweep_id, started, duration in sweeps:
+            rows = self._query("SELECT endpoint_id, at, verdict, reasons, figures FROM results"
+                               " WHERE sweep_id = ?", (sweep_id,))
+            results = {eid: HistoryEntry(at, Verdict(v), tuple(json.loads(reasons)),
+                                         json.loads(figs), "meeting")
+                       for eid, at, v, reasons, figs in rows}
+            out.append(MeetingCheck(int(sweep_id), float(started), float(duration), results))
+        return out
 
     # -- internals ---------------------------------------------------------------------
 

@@ -17,9 +17,11 @@ calling the pool runs the probe in a worker::
         async with pool.slot():
             result = await pool(target, settings)
 
-Worker protocol (``python -m vcfleet.media``): length-prefixed pickles on
-stdin/stdout; ``("probe", id, kind, target, settings)``, ``("cancel", id)`` in;
-``("ready",)``, ``("lag", p95_s)``, ``("result", id, ProbeResult)`` out.
+Workers (``python -m vcfleet.media KIND``) speak ``probes.childproc``: requests
+``("probe", target, settings)`` answered with a ``ProbeResult``, the channel's
+``("cancel", id)``; events ``("ready",)`` and ``("lag", p95_s)`` out.
+
+``start_pool`` is the one way the sweep and the exporter start a pool.
 """
 
 from __future__ import annotations
@@ -27,11 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import itertools
 import logging
 import os
-import pickle
-import struct
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -39,10 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from probes import ProbeResult, Target, load_probe
+from probes.childproc import Child, ChildError, ParentLink
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct(">I")
 _SLOT_HOLDER: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
     "media_slot_holder", default=None)
 """The task that holds a slot (tasks it starts inherit the variable, not the slot)."""
@@ -70,25 +69,26 @@ class PoolLimits:
 
 
 @dataclass
-class _Worker:
+class MediaWorker:
+    """One media worker process of a pool, and what the pool knows of its load."""
+
     index: int
-    process: asyncio.subprocess.Process
+    child: Child
     limit: int
     in_flight: int = 0
     lag_ms: float = 0.0
     alive: bool = True
+    stopped: bool = False
+    """Stopped by the pool (not lost)."""
     last_decrease: float = 0.0
-    reader: asyncio.Task[None] | None = None
-    jobs: dict[int, asyncio.Future[ProbeResult]] = field(default_factory=dict)
     orphans: set[int] = field(default_factory=set)
     """Jobs whose caller was cancelled: still running here until the worker says so."""
 
-    def send(self, message: tuple[Any, ...]) -> None:
-        stdin = self.process.stdin
-        if not self.alive or stdin is None or stdin.is_closing():
-            raise ConnectionError(f"media worker {self.index} is gone")
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        stdin.write(_HEADER.pack(len(payload)) + payload)
+    @property
+    def process(self) -> asyncio.subprocess.Process:
+        """The worker's process."""
+        assert self.child.process is not None
+        return self.child.process
 
 
 class MediaPool:
@@ -100,10 +100,9 @@ class MediaPool:
         self.limits = limits or PoolLimits()
         self.kind = kind
         self.start_timeout_s = start_timeout_s
-        self.workers: list[_Worker] = []
-        self._ids = itertools.count(1)
+        self.workers: list[MediaWorker] = []
         self._reserved = 0
-        self._capacity = asyncio.Condition()
+        self._changed = asyncio.Event()
 
     async def __aenter__(self) -> MediaPool:
         await self.start()
@@ -124,35 +123,24 @@ class MediaPool:
             raise
 
     async def _spawn(self, index: int) -> None:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "vcfleet.media", self.kind,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        worker = _Worker(index, process, self.limits.start)
+        child = Child("vcfleet.media", [self.kind], name=f"media worker {index}",
+                      start_timeout_s=self.start_timeout_s)
+        worker = MediaWorker(index, child, self.limits.start)
+        child.on_event = lambda body: self._event(worker, body)
+        child.on_exit = lambda reason: self._exited(worker)
         self.workers.append(worker)
-        assert process.stdout is not None
-        hello = await _read_message(process.stdout)
-        if hello != ("ready",):
-            raise RuntimeError(f"media worker {index} did not start: {hello!r}")
-        worker.reader = asyncio.create_task(self._read(worker), name=f"media-worker-{index}")
+        try:
+            await child.start()
+        except ChildError as exc:
+            raise RuntimeError(str(exc)) from None
 
     async def stop(self) -> None:
         """Stop every worker (their probes end and close their connections)."""
         for worker in self.workers:
-            worker.alive = False
-            if worker.process.stdin is not None:
-                worker.process.stdin.close()
-        for worker in self.workers:
-            try:
-                async with asyncio.timeout(5):
-                    await worker.process.wait()
-            except TimeoutError:
-                worker.process.kill()
-                await worker.process.wait()
-            if worker.reader is not None:
-                worker.reader.cancel()
-                await asyncio.gather(worker.reader, return_exceptions=True)
-            self._fail_jobs(worker, "media worker stopped")
+            worker.alive, worker.stopped = False, True
+        await asyncio.gather(*(w.child.stop(grace_s=5.0) for w in self.workers))
         self.workers = []
+        self._wake()
 
     # -- admission ----------------------------------------------------------------------
 
@@ -170,21 +158,21 @@ class MediaPool:
         if _holding_slot():
             yield
             return
-        async with self._capacity:
-            await self._capacity.wait_for(lambda: self._in_use() < self._total_limit()
-                                          or not any(w.alive for w in self.workers))
-            self._reserved += 1
+        while not (self._in_use() < self._total_limit()
+                   or not any(w.alive for w in self.workers)):
+            self._changed.clear()  # every waiter wakes on a change and looks again
+            await self._changed.wait()
+        self._reserved += 1
         token = _SLOT_HOLDER.set(asyncio.current_task())
         try:
             yield
         finally:
             _SLOT_HOLDER.reset(token)
             self._reserved -= 1
-            await self._notify()
+            self._wake()
 
-    async def _notify(self) -> None:
-        async with self._capacity:
-            self._capacity.notify_all()
+    def _wake(self) -> None:
+        self._changed.set()
 
     # -- running ------------------------------------------------------------------------
 
@@ -200,60 +188,44 @@ class MediaPool:
         if not alive:
             return ProbeResult.failure("no media worker is running")
         worker = min(alive, key=lambda w: (w.in_flight / max(1, w.limit), w.in_flight))
-        job = next(self._ids)
-        done: asyncio.Future[ProbeResult] = asyncio.get_running_loop().create_future()
-        worker.jobs[job] = done
-        worker.in_flight += 1
         try:
-            worker.send(("probe", job, self.kind, target, settings))
-            return await asyncio.shield(done)
+            job, done = worker.child.request(("probe", target, settings))
+        except ChildError:
+            return ProbeResult.failure(self._lost(worker))
+        worker.in_flight += 1
+        done.add_done_callback(lambda _: self._finish(worker, job))
+        try:
+            result: ProbeResult = await asyncio.shield(done)
+            return result
         except asyncio.CancelledError:
             # The worker cancels the probe, which closes its connection; the slot
             # stays counted until the worker says the probe has ended.
-            if job in worker.jobs:
+            if not done.done():
                 worker.orphans.add(job)
-            with contextlib.suppress(ConnectionError):
-                worker.send(("cancel", job))
+                worker.child.cancel(job)
             raise
-        except ConnectionError as exc:
-            worker.jobs.pop(job, None)
-            worker.in_flight -= 1
-            return ProbeResult.failure(str(exc))
+        except ChildError:
+            return ProbeResult.failure(self._lost(worker))
 
-    async def _read(self, worker: _Worker) -> None:
-        stdout = worker.process.stdout
-        assert stdout is not None
-        try:
-            while True:
-                message = await _read_message(stdout)
-                if message[0] == "result":
-                    self._finish(worker, message[1], message[2])
-                    await self._notify()
-                elif message[0] == "lag":
-                    self._adapt(worker, float(message[1]) * 1000.0)
-                    await self._notify()
-        except (asyncio.IncompleteReadError, ConnectionError, EOFError):
-            pass
+    def _lost(self, worker: MediaWorker) -> str:
+        return "media worker stopped" if worker.stopped else \
+            f"media worker {worker.index} exited"
+
+    def _event(self, worker: MediaWorker, body: Any) -> None:
+        if body[0] == "lag":
+            self._adapt(worker, float(body[1]) * 1000.0)
+            self._wake()
+
+    def _exited(self, worker: MediaWorker) -> None:
         worker.alive = False
-        self._fail_jobs(worker, f"media worker {worker.index} exited")
-        await self._notify()
+        self._wake()
 
-    def _finish(self, worker: _Worker, job: int, result: ProbeResult) -> None:
+    def _finish(self, worker: MediaWorker, job: int) -> None:
         worker.in_flight -= 1
         worker.orphans.discard(job)
-        done = worker.jobs.pop(job, None)
-        if done is not None and not done.done():
-            done.set_result(result)
+        self._wake()
 
-    def _fail_jobs(self, worker: _Worker, reason: str) -> None:
-        for done in worker.jobs.values():
-            if not done.done():
-                done.set_result(ProbeResult.failure(reason))
-        worker.in_flight -= len(worker.jobs)
-        worker.jobs.clear()
-        worker.orphans.clear()
-
-    def _adapt(self, worker: _Worker, lag_ms: float) -> None:
+    def _adapt(self, worker: MediaWorker, lag_ms: float) -> None:
         worker.lag_ms = lag_ms
         limits = self.limits
         now = time.monotonic()
@@ -272,12 +244,16 @@ class MediaPool:
                 for w in self.workers]
 
 
-async def _read_message(stream: asyncio.StreamReader) -> tuple[Any, ...]:
-    header = await stream.readexactly(_HEADER.size)
-    (size,) = _HEADER.unpack(header)
-    message = pickle.loads(await stream.readexactly(size))
-    assert isinstance(message, tuple)
-    return message
+async def start_pool(workers: int | None, where: str = "this process") -> MediaPool | None:
+    """A started pool of ``workers`` media workers, or None (with a warning saying the
+    WebRTC checks run in ``where`` instead) if the workers cannot start."""
+    pool = MediaPool(workers)
+    try:
+        await pool.start()
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        log.warning("WebRTC checks run in %s: no media workers: %s", where, exc)
+        return None
+    return pool
 
 
 # -- the worker process ------------------------------------------------------------------
@@ -287,30 +263,18 @@ async def _worker_main(kind: str) -> None:
     from probes.webrtc_media import opus_packet
     from probes.webrtc_stats import LoopLag
 
+    link = await ParentLink.connect()
     probe_kind = load_probe(kind)
     opus_packet()  # encode the shared packet before the first probe's clock starts
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 22)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
-                                                       sys.stdout)
-    writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    running: dict[int, asyncio.Task[None]] = {}
 
-    def send(message: tuple[Any, ...]) -> None:
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        writer.write(_HEADER.pack(len(payload)) + payload)
-
-    async def run(job: int, target: Target, settings: Any) -> None:
+    async def run(request: tuple[Any, ...]) -> ProbeResult:
+        _, target, settings = request
         try:
-            result = await probe_kind.probe(target, settings)
+            return await probe_kind.probe(target, settings)
         except asyncio.CancelledError:
-            result = ProbeResult.failure("cancelled")
+            return ProbeResult.failure("cancelled")
         except Exception as exc:  # one probe's crash is that probe's failure
-            result = ProbeResult.failure(f"probe error: {type(exc).__name__}: {exc}")
-        finally:
-            running.pop(job, None)
-        send(("result", job, result))
+            return ProbeResult.failure(f"probe error: {type(exc).__name__}: {exc}")
 
     lag = LoopLag.of_running_loop()
     lag.acquire()
@@ -319,29 +283,17 @@ async def _worker_main(kind: str) -> None:
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
-            send(("lag", lag.summary(now - 0.5, now)[0]))
+            link.send(("lag", lag.summary(now - 0.5, now)[0]))
 
     reporter = asyncio.create_task(report_lag())
-    send(("ready",))
+    link.ready()
     try:
-        while True:
-            try:
-                message = await _read_message(reader)
-            except (asyncio.IncompleteReadError, EOFError):
-                break
-            if message[0] == "probe":
-                _, job, _kind, target, settings = message
-                running[job] = asyncio.create_task(run(job, target, settings))
-            elif message[0] == "cancel" and message[1] in running:
-                running[message[1]].cancel()
+        await link.serve(run)
     finally:
-        for task in list(running.values()):
-            task.cancel()
         reporter.cancel()
-        await asyncio.gather(reporter, *running.values(), return_exceptions=True)
+        await asyncio.gather(reporter, return_exceptions=True)
         await lag.release()
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
+        await link.close()
 
 
 def main(argv: list[str] | None = None) -> int:

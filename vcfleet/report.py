@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from inventory import Endpoint
+from inventory import Endpoint, Thresholds
 from probes.base import ProbeResult
 
 
@@ -32,27 +30,8 @@ class Verdict(StrEnum):
     was cancelled before it finished."""
 
 
-SYMBOLS = {Verdict.READY: "✔", Verdict.DEGRADED: "▲", Verdict.DOWN: "✖", Verdict.UNKNOWN: "…"}
-"""A symbol per verdict, so that a report reads without colour."""
-
-
 UNRELIABLE_REASON = "prober overloaded: figures not trusted"
 """The reason of a check whose figures were taken while the prober or responder stalled."""
-
-
-class Thresholds(BaseModel):
-    """Figures at which a room becomes degraded (defaults from ITU-T G.114, testRTC, Webex)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rtt_ms: float = 250.0
-    """Round-trip time (SIP OPTIONS, ICMP, media) at or above which a room is degraded."""
-    jitter_ms: float = 30.0
-    """Jitter, either direction."""
-    loss_ratio: float = 0.03
-    """Packet loss, either direction (0.03 = 3 %)."""
-    mos: float = 3.6
-    """Estimated MOS below which a room is degraded."""
 
 
 @dataclass(frozen=True)
@@ -185,13 +164,15 @@ def judge(
 
     Whether a check is required comes from the endpoint's profile, applied when the
     checks ran (``CheckReport.required``).  A failed required check makes the room
-    down; a failed advisory check, a check that worked but says why the room is impaired
-    (an ok result with a reason: a lossy media path), or a figure past its threshold,
-    makes it degraded.  Figures marked unreliable (the prober or the responder stalled)
-    are reported but not judged: the room is unknown, never degraded, unless their
-    packet loss is past its threshold (a stall delays packets but loses none).  A check that
-    could not be run (a configuration problem on the prober's side) makes the room
-    unknown too, never down or degraded, unless another check already shows it down.
+    down; a failed advisory check, or a figure past its threshold, makes it degraded.
+    Figures marked unreliable (the prober or the responder stalled) are reported but
+    not judged: the room is unknown, never degraded, unless their packet loss is past
+    its threshold (a stall delays packets but loses none).  A check that could not be
+    run (a configuration problem on the prober's side) makes the room unknown, never
+    down or degraded, unless another check already shows it down.  A check that
+    reached its service but was answered in a way that degrades the room
+    (``ProbeResult.degraded``: a SIP 403, a lossy media path) makes it degraded with
+    that reason.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
@@ -206,8 +187,8 @@ def judge(
             reason = f"{name}: {result.reason or 'failed'}"
             (down if check.required else degraded).append(reason)
             continue
-        if result.reason:
-            degraded.append(f"{name}: {result.reason}")
+        if result.degraded:
+            degraded.append(f"{name}: {result.degraded}")
         if result.unreliable:
             # A stall delays packets but loses none: loss is still judged.
             lossy = [f"{name}: {msg}" for msg in _figure_problems(result, t, loss_only=True)]

@@ -23,27 +23,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any
 
-from inventory import CHECKS, MEDIA_CHECKS, NET_CHECKS, Endpoint, InputError, Inventory
-from probes import ProbeResult, Target, load_probe
+from inventory import Endpoint, InputError, Inventory
+from probes import ProbeResult, ProbeSettings, Target
+from vcfleet.checks import CHECKS, DEFAULT_TIMEOUTS, GROUPS, KINDS, target_for
 from vcfleet.report import (
     CheckReport,
     EndpointReport,
     SweepReport,
-    Thresholds,
     Verdict,
     judge,
 )
-from vcfleet.targets import target_for
 
 log = logging.getLogger(__name__)
 
 Runner = Callable[[Target, Any], Awaitable[ProbeResult]]
 """How one check runs: ``probe(target, settings)`` or a stand-in (e.g. a worker pool)."""
-
-DEFAULT_TIMEOUTS: dict[str, float] = {
-    "icmp": 3.0, "tcp": 2.0, "sip": 2.0, "https": 3.0, "dns": 2.0, "webrtc": 15.0,
-}
-"""Per-check deadlines in seconds."""
 
 DEFAULT_KIND_LIMITS: dict[str, int] = {"https": 128}
 """At most this many checks of a kind at once, sweep-wide (see ``SweepOptions.kind_limits``)."""
@@ -55,9 +49,6 @@ PROBE_GRACE_S = 0.25
 (its timer and the engine's would otherwise fire in the same loop iteration when the loop
 lags, and the engine's bare message would win)."""
 
-CHECK_GROUPS: dict[str, tuple[str, ...]] = {"net": NET_CHECKS, "media": MEDIA_CHECKS,
-                                            "all": CHECKS}
-
 
 def parse_checks(text: str | None) -> frozenset[str] | None:
     """``--checks net,webrtc`` as a set of check kinds; None (profile decides) if empty."""
@@ -65,12 +56,12 @@ def parse_checks(text: str | None) -> frozenset[str] | None:
         return None
     out: set[str] = set()
     for word in (w.strip() for w in text.split(",")):
-        if word in CHECK_GROUPS:
-            out.update(CHECK_GROUPS[word])
+        if word in GROUPS:
+            out.update(GROUPS[word])
         elif word in CHECKS:
             out.add(word)
         else:
-            names = ", ".join([*CHECK_GROUPS, *CHECKS])
+            names = ", ".join([*GROUPS, *CHECKS])
             raise InputError(f"unknown check {word!r} in --checks (choose from {names})")
     return frozenset(out)
 
@@ -90,9 +81,11 @@ class SweepOptions:
     """Deadline of each check kind, in seconds."""
     deadline_s: float | None = None
     """Deadline of the whole sweep; endpoints not finished by then are reported unknown."""
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    """Threshold keys that win over the inventory's and the profiles' (``--threshold``)."""
     settings: Mapping[str, Any] = field(default_factory=dict)
-    """Settings instance per check kind (defaults: each probe module's ``Settings()``)."""
+    """Settings instance per check kind (defaults: each probe module's ``Settings()``);
+    a profile's ``settings:`` change keys of it for that profile's rooms."""
     kind_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_KIND_LIMITS))
     """At most this many checks of a kind in flight (each holding its place at most
     ``Turns.LEASE_S``, so that a check that hangs delays the others by that, never by its
@@ -170,7 +163,7 @@ class Sweep:
         self.results: dict[str, EndpointReport] = {}
         self._cancelled = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._runners: dict[str, tuple[Runner, Any]] = {}
+        self._runners: dict[tuple[str, str], tuple[Runner, Any]] = {}
         self._turns: dict[str, Turns] = {}
         self._pacers: dict[str, Pacer] = {}
         self._retries = asyncio.Semaphore(1)
@@ -221,15 +214,11 @@ class Sweep:
                 or not any(e.services.webrtc and "webrtc" in self.inventory.profile(e).checks
                            for e in self.endpoints)):
             return None
-        from vcfleet.media import MediaPool
+        from vcfleet.media import start_pool
 
-        pool = MediaPool(self.options.media_workers)
-        try:
-            await pool.start()
-        except (OSError, RuntimeError, TimeoutError) as exc:
-            log.warning("WebRTC checks run in this process: no media workers: %s", exc)
-            return None
-        self._pooled["webrtc"] = pool
+        pool = await start_pool(self.options.media_workers)
+        if pool is not None:
+            self._pooled["webrtc"] = pool
         return pool
 
     def _emit(self, event: SweepEvent) -> None:
@@ -250,26 +239,32 @@ class Sweep:
             runs = [self._check(endpoint, kind, target, kind not in profile.advisory)
                     for kind, target in planned if target is not None]
             checks = await asyncio.gather(*runs)
-            report = judge(endpoint, {c.name: c for c in checks}, self.options.thresholds)
+            thresholds = self.inventory.thresholds_for(endpoint, self.options.thresholds)
+            report = judge(endpoint, {c.name: c for c in checks}, thresholds)
             self.results[endpoint.id] = report
             self._emit(EndpointFinished(report))
 
     def _timeout(self, kind: str) -> float:
         return self.options.timeouts.get(kind, DEFAULT_TIMEOUTS.get(kind, 5.0))
 
-    def _runner(self, kind: str) -> tuple[Runner, Any]:
-        if kind not in self._runners:
-            spec = load_probe(kind)
+    def _runner(self, kind: str, profile: str) -> tuple[Runner, Any]:
+        """The runner and settings of a kind for rooms of a profile (its ``settings:``
+        change keys of the sweep's settings)."""
+        if (kind, profile) not in self._runners:
+            spec = KINDS[kind].probe()
             settings = self.options.settings.get(kind) or spec.settings()
+            changes = self.inventory.profiles[profile].settings.get(kind)
+            if changes:
+                settings = dataclasses.replace(settings, **changes)
             settings = with_probe_deadline(settings, self._timeout(kind))
             runner = self.options.runners.get(kind) or self._pooled.get(kind, spec.probe)
-            self._runners[kind] = (runner, settings)
-        return self._runners[kind]
+            self._runners[kind, profile] = (runner, settings)
+        return self._runners[kind, profile]
 
     def _hard_deadline(self, settings: Any, timeout: float) -> float:
         """The engine's own bound: the check's deadline, plus a grace when the probe keeps
         that deadline itself (so that the probe, not the engine, says what it saw)."""
-        own = getattr(settings, "timeout_s", None)
+        own = settings.own_deadline() if isinstance(settings, ProbeSettings) else None
         return timeout + PROBE_GRACE_S if own is not None and own <= timeout else timeout
 
     async def _check(self, endpoint: Endpoint, kind: str, target: Target | ProbeResult,
@@ -285,14 +280,15 @@ class Sweep:
             if isinstance(target, ProbeResult):  # the target could not be built (a secret)
                 result = target
             else:
-                result, timed_out = await self._run_probe(kind, target, timeout)
+                result, timed_out = await self._run_probe(kind, endpoint, target, timeout)
                 for _ in range(self.options.retry_unreliable if result.unreliable else 0):
                     # The prober, not the network, was starved: measure once more (the
                     # media pool admits fewer checks while its loops lag).  Only a good,
                     # reliable retry replaces the first figures: a retry that fails under
                     # load must not turn an unjudged room into a down one.
                     async with self._retries:
-                        retry, retry_timed_out = await self._run_probe(kind, target, timeout)
+                        retry, retry_timed_out = await self._run_probe(kind, endpoint, target,
+                                                                       timeout)
                     if retry.ok and not retry.unreliable:
                         result, timed_out = retry, retry_timed_out
                         break
@@ -301,10 +297,10 @@ class Sweep:
         self._emit(CheckFinished(endpoint.id, check))
         return check
 
-    async def _run_probe(self, kind: str, target: Target,
+    async def _run_probe(self, kind: str, endpoint: Endpoint, target: Target,
                          timeout: float) -> tuple[ProbeResult, bool]:
         try:
-            runner, settings = self._runner(kind)
+            runner, settings = self._runner(kind, endpoint.profile)
             slot = getattr(runner, "slot", None)  # a pool admits checks as capacity frees
             async with slot() if slot is not None else contextlib.nullcontext():
                 async with asyncio.timeout(self._hard_deadline(settings, timeout)):
@@ -367,15 +363,12 @@ class Pacer:
 
 
 def with_probe_deadline(settings: Any, timeout: float) -> Any:
-    """Settings whose ``timeout_s`` (if the probe has one and it is unset) is the check's
-    deadline, so that the probe stops on time and says what it saw ("no answer to OPTIONS
-    in 2 s (3 transmissions)") rather than the engine's bare "no answer within 2 s".  The
-    engine still cuts the check ``PROBE_GRACE_S`` later, whatever the probe does."""
-    if (dataclasses.is_dataclass(settings) and not isinstance(settings, type)
-            and any(f.name == "timeout_s" for f in dataclasses.fields(settings))
-            and getattr(settings, "timeout_s", 0) is None):
-        return dataclasses.replace(settings, timeout_s=timeout)
-    return settings
+    """Settings that keep the check's deadline where the probe keeps one itself
+    (``ProbeSettings.with_deadline``), so that the probe stops on time and says what it
+    saw ("no answer to OPTIONS in 2 s (3 transmissions)") rather than the engine's bare
+    "no answer within 2 s".  The engine still cuts the check ``PROBE_GRACE_S`` later,
+    whatever the probe does.  Settings of a stand-in runner pass unchanged."""
+    return settings.with_deadline(timeout) if isinstance(settings, ProbeSettings) else settings
 
 
 async def run_sweep(inventory: Inventory, endpoints: Sequence[Endpoint] | None = None,

@@ -15,7 +15,7 @@ from any thread::
     report = sweeper.run(ids, options, on_progress)   # on_progress(reports, done)
     sweeper.close()
 
-The child (``python -m vcfleet.sweep_process FD``, like the media workers) loads the
+The child (``python -m vcfleet.sweep_process``, like the media workers) loads the
 probe modules once and then runs one sweep at a time for as long as it lives.  If it
 dies, the running sweep fails with ``SweepProcessError`` (never a hang) and the next
 ``run()`` starts a new child.  Options travel by pickle, so their runners must be
@@ -26,33 +26,34 @@ it never draws over the console.
 
 ``multiprocessing`` is not used: its ``spawn`` passes ``sys.stderr``'s descriptor to
 its resource tracker, which fails inside Textual (stderr is captured, no descriptor).
+The child is a ``probes.childproc.Child``, the channel every child process of vcfleet
+speaks, driven by an event loop in a thread of this object (the API stays blocking).
 
-Protocol: ``multiprocessing.connection`` messages on a socket pair.  Parent to child:
-``("init", sys_path)`` then ``("inventory", inventory, log_level)``, then any of
-``("sweep", ids, options, flush_s)``, ``("cancel",)``, ``("stop",)`` (or the socket's
-end); child to parent: ``("ready",)``, ``("progress", reports)`` every ``flush_s``,
-``("log", name, level, text)``, ``("done", report)``, ``("failed", problem)``.
+Messages, parent to child: events ``("init", sys_path)`` and ``("inventory",
+inventory, log_level)`` before the ready message, then requests ``("sweep", ids,
+options, flush_s)`` and the channel's ``("cancel", id)``; child to parent: events
+``("ready",)``, ``("progress", reports)`` every ``flush_s``, ``("log", name, level,
+text)``, and the reply ``("done", report)`` or ``("failed", problem)``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
 import pickle
+import queue
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Sequence
-from multiprocessing.connection import Connection
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from inventory import Inventory
+from probes.childproc import Child, ChildError, ParentLink
 from vcfleet.report import EndpointReport, SweepReport
 from vcfleet.sweep import EndpointFinished, Sweep, SweepEvent, SweepOptions
 
@@ -62,11 +63,10 @@ START_TIMEOUT_S = 60.0
 """How long the child may take to start and load the probes (aiortc is slow to import)."""
 CANCEL_GRACE_S = 10.0
 """How long a cancelled sweep may take to wind up before its child is killed."""
-POLL_S = 0.5
-"""How often a waiting parent checks that the child is still alive."""
 
 ProgressHandler = Callable[[tuple[EndpointReport, ...], int], None]
 """Called with each batch of finished rooms and the count finished so far."""
+_T = TypeVar("_T")
 
 
 class SweepProcessError(RuntimeError):
@@ -83,23 +83,25 @@ class SweepProcess:
         self.start_timeout_s = start_timeout_s
         self.cancel_grace_s = cancel_grace_s
         self.stderr_path = Path(stderr_path) if stderr_path is not None else None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
+        self._child: Child | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._send_lock = threading.Lock()
-        self._cancel_by: float | None = None
-        self._sweeping = False
+        self._cancel_lock = threading.Lock()
+        self._cancel_wanted = False
+        self._sweep_id: int | None = None
+        self._events: queue.Queue[tuple[Any, ...]] | None = None
         self._closed = False
 
     @property
     def alive(self) -> bool:
         """True while the child runs."""
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.alive
 
     @property
     def pid(self) -> int | None:
         """The child's process id, if one was started."""
-        return self._process.pid if self._process is not None else None
+        return self._child.pid if self._child is not None else None
 
     def start(self) -> None:
         """Start the child unless it runs, and wait until it has loaded the probes."""
@@ -108,35 +110,22 @@ class SweepProcess:
                 raise SweepProcessError("the sweep process was closed")
             if self.alive:
                 return
-            self._reap()
-            ours, theirs = socket.socketpair()
-            try:
-                with contextlib.ExitStack() as stack:
-                    stderr = stack.enter_context(self.stderr_path.open("ab")) \
-                        if self.stderr_path is not None else None
-                    process = subprocess.Popen(
-                        [sys.executable, "-m", "vcfleet.sweep_process", str(theirs.fileno())],
-                        pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL, stderr=stderr, env=_child_env())
-            except OSError as exc:
-                ours.close()
-                raise SweepProcessError(f"the sweep process did not start: {exc}") from exc
-            finally:
-                theirs.close()
-            self._process, self._conn = process, Connection(ours.detach())
-            try:
-                self._send(("init", list(sys.path)))
-                self._send(("inventory", self.inventory,
-                            logging.getLogger().getEffectiveLevel()))
-                hello = self._receive(time.monotonic() + self.start_timeout_s)
-            except (OSError, SweepProcessError) as exc:
-                self._reap()
-                if isinstance(exc, SweepProcessError):
-                    raise
-                raise SweepProcessError(f"the sweep process did not start: {exc}") from exc
-            if hello != ("ready",):
-                self._reap()
-                raise SweepProcessError(f"the sweep process did not start: {hello!r}")
+            self._on_loop(self._start_child())
+
+    async def _start_child(self) -> None:
+        if self._child is not None:
+            await self._child.stop(grace_s=2.0)
+        if self._closed:  # close() came while this start waited for its turn
+            raise SweepProcessError("the sweep process was closed")
+        self._child = Child("vcfleet.sweep_process", name="the sweep process",
+                            start_timeout_s=self.start_timeout_s,
+                            stderr_path=self.stderr_path, on_event=self._on_event)
+        try:
+            await self._child.start(("init", list(sys.path)),
+                                    ("inventory", self.inventory,
+                                     logging.getLogger().getEffectiveLevel()))
+        except ChildError as exc:
+            raise SweepProcessError(str(exc)) from None
 
     def run(self, endpoint_ids: Sequence[str], options: SweepOptions,
             on_progress: ProgressHandler | None = None, *, flush_s: float = 0.1
@@ -145,22 +134,15 @@ class SweepProcess:
 
         A ``cancel()`` that comes while the child is still starting, or before this call
         (the caller decided to sweep, then cancelled), cancels this sweep."""
+        events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         try:
             self.start()
-            try:
-                self._send(("sweep", list(endpoint_ids), options, flush_s))
-                self._sweeping = True
-                if self._cancel_by is not None:  # cancelled before the child had the sweep
-                    self._cancel_by = time.monotonic() + self.cancel_grace_s
-                    self._send(("cancel",))
-            except (pickle.PicklingError, AttributeError, TypeError) as exc:  # nothing sent
-                raise SweepProcessError(
-                    f"these sweep options cannot be sent to the sweep process: {exc}") from exc
-            except OSError:  # the child died since start()
-                raise SweepProcessError(self._ended()) from None
+            self._events = events
+            self._on_loop(self._submit(("sweep", list(endpoint_ids), options, flush_s),
+                                       events))
             done = 0
             while True:
-                message = self._receive(None)
+                message = events.get()
                 if message[0] == "progress":
                     done += len(message[1])
                     if on_progress is not None:
@@ -171,26 +153,54 @@ class SweepProcess:
                 elif message[0] == "failed":
                     raise SweepProcessError(message[1])
         finally:
-            self._sweeping = False
-            self._cancel_by = None
+            self._events = None
+            with self._cancel_lock:
+                self._sweep_id = None
+                self._cancel_wanted = False
+
+    async def _submit(self, request: tuple[Any, ...],
+                      events: queue.Queue[tuple[Any, ...]]) -> None:
+        """Send the sweep; its reply (or the child's end) lands in ``events``."""
+        child = self._child
+        assert child is not None
+        try:
+            sweep_id, reply = child.request(request)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:  # nothing sent
+            raise SweepProcessError(
+                f"these sweep options cannot be sent to the sweep process: {exc}") from exc
+        except ChildError as exc:  # the child died since start()
+            raise SweepProcessError(str(exc)) from None
+
+        def answered(reply: asyncio.Future[Any]) -> None:
+            exc = reply.exception()
+            events.put(("failed", str(exc)) if exc is not None else tuple(reply.result()))
+
+        reply.add_done_callback(answered)
+        with self._cancel_lock:
+            self._sweep_id = sweep_id
+            if self._cancel_wanted:  # cancelled before the child had the sweep
+                self._cancel_sweep()
 
     def cancel(self) -> None:
         """Stop the running sweep, or the next one if none runs yet: ``run()`` returns what
         finished (the child is killed if it has not wound up within ``cancel_grace_s``)."""
-        self._cancel_by = time.monotonic() + self.cancel_grace_s
-        with contextlib.suppress(OSError, SweepProcessError):
-            self._send(("cancel",))
+        with self._cancel_lock:
+            self._cancel_wanted = True
+            if self._sweep_id is not None and self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    self._loop.call_soon_threadsafe(self._cancel_sweep)
+
+    def _cancel_sweep(self) -> None:
+        if self._child is not None and self._sweep_id is not None:
+            self._child.cancel(self._sweep_id, self.cancel_grace_s, what="the sweep")
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the child (a running sweep is cancelled) and wait for it to exit."""
         self._closed = True
-        with contextlib.suppress(OSError, SweepProcessError):
-            self._send(("stop",))
-        process = self._process
-        if process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout)
-        self._reap()
+        self._stop_child(timeout)  # a start under way fails at once
+        with self._start_lock:  # and has ended here
+            self._stop_child(timeout)
+            self._stop_loop()
         if self.stderr_path is not None:  # keep the file only if a child wrote to it
             with contextlib.suppress(OSError):
                 if self.stderr_path.stat().st_size == 0:
@@ -198,101 +208,51 @@ class SweepProcess:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _send(self, message: tuple[Any, ...]) -> None:
-        conn = self._conn
-        if conn is None:
-            raise SweepProcessError("the sweep process is not running")
-        with self._send_lock:
-            conn.send(message)
-
-    def _receive(self, deadline: float | None) -> tuple[Any, ...]:
-        """The child's next message other than a log record; fails if the child dies, or
-        when ``deadline`` (or a cancel's grace) passes."""
-        conn, process = self._conn, self._process
-        assert conn is not None
-        assert process is not None
-        while True:
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                self._kill()
-                raise SweepProcessError(
-                    f"the sweep process did not answer within {self.start_timeout_s:g} s")
-            if self._sweeping and self._cancel_by is not None and now >= self._cancel_by:
-                self._kill()
-                raise SweepProcessError(
-                    f"the sweep did not stop within {self.cancel_grace_s:g} s of its "
-                    "cancel; its process was killed")
-            try:
-                if not conn.poll(POLL_S):
-                    if process.poll() is not None:
-                        raise SweepProcessError(self._ended())
-                    continue
-                message = conn.recv()
-            except (EOFError, OSError):
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(1.0)
-                raise SweepProcessError(self._ended()) from None
-            if message[0] != "log":
-                return tuple(message)
-            _, name, level, text = message
+    def _on_event(self, body: Any) -> None:
+        """An event of the child, in the loop thread: progress to ``run``, logs here."""
+        if body[0] == "log":
+            _, name, level, text = body
             logging.getLogger(name).log(level, "%s", text)
+        elif body[0] == "progress" and self._events is not None:
+            self._events.put(body)
 
-    def _ended(self) -> str:
-        code = self._process.poll() if self._process is not None else None
-        how = "was stopped" if self._closed else "ended unexpectedly"
-        where = f"; see {self.stderr_path}" if self.stderr_path and not self._closed else ""
-        return f"the sweep process {how} (exit code {code}{where})"
+    def _on_loop(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """Run ``work`` on this object's event loop thread and return its result."""
+        if self._loop is None or self._loop.is_closed():
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=loop.run_forever,
+                                            name="sweep-process-channel", daemon=True)
+            self._thread.start()
+            self._loop = loop
+        future: concurrent.futures.Future[_T] = asyncio.run_coroutine_threadsafe(
+            work, self._loop)
+        return future.result()
 
-    def _kill(self) -> None:
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(2.0)
+    def _stop_child(self, timeout: float) -> None:
+        loop, child = self._loop, self._child
+        if loop is not None and child is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(child.stop(grace_s=timeout), loop).result()
 
-    def _reap(self) -> None:
-        """Make sure the last child is gone and its socket closed."""
-        process, conn = self._process, self._conn
-        if process is not None and process.poll() is None:
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(2.0)
-            self._kill()
-        if conn is not None:
-            conn.close()
-        self._process = self._conn = None
-
-
-def _child_env() -> dict[str, str]:
-    """The environment, with this copy of vcfleet first on the path (a source tree that
-    is not installed, or installed elsewhere, runs the same code in the child)."""
-    root = str(Path(__file__).resolve().parent.parent)
-    path = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
+    def _stop_loop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10.0)
+        if not thread.is_alive():
+            loop.close()
+        self._loop = self._thread = None
 
 
 # -- the child --------------------------------------------------------------------------
 
 
-class _Channel:
-    """The child's end of the pipe; ``send`` from any thread (log records come from
-    executor threads too)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._lock = threading.Lock()
-
-    def send(self, message: tuple[Any, ...]) -> None:
-        with self._lock, contextlib.suppress(OSError):  # the parent has gone: stop quietly
-            self.conn.send(message)
-
-
 class _ForwardLogs(logging.Handler):
     """Log records of the child, sent to the parent's loggers."""
 
-    def __init__(self, channel: _Channel) -> None:
+    def __init__(self, link: ParentLink) -> None:
         super().__init__()
-        self.channel = channel
+        self.link = link
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -300,87 +260,81 @@ class _ForwardLogs(logging.Handler):
         except Exception:
             self.handleError(record)
             return
-        self.channel.send(("log", record.name, record.levelno, text))
+        self.link.send(("log", record.name, record.levelno, text))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the child (``python -m vcfleet.sweep_process FD``)."""
-    args = sys.argv[1:] if argv is None else argv
+    """Entry point of the child (``python -m vcfleet.sweep_process``, channel from
+    ``probes.childproc``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when it ends
-    conn = Connection(int(args[0]))
-    try:
-        _, sys_path = conn.recv()
-        sys.path[:] = sys_path + [p for p in sys.path if p not in sys_path]
-        _, inventory, log_level = conn.recv()
-    except (EOFError, OSError):
+    return asyncio.run(_child_main())
+
+
+async def _child_main() -> int:
+    """Body of the child: take the path and inventory, load the probes, serve sweeps."""
+    link = await ParentLink.connect()
+    first = await link.receive()
+    if first is None:
         return 1  # the parent went away before the start
-    _child_main(conn, inventory, log_level)
+    sys_path = first[2][1]
+    sys.path[:] = sys_path + [p for p in sys.path if p not in sys_path]
+    second = await link.receive()  # unpickled only now: it may need that path
+    if second is None:
+        return 1
+    _, inventory, log_level = second[2]
+    root = logging.getLogger()
+    root.handlers[:] = [_ForwardLogs(link)]
+    root.setLevel(log_level)
+    logging.captureWarnings(True)
+    from vcfleet.checks import KINDS
+
+    for kind in KINDS.values():  # import them now (aiortc takes a second), not in the first sweep
+        try:
+            kind.probe()
+        except Exception as exc:
+            log.debug("probe %s not loaded in advance: %s", kind, exc)
+    sweeps = _Sweeps(link, inventory)
+    link.ready()
+    try:
+        await link.serve(sweeps.run, on_cancel=sweeps.cancel)
+    finally:
+        await link.close()
     return 0
 
 
-def _child_main(conn: Connection, inventory: Inventory, log_level: int) -> None:
-    """Body of the child: load the probes, then serve sweeps until told to stop."""
-    channel = _Channel(conn)
-    root = logging.getLogger()
-    root.handlers[:] = [_ForwardLogs(channel)]
-    root.setLevel(log_level)
-    logging.captureWarnings(True)
-    from probes import PROBES, load_probe
+class _Sweeps:
+    """The child's sweeps, one at a time."""
 
-    for kind in PROBES:  # import them now (aiortc takes a second), not in the first sweep
+    def __init__(self, link: ParentLink, inventory: Inventory) -> None:
+        self.link, self.inventory = link, inventory
+        self.sweep: Sweep | None = None
+        self.cancelled = False
+
+    def cancel(self, request_id: int, task: asyncio.Task[None]) -> None:
+        """A cancel stops the sweep, which returns its partial report."""
+        self.cancelled = True
+        if self.sweep is not None:
+            self.sweep.cancel()
+
+    async def run(self, request: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Run one sweep, sending its finished rooms every ``flush_s``; its report."""
+        if self.sweep is not None:
+            return ("failed", "a sweep is already running in this process")
+        _, ids, options, flush_s = request
+        batches = _Batches()
         try:
-            load_probe(kind)
-        except Exception as exc:
-            log.debug("probe %s not loaded in advance: %s", kind, exc)
-    try:
-        asyncio.run(_serve(channel, inventory))
-    finally:
-        conn.close()
-
-
-async def _serve(channel: _Channel, inventory: Inventory) -> None:
-    loop = asyncio.get_running_loop()
-    commands: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-    fd = channel.conn.fileno()
-
-    def readable() -> None:
+            sweep = Sweep(self.inventory, [self.inventory.get(i) for i in ids], options,
+                          batches.on_event)
+        except KeyError as exc:
+            return ("failed", f"no room {exc} in the inventory")
+        self.sweep = sweep
         try:
-            message = channel.conn.recv()
-        except (EOFError, OSError):  # the parent has gone
-            loop.remove_reader(fd)
-            message = ("stop",)
-        commands.put_nowait(message)
-
-    loop.add_reader(fd, readable)
-    channel.send(("ready",))
-    sweep: Sweep | None = None
-    task: asyncio.Task[None] | None = None
-    try:
-        while True:
-            message = await commands.get()
-            if message[0] == "stop":
-                break
-            if message[0] == "cancel" and sweep is not None:
-                sweep.cancel()
-            elif message[0] == "sweep":
-                if task is not None and not task.done():
-                    channel.send(("failed", "a sweep is already running in this process"))
-                    continue
-                _, ids, options, flush_s = message
-                batches = _Batches()
-                try:
-                    sweep = Sweep(inventory, [inventory.get(i) for i in ids], options,
-                                  batches.on_event)
-                except KeyError as exc:
-                    channel.send(("failed", f"no room {exc} in the inventory"))
-                    continue
-                task = asyncio.create_task(_run(channel, sweep, batches, flush_s))
-    finally:
-        loop.remove_reader(fd)
-        if sweep is not None:
+            return await _run(self.link, sweep, batches, flush_s, lambda: self.cancelled)
+        except asyncio.CancelledError:  # the parent closed the channel
             sweep.cancel()
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)
+            raise
+        finally:
+            self.sweep, self.cancelled = None, False
 
 
 class _Batches:
@@ -394,32 +348,34 @@ class _Batches:
         if isinstance(event, EndpointFinished):
             self.reports.append(event.report)
 
-    def flush(self, channel: _Channel) -> None:
+    def flush(self, link: ParentLink) -> None:
         if self.reports:
-            channel.send(("progress", tuple(self.reports)))
+            link.send(("progress", tuple(self.reports)))
             self.reports.clear()
 
 
-async def _run(channel: _Channel, sweep: Sweep, batches: _Batches, flush_s: float) -> None:
-    """Run one sweep, sending its finished rooms every ``flush_s`` and then its report."""
+async def _run(link: ParentLink, sweep: Sweep, batches: _Batches, flush_s: float,
+               cancelled: Callable[[], bool]) -> tuple[Any, ...]:
+    """Run one sweep, sending its finished rooms every ``flush_s``; then its report."""
 
     async def flush_every() -> None:
         while True:
             await asyncio.sleep(flush_s)
-            batches.flush(channel)
+            batches.flush(link)
+            if cancelled():  # again: a cancel before the sweep made its tasks is lost
+                sweep.cancel()
 
     ticker = asyncio.create_task(flush_every())
     try:
         report = await sweep.run()
     except Exception as exc:
-        batches.flush(channel)
-        channel.send(("failed", f"{type(exc).__name__}: {exc}"))
-        return
+        batches.flush(link)
+        return ("failed", f"{type(exc).__name__}: {exc}")
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
-    batches.flush(channel)
-    channel.send(("done", report))
+    batches.flush(link)
+    return ("done", report)
 
 
 if __name__ == "__main__":

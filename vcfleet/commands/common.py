@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from inventory import Endpoint, InputError, Inventory, Selector, load_inventory
+from inventory import Endpoint, InputError, Inventory, Selector
+from vcfleet.checks import load_fleet
 
 MOST_SECONDS = 86400.0
 """The longest deadline or timeout any option accepts: one day."""
@@ -68,7 +69,7 @@ def add_select(parser: argparse.ArgumentParser) -> None:
 
 def inventory_of(args: argparse.Namespace) -> Inventory:
     """The inventory named by ``--inventory`` (or $VCFLEET_INVENTORY, or the demo fleet)."""
-    return load_inventory(getattr(args, "inventory", None))
+    return load_fleet(getattr(args, "inventory", None))
 
 
 def selected(args: argparse.Namespace, inv: Inventory, *, allow_empty: bool = False

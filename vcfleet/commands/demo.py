@@ -104,7 +104,8 @@ def _headless(inventory: object, args: argparse.Namespace, history_path: Path) -
 
     from inventory import Inventory
     from vcfleet.history import History
-    from vcfleet.render import render_html, render_markdown
+    from vcfleet.render.html import render_html
+    from vcfleet.render.markdown import render_markdown
     from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit, run_sweep
 
     assert isinstance(inventory, Inventory)

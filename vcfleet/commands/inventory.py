@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from inventory import Endpoint, InputError, Inventory, Problem, load_inventory
+from inventory import Endpoint, InputError, Inventory, Problem
+from vcfleet.checks import load_fleet
 from vcfleet.commands.common import add_force, add_select, inventory_of, selected
-from vcfleet.safe_text import safe_json
-from vcfleet.tables import render_csv, render_table
+from vcfleet.render.csv import render_csv
+from vcfleet.render.json import render_json
+from vcfleet.render.table import render_table
 
 HELP = "validate, list, show, import and export the inventory"
 
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    inv = load_inventory(args.path or args.inventory)
+    inv = load_fleet(args.path or args.inventory)
     unresolved = _unresolved(inv)
     if unresolved and args.strict:
         raise InputError(unresolved)
@@ -103,8 +104,7 @@ def _list(args: argparse.Namespace) -> int:
     inv = inventory_of(args)
     endpoints = selected(args, inv, allow_empty=True)
     if args.format == "json":
-        data = [e.model_dump(mode="json") for e in endpoints]
-        print(safe_json(json.dumps(data, ensure_ascii=False, indent=2)))
+        sys.stdout.write(render_json([e.model_dump(mode="json") for e in endpoints]))
     elif args.format == "csv":
         sys.stdout.write(render_csv(LIST_COLUMNS, [_row(e) for e in endpoints]))
     else:
@@ -122,7 +122,7 @@ def _show(args: argparse.Namespace) -> int:
     data["parents"] = [a.id for a in inv.ancestors(e)]
     data["checks"] = inv.profile(e).model_dump(mode="json")
     data["webrtc_url"] = e.webrtc_url()
-    print(safe_json(json.dumps(data, ensure_ascii=False, indent=2)))
+    sys.stdout.write(render_json(data))
     return 0
 
 

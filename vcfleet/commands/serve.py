@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "user's history, as `vcfleet sweep`)")
     parser.add_argument("--no-history", action="store_true",
                         help="do not record sweeps in the history")
+    parser.add_argument("--meetings", metavar="PATH",
+                        help="run each meeting's scheduled checks (docs/meetings.md; default: "
+                             "$VCFLEET_MEETINGS if set)")
 
 
 def _seconds(text: str) -> float:
@@ -87,9 +90,12 @@ def run(args: argparse.Namespace) -> int:
                            selector=args.select or "", media_workers=args.media_workers)
     if args.concurrency:
         options = replace(options, concurrency=args.concurrency)
+    from vcfleet.meetings import default_meetings_path
+
+    meetings = Path(args.meetings) if args.meetings else default_meetings_path()
     config = ExporterConfig(inventory_path=Path(args.inventory) if args.inventory else None,
                             host=host, port=port, interval_s=args.interval, options=options,
-                            scope=scope, handle_signals=True)
+                            scope=scope, handle_signals=True, meetings_path=meetings)
     # rooms in flight each hold a few sockets; /probe requests come on top
     raise_open_file_limit(options.concurrency * 6 + 1024)
     history = None
@@ -105,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{args.history or 'history'}: cannot open the history: "
                              f"{reason}") from None
     try:
-        exporter = Exporter(config, on_report=history.record if history else None)
+        exporter = Exporter(config, on_report=history.record if history else None,
+                            history=history)
         if not exporter.state.endpoints:
             raise InputError(f"no endpoint of {exporter.state.inventory.path} is in scope "
                              "(check --select and --shard)")
@@ -126,6 +133,10 @@ async def _serve(exporter: Exporter) -> None:
     every = (f"sweep every {exporter.config.interval_s:g} s" if exporter.config.interval_s
              else "no scheduled sweeps, /probe only")
     where = f"{url_host(exporter.config.host)}:{exporter.port}"
+    if exporter.meetings is not None:
+        from vcfleet.meetings.schedule import describe_next
+
+        every += f"; {describe_next(exporter.meetings)}"
     print(f"serving {scope} endpoints on http://{where}/metrics "
           f"({every})", file=sys.stderr, flush=True)
     try:

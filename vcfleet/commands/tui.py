@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-history", action="store_true", help="do not record sweeps")
     parser.add_argument("--report-dir", metavar="DIR", default=None,
                         help="where r writes the readiness report (default: current folder)")
+    parser.add_argument("--meetings", metavar="PATH", default=None,
+                        help="meetings file for the meetings view m (default: "
+                             "$VCFLEET_MEETINGS if set)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,13 +70,17 @@ def run_console(inventory: object, args: argparse.Namespace, subtitle: str = "",
     from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit
 
     assert isinstance(inventory, Inventory)
+    from vcfleet.meetings import default_meetings_path, load_meetings
+
+    meetings_file = getattr(args, "meetings", None) or default_meetings_path()
+    meetings = load_meetings(meetings_file) if meetings_file else None
     raise_open_file_limit(4096)
     options = SweepOptions(checks=parse_checks(args.checks), source="tui")
     app = ConsoleApp(inventory, sweep_options=options,
                      history_path=args.history or history_path,
                      use_history=not args.no_history,
                      report_dir=Path(args.report_dir) if args.report_dir else report_dir,
-                     subtitle=subtitle)
+                     subtitle=subtitle, meetings=meetings)
     with signal_handlers_restored(TEXTUAL_SIGNALS):
         result = app.run()
     return int(result or 0)

@@ -39,6 +39,7 @@ class FleetCollector(Collector):
         """Per-endpoint families (info, readiness, checks, figures) and the fleet counts."""
         state = self.state
         endpoints, report = state.endpoints, state.report  # swapped whole, read once
+        kept = state.kept  # after report: see ExporterState.record
         reports = current_reports(report, endpoints)
         counts = GaugeMetricFamily(
             f"{PREFIX}endpoints", "Endpoints in scope by their last verdict (unknown: not "
@@ -49,7 +50,7 @@ class FleetCollector(Collector):
         by_state[Verdict.UNKNOWN] += len(endpoints) - len(reports)
         for s, n in by_state.items():
             counts.add_metric([s.value], n)
-        return [info_family(endpoints), *endpoint_families(reports)], [counts]
+        return [info_family(endpoints), *endpoint_families(reports, kept)], [counts]
 
     def collect(self) -> Iterator[Metric]:
         """Info for every endpoint in scope; readiness, checks and figures once swept."""

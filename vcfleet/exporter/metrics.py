@@ -6,6 +6,10 @@ Figures arrive in the units their names say (``rtt_ms``, ``loss_ratio``...) and
 leave in base units (seconds, ratios, bytes per second: Prometheus's base unit of
 information is the byte, so bit rates are divided by 8).  A check that did not
 run, and a figure a check did not report, give no sample at all: absent, never 0.
+Figures that cannot be trusted (``unreliable``, ``unchecked``) are never exposed: the
+check's last reliable figures stand in for them, with the time they were measured
+(``vcfleet_probe_figures_timestamp_seconds``), so that an alert's ``for:`` timer
+neither restarts on a slow room nor starts on a healthy one.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.samples import Sample
 
 from inventory import Endpoint
-from vcfleet.report import EndpointReport, Verdict
+from vcfleet.exporter.state import Kept, KeptFigures, trusted
+from vcfleet.report import CheckReport, EndpointReport, Verdict
 
 PREFIX = "vcfleet_"
 STATES = (Verdict.READY, Verdict.DEGRADED, Verdict.DOWN, Verdict.UNKNOWN)
@@ -175,12 +180,27 @@ class _Figures:
                          rows=plain + directed)
 
 
-def endpoint_families(reports: Sequence[EndpointReport]) -> list[Family]:
+def shown_figures(report: EndpointReport, check: CheckReport,
+                  kept: Kept) -> KeptFigures | None:
+    """The figures to expose for one check: its own when trusted, else the last reliable
+    ones kept for it, else none."""
+    result = check.result
+    if trusted(result):
+        if not (result.figures or result.directions):
+            return None
+        return KeptFigures(result.figures, result.directions, report.finished_at)
+    return kept.get((report.endpoint.id, check.name))
+
+
+def endpoint_families(reports: Sequence[EndpointReport], kept: Kept | None = None
+                      ) -> list[Family]:
     """Readiness, state, per-check success and duration, and every figure of these reports.
 
     ``vcfleet_endpoint_ready`` is 1 for a ready endpoint and 0 for a degraded or down
     one; an endpoint never judged (verdict unknown) has no ready sample, only its state.
+    A check whose figures are not trusted shows its ``kept`` (last reliable) figures.
     """
+    kept = kept or {}
     ready = Family(
         f"{PREFIX}endpoint_ready",
         "1 if the endpoint's last verdict is ready, 0 if degraded or down; absent until "
@@ -205,6 +225,11 @@ def endpoint_families(reports: Sequence[EndpointReport]) -> list[Family]:
         f"{PREFIX}probe_unreliable",
         "1 if the check's last figures were taken while the prober was overloaded "
         "(reported, not judged), else 0.", ("check",))
+    measured = Family(
+        f"{PREFIX}probe_figures_timestamp_seconds",
+        "Unix time when the check's exposed figures were measured: its last run, or the "
+        "last reliable run when the last run's figures were unreliable or not measured.",
+        ("check",))
     figures = _Figures()
     states = [(s, (s.value,)) for s in STATES]
     for r in reports:
@@ -221,8 +246,13 @@ def endpoint_families(reports: Sequence[EndpointReport]) -> list[Family]:
             duration.rows.append((eid, check, c.duration_s))
             timed_out.rows.append((eid, check, 1.0 if c.timed_out else 0.0))
             unreliable.rows.append((eid, check, 1.0 if c.result.unreliable else 0.0))
-            figures.add(eid, name, c.result.figures, None)
-            for direction, figs in c.result.directions.items():
+            shown = shown_figures(r, c, kept)
+            if shown is None:
+                continue
+            if shown.measured_at:
+                measured.rows.append((eid, check, shown.measured_at))
+            figures.add(eid, name, shown.figures, None)
+            for direction, figs in shown.directions.items():
                 figures.add(eid, name, figs, direction)
-    return [ready, state, checked, success, duration, timed_out, unreliable,
+    return [ready, state, checked, success, duration, timed_out, unreliable, measured,
             *figures.families()]

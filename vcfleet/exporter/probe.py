@@ -13,18 +13,23 @@ import math
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from inventory import CHECKS, MEDIA_CHECKS, NET_CHECKS, Endpoint, Inventory
+from inventory import Endpoint, Inventory
+from vcfleet.checks import CHECKS, DEFAULT_TIMEOUTS, GROUPS
 from vcfleet.exporter.metrics import PREFIX, endpoint_families, info_family
 from vcfleet.report import SweepReport
-from vcfleet.sweep import DEFAULT_TIMEOUTS, SweepOptions, run_sweep
+from vcfleet.sweep import SweepOptions, run_sweep
+
+if TYPE_CHECKING:
+    from vcfleet.exporter.state import Kept
 
 MODULES: dict[str, tuple[str, ...]] = {
-    "net": NET_CHECKS,
-    "media": MEDIA_CHECKS,
+    "net": GROUPS["net"],
+    "media": GROUPS["media"],
     "full": CHECKS,
     **{kind: (kind,) for kind in CHECKS},
 }
@@ -114,9 +119,12 @@ async def run_probe(request: ProbeRequest, inventory: Inventory,
 class ProbeCollector(Collector):
     """The metrics of one ``/probe`` answer: the endpoint's series plus the module's result."""
 
-    def __init__(self, request: ProbeRequest, report: SweepReport, started: float) -> None:
+    def __init__(self, request: ProbeRequest, report: SweepReport, started: float,
+                 kept: Kept | None = None) -> None:
         self.request = request
         self.report = report
+        self.kept = kept or {}
+        """Last reliable figures, shown for a check whose figures now are not trusted."""
         self.elapsed_s = time.monotonic() - started
 
     def collect(self) -> Iterator[Metric]:
@@ -136,4 +144,4 @@ class ProbeCollector(Collector):
         yield success
         yield duration
         yield info_family([self.request.endpoint]).metric()
-        yield from (f.metric() for f in endpoint_families(reports))
+        yield from (f.metric() for f in endpoint_families(reports, self.kept))

@@ -95,7 +95,7 @@ class SweepScheduler(BackgroundTask):
             s.sweep_in_progress = False
         if report.cancelled:
             s.sweeps_failed += 1
-        s.report = report
+        s.record(report)
         if self.on_report is not None:
             try:
                 self.on_report(report)

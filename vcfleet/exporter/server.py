@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
-from inventory import Endpoint, InputError, Inventory, load_inventory
+from inventory import Endpoint, InputError, Inventory
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
+from vcfleet.checks import load_fleet
 from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
 from vcfleet.exporter.exposition import CONTENT_TYPE, CachedText, render_text
 from vcfleet.exporter.probe import (
@@ -45,7 +46,9 @@ from vcfleet.report import SweepReport
 from vcfleet.sweep import SweepOptions
 
 if TYPE_CHECKING:
+    from vcfleet.history import History
     from vcfleet.media import MediaPool
+    from vcfleet.meetings.schedule import Clock, MeetingScheduler
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +82,18 @@ class ExporterConfig:
     """Also expose process_*, python_gc_* and python_info (client_python's collectors)."""
     limits: HttpLimits = field(default_factory=HttpLimits)
     """Header, body and idle timeouts of the HTTP server."""
+    meetings_path: Path | None = None
+    """Meetings file whose scheduled checks run (vcfleet/meetings/schedule.py); re-read on
+    reload with the inventory.  None: no meetings."""
 
 
 class Exporter:
     """The exporter: owns its scheduler, lag monitor and HTTP server (start/stop)."""
 
-    def __init__(self, config: ExporterConfig, *, on_report: ReportHook | None = None) -> None:
+    def __init__(self, config: ExporterConfig, *, on_report: ReportHook | None = None,
+                 history: History | None = None, clock: Clock | None = None) -> None:
         self.config = config
-        inventory = load_inventory(config.inventory_path)
+        inventory = load_fleet(config.inventory_path)
         self.state = ExporterState(inventory=inventory,
                                    endpoints=config.scope.endpoints(inventory),
                                    interval_s=config.interval_s)
@@ -115,6 +122,21 @@ class Exporter:
         self._reload_lock = asyncio.Lock()
         self._background: set[asyncio.Task[object]] = set()
         self.port = config.port
+        self.meetings = self._meetings(history, clock)
+
+    def _meetings(self, history: History | None, clock: Clock | None
+                  ) -> MeetingScheduler | None:
+        """The meetings' scheduler and collector (InputError for a bad meetings file)."""
+        if self.config.meetings_path is None:
+            return None
+        import time as clock_module
+
+        from vcfleet.meetings.schedule import MeetingCollector, MeetingScheduler
+
+        meetings = MeetingScheduler(self.config.meetings_path, self.state, self.config.options,
+                                    history, clock or clock_module.time)
+        self.health.register(MeetingCollector(meetings))
+        return meetings
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -137,6 +159,8 @@ class Exporter:
         self.lag.start()
         if self.config.interval_s > 0:
             self.scheduler.start()
+        if self.meetings is not None:
+            self.meetings.start()
 
     async def stop(self) -> None:
         """Stop sweeping, measuring and serving; wait for every task to end."""
@@ -144,6 +168,8 @@ class Exporter:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         await self.scheduler.stop()
+        if self.meetings is not None:
+            await self.meetings.stop()
         await self.lag.stop()
         if self._media_pool is not None:
             await self._media_pool.stop()
@@ -181,17 +207,13 @@ class Exporter:
             return options
         async with self._media_lock:
             if self._media_pool is None and not self._media_failed:
-                from vcfleet.media import MediaPool
+                from vcfleet.media import start_pool
 
-                pool = MediaPool(options.media_workers)
-                try:
-                    await pool.start()
-                except (OSError, RuntimeError, TimeoutError) as exc:
-                    log.warning("WebRTC checks run in the exporter's process: no media "
-                                "workers: %s", exc)
+                self._media_pool = await start_pool(options.media_workers,
+                                                    "the exporter's process")
+                if self._media_pool is None:
                     self._media_failed = True
                     return replace(options, media_workers=0)
-                self._media_pool = pool
         if self._media_pool is None:
             return replace(options, media_workers=0)
         return replace(options, runners={**options.runners, "webrtc": self._media_pool})
@@ -199,11 +221,18 @@ class Exporter:
     # -- reload --------------------------------------------------------------------
 
     async def reload(self) -> list[str]:
-        """Re-read the inventory file; the problems found (empty: reloaded)."""
+        """Re-read the inventory file and the meetings file; the problems found (empty:
+        reloaded).  Each file that fails keeps its previous contents in force."""
+        problems = await self._reload_inventory()
+        if self.meetings is not None:
+            problems += self.meetings.reload()
+        return problems
+
+    async def _reload_inventory(self) -> list[str]:
         async with self._reload_lock:
             s = self.state
             try:
-                inventory = await asyncio.to_thread(load_inventory, self.config.inventory_path)
+                inventory = await asyncio.to_thread(load_fleet, self.config.inventory_path)
                 endpoints = self.config.scope.endpoints(inventory)
             except InputError as exc:
                 s.reload_success = False
@@ -292,7 +321,8 @@ class Exporter:
                                              inventory, [probe.endpoint])
             report = await run_probe(probe, inventory, options)
             registry = CollectorRegistry(auto_describe=False)
-            registry.register(ProbeCollector(probe, report, started))
+            kept = self.state.record_probe(report)
+            registry.register(ProbeCollector(probe, report, started, kept))
             body = render_text(registry.collect())
         except ProbeRequestError as exc:
             self._count_probe(module, exc.status)
@@ -321,7 +351,7 @@ class Exporter:
     async def _reload(self, request: web.Request) -> web.Response:
         problems = await self.reload()
         if problems:
-            text = "reload failed, the previous inventory stays in force:\n"
+            text = "reload failed, the file named below keeps its previous contents in force:\n"
             return web.Response(status=400, text=text + "\n".join(problems) + "\n")
         return web.Response(text=f"inventory reloaded: {len(self.state.endpoints)} "
                                  "endpoints in scope.\n")

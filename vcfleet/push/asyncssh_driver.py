@@ -25,28 +25,9 @@ from vcfleet.push.driver import (
     Unreachable,
     verify_by_reading,
 )
-from vcfleet.push.hostkeys import KnownHosts
+from vcfleet.push.hostkeys import HostKeyClient
 
 READ_SIZE = 65536
-
-
-class _Client(asyncssh.SSHClient):
-    """Decides about keys that are not in known_hosts (asyncssh asks only for those)."""
-
-    def __init__(self, known: KnownHosts, host: str, port: int) -> None:
-        self.known, self.host, self.port = known, host, port
-        self.offered: asyncssh.SSHKey | None = None
-
-    def validate_host_public_key(self, host: str, addr: str, port: int,
-                                 key: asyncssh.SSHKey) -> bool:
-        self.offered = key
-        if addr and addr != self.host and any(
-                k.public_data == key.public_data for k in self.known.trusted(addr, self.port)):
-            return True  # recorded under the address the name resolved to
-        if self.known.accept_new and not self.known.trusted(self.host, self.port):
-            self.known.record(self.host, self.port, key)
-            return True
-        return False
 
 
 def password_of(endpoint: Endpoint, options: DriverOptions) -> str | None:
@@ -95,7 +76,7 @@ class ShellDriver:
         assert e.services.ssh is not None
         port = e.services.ssh.port
         password = password_of(e, self.options)
-        client = _Client(self.options.known_hosts, e.address, port)
+        client = HostKeyClient(self.options.known_hosts, e.address, port)
         auth: dict[str, object] = (
             {"password": password, "client_keys": None, "agent_path": None,
              "preferred_auth": "password,keyboard-interactive"} if password is not None else {})

@@ -25,9 +25,9 @@ from vcfleet.push.driver import (
     RunningConfig,
     Unreachable,
     cannot_check,
-    make_driver,
     supported,
 )
+from vcfleet.push.drivers import make_driver
 from vcfleet.push.engine import internal_error
 
 

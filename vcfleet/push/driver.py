@@ -122,15 +122,3 @@ def cannot_check(endpoint: Endpoint, options: DriverOptions) -> str | None:
     reason = unresolvable(endpoint.credentials.secret, options.base_dir)
     return None if reason is None else f"cannot check: {reason}"
 
-
-def make_driver(endpoint: Endpoint, options: DriverOptions) -> Driver:
-    """A not yet connected driver for a supported endpoint."""
-    if options.kind == "netmiko":
-        if endpoint.vendor != "cisco_ce":
-            # netmiko has no Poly SSH API driver; Poly always goes over asyncssh.
-            from vcfleet.push.asyncssh_driver import ShellDriver
-            return ShellDriver(endpoint, options)
-        from vcfleet.push.netmiko_driver import NetmikoDriver
-        return NetmikoDriver(endpoint, options)
-    from vcfleet.push.asyncssh_driver import ShellDriver
-    return ShellDriver(endpoint, options)

@@ -24,9 +24,9 @@ from vcfleet.push.driver import (
     PushError,
     Unreachable,
     cannot_check,
-    make_driver,
     supported,
 )
+from vcfleet.push.drivers import make_driver
 from vcfleet.push.template import NativeChange, Template, check_template, render
 
 log = logging.getLogger(__name__)

@@ -1,91 +1,20 @@
-"""SSH host keys the operator trusts: an OpenSSH-format known_hosts file.
+"""SSH host keys the operator trusts (the one implementation is probes/sshkeys.py).
 
-An endpoint whose key is not in the file is refused, with its fingerprint in
-the message, unless the operator passed ``--accept-new-host-keys``; then the
-key is recorded (like OpenSSH's ``StrictHostKeyChecking=accept-new``).  A key
-that differs from the recorded one is always refused.
+Push and the device check verify host keys the same way: this module re-exports
+``probes.sshkeys`` and adds where vcfleet keeps the file by default.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import threading
 from pathlib import Path
 
-import asyncssh
 import platformdirs
+
+from probes.sshkeys import HostKeyClient, KnownHosts, host_pattern, is_address
+
+__all__ = ["HostKeyClient", "KnownHosts", "default_known_hosts", "host_pattern", "is_address"]
 
 
 def default_known_hosts() -> Path:
     """``known_hosts`` in the user's data directory (``~/.local/share/vcfleet`` on Linux)."""
     return Path(platformdirs.user_data_dir("vcfleet")) / "known_hosts"
-
-
-def is_address(host: str) -> bool:
-    """Whether ``host`` is an IPv4 or IPv6 address literal (not a host name)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def host_pattern(host: str, port: int) -> str:
-    """How OpenSSH names a host and port in known_hosts."""
-    return host if port == 22 else f"[{host}]:{port}"
-
-
-class KnownHosts:
-    """The known_hosts file, read once, appended to when a new key is accepted."""
-
-    def __init__(self, path: Path, *, accept_new: bool = False) -> None:
-        self.path = path
-        self.accept_new = accept_new
-        self._lock = threading.Lock()
-        self._recorded: dict[tuple[str, int], asyncssh.SSHKey] = {}
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            text = ""
-        except OSError as exc:
-            raise OSError(f"{path}: cannot read known_hosts file: {exc.strerror or exc}") from None
-        self._known = asyncssh.import_known_hosts(text)
-
-    def trusted(self, host: str, port: int, addr: str = "") -> list[asyncssh.SSHKey]:
-        """Keys trusted for this host and port (file entries and keys accepted in this run).
-
-        ``host`` is matched as written in the inventory, a name or an address, against
-        plain and hashed entries, as OpenSSH does; ``addr``, the peer address once
-        connected, is matched too (OpenSSH's ``CheckHostIP``).
-        """
-        with self._lock:
-            if (host, port) in self._recorded:
-                return [self._recorded[(host, port)]]
-        if not addr and is_address(host):
-            addr = host
-        keys = self._known.match(host, addr if is_address(addr) else "", port)[0]
-        return list(keys)
-
-    def record(self, host: str, port: int, key: asyncssh.SSHKey) -> None:
-        """Trust a new key: remember it and append it to the file."""
-        line = f"{host_pattern(host, port)} {key.export_public_key('openssh').decode().strip()}\n"
-        with self._lock:
-            if (host, port) in self._recorded:
-                return
-            self._recorded[(host, port)] = key
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as f:
-                f.write(line)
-
-    def refusal(self, host: str, port: int, offered: asyncssh.SSHKey | None) -> str:
-        """Why a host key was refused, in words an operator can act on."""
-        fp = offered.get_fingerprint() if offered is not None else "unknown fingerprint"
-        where = host_pattern(host, port)
-        if self.trusted(host, port):
-            return (f"host key for {where} ({fp}) differs from the one in {self.path}: "
-                    "refused (possible impersonation; if the codec was replaced, remove "
-                    "its line from the file and rerun with --accept-new-host-keys)")
-        return (f"unknown host key for {where} ({fp}): refused; check the fingerprint and "
-                f"rerun with --accept-new-host-keys to record it in {self.path}")

@@ -8,8 +8,8 @@ from typing import Any, TextIO
 
 from vcfleet.push.backup import BackupResult
 from vcfleet.push.engine import EndpointResult, Outcome, PushReport
+from vcfleet.render.table import render_table
 from vcfleet.safe_text import safe_block, safe_json
-from vcfleet.tables import render_table
 
 SUMMARY_ORDER = (
     (Outcome.CHANGED, "changed"),

@@ -18,19 +18,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jinja2
 import jinja2.compiler
 import jinja2.nodes
 import jinja2.runtime
 import jinja2.sandbox
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from inventory import Endpoint, InputError, Problem, vendors
+from inventory.yamlerrors import complete, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load
 from vcfleet.push.dialects import DIALECTS
 
-TOP_LEVEL_KEYS = ("description", "settings", "vendor_lines")
 BOOL_TEXT = {"true": True, "on": True, "yes": True, "1": True,
              "false": False, "off": False, "no": False, "0": False}
 
@@ -65,6 +66,44 @@ class Template:
         return [k for k in self.settings if vendor not in vendors.SETTINGS[k].native]
 
 
+def _known_setting(key: str) -> str:
+    if key not in vendors.SETTINGS:
+        raise complete(f"unknown setting '{key}' (known: {', '.join(sorted(vendors.SETTINGS))})")
+    return key
+
+
+def _known_vendor(vendor: str) -> str:
+    if vendor not in DIALECTS:
+        raise complete(f"no push driver for vendor '{vendor}' (vendors with drivers: "
+                       f"{', '.join(sorted(DIALECTS))})")
+    return vendor
+
+
+def _single_value(value: Any) -> Any:
+    if value is None or isinstance(value, list | dict):
+        raise complete("setting '{key}' needs a single value (text or boolean)", keyed=True)
+    return value
+
+
+SettingKey = Annotated[str, AfterValidator(_known_setting)]
+VendorName = Annotated[str, AfterValidator(_known_vendor)]
+SettingValue = Annotated[Any, AfterValidator(_single_value)]
+
+
+class TemplateFile(BaseModel):
+    """A template file as written (docs/push.md): checked like the inventory, unknown
+    keys rejected; vendor lines are then checked by their vendor's dialect."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    description: Any = ""
+    """Free text for people; a value that is not text is ignored, as it always was."""
+    settings: dict[SettingKey, SettingValue] | None = None
+    """Neutral key -> value: text (may hold Jinja2), boolean or number."""
+    vendor_lines: dict[VendorName, list[str]] | None = None
+    """Vendor -> raw lines in its native syntax."""
+
+
 def load_template(path: str | Path) -> Template:
     """Read and structurally check a template; InputError lists every problem."""
     p = Path(path)
@@ -74,82 +113,52 @@ def load_template(path: str | Path) -> Template:
         raise InputError(f"{p}: cannot read template: {exc.strerror or exc}") from None
     name = str(p)
     doc = load(decode(data, name), name)
-    problems: list[Problem] = []
     if not isinstance(doc, PosDict):
         raise InputError([Problem(name, 1, 1, "a template is a mapping with 'settings' "
                                               "and/or 'vendor_lines' (see docs/push.md)")])
-    for key in doc:
-        if key not in TOP_LEVEL_KEYS:
-            problems.append(Problem(name, *doc.key_marks[key],
-                                    f"unknown key '{key}' (expected one of "
-                                    f"{', '.join(TOP_LEVEL_KEYS)})"))
-    settings, marks = _settings(doc.get("settings"), doc, name, problems)
-    lines = _vendor_lines(doc.get("vendor_lines"), doc, name, problems, marks)
-    if not settings and not any(lines.values()) and not problems:
-        problems.append(Problem(name, *doc.mark, "template sets nothing: add 'settings' "
-                                                 "or 'vendor_lines'"))
+    problems = _line_problems(doc, name)
+    try:
+        parsed = TemplateFile.model_validate(doc)
+    except ValidationError as exc:
+        raise InputError(problems + validation_problems(exc, doc, doc.mark, TemplateFile,
+                                                        name)) from None
     if problems:
         raise InputError(problems)
-    description = doc.get("description")
-    return Template(p, hashlib.sha256(data).hexdigest(),
-                    description if isinstance(description, str) else "",
-                    settings, lines, marks)
+    settings = dict(parsed.settings or {})
+    lines = {v: list(ls) for v, ls in (parsed.vendor_lines or {}).items()}
+    if not settings and not any(lines.values()):
+        raise InputError([Problem(name, *doc.mark, "template sets nothing: add 'settings' "
+                                                   "or 'vendor_lines'")])
+    description = parsed.description if isinstance(parsed.description, str) else ""
+    return Template(p, hashlib.sha256(data).hexdigest(), description, settings, lines,
+                    _marks(doc))
 
 
-def _settings(raw: Any, doc: PosDict, name: str, problems: list[Problem]
-              ) -> tuple[dict[str, Any], dict[str, Mark]]:
-    marks: dict[str, Mark] = {}
-    if raw is None:
-        return {}, marks
-    if not isinstance(raw, PosDict):
-        problems.append(Problem(name, *doc.value_marks["settings"],
-                                "'settings' must be a mapping of setting keys to values"))
-        return {}, marks
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in vendors.SETTINGS:
-            problems.append(Problem(name, *raw.key_marks[key],
-                                    f"unknown setting '{key}' (known: "
-                                    f"{', '.join(sorted(vendors.SETTINGS))})"))
+def _line_problems(doc: PosDict, name: str) -> list[Problem]:
+    """Vendor lines their vendor's dialect cannot parse (the model checks only that
+    they are text)."""
+    raw = doc.get("vendor_lines")
+    problems: list[Problem] = []
+    for vendor, lines in raw.items() if isinstance(raw, PosDict) else ():
+        if vendor not in DIALECTS or not isinstance(lines, PosList):
             continue
-        if value is None or isinstance(value, PosDict | PosList | list | dict):
-            problems.append(Problem(name, *raw.value_marks[key],
-                                    f"setting '{key}' needs a single value (text or boolean)"))
-            continue
-        out[key] = value
-        marks[f"settings.{key}"] = raw.value_marks[key]
-    return out, marks
-
-
-def _vendor_lines(raw: Any, doc: PosDict, name: str, problems: list[Problem],
-                  marks: dict[str, Mark]) -> dict[str, list[str]]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, PosDict):
-        problems.append(Problem(name, *doc.value_marks["vendor_lines"],
-                                "'vendor_lines' must map a vendor to a list of lines"))
-        return {}
-    out: dict[str, list[str]] = {}
-    for vendor, lines in raw.items():
-        if vendor not in DIALECTS:
-            problems.append(Problem(name, *raw.key_marks[vendor],
-                                    f"no push driver for vendor '{vendor}' (vendors with "
-                                    f"drivers: {', '.join(sorted(DIALECTS))})"))
-            continue
-        if not isinstance(lines, PosList):
-            problems.append(Problem(name, *raw.value_marks[vendor],
-                                    f"vendor_lines.{vendor} must be a list of lines"))
-            continue
-        out[vendor] = []
-        for n, (line, mark) in enumerate(zip(lines, lines.marks, strict=True)):
-            error = (f"vendor line must be text, not {type(line).__name__}"
-                     if not isinstance(line, str) else DIALECTS[vendor].check_line(line))
+        for line, mark in zip(lines, lines.marks, strict=True):
+            error = DIALECTS[vendor].check_line(line) if isinstance(line, str) else None
             if error:
                 problems.append(Problem(name, *mark, error))
-                continue
-            marks[f"{vendor}.{n}"] = mark
-            out[vendor].append(line)
-    return out
+    return problems
+
+
+def _marks(doc: PosDict) -> dict[str, Mark]:
+    """Where each setting's value (``settings.KEY``) and vendor line (``VENDOR.N``) sits."""
+    marks: dict[str, Mark] = {}
+    settings = doc.get("settings")
+    if isinstance(settings, PosDict):
+        marks.update((f"settings.{k}", settings.value_marks[k]) for k in settings)
+    vendor_lines = doc.get("vendor_lines")
+    for vendor, lines in vendor_lines.items() if isinstance(vendor_lines, PosDict) else ():
+        marks.update((f"{vendor}.{n}", m) for n, m in enumerate(lines.marks))
+    return marks
 
 
 def check_template(template: Template, endpoints: Sequence[Endpoint]) -> None:

@@ -1,0 +1,180 @@
+"""Positioned YAML errors: a pydantic ValidationError on a yamlpos document as PATH:LINE:COL.
+
+The inventory, the faults file and push templates are all YAML read with
+``yamlpos.load`` (every mapping a PosDict, every list a PosList, each value
+with its mark) and validated by pydantic models with ``extra="forbid"``.  This
+module follows each error's location back through the document to the line and
+column it came from and words it the same way for all three files.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
+
+from inventory.errors import Problem
+from inventory.yamlpos import Mark, PosDict, PosList
+
+COMPLETE = "complete_message"
+"""Error type of ``complete``."""
+PLAINTEXT_KEYS = ("password", "passwd", "pass", "secret_value")
+"""Keys refused with a hint to use a secret reference instead."""
+
+
+def validation_problems(exc: ValidationError, data: Any, start: Mark, model: type[BaseModel],
+                        name: str, label: str | None = None, prefix: str | None = None,
+                        own_lines: tuple[int, int] | None = None) -> list[Problem]:
+    """Every error of ``exc`` (validating ``data`` against ``model``) as a located Problem.
+
+    ``name`` is what messages call the file, ``start`` the mark of ``data`` itself,
+    ``label`` (``endpoint 'x'``) starts each message, ``prefix`` starts each dotted
+    key.  With ``own_lines`` (first line, line after the last), an error whose value
+    lies outside them (inherited from a group or the defaults) drops the label.
+    """
+    problems: list[Problem] = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        mark, path = locate(data, loc, start, err["type"])
+        dotted = ".".join(p for p in ([prefix] if prefix else []) + path)
+        inherited = own_lines is not None and not own_lines[0] <= mark[0] < own_lines[1]
+        message = describe(err, dotted, None if inherited else label, model, path)
+        problems.append(Problem(name, mark[0], mark[1], message))
+    return problems
+
+
+def locate(data: Any, loc: list[str], start: Mark, kind: str) -> tuple[Mark, list[str]]:
+    """Follow a pydantic error location through PosDict/PosList; return its mark and path."""
+    mark = start
+    path: list[str] = []
+    node = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, PosDict) and part in node:
+            at_key = loc[i + 1:] == ["[key]"]  # pydantic's location of a mapping key's error
+            mark = node.key_marks[part] if (last and kind == "extra_forbidden") or at_key \
+                else node.value_marks[part]
+            node = node[part]
+            path.append(part)
+            if at_key:
+                break
+        elif isinstance(node, PosList) and part.isdigit() and int(part) < len(node):
+            mark = node.marks[int(part)]
+            node = node[int(part)]
+            path.append(f"[{part}]")
+        elif isinstance(node, PosDict | PosList):
+            if last:
+                path.append(part)
+            else:
+                continue  # a union tag such as 'SipService'
+        else:
+            break
+    return mark, _join_indexes(path)
+
+
+def _join_indexes(path: list[str]) -> list[str]:
+    out: list[str] = []
+    for p in path:
+        if p.startswith("[") and out:
+            out[-1] += p
+        else:
+            out.append(p)
+    return out
+
+
+def complete(message: str, keyed: bool = False) -> PydanticCustomError:
+    """An error a validator raises whose message already says everything: ``describe``
+    prints it as it is (after the label), without the dotted key.  With ``keyed``,
+    ``{key}`` in it stands for the key of the value (a mapping value's validator
+    does not know its key)."""
+    return PydanticCustomError(COMPLETE, "{message}", {"message": message, "keyed": keyed})
+
+
+def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
+             path: list[str]) -> str:
+    """One clear message for a pydantic error."""
+    kind = err["type"]
+    value = err.get("input")
+    key = path[-1] if path else ""
+    where = f"{label}: " if label else ""
+    if kind == COMPLETE:
+        message = str(err["ctx"]["message"])
+        return where + (message.replace("{key}", key) if err["ctx"]["keyed"] else message)
+    if kind == "extra_forbidden":
+        if key.lower() in PLAINTEXT_KEYS:
+            return (f"{where}plaintext password is not allowed: use 'secret:' with env:VAR, "
+                    "file:PATH, keyring:SERVICE/USER or agent")
+        allowed = allowed_keys(model, path[:-1])
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        return f"{where}unknown key '{dotted}'{hint}"
+    if kind == "missing":
+        return f"{where}missing required field '{dotted}'"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{where}{dotted}: expected an integer, got {shown(value)}"
+    if kind in ("greater_than_equal", "less_than_equal") and key == "port":
+        return f"{where}{dotted}: port must be between 1 and 65535, got {shown(value)}"
+    if kind in ("float_parsing", "float_type"):
+        return f"{where}{dotted}: expected a number, got {shown(value)}"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{where}{dotted}: expected true or false, got {shown(value)}"
+    if kind in ("string_type",):
+        return f"{where}{dotted}: expected a string, got {shown(value)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{where}{dotted}: expected a mapping, got {shown(value)}"
+    if kind in ("list_type",):
+        return f"{where}{dotted}: expected a list, got {shown(value)}"
+    if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
+        return f"{where}{dotted}: must not be empty"
+    if kind == "string_pattern_mismatch":
+        return (f"{where}{dotted}: {shown(value)} is not a valid slug "
+                "(lowercase letters, digits and '-')")
+    if kind == "literal_error":
+        return f"{where}{dotted}: {shown(value)} is not allowed; expected {err['ctx']['expected']}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}{dotted}: {msg[0].lower()}{msg[1:]}" if msg else f"{where}{dotted}: invalid"
+
+
+class _Repr(reprlib.Repr):
+    def repr1(self, x: Any, level: int) -> str:
+        if isinstance(x, list) and type(x) is not list:
+            return self.repr_list(x, level)  # PosList
+        if isinstance(x, dict) and type(x) is not dict:
+            return self.repr_dict(x, level)  # PosDict
+        return super().repr1(x, level)
+
+
+_REPR = _Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlevel = 80, 80, 3
+_REPR.maxlist = _REPR.maxdict = 8
+
+
+def shown(value: Any) -> str:
+    """A value for a message: repr, shortened, safe on deeply nested input."""
+    return _REPR.repr(value)
+
+
+def allowed_keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    """The keys the model allows at ``path`` (for "unknown key" hints); [] if not a model."""
+    current: Any = model
+    for part in path:
+        fields = getattr(current, "model_fields", None)
+        if not fields or part.split("[")[0] not in fields:
+            return []
+        current = model_of(fields[part.split("[")[0]].annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside a field's annotation (``Services | None`` -> Services)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = model_of(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,212 @@
+"""Device check: what the codec itself says, read over its management API.
+
+One SSH session per call (Cisco xAPI, Poly SSH API), host key verified against
+known_hosts exactly as push does (probes/sshkeys.py).  The commands are sent
+together and their replies read in order; each phase has its deadline: the SSH
+connection (TCP, handshake, authentication) ``connect_s``, the login banner
+``login_s``, each reply ``command_s``.  At most ``Settings.max_sessions`` sessions
+run at once per event loop.
+
+The result's sweep JSON (``checks.device``)::
+
+    {"ok", "registration": {"state": "registered|failed|inactive", "registrar",
+     "reason"}, "calls": N, "standby": bool, "dnd": bool, "peripherals": [{"kind",
+     "name", "connected", "muted"?}], "diagnostics": [{"level", "text"}],
+     "software", "uptime_s"}
+
+``ok`` says the device was read; what it read is judged by vcfleet/report.py.
+Poly documents no standby or uptime query: both are null for Poly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncssh
+
+from probes import device_cisco, device_poly
+from probes.base import ProbeResult, Target
+from probes.sshkeys import HostKeyClient, KnownHosts
+
+VENDORS = ("cisco_ce", "poly")
+READ_SIZE = 65536
+MAX_REPLY = 1 << 20
+"""A reply larger than this is not a codec's answer: the check stops reading."""
+
+_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary())
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTarget(Target):
+    """Where and how to log in: the endpoint's SSH address, port, user and secret."""
+
+    vendor: str = ""
+    """``cisco_ce`` or ``poly``."""
+    username: str = ""
+    password: str | None = field(default=None, repr=False)
+    """The resolved secret; None logs in with the SSH agent."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings of the device check."""
+
+    known_hosts: KnownHosts | None = None
+    """The trusted host keys (push's file); None refuses every host."""
+    connect_s: float = 5.0
+    """TCP connect, SSH handshake and authentication."""
+    login_s: float = 5.0
+    """From the session's start to the end of the login banner."""
+    command_s: float = 5.0
+    """Each command's reply."""
+    max_sessions: int = 32
+    """Sessions open at once (per event loop)."""
+    port: int = 22
+
+
+class _Failed(Exception):
+    """The check stops with this reason."""
+
+
+def _semaphore(limit: int) -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    sem = _semaphores.get(loop)
+    if sem is None:
+        sem = _semaphores[loop] = asyncio.Semaphore(max(1, limit))
+    return sem
+
+
+async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
+    """Log in to the codec and read registration, calls, standby, DND, peripherals,
+    diagnostics, software and uptime."""
+    if target.vendor not in VENDORS:
+        return ProbeResult.failure(f"vendor {target.vendor or '?'} has no device API here")
+    if settings.known_hosts is None:
+        return ProbeResult.cannot_check("no known_hosts file to verify the host key against")
+    async with _semaphore(settings.max_sessions):
+        try:
+            text = await _read(target, settings)
+        except _Failed as exc:
+            return ProbeResult.failure(str(exc))
+    return _result(target.vendor, text)
+
+
+def _result(vendor: str, text: str) -> ProbeResult:
+    uptime: float | None = None
+    if vendor == "cisco_ce":
+        details, uptime, remote = device_cisco.parse(text)
+    else:
+        details, remote = device_poly.parse(text)
+    figures = {"uptime_s": uptime} if uptime is not None else {}
+    if uptime is None:
+        details["uptime_s"] = None
+    info: dict[str, str] = {"call_with": remote} if remote else {}
+    return ProbeResult(ok=True, figures=figures, details=details, info=info)
+
+
+async def _read(target: DeviceTarget, settings: Settings) -> str:
+    port = target.port or settings.port
+    known = settings.known_hosts
+    assert known is not None
+    client = HostKeyClient(known, target.address, port)
+    auth: dict[str, Any] = (
+        {"password": target.password, "client_keys": None, "agent_path": None,
+         "preferred_auth": "password,keyboard-interactive"}
+        if target.password is not None else {})
+    where = f"{target.address}:{port}"
+    try:
+        async with asyncio.timeout(settings.connect_s):
+            conn = await asyncssh.connect(
+                target.address, port, username=target.username, config=None,
+                known_hosts=(known.trusted(target.address, port), [], []),
+                client_factory=lambda: client, login_timeout=settings.connect_s, **auth)
+    except asyncssh.HostKeyNotVerifiable:
+        raise _Failed(known.refusal(target.address, port, client.offered)) from None
+    except asyncssh.PermissionDenied:
+        raise _Failed(f"login as {target.username!r} refused (authentication failed)") from None
+    except TimeoutError:
+        raise _Failed(f"no SSH session within {settings.connect_s:g} s ({where})") from None
+    except OSError as exc:
+        raise _Failed(f"cannot connect to {where}: {exc.strerror or exc}") from None
+    except asyncssh.Error as exc:
+        raise _Failed(f"SSH session failed: {exc.reason}") from None
+    try:
+        return await _converse(conn, target.vendor, settings)
+    except asyncssh.Error as exc:
+        raise _Failed(f"SSH session failed: {exc.reason}") from None
+    except OSError as exc:
+        raise _Failed(f"SSH session failed: {exc.strerror or exc}") from None
+    finally:
+        conn.close()
+        try:
+            async with asyncio.timeout(1.0):
+                await conn.wait_closed()
+        except (TimeoutError, asyncssh.Error, OSError):
+            pass
+
+
+async def _converse(conn: asyncssh.SSHClientConnection, vendor: str,
+                    settings: Settings) -> str:
+    """Banner, then every command; the replies as one text."""
+    proc = await conn.create_process(encoding="utf-8", errors="replace")
+    reader = _Replies(proc, vendor)
+    try:
+        async with asyncio.timeout(settings.login_s):
+            await reader.next_reply()
+    except TimeoutError:
+        raise _Failed(f"no login banner within {settings.login_s:g} s") from None
+    commands = device_cisco.COMMANDS if vendor == "cisco_ce" else device_poly.COMMANDS
+    if vendor == "cisco_ce":
+        commands = ("echo off", *commands)
+    proc.stdin.write("".join(f"{c}\r\n" for c in commands))
+    replies: list[str] = []
+    for command in commands:
+        try:
+            async with asyncio.timeout(settings.command_s):
+                replies.append(await reader.next_reply())
+        except TimeoutError:
+            raise _Failed(f"no answer to {command!r} within {settings.command_s:g} s") from None
+    proc.stdin.write("bye\r\n" if vendor == "cisco_ce" else "exit\r\n")
+    proc.close()
+    return "\n".join(replies)
+
+
+class _Replies:
+    """Splits the session's output into replies: Cisco's end at an ``OK``/``ERROR``
+    line, Poly's at the ``-> `` prompt."""
+
+    def __init__(self, proc: asyncssh.SSHClientProcess[str], vendor: str) -> None:
+        self.proc, self.vendor = proc, vendor
+        self.buffer = ""
+
+    def _split(self) -> str | None:
+        if self.vendor == "poly":
+            i = self.buffer.find("-> ")
+            if i < 0:
+                return None
+            reply, self.buffer = self.buffer[:i], self.buffer[i + 3:]
+            return reply
+        text = self.buffer.replace("\r\n", "\n")
+        lines = text.split("\n")
+        for i, line in enumerate(lines[:-1]):
+            if line.strip() in ("OK", "ERROR", "Command not recognized."):
+                self.buffer = "\n".join(lines[i + 1:])
+                return "\n".join(lines[:i + 1])
+        return None
+
+    async def next_reply(self) -> str:
+        """The next whole reply (raises _Failed when the session ends first)."""
+        while True:
+            reply = self._split()
+            if reply is not None:
+                return reply
+            if len(self.buffer) > MAX_REPLY:
+                raise _Failed(f"a reply longer than {MAX_REPLY} characters")
+            chunk = await self.proc.stdout.read(READ_SIZE)
+            if not chunk:
+                raise _Failed("the codec closed the session")
+            self.buffer += chunk

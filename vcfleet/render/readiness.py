@@ -1,0 +1,167 @@
+"""The content of the readiness report a meeting's organiser reads, shared by its two
+formats (``vcfleet.render.markdown`` and ``vcfleet.render.html``).
+
+Both are pure functions of a ``SweepReport`` and the inventory (and, optionally,
+the history store for each room's recent failures): the time of the sweep, a
+summary by tier and by district, the rooms that are not ready with their
+reasons and the person to phone, and the rooms that failed most often over the
+last 7 days.  This module builds the sections' headers and cells; the format
+modules only escape and lay them out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+
+from inventory import Endpoint, Inventory
+from vcfleet.render.verdicts import COUNT_ORDER, label, symbol, word
+from vcfleet.report import EndpointReport, SweepReport, Verdict
+
+if TYPE_CHECKING:
+    from vcfleet.history import FlakyEndpoint, History
+
+FAILURE_WINDOW_S = 7 * 86400.0
+"""How far back the report counts each room's failures in the history store."""
+FLAKY_ROWS = 15
+"""At most this many rooms in the report's "Rooms that failed often" section."""
+FLAKY_TITLE = f"Rooms that failed often (last {FAILURE_WINDOW_S / 86400:g} days)"
+
+COUNT_COLUMNS = ("total", *(v.value for v in COUNT_ORDER))
+
+Table = tuple[list[str], list[list[object]]]
+"""Headers and rows of one section's table."""
+
+
+def format_time(ts: float, tz: tzinfo | None = None) -> str:
+    """Epoch seconds as ``2026-11-27 08:30:00 +0700`` (local time unless ``tz`` is given)."""
+    moment = datetime.fromtimestamp(ts, tz) if tz else datetime.fromtimestamp(ts).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+
+
+def unit_name(inventory: Inventory, slug: str | None) -> str:
+    """Readable name of a district slug (the name of its room if it has one)."""
+    if not slug:
+        return "Province and departments"
+    if slug in inventory:
+        return inventory.get(slug).name
+    return slug
+
+
+def recent_failures(report: SweepReport, history: History | None) -> dict[str, int] | None:
+    """Each room's failures (down or degraded) over ``FAILURE_WINDOW_S`` from the history."""
+    if history is None:
+        return None
+    since = report.finished_at - FAILURE_WINDOW_S
+    return history.failure_counts(since=since)
+
+
+def often_failing(report: SweepReport, history: History | None) -> list[FlakyEndpoint]:
+    """The report's rooms that failed (down or degraded) most often over
+    ``FAILURE_WINDOW_S`` in the history, worst first, at most ``FLAKY_ROWS``."""
+    if history is None:
+        return []
+    in_report = {r.endpoint.id for r in report.endpoints}
+    ranked = history.flaky(limit=None, since=report.finished_at - FAILURE_WINDOW_S)
+    return [f for f in ranked if f.endpoint_id in in_report][:FLAKY_ROWS]
+
+
+def failed_of(flaky: FlakyEndpoint) -> str:
+    """A room's failures out of the sweeps that checked it: "5 of 12"."""
+    return f"{flaky.failures} of {flaky.sweeps}"
+
+
+def title(inventory: Inventory) -> str:
+    """The report's title, with the province's name when the inventory has one."""
+    return f"Readiness report — {inventory.province}" if inventory.province else \
+        "Readiness report"
+
+
+def meta(report: SweepReport, tz: tzinfo | None) -> list[tuple[str, str]]:
+    """The report's facts under its title: start, duration, checks, rooms (and a warning)."""
+    facts = [("Sweep started", format_time(report.started_at, tz)),
+             ("Duration", f"{report.duration_s:.1f} s"),
+             ("Checks", ", ".join(report.checks) or "each room's profile"),
+             ("Rooms", report.selector or "all")]
+    if report.cancelled:
+        facts.append(("Warning", "the sweep did not finish: rooms not checked are listed"))
+    return facts
+
+
+def summary_line(report: SweepReport) -> str:
+    """``348 rooms, ✔ 297 ready, ▲ 30 degraded, ✖ 21 down`` (and not checked if any)."""
+    s = report.summary()
+    parts = [f"{s['total']} rooms"]
+    parts += [f"{symbol(v)} {s[v.value]} {word(v)}" for v in COUNT_ORDER
+              if v is not Verdict.UNKNOWN or s.get(v.value)]
+    return ", ".join(parts)
+
+
+def _contact(e: Endpoint) -> tuple[str, str]:
+    return e.contact.name or "—", e.contact.phone or "—"
+
+
+def not_ready_table(rows: list[EndpointReport], inventory: Inventory,
+                    failures: dict[str, int] | None) -> Table:
+    """Headers and cells of the "Not ready" section (``rows`` already worst first)."""
+    headers = ["Verdict", "Room", "District", "Reasons", "Contact", "Phone"]
+    if failures is not None:
+        headers.append("Failures (7 days)")
+    table: list[list[object]] = []
+    for r in rows:
+        name, phone = _contact(r.endpoint)
+        row: list[object] = [label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
+                             unit_name(inventory, r.endpoint.district),
+                             "; ".join(r.reasons) or "—", name, phone]
+        if failures is not None:
+            row.append(failures.get(r.endpoint.id, 0))
+        table.append(row)
+    return headers, table
+
+
+def flaky_table(report: SweepReport, inventory: Inventory, rooms: list[FlakyEndpoint],
+                tz: tzinfo | None) -> tuple[list[str], list[list[object]], list[Verdict]]:
+    """Headers, cells and current verdicts of the "failed often" section."""
+    headers = ["Verdict now", "Room", "District", "Failed sweeps",
+               word(Verdict.DOWN).capitalize(), word(Verdict.DEGRADED).capitalize(),
+               "Last failure", "Contact", "Phone"]
+    latest = {r.endpoint.id: r for r in report.endpoints}
+    table: list[list[object]] = []
+    verdicts: list[Verdict] = []
+    for f in rooms:
+        r = latest[f.endpoint_id]
+        name, phone = _contact(r.endpoint)
+        table.append([label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
+                      unit_name(inventory, r.endpoint.district), failed_of(f), f.down,
+                      f.degraded, format_time(f.last_failure, tz), name, phone])
+        verdicts.append(r.verdict)
+    return headers, table, verdicts
+
+
+def _district_counts(report: SweepReport, inventory: Inventory
+                     ) -> list[tuple[str, dict[str, int]]]:
+    groups: dict[str | None, dict[str, int]] = {}
+    for r in report.endpoints:
+        row = groups.setdefault(r.endpoint.district, dict.fromkeys(COUNT_COLUMNS, 0))
+        row["total"] += 1
+        row[r.verdict.value] += 1
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
+    return [(unit_name(inventory, slug), counts) for slug, counts in ordered]
+
+
+def _tier_counts(report: SweepReport, inventory: Inventory) -> list[tuple[str, dict[str, int]]]:
+    by_tier = report.summary_by("tier")
+    order = {t: i for i, t in enumerate(inventory.tiers)}
+    return sorted(((t, c) for t, c in by_tier.items()), key=lambda kv: order.get(kv[0], 99))
+
+
+def count_table(report: SweepReport, inventory: Inventory, key: str) -> Table:
+    """Headers and cells of the "By tier" (``key="tier"``) or "By district" section; the
+    "Not checked" column only when some room was not checked."""
+    with_unknown = bool(report.summary().get("unknown"))
+    verdicts = [v for v in COUNT_ORDER if with_unknown or v is not Verdict.UNKNOWN]
+    headers = [key.title(), "Rooms", *(f"{symbol(v)} {word(v).capitalize()}" for v in verdicts)]
+    counts = _tier_counts(report, inventory) if key == "tier" else \
+        _district_counts(report, inventory)
+    cols = ["total", *(v.value for v in verdicts)]
+    return headers, [[name, *(c.get(col, 0) for col in cols)] for name, c in counts]
