@@ -30,6 +30,10 @@ class Verdict(StrEnum):
     was cancelled before it finished."""
 
 
+UNRELIABLE_REASON = "prober overloaded: figures not trusted"
+"""The reason of a check whose figures were taken while the prober or responder stalled."""
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """One check's result for one endpoint, as the sweep engine recorded it."""
@@ -161,11 +165,14 @@ def judge(
     Whether a check is required comes from the endpoint's profile, applied when the
     checks ran (``CheckReport.required``).  A failed required check makes the room
     down; a failed advisory check, or a figure past its threshold, makes it degraded.
-    Figures marked unreliable are reported but not judged.  A check that could not be
+    Figures marked unreliable (the prober or the responder stalled) are reported but
+    not judged: the room is unknown, never degraded, unless their packet loss is past
+    its threshold (a stall delays packets but loses none).  A check that could not be
     run (a configuration problem on the prober's side) makes the room unknown, never
     down or degraded, unless another check already shows it down.  A check that
     reached its service but was answered in a way that degrades the room
-    (``ProbeResult.degraded``: a SIP 403) makes it degraded with that reason.
+    (``ProbeResult.degraded``: a SIP 403, a lossy media path) makes it degraded with
+    that reason.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
@@ -183,7 +190,11 @@ def judge(
         if result.degraded:
             degraded.append(f"{name}: {result.degraded}")
         if result.unreliable:
-            degraded.append(f"{name}: figures unreliable (prober overloaded), not judged")
+            # A stall delays packets but loses none: loss is still judged.
+            lossy = [f"{name}: {msg}" for msg in _figure_problems(result, t, loss_only=True)]
+            degraded.extend(lossy)
+            if not lossy:
+                unknown.append(f"{name}: {UNRELIABLE_REASON}")
             continue
         degraded.extend(f"{name}: {msg}" for msg in _figure_problems(result, t))
     if down:
@@ -200,19 +211,20 @@ def judge(
     return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time())
 
 
-def _figure_problems(result: ProbeResult, t: Thresholds) -> Iterable[str]:
+def _figure_problems(result: ProbeResult, t: Thresholds, loss_only: bool = False
+                     ) -> Iterable[str]:
     scopes: list[tuple[str, Mapping[str, float]]] = [("", result.figures)]
     scopes += [(f" {d}", figs) for d, figs in result.directions.items()]
     for label, figs in scopes:
         rtt = figs.get("rtt_ms")
-        if rtt is not None and rtt >= t.rtt_ms:
+        if rtt is not None and rtt >= t.rtt_ms and not loss_only:
             yield f"round-trip time{label} {rtt:.0f} ms >= {t.rtt_ms:.0f} ms"
         jitter = figs.get("jitter_ms")
-        if jitter is not None and jitter >= t.jitter_ms:
+        if jitter is not None and jitter >= t.jitter_ms and not loss_only:
             yield f"jitter{label} {jitter:.1f} ms >= {t.jitter_ms:.0f} ms"
         loss = figs.get("loss_ratio")
         if loss is not None and loss >= t.loss_ratio:
             yield f"packet loss{label} {loss:.1%} >= {t.loss_ratio:.0%}"
         mos = figs.get("mos")
-        if mos is not None and mos < t.mos:
+        if mos is not None and mos < t.mos and not loss_only:
             yield f"estimated MOS{label} {mos:.2f} < {t.mos:.1f}"
