@@ -68,16 +68,16 @@ def render_html(report: SweepReport, inventory: Inventory, history: History | No
         cls = ' class="warning"' if key == rr.warning_key() else ""
         out.append(f"<dt>{_h(key)}</dt><dd{cls}>{_h(value)}</dd>")
     out += ["</dl>", f'<p class="summary">{_h(rr.summary_line(report))}</p>',
-            f"<h2>{_h(_('Not ready'))}</h2>"]
+            "<h2>" + _h(_("Not ready")) + "</h2>"]
     out += _html_not_ready(report, inventory, rr.recent_failures(report, history))
     flaky = rr.often_failing(report, history)
     if flaky:
         headers, table, verdicts = rr.flaky_table(report, inventory, flaky, tz)
         out.append(f"<h2>{_h(rr.flaky_title())}</h2>")
         out += _html_table(headers, table, lambda i: verdicts[i].value)
-    out += [f"<h2>{_h(_('By tier'))}</h2>",
+    out += ["<h2>" + _h(_("By tier")) + "</h2>",
             *_html_table(*rr.count_table(report, inventory, "tier"))]
-    out += [f"<h2>{_h(_('By district'))}</h2>",
+    out += ["<h2>" + _h(_("By district")) + "</h2>",
             *_html_table(*rr.count_table(report, inventory, "district"))]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
@@ -87,6 +87,6 @@ def _html_not_ready(report: SweepReport, inventory: Inventory,
                     failures: dict[str, int] | None) -> list[str]:
     rows = not_ready(report.endpoints)
     if not rows:
-        return [f'<p class="ready">{_h(_("Every room is ready."))}</p>']
+        return ['<p class="ready">' + _h(_("Every room is ready.")) + "</p>"]
     headers, table = rr.not_ready_table(rows, inventory, failures)
     return _html_table(headers, table, lambda i: rows[i].verdict.value)

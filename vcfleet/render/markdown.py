@@ -39,15 +39,15 @@ def render_markdown(report: SweepReport, inventory: Inventory, history: History 
     """The readiness report as Markdown (GitHub tables), for chat, mail or a terminal."""
     lines = [f"# {safe_line(rr.title(inventory))}", ""]
     lines += [f"- **{k}:** {_md(v)}" for k, v in rr.meta(report, tz)]
-    lines += ["", f"**{rr.summary_line(report)}**", "", f"## {_('Not ready')}", ""]
+    lines += ["", f"**{rr.summary_line(report)}**", "", "## " + _("Not ready"), ""]
     lines += _md_not_ready(report, inventory, rr.recent_failures(report, history))
     flaky = rr.often_failing(report, history)
     if flaky:
         headers, table, _verdicts = rr.flaky_table(report, inventory, flaky, tz)
         lines += ["", f"## {rr.flaky_title()}", "", *_md_table(headers, table)]
-    lines += ["", f"## {_('By tier')}", "",
+    lines += ["", "## " + _("By tier"), "",
               *_md_table(*rr.count_table(report, inventory, "tier"))]
-    lines += ["", f"## {_('By district')}", "",
+    lines += ["", "## " + _("By district"), "",
               *_md_table(*rr.count_table(report, inventory, "district"))]
     return "\n".join(lines) + "\n"
 

@@ -96,7 +96,7 @@ def page_html(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
            f"<title>{_h(meeting.title)}</title>", f"<style>{CSS}</style>", "</head>",
            "<body>", f"<h1>{_h(meeting.title)}</h1>", f'<p class="when">{_h(when)}</p>']
     if meeting.organiser.name or meeting.organiser.phone:
-        out.append(f"<p>{_h(_('Organiser:'))} {_h(meeting.organiser.name)} "
+        out.append("<p>" + _h(_("Organiser:")) + f" {_h(meeting.organiser.name)} "
                    f'<span class="phone">{_h(meeting.organiser.phone)}</span></p>')
     out.append("<p>" + _h(_("Rooms checked at {time}: {n} rooms.").format(
         time=checked, n=len(lines))) + "</p>")
@@ -104,7 +104,7 @@ def page_html(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
                f'<span class="ready">{symbol(Verdict.READY)} {counts[Verdict.READY]} '
                f"{_h(word(Verdict.READY))}</span>"
                f'<span class="down">{symbol(Verdict.DOWN)} {len(not_ready)} '
-               f"{_h(_('not ready'))}</span>"
+               + _h(_("not ready")) + "</span>"
                f'<span class="down">{counts[Verdict.DOWN]} {_h(word(Verdict.DOWN))}</span>'
                f'<span class="degraded">{counts[Verdict.DEGRADED]} '
                f"{_h(word(Verdict.DEGRADED))}</span>"
@@ -112,7 +112,7 @@ def page_html(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
                   f"{_h(word(Verdict.UNKNOWN))}</span>"
                   if counts[Verdict.UNKNOWN] else "") + "</p>")
     out += _changes_html(meeting, changes, {e.id: e.name for e in rooms})
-    out.append(f"<h2>{_h(_('Rooms not ready ({n})').format(n=len(not_ready)))}</h2>")
+    out.append("<h2>" + _h(_("Rooms not ready ({n})").format(n=len(not_ready))) + "</h2>")
     if not_ready:
         out += _table((N_("Room"), N_("Status"), N_("Reason"), N_("Contact"), N_("Phone")),
                       [(r, [f"{r.endpoint.name} ({r.endpoint.id})",
@@ -120,9 +120,9 @@ def page_html(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
                             reasons_text(r.reasons), r.endpoint.contact.name,
                             r.endpoint.contact.phone]) for r in not_ready])
     else:
-        out.append(f'<p class="ready">{_h(_("Every room is ready."))}</p>')
+        out.append('<p class="ready">' + _h(_("Every room is ready.")) + "</p>")
     ready = [r for r in lines if r.verdict is Verdict.READY]
-    out.append(f"<h2>{_h(_('Rooms ready ({n})').format(n=len(ready)))}</h2>")
+    out.append("<h2>" + _h(_("Rooms ready ({n})").format(n=len(ready))) + "</h2>")
     out += _table((N_("Room"), N_("District"), N_("Contact"), N_("Phone")),
                   [(r, [f"{r.endpoint.name} ({r.endpoint.id})", r.endpoint.district or "",
                         r.endpoint.contact.name, r.endpoint.contact.phone]) for r in ready])
@@ -131,14 +131,14 @@ def page_html(meeting: Meeting, rooms: Sequence[Endpoint], current: MeetingCheck
 
 
 def _changes_html(meeting: Meeting, changes: Changes, names: dict[str, str]) -> list[str]:
-    out = [f"<h2>{_h(_('Changes since the previous check'))}</h2>"]
+    out = ["<h2>" + _h(_("Changes since the previous check")) + "</h2>"]
     if changes.since is None:
         return [*out, "<p>" + _h(_("This is the meeting's first check.")) + "</p>"]
     since = _time(meeting, changes.since, "%d/%m/%Y %H:%M")
     if not changes.changes:
         return [*out, "<p>" + _h(_("No change since the previous check ({time}).").format(
             time=since)) + "</p>"]
-    out.append(f"<p>{_h(_('Previous check: {time}.').format(time=since))}</p>")
+    out.append("<p>" + _h(_("Previous check: {time}.").format(time=since)) + "</p>")
     out.append("<ul>")
     for kind in KINDS:
         for c in changes.of(kind):

@@ -91,7 +91,7 @@ def title(inventory: Inventory) -> str:
 def meta(report: SweepReport, tz: tzinfo | None) -> list[tuple[str, str]]:
     """The report's facts under its title: start, duration, checks, rooms (and a warning)."""
     facts = [(_("Sweep started"), format_time(report.started_at, tz)),
-             (_("Duration"), f"{number(report.duration_s, '.1f')} s"),
+             (_("Duration"), _("{seconds} s").format(seconds=number(report.duration_s, ".1f"))),
              (_("Checks"), ", ".join(report.checks) or _("each room's profile")),
              (_("Rooms"), report.selector or _("all"))]
     if report.cancelled:

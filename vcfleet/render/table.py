@@ -45,9 +45,9 @@ def report_table(report: SweepReport) -> str:
         parts.append(_summary_table(report, key))
     rows = not_ready(report.endpoints)
     if not rows:
-        parts.append(f"\n{_('Every room is ready.')}\n")
+        parts.append("\n" + _("Every room is ready.") + "\n")
         return "".join(parts)
-    parts.append(f"\n{_('Not ready ({n})').format(n=len(rows))}\n")
+    parts.append("\n" + _("Not ready ({n})").format(n=len(rows)) + "\n")
     # The verdict column has the machine value in English ("unknown"), as it always did.
     cells = [[f"{symbol(r.verdict)} {_(r.verdict.value)}", r.endpoint.id, r.endpoint.name,
               r.endpoint.district or "", reasons_text(r.reasons)] for r in rows]
