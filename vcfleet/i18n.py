@@ -165,22 +165,27 @@ _LETTER_MARKS = {"\u0306": 1, "\u0302": 2, "\u031b": 3}
 """Marks that make another letter: ă (breve), â ê ô (circumflex), ơ ư (horn)."""
 
 
-def vi_sort_key(text: str) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...], str]:
-    """A sort key in Vietnamese alphabetical order: letters first (a < ă < â < b ...
-    d < đ < e < ê ... o < ô < ơ ... u < ư), then tones (level, huyền, hỏi, ngã, sắc,
-    nặng), then case (lower first)."""
+SortKey = tuple[tuple[tuple[tuple[str, int], ...], tuple[int, ...]], ...]
+
+
+def vi_sort_key(text: str) -> tuple[SortKey, str]:
+    """A sort key in Vietnamese dictionary order, syllable by syllable: letters first
+    (a < ă < â < b ... d < đ < e < ê ... o < ô < ơ ... u < ư), then the tone (level,
+    huyền, hỏi, ngã, sắc, nặng), then the next syllable; case breaks a tie (lower first)."""
+    words = tuple(_syllable_key(w) for w in unicodedata.normalize("NFD", text).split())
+    return words, unicodedata.normalize("NFC", text).swapcase()
+
+
+def _syllable_key(word: str) -> tuple[tuple[tuple[str, int], ...], tuple[int, ...]]:
     letters: list[tuple[str, int]] = []
-    tones: list[int] = []
-    for ch in unicodedata.normalize("NFD", text):
+    tone = 0
+    for ch in word:
         if ch in _TONES:
-            tones[-1:] = [_TONES[ch]] if tones else []
+            tone = _TONES[ch]
         elif ch in _LETTER_MARKS and letters:
-            base, _mark = letters[-1]
-            letters[-1] = (base, _LETTER_MARKS[ch])
+            letters[-1] = (letters[-1][0], _LETTER_MARKS[ch])
         elif ch.lower() == "đ":
             letters.append(("d", 1))
-            tones.append(0)
         elif not unicodedata.combining(ch):
             letters.append((ch.lower(), 0))
-            tones.append(0)
-    return tuple(letters), tuple(tones), unicodedata.normalize("NFC", text).swapcase()
+    return tuple(letters), (tone,)

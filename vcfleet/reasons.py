@@ -85,7 +85,8 @@ def probe_reason(text: str, phrases: Iterable[str] = PROBE_PHRASES) -> str:
     the same way), else ``text`` unchanged."""
     if isinstance(text, Reason):
         return text
-    for msgid in phrases:
+    # The most specific template first: "packet loss up {value}" before "packet loss {value}".
+    for msgid in sorted(phrases, key=lambda p: -len(re.sub(r"\{\w+\}", "", p))):
         m = _pattern(msgid).match(text)
         if m:
             args = {k: probe_reason(v, phrases) for k, v in m.groupdict().items()}
