@@ -72,6 +72,22 @@ PROBE_PHRASES: tuple[str, ...] = (
 templates: ``probe_reason`` matches a probe's sentence against them."""
 
 
+FIGURE_PHRASES: tuple[str, ...] = (
+    N_("round-trip time {value} ms >= {limit} ms"),
+    N_("round-trip time up {value} ms >= {limit} ms"),
+    N_("round-trip time down {value} ms >= {limit} ms"),
+    N_("jitter {value} ms >= {limit} ms"),
+    N_("jitter up {value} ms >= {limit} ms"),
+    N_("jitter down {value} ms >= {limit} ms"),
+    N_("packet loss {value} >= {limit}"),
+    N_("packet loss up {value} >= {limit}"),
+    N_("packet loss down {value} >= {limit}"),
+    N_("estimated MOS {value} < {limit}"),
+    N_("estimated MOS up {value} < {limit}"),
+    N_("estimated MOS down {value} < {limit}"),
+)
+"""The figure problems ``vcfleet.report.judge`` gives, per figure and direction."""
+
 @cache
 def _pattern(msgid: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", msgid)
@@ -114,8 +130,6 @@ def reason_text(reason: str) -> str:
 
 
 def _recognise(text: str) -> str:
-    from vcfleet.report import FIGURE_PHRASES
-
     m = _pattern(CHECK_REASON).match(text)
     if m and " " not in m["check"]:
         return Reason(text, CHECK_REASON,

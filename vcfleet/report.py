@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from inventory import Endpoint
 from probes.base import ProbeResult
-from vcfleet.i18n import N_
-from vcfleet.reasons import Reason, check_reason
+from vcfleet.reasons import FIGURE_PHRASES, Reason, check_reason
 
 
 class Verdict(StrEnum):
@@ -219,23 +218,6 @@ def judge(
     reasons = tuple(down + unknown + degraded)
     return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time())
 
-
-FIGURE_PHRASES: tuple[str, ...] = (
-    N_("round-trip time {value} ms >= {limit} ms"),
-    N_("round-trip time up {value} ms >= {limit} ms"),
-    N_("round-trip time down {value} ms >= {limit} ms"),
-    N_("jitter {value} ms >= {limit} ms"),
-    N_("jitter up {value} ms >= {limit} ms"),
-    N_("jitter down {value} ms >= {limit} ms"),
-    N_("packet loss {value} >= {limit}"),
-    N_("packet loss up {value} >= {limit}"),
-    N_("packet loss down {value} >= {limit}"),
-    N_("estimated MOS {value} < {limit}"),
-    N_("estimated MOS up {value} < {limit}"),
-    N_("estimated MOS down {value} < {limit}"),
-)
-"""The figure problems a verdict gives, per figure and direction (messages for
-translation: ``vcfleet.reasons``)."""
 
 def _figure_reason(figure: str, direction: str, value: str, limit: str) -> Reason:
     """``round-trip time up 300 ms >= 250 ms`` as a ``Reason``; a direction other than
