@@ -7,8 +7,8 @@ calls ``_()`` / ``ngettext()`` at the time it writes, never at import.  Machines
 (JSON keys and values, metric names, log records, inventory keys) are never translated.
 
 Catalogs: ``vcfleet/locale/<lang>/LC_MESSAGES/vcfleet.po`` is the source; a wheel ships
-the compiled ``vcfleet.mo`` beside it (setup.py's build step).  Where no up-to-date
-``.mo`` is found (an editable install, a checkout) the ``.po`` is compiled in memory
+the compiled ``vcfleet.mo`` beside it (setup.py's build step).  Where no ``.mo`` is
+found (an editable install, a checkout) the ``.po`` is compiled in memory
 with Babel (docs/decisions.md, "Message catalogs").
 """
 
@@ -86,16 +86,9 @@ def _translations() -> gettext.NullTranslations:
 def _load(lang: str) -> gettext.NullTranslations:
     folder = resources.files("vcfleet") / "locale" / lang / "LC_MESSAGES"
     mo, po = folder / f"{DOMAIN}.mo", folder / f"{DOMAIN}.po"
-    if mo.is_file() and (not po.is_file() or _mtime(mo) >= _mtime(po)):
+    if mo.is_file():  # a wheel's compiled catalog (setup.py)
         return gettext.GNUTranslations(io.BytesIO(mo.read_bytes()))
     return gettext.GNUTranslations(io.BytesIO(compile_po(po.read_bytes(), lang)))
-
-
-def _mtime(path: object) -> float:
-    try:
-        return os.stat(str(path)).st_mtime
-    except OSError:  # inside a zip: only the compiled catalog is trusted
-        return float("inf") if str(path).endswith(".mo") else 0.0
 
 
 def compile_po(source: bytes, lang: str) -> bytes:
