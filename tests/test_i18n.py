@@ -14,6 +14,7 @@ import string
 import subprocess
 import sys
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,6 @@ def test_the_po_compiles_at_run_time_without_a_built_mo() -> None:
     """An editable install has no .mo: the .po is compiled in memory (docs/decisions.md);
     compiled catalogs are never committed."""
     import gettext
-    from io import BytesIO
 
     translations = gettext.GNUTranslations(BytesIO(i18n.compile_po(VI_PO.read_bytes(), "vi")))
     assert translations.gettext("down") == "mất kết nối"
@@ -338,3 +338,52 @@ async def test_sweep_reports_in_vietnamese_and_english(tmp_path: Path,
     down = [e for e in doc["endpoints"] if e["verdict"] == "down"]
     assert down
     assert down[0]["reasons"][0].startswith("sip: SIP port 5060/udp closed")
+
+
+def test_the_organisers_page_and_workbook_in_vietnamese(tmp_path: Path) -> None:
+    """The meeting's page and XLSX from the history store: reasons read back as plain
+    strings are translated too, times are dd/mm/yyyy, headings Vietnamese."""
+    from openpyxl import load_workbook
+
+    from vcfleet.history import History
+    from vcfleet.meetings import parse_meetings
+    from vcfleet.meetings.check import last_changes
+    from vcfleet.render.meeting import page_html, page_xlsx
+    from vcfleet.report import SweepReport
+
+    inv = load_inventory(DEMO_INVENTORY)
+    meetings = parse_meetings(
+        "meetings:\n  - id: m1\n    title: Giao ban\n    start: 2026-12-03T08:00:00+07:00\n"
+        "    rooms: tier=department\n    organiser: {name: An, phone: '0237'}\n", "m.yaml")
+    meeting = meetings.get("m1")
+    rooms = meetings.rooms(meeting, inv)
+    sip = ProbeResult.failure("SIP port 5060/udp closed (ICMP port unreachable)")
+    ok = ProbeResult(True, {"rtt_ms": 2.0})
+
+    def report(at: float, bad: int) -> SweepReport:
+        rows = tuple(judge(e, {"sip": CheckReport("sip", sip if i == bad else ok, True, 0.1)})
+                     for i, e in enumerate(rooms))
+        return SweepReport(rows, started_at=at, duration_s=1.0, source="meeting")
+
+    with History(tmp_path / "h.sqlite3") as history:
+        history.record(report(1_800_000_000.0, 0), meeting="m1")
+        history.record(report(1_800_000_600.0, 1), meeting="m1")
+        current, changes = last_changes(history, "m1")
+    assert current is not None
+    set_language("vi")
+    page = page_html(meeting, rooms, current, changes)
+    assert "cổng SIP 5060/udp đóng (ICMP báo cổng không tới được)" in page
+    assert "15/01/2027 15:10" in page
+    _assert_vietnamese(page, "meeting page")
+    book = load_workbook(BytesIO(page_xlsx(meeting, rooms, current, changes)))
+    assert book.sheetnames == ["Điểm cầu", "Cuộc họp", "Thay đổi"]
+    sheet = book["Điểm cầu"]
+    assert [c.value for c in sheet[1]][:6] == ["mã", "tên", "cấp", "huyện", "trạng thái",
+                                               "lý do"]
+    first = [c.value for c in sheet[2]]
+    assert first[4] == "mất kết nối"
+    assert first[5] == "sip: cổng SIP 5060/udp đóng (ICMP báo cổng không tới được)"
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", first[8])
+    change = [c.value for c in book["Thay đổi"][2]]
+    assert change[1] == "bị mất kết nối"
+    assert change[3:5] == ["sẵn sàng", "mất kết nối"]
