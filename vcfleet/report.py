@@ -17,6 +17,7 @@ from typing import Any
 
 from inventory import Endpoint, Thresholds
 from probes.base import ProbeResult
+from vcfleet.reasons import FIGURE_PHRASES, Reason, check_reason
 
 
 class Verdict(StrEnum):
@@ -181,22 +182,23 @@ def judge(
     for name, check in checks.items():
         result = check.result
         if result.unchecked:
-            unknown.append(f"{name}: {result.reason or 'cannot check'}")
+            unknown.append(check_reason(name, result.reason or "cannot check"))
             continue
         if not result.ok:
-            reason = f"{name}: {result.reason or 'failed'}"
+            reason = check_reason(name, result.reason or "failed")
             (down if check.required else degraded).append(reason)
             continue
         if result.degraded:
-            degraded.append(f"{name}: {result.degraded}")
+            degraded.append(check_reason(name, result.degraded))
         if result.unreliable:
             # A stall delays packets but loses none: loss is still judged.
-            lossy = [f"{name}: {msg}" for msg in _figure_problems(result, t, loss_only=True)]
+            lossy = [check_reason(name, msg)
+                     for msg in _figure_problems(result, t, loss_only=True)]
             degraded.extend(lossy)
             if not lossy:
-                unknown.append(f"{name}: {UNRELIABLE_REASON}")
+                unknown.append(check_reason(name, UNRELIABLE_REASON))
             continue
-        degraded.extend(f"{name}: {msg}" for msg in _figure_problems(result, t))
+        degraded.extend(check_reason(name, msg) for msg in _figure_problems(result, t))
     if down:
         verdict = Verdict.DOWN
     elif unknown:
@@ -211,20 +213,33 @@ def judge(
     return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time())
 
 
+def _figure_reason(figure: str, direction: str, value: str, limit: str) -> Reason:
+    """``round-trip time up 300 ms >= 250 ms`` as a ``Reason``; a direction other than
+    up and down is kept in the English text, untranslated."""
+    name = {"rtt_ms": "round-trip time", "jitter_ms": "jitter", "loss_ratio": "packet loss",
+            "mos": "estimated MOS"}[figure]
+    scope = f"{name} {direction}".rstrip()
+    for msgid in FIGURE_PHRASES:
+        if msgid.startswith(scope + " {"):
+            return Reason.of(msgid, value=value, limit=limit)
+    generic = next(p for p in FIGURE_PHRASES if p.startswith(name + " {"))
+    return Reason(generic.replace(name, scope, 1).format(value=value, limit=limit))
+
+
 def _figure_problems(result: ProbeResult, t: Thresholds, loss_only: bool = False
-                     ) -> Iterable[str]:
+                     ) -> Iterable[Reason]:
     scopes: list[tuple[str, Mapping[str, float]]] = [("", result.figures)]
-    scopes += [(f" {d}", figs) for d, figs in result.directions.items()]
-    for label, figs in scopes:
+    scopes += list(result.directions.items())
+    for d, figs in scopes:
         rtt = figs.get("rtt_ms")
         if rtt is not None and rtt >= t.rtt_ms and not loss_only:
-            yield f"round-trip time{label} {rtt:.0f} ms >= {t.rtt_ms:.0f} ms"
+            yield _figure_reason("rtt_ms", d, f"{rtt:.0f}", f"{t.rtt_ms:.0f}")
         jitter = figs.get("jitter_ms")
         if jitter is not None and jitter >= t.jitter_ms and not loss_only:
-            yield f"jitter{label} {jitter:.1f} ms >= {t.jitter_ms:.0f} ms"
+            yield _figure_reason("jitter_ms", d, f"{jitter:.1f}", f"{t.jitter_ms:.0f}")
         loss = figs.get("loss_ratio")
         if loss is not None and loss >= t.loss_ratio:
-            yield f"packet loss{label} {loss:.1%} >= {t.loss_ratio:.0%}"
+            yield _figure_reason("loss_ratio", d, f"{loss:.1%}", f"{t.loss_ratio:.0%}")
         mos = figs.get("mos")
         if mos is not None and mos < t.mos and not loss_only:
-            yield f"estimated MOS{label} {mos:.2f} < {t.mos:.1f}"
+            yield _figure_reason("mos", d, f"{mos:.2f}", f"{t.mos:.1f}")
