@@ -19,15 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_simulator(inventory: Path, state: Path, *, workers: str | None = None,
-                    faults: Path | None = None, timeout_s: float = 300.0
-                    ) -> tuple[subprocess.Popen[str], str]:
+                    faults: Path | None = None, timeout_s: float = 300.0,
+                    seed: int | None = None) -> tuple[subprocess.Popen[str], str]:
     """``vcfleet simulate`` on the inventory; returns it and its ``ready`` line."""
     _exit_on_sigterm()
     state.mkdir(parents=True, exist_ok=True)
     log_path = state / "simulator.log"
     cmd = [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory),
            "--state-dir", str(state), *(["--workers", workers] if workers else []),
-           *(["--faults", str(faults)] if faults else [])]
+           *(["--faults", str(faults)] if faults else []),
+           *(["--seed", str(seed)] if seed is not None else [])]
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True,
                                 start_new_session=True)

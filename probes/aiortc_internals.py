@@ -91,6 +91,14 @@ SENDER_SEND_KEYFRAME = _aiortc(
 ICE_GATHERER_CONNECTION = _aiortc(
     "RTCIceGatherer", "_connection", "field",
     "ice_gatherer_connection: the aioice Connection, for its sockets and its consent task")
+DTLS_SET_ROLE = _aiortc(
+    "RTCDtlsTransport", "_set_role", "method",
+    "make_dtls_server: the responder answers setup:passive, so that the probe is the DTLS "
+    "client and its 'connected' implies the responder's", ("role",))
+PEER_CONNECTION_CREATE_ANSWER = _aiortc(
+    "RTCPeerConnection", "createAnswer", "method",
+    "make_dtls_server: an answer keeps a DTLS role set before it", (),
+    source_has=('if dtlsTransport._role == "auto":', "media.dtls.role = dtlsTransport._role"))
 PEER_CONNECTION_CONNECT = _aiortc(
     "RTCPeerConnection", "__connect", "method",
     "connect_tasks: the ICE/DTLS task aiortc does not keep, awaited on close", ())
@@ -99,7 +107,8 @@ UPSTREAM: tuple[Upstream, ...] = (
     RECEIVER_DECODER_QUEUE, RECEIVER_JITTER_BUFFER, RECEIVER_KIND, RECEIVER_HANDLE_RTP,
     RECEIVER_RTCP_SSRC, RECEIVER_REMOTE_STREAMS, *STREAM_STATISTICS, RECEIVER_HANDLE_RTCP,
     RECEIVER_SEND_RTCP, RECEIVER_SEND_PLI, SENDER_SSRC, *SENDER_COUNTERS, SENDER_SEND_RTCP,
-    SENDER_HANDLE_RTCP, SENDER_SEND_KEYFRAME, ICE_GATHERER_CONNECTION, PEER_CONNECTION_CONNECT)
+    SENDER_HANDLE_RTCP, SENDER_SEND_KEYFRAME, ICE_GATHERER_CONNECTION, DTLS_SET_ROLE,
+    PEER_CONNECTION_CREATE_ANSWER, PEER_CONNECTION_CONNECT)
 """Every private name of aiortc this module touches."""
 
 
@@ -266,7 +275,17 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     _replace(sender, SENDER_SEND_KEYFRAME, callback)
 
 
-# --- RTCIceGatherer, RTCPeerConnection ---------------------------------------------
+# --- RTCIceGatherer, RTCDtlsTransport, RTCPeerConnection -----------------------------
+
+def make_dtls_server(transport: Any) -> None:
+    """Make an answerer's ``RTCDtlsTransport`` the DTLS server (``_set_role``).
+
+    Call before ``createAnswer``: the answer then says ``a=setup:passive`` and the
+    offerer becomes the client, which sends the last flight it needs and is
+    connected only once the server's final flight came back.
+    """
+    _get(transport, DTLS_SET_ROLE)("server")
+
 
 def ice_gatherer_connection(gatherer: Any) -> Any:
     """The ``aioice.Connection`` of an ``RTCIceGatherer`` (``_connection``)."""

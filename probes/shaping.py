@@ -7,12 +7,14 @@ Semantics (the faults-file contract of DESIGN.md):
 
 - ``delay_ms`` is added to every datagram the endpoint *sends*, so a round trip
   grows by ``delay_ms``;
-- ``jitter_ms`` varies that added delay packet by packet, uniformly in
-  ``[delay_ms - jitter_ms, delay_ms + jitter_ms]`` (clamped at 0), like netem's
-  default distribution.  For such a delay, the RFC 3550 interarrival jitter a
-  receiver measures converges to E|X1 - X2| = 2/3 x ``jitter_ms`` (for packets
-  spaced wider than the jitter; see docs/simulator.md).  Packets may reorder, as
-  they do under netem;
+- ``jitter_ms`` varies that added delay packet by packet:
+  ``max(0, delay_ms + U(-jitter_ms, +jitter_ms))``, like netem's default
+  distribution (``jitter_ms`` is a half-width).  The RFC 3550 interarrival
+  jitter a receiver measures converges to E|X1 - X2|: 2/3 x ``jitter_ms`` only
+  when ``delay_ms >= jitter_ms`` and packets are spaced wider than
+  2 x ``jitter_ms``; 1/3 x ``jitter_ms`` at ``delay_ms`` 0; less when packets
+  reorder (docs/simulator.md has the table).  Packets may reorder, as they do
+  under netem;
 - ``loss_pct`` drops datagrams in each direction independently: an outgoing and
   an incoming datagram are each dropped with probability ``loss_pct`` / 100, so a
   request/response exchange succeeds with probability (1 - p)^2.

@@ -14,9 +14,27 @@ own receiver say (docs/webrtc.md has the derivations and the units):
   ``loss_ratio``, ``bitrate_bps``;
 - ``mos`` from rtt, the worse direction's jitter and the worse direction's loss.
 
-``unreliable`` is set when this process's event loop lagged during the media
-window, or when the responder says (``X-Loop-Lag-Ms`` on ending the session)
-that its loop did: the figures would then measure a CPU, not the network.
+Loss is counted over one window per direction (RFC 3550 A.3): up between the
+responder's first and last receiver report, down from our receiver's counters
+between the window's start and end.  The window begins once the responder
+provably decrypts (its first report about our stream, or the first echoed
+packet), and the probe is the DTLS client (the responder answers
+``setup:passive``), so its "connected" already implies the responder's.  A
+direction counted on fewer than ``min_loss_packets`` has no ``loss_ratio``
+(``info`` says "insufficient sample").
+
+Setup waits ``connect_timeout_s`` while nothing answers, and
+``lossy_connect_timeout_s`` once ICE has or any datagram came from the
+responder: a room whose path carries something but whose ICE or handshake does
+not finish is an ok result with ``degraded`` set ("lossy media path: ..."), which the
+verdict reads as degraded, not down; a connected path whose
+echo or reports never come is a failure (down).
+
+``unreliable`` is set when this process's event loop, or the responder's
+(``X-Loop-Lag-Ms`` on ending the session), lagged during the media window: a
+95th percentile above ``max_loop_lag_ms`` or one stall above ``max_stall_ms``.
+The figures would then measure a CPU, not the network.
+
 Every peer connection is closed and every task ended on all paths, also when
 the caller cancels the probe at its deadline.
 """
@@ -24,12 +42,13 @@ the caller cancels the probe at its deadline.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiortc import (
@@ -45,6 +64,7 @@ from yarl import URL
 from probes.aiortc_internals import on_keyframe_request
 from probes.base import EngineDeadline, ProbeResult, Target
 from probes.mos import estimate_mos
+from probes.shaping import Shaper
 from probes.webrtc_media import (
     AUDIO_CLOCK,
     VIDEO_CLOCK,
@@ -53,8 +73,13 @@ from probes.webrtc_media import (
     SyntheticVideoTrack,
     tap_receiver,
 )
-from probes.webrtc_net import close_peer_connection, ice_addresses, route_source_address
-from probes.webrtc_stats import LoopLag, RtcpMonitor
+from probes.webrtc_net import (
+    close_peer_connection,
+    ice_addresses,
+    route_source_address,
+    shape_connection,
+)
+from probes.webrtc_stats import LoopLag, ReceiverReport, RtcpMonitor
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +107,26 @@ class Settings(EngineDeadline):
     signalling_timeout_s: float = 3.0
     """Deadline of the HTTP offer/answer exchange."""
     connect_timeout_s: float = 4.0
-    """Deadline of ICE and DTLS, once the answer is in."""
+    """Deadline of ICE and DTLS, once the answer is in, while nothing answers at all (a
+    dead room fails fast)."""
+    lossy_connect_timeout_s: float = 9.0
+    """Deadline of ICE and DTLS once anything came back (ICE completed, or any datagram
+    from the responder: its checks, an answer to ours, a DTLS record): under loss ICE
+    checks retransmit at 0.5 s doubling and DTLS flights
+    retransmit after 1, 2 and 4 s.  A room whose ICE works but whose handshake does
+    not finish by then is degraded ("lossy media path"), not down."""
     rtcp_grace_s: float = 2.0
-    """Extra media time allowed after the window for the first echoed packet and the
-    first RTCP round-trip sample (each comes 1-3 s into the media; later under loss)."""
+    """How long, after the connection is up, the first receiver report or echoed packet
+    may take (each proves the responder decrypts what we send), and after the window,
+    the first round-trip sample."""
+    loss_sample_packets: int = 300
+    """When a packet was lost, the window grows until each direction counted this many
+    packets (6 s of audio), so that a 5 % room is not read below 3 % by chance (the
+    binomial standard deviation at 5 % is 1.3 points on 300 packets, 1.8 on 150)."""
+    min_loss_packets: int = 50
+    """Below this many packets in a direction (one second of audio), its loss is
+    reported as an insufficient sample and not judged: the 99 % binomial half-width at
+    3 % loss is then above 6 points, twice the threshold."""
     close_timeout_s: float = 1.5
     """Deadline for closing the peer connection and ending the session (DELETE)."""
     sender_report_interval_s: float = 0.25
@@ -94,8 +135,16 @@ class Settings(EngineDeadline):
     verify_tls: bool = True
     """Verify the responder's certificate when its URL is https."""
     max_loop_lag_ms: float = 10.0
-    """Event-loop lag (95th percentile over the media window) above which the
-    result is marked unreliable."""
+    """Event-loop lag (95th percentile over the media window, here or at the responder)
+    above which the result is marked unreliable."""
+    max_stall_ms: float = 250.0
+    """Longest single event-loop stall (here or at the responder) over the media window
+    above which the result is marked unreliable: a stall of S ms adds S/16 to RFC 3550
+    jitter (600 ms: 37 ms, past the 30 ms threshold), which a percentile does not see;
+    250 ms adds at most 16 ms."""
+    timeout_s: float | None = None
+    """The whole probe's budget (the sweep sets it to the check's deadline): a longer
+    handshake or window is cut so that the probe reports what it saw in time."""
 
 
 async def probe(target: Target, settings: Settings | None = None) -> ProbeResult:
@@ -116,6 +165,30 @@ class _Failed(Exception):
     """The loopback failed; the message is the result's reason."""
 
 
+class _Hearing(Shaper):
+    """No impairment: notes when the first datagram from the responder arrives.
+
+    Any datagram (an answer to our ICE checks, the responder's own checks, a DTLS
+    record) proves the path carries something, so setup may take the long deadline.
+    """
+
+    def __init__(self, on_first: Callable[[], None]) -> None:
+        super().__init__()
+        self.first_at: float | None = None
+        self._on_first = on_first
+
+    def receive(self, deliver: Callable[..., Any], *args: Any) -> None:
+        """Note the first arrival, then deliver."""
+        if self.first_at is None:
+            self.first_at = time.monotonic()
+            self._on_first()
+        deliver(*args)
+
+
+class _Lossy(Exception):
+    """ICE works but the DTLS handshake did not finish: degraded, not down."""
+
+
 @dataclass
 class _Stream:
     """One media kind of the loopback: what we send, what came back, what RTCP said."""
@@ -126,6 +199,8 @@ class _Stream:
     track: SyntheticAudioTrack | SyntheticVideoTrack
     tap: FrameTap
     rtcp: RtcpMonitor
+    baseline: tuple[int, int] | None = None
+    """Our receiver's (packets expected, packets lost) when the window began."""
 
 
 class _Loopback:
@@ -142,6 +217,7 @@ class _Loopback:
         self.streams: list[_Stream] = []
         self.lag: LoopLag | None = None
         self.state_changed = asyncio.Event()
+        self.hearing: _Hearing | None = None
         self.responder_lag_ms: tuple[float, float] | None = None
         """(95th percentile, max) event-loop lag the responder reported over the session."""
 
@@ -163,6 +239,15 @@ class _Loopback:
             return await self._result()
         except _Failed as exc:
             return ProbeResult.failure(str(exc), **self._setup_figures())
+        except _Lossy as exc:
+            return ProbeResult(ok=True, figures=self._setup_figures(),
+                               degraded=f"lossy media path: {exc}")
+
+    def _budget_end(self) -> float:
+        """Monotonic time by which the media must end, so that closing fits the budget."""
+        if self.settings.timeout_s is None:
+            return float("inf")
+        return self.times["start"] + self.settings.timeout_s - self.settings.close_timeout_s - 0.5
 
     # -- connection ---------------------------------------------------------------------
 
@@ -195,6 +280,8 @@ class _Loopback:
         self._mark("gather")
         with ice_addresses(addresses):
             await pc.setLocalDescription(offer)
+        self.hearing = _Hearing(self.state_changed.set)
+        shape_connection(pc, self.hearing)  # before any await: no datagram unheard
         self._mark("gathered")
         assert pc.localDescription is not None
         answer = await self._signal(pc.localDescription.sdp)
@@ -266,20 +353,36 @@ class _Loopback:
             raise _Failed(f"responder answered {resp.content_type}, not application/sdp")
 
     async def _wait_connected(self) -> None:
+        """Wait for DTLS: a short deadline while nothing answers, a long one once ICE does."""
         assert self.pc is not None
-        timeout = self.settings.connect_timeout_s
+        s = self.settings
+        begun = time.monotonic()
         try:
-            async with asyncio.timeout(timeout):
-                while self.pc.connectionState != "connected":
-                    if self.pc.connectionState in ("failed", "closed"):
-                        raise _Failed(self._connect_failure())
-                    self.state_changed.clear()
+            while self.pc.connectionState != "connected":
+                if self.pc.connectionState in ("failed", "closed"):
+                    raise _Failed(self._connect_failure())
+                limit = s.lossy_connect_timeout_s if self._heard() else s.connect_timeout_s
+                end = min(begun + max(limit, s.connect_timeout_s), self._budget_end())
+                self.state_changed.clear()
+                async with asyncio.timeout(max(0.0, end - time.monotonic())):
                     await self.state_changed.wait()
-        except TimeoutError as exc:
-            stage = ("ICE connectivity checks unanswered: UDP blocked or responder not "
-                     "listening" if "ice_done" not in self.times else "DTLS handshake unfinished")
-            raise _Failed(f"no media path within {timeout:g} s ({stage})") from exc
+        except TimeoutError:
+            waited = time.monotonic() - begun
+            if self.pc.iceConnectionState in ("connected", "completed"):
+                raise _Lossy(f"ICE works but the DTLS handshake did not finish in "
+                             f"{waited:.1f} s") from None
+            if self._heard():
+                raise _Lossy(f"the responder answers but ICE did not complete in "
+                             f"{waited:.1f} s") from None
+            raise _Failed(f"no media path within {waited:.0f} s (ICE connectivity checks "
+                          "unanswered: UDP blocked or responder not listening)") from None
         self._mark("connected")
+
+    def _heard(self) -> bool:
+        """Whether anything came back: ICE done, or any datagram from the responder."""
+        assert self.pc is not None
+        return (self.pc.iceConnectionState in ("connected", "completed")
+                or (self.hearing is not None and self.hearing.first_at is not None))
 
     def _connect_failure(self) -> str:
         assert self.pc is not None
@@ -290,16 +393,35 @@ class _Loopback:
     # -- media --------------------------------------------------------------------------
 
     async def _media_window(self) -> None:
+        """Measure from the moment the responder provably decrypts what we send.
+
+        That is its first receiver report about our stream or the first echoed
+        packet: a handshake that finished late at the responder would otherwise count
+        the packets it dropped meanwhile as loss.  The window then lasts
+        ``duration_s``, longer when packets were lost (``loss_sample_packets``).
+        """
         s = self.settings
+        primary = self.streams[0]
         self._mark("media_start")
         for stream in self.streams:
             stream.rtcp.start(s.sender_report_interval_s)
-        await asyncio.sleep(s.duration_s)
-        # Under heavy loss the responder may finish DTLS (and echo) later than we did.
-        deadline = time.monotonic() + s.rtcp_grace_s
-        primary = self.streams[0]
-        while ((not primary.tap.frames or not primary.rtcp.rtt_samples)
-               and time.monotonic() < deadline):
+        end_by = self._budget_end()
+        first_by = min(time.monotonic() + s.rtcp_grace_s, end_by)
+        while (not primary.rtcp.reports and not primary.tap.frames
+               and time.monotonic() < first_by):
+            await asyncio.sleep(0.02)
+        if not primary.rtcp.reports and not primary.tap.frames:
+            raise _Failed(f"connected, but no echo and no receiver report came in "
+                          f"{s.rtcp_grace_s:g} s (responder not reflecting)")
+        self._mark("window_start")
+        for stream in self.streams:
+            stream.baseline = await _inbound_counters(stream)
+        await asyncio.sleep(max(0.0, min(s.duration_s, end_by - time.monotonic())))
+        await self._extend_for_loss(end_by)
+        # The first round-trip sample, and a report written after the window began.
+        deadline = min(time.monotonic() + s.rtcp_grace_s, end_by)
+        while (not primary.tap.frames or not primary.rtcp.rtt_samples
+               or len(primary.rtcp.reports) < 2) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self._mark("media_end")
         window = s.duration_s + s.rtcp_grace_s
@@ -311,6 +433,19 @@ class _Loopback:
                           "(up direction unmeasured)")
         if not primary.rtcp.rtt_samples:
             raise _Failed(f"no RTCP round-trip sample from the responder in {window:g} s")
+
+    async def _extend_for_loss(self, end_by: float) -> None:
+        """Measure on while a lossy direction has fewer than ``loss_sample_packets``."""
+        s = self.settings
+        primary = self.streams[0]
+        while time.monotonic() < end_by:
+            up = _up_interval(primary.rtcp.reports)
+            down = _interval(primary.baseline, await _inbound_counters(primary))
+            lost = (up[1] if up else 0) + (down[1] if down else 0)
+            counted = min(up[0] if up else 0, down[0] if down else 0)
+            if not lost or counted >= s.loss_sample_packets:
+                return
+            await asyncio.sleep(0.25)
 
     def _setup_figures(self) -> dict[str, float]:
         t = self.times
@@ -326,33 +461,49 @@ class _Loopback:
 
     async def _result(self) -> ProbeResult:
         primary = self.streams[0]
+        s = self.settings
         rtt_ms = statistics.median(primary.rtcp.rtt_samples) * 1000.0
         up: dict[str, float] = {}
         down: dict[str, float] = {}
+        info: dict[str, str | int | float | bool] = {}
         for stream in self.streams:
             prefix = "" if stream is primary else f"{stream.kind}_"
-            _merge(up, prefix, _up_figures(stream, rtt_ms / 1000.0))
-            _merge(down, prefix, await _down_figures(stream))
+            for direction, into, figures in (
+                    ("up", up, _up_figures(stream)),
+                    ("down", down, await _down_figures(stream))):
+                packets = int(figures.pop("packets", 0))
+                info[f"{prefix}{direction}_packets"] = packets
+                if "loss_ratio" in figures and packets < s.min_loss_packets:
+                    del figures["loss_ratio"]
+                    info[f"{prefix}{direction}_loss"] = (
+                        f"insufficient sample ({packets} < {s.min_loss_packets} packets)")
+                _merge(into, prefix, figures)
         jitter = max(up.get("jitter_ms", 0.0), down.get("jitter_ms", 0.0))
         loss = max(up.get("loss_ratio", 0.0), down.get("loss_ratio", 0.0))
         figures = self._setup_figures()
         figures["rtt_ms"] = round(rtt_ms, 2)
         figures["mos"] = round(estimate_mos(rtt_ms, jitter, loss), 3)
         assert self.lag is not None
-        p95, worst = self.lag.summary(self.times["media_start"], self.times["media_end"])
-        limit = self.settings.max_loop_lag_ms
-        unreliable = p95 * 1000.0 > limit
-        info: dict[str, str | int | float | bool] = {
+        p95, worst = self.lag.summary(self.times["window_start"], self.times["media_end"])
+        info |= {
             "rtt_samples": len(primary.rtcp.rtt_samples),
             "loop_lag_p95_ms": round(p95 * 1000.0, 1),
             "loop_lag_max_ms": round(worst * 1000.0, 1),
             "packets_sent": primary.track.sent,
+            "window_s": round(self._ms("window_start", "media_end") / 1000.0, 2),
         }
+        stalls = [("prober", p95, worst)]
         if self.responder_lag_ms is not None:
             info["responder_lag_p95_ms"], info["responder_lag_max_ms"] = self.responder_lag_ms
-            unreliable = unreliable or self.responder_lag_ms[0] > limit
+            stalls.append(("responder", self.responder_lag_ms[0] / 1000.0,
+                           self.responder_lag_ms[1] / 1000.0))
+        overloaded = [who for who, lag_p95, lag_max in stalls
+                      if lag_p95 * 1000.0 > s.max_loop_lag_ms
+                      or lag_max * 1000.0 > s.max_stall_ms]
+        if overloaded:
+            info["overloaded"] = " and ".join(overloaded)
         return ProbeResult(ok=True, figures=figures, directions={"up": up, "down": down},
-                           info=info, unreliable=unreliable)
+                           info=info, unreliable=bool(overloaded))
 
     # -- cleanup ------------------------------------------------------------------------
 
@@ -392,15 +543,48 @@ class _Loopback:
             await http.close()
 
 
+async def _inbound_counters(stream: _Stream) -> tuple[int, int] | None:
+    """Our receiver's cumulative (packets expected, packets lost) of the echo, if any came."""
+    report = await stream.transceiver.receiver.getStats()
+    for stats in report.values():
+        if stats.type == "inbound-rtp":
+            return stats.packetsReceived + stats.packetsLost, stats.packetsLost
+    return None
+
+
+def _interval(start: tuple[int, int] | None,
+              end: tuple[int, int] | None) -> tuple[int, int] | None:
+    """(expected, lost) between two cumulative counts (RFC 3550 A.3); None before any packet."""
+    if end is None:
+        return None
+    base = start or (0, 0)
+    return end[0] - base[0], end[1] - base[1]
+
+
+def _up_interval(reports: list[ReceiverReport]) -> tuple[int, int] | None:
+    """(expected, lost) between the responder's first and last report about our stream.
+
+    The first report proves the responder decrypts; its statistics began with the
+    first packet it could.  Sequence numbers are unwrapped from 16 bits (aiortc
+    reports the highest sequence number without its cycle count).
+    """
+    if len(reports) < 2:
+        return None
+    first, last = reports[0], reports[-1]
+    expected = (last.highest_sequence - first.highest_sequence) & 0xFFFF
+    return expected, last.packets_lost - first.packets_lost
+
+
 async def _down_figures(stream: _Stream) -> dict[str, float]:
     out: dict[str, float] = {}
     report = await stream.transceiver.receiver.getStats()
     for stats in report.values():
         if stats.type == "inbound-rtp":
-            lost = max(0, stats.packetsLost)
-            expected = stats.packetsReceived + lost
             out["jitter_ms"] = round(stats.jitter * 1000.0 / stream.clock, 3)
-            out["loss_ratio"] = round(lost / expected, 4) if expected else 0.0
+            counts = _interval(stream.baseline,
+                               (stats.packetsReceived + stats.packetsLost, stats.packetsLost))
+            if counts is not None:
+                out |= _loss(*counts)
             break
     bitrate = stream.tap.bitrate_bps()
     if bitrate is not None:
@@ -408,19 +592,25 @@ async def _down_figures(stream: _Stream) -> dict[str, float]:
     return out
 
 
-def _up_figures(stream: _Stream, rtt_s: float) -> dict[str, float]:
+def _up_figures(stream: _Stream) -> dict[str, float]:
     report = stream.rtcp.last
     if report is None:
         return {}
-    # Packets the responder could have seen when it wrote the report: those we
-    # sent at least one round trip before the report arrived.
-    expected = bisect.bisect_right(stream.track.send_times, report.arrival - rtt_s)
-    lost = max(0, report.packets_lost)
-    return {
+    out = {
         "jitter_ms": round(report.jitter * 1000.0 / stream.clock, 3),
-        "loss_ratio": round(min(1.0, lost / expected), 4) if expected else 0.0,
         "fraction_lost": round(report.fraction_lost / 256.0, 4),
     }
+    counts = _up_interval(stream.rtcp.reports)
+    if counts is not None:
+        out |= _loss(*counts)
+    return out
+
+
+def _loss(expected: int, lost: int) -> dict[str, float]:
+    """``loss_ratio`` and ``packets`` (the sample it is counted on) of one interval."""
+    if expected <= 0:
+        return {"packets": 0.0}
+    return {"loss_ratio": round(min(1.0, max(0, lost) / expected), 4), "packets": float(expected)}
 
 
 def _parse_lag(header: str | None) -> tuple[float, float] | None:

@@ -110,7 +110,8 @@ async def close_peer_connection(pc: RTCPeerConnection, timeout: float) -> None:
     Two aiortc/aioice tasks can outlive ``pc.close()``: aiortc's connect task,
     still inside ICE, and the consent-freshness task that aioice's connect()
     starts when it resumes, after the close, with a success it had already
-    reached (it would then live on for 30 s).  Both are awaited or cancelled.
+    reached (it would then live on for 30 s).  Both are awaited or cancelled, and the
+    RTP/RTCP tasks such a late connect task started are stopped.
     """
     connections = ice_connections(pc)
     try:
@@ -122,6 +123,12 @@ async def close_peer_connection(pc: RTCPeerConnection, timeout: float) -> None:
             for task in pending:  # its ConnectionError after a close is expected
                 if not task.cancelled():
                     task.exception()
+            if pending:
+                # A connect task that finished DTLS just as the close ran has started
+                # senders and receivers after close() stopped them: stop them again.
+                for transceiver in pc.getTransceivers():
+                    await transceiver.sender.stop()
+                    await transceiver.receiver.stop()
     finally:
         for task in connect_tasks(pc):
             task.cancel()

@@ -15,7 +15,7 @@ aiortc's RTCP stays in place, so the client gets receiver reports (loss,
 jitter, LSR/DLSR for the round-trip time) about what it sent.
 
 Ending a session (``DELETE``) answers with ``X-Loop-Lag-Ms: p95=..., max=...``:
-the responder's event-loop lag over the session.  A responder whose loop lagged
+the responder's event-loop lag since media connected.  A responder whose loop lagged
 stamped and reflected packets late, so the probe marks its figures unreliable.
 
 The responder limits concurrent sessions (503 when full) and expires sessions
@@ -52,7 +52,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from probes.aiortc_internals import on_keyframe_request, request_keyframe
+from probes.aiortc_internals import make_dtls_server, on_keyframe_request, request_keyframe
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from probes.shaping import Shaper
 from probes.webrtc_media import EchoTrack, answer_sender_reports, tap_receiver
@@ -76,6 +76,8 @@ class Session:
     last_activity: float = field(default_factory=time.monotonic)
     """Monotonic time of the last media frame or data-channel message received."""
     connected: bool = False
+    connected_at: float | None = None
+    """Monotonic time at which media connected."""
     echoes: list[EchoTrack] = field(default_factory=list)
     tasks: set[asyncio.Future[Any]] = field(default_factory=set)
     timer: asyncio.TimerHandle | None = None
@@ -265,7 +267,10 @@ class Responder:
             return self._error(404, "no such session")
         headers = {}
         if session.lag is not None:
-            p95, worst = session.lag.summary(session.created, time.monotonic())
+            # Over the media only: a stall while answering or handshaking moves no
+            # reflected packet.
+            p95, worst = session.lag.summary(session.connected_at or session.created,
+                                             time.monotonic())
             headers["X-Loop-Lag-Ms"] = f"p95={p95 * 1000:.1f}, max={worst * 1000:.1f}"
         task = self._end(session.id, "client ended it")
         if task is not None:
@@ -293,6 +298,11 @@ class Responder:
             raise _BadOffer("no audio, video or data section that can be answered")
         for transceiver in pc.getTransceivers():
             self._reflect(session, transceiver)
+            # The probe is then the DTLS client: its handshake ends only after ours, so
+            # its "connected" means we decrypt what it sends from then on.
+            make_dtls_server(transceiver.receiver.transport)
+        if pc.sctp is not None:
+            make_dtls_server(pc.sctp.transport)
 
         @pc.on("datachannel")
         def on_datachannel(channel: Any) -> None:
@@ -307,6 +317,7 @@ class Responder:
         def on_state() -> None:
             if pc.connectionState == "connected":
                 session.connected = True
+                session.connected_at = time.monotonic()
                 session.touch()
             elif pc.connectionState in ("failed", "closed"):
                 self._end(session.id, f"connection {pc.connectionState}")

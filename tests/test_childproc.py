@@ -16,6 +16,17 @@ from probes.childproc import Child, ChildError
 
 pytestmark = pytest.mark.timeout(60)
 
+TESTS_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _peer_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peer lives in tests/, which is not in the package: the channel puts the package's
+    root first on the child's PYTHONPATH (an installed wheel's site-packages in CI), so the
+    folder holding tests/ goes after it."""
+    path = os.environ.get("PYTHONPATH", "")
+    monkeypatch.setenv("PYTHONPATH", TESTS_PARENT + (os.pathsep + path if path else ""))
+
 
 def _peer(mode: str = "serve", **kwargs: Any) -> Child:
     return Child("tests.childproc_peer", [mode], name="the peer", **kwargs)

@@ -80,7 +80,8 @@ async def aiortc_objects() -> AsyncIterator[dict[str, object]]:
     try:
         yield {"RTCRtpReceiver": transceiver.receiver, "RTCRtpSender": transceiver.sender,
                "RTCIceGatherer": transceiver.receiver.transport.transport.iceGatherer,
-               "RTCPeerConnection": pc, "StreamStatistics": stream}
+               "RTCPeerConnection": pc, "StreamStatistics": stream,
+               "RTCDtlsTransport": transceiver.receiver.transport}
     finally:
         await pc.close()
 

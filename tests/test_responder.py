@@ -283,7 +283,9 @@ async def test_browser_style_offer_gets_a_standard_answer(responder: Responder) 
     assert lines.count("a=sendrecv") == 2  # the echo goes back on each track
     assert "a=rtpmap:111 opus/48000/2" in lines
     assert "a=rtpmap:96 VP8/90000" in lines
-    assert "a=setup:active" in lines
+    # The responder is the DTLS server, so that the client's "connected" implies ours.
+    assert "a=setup:passive" in lines
+    assert "a=setup:active" not in lines
     assert any(line.startswith("a=fingerprint:sha-256 ") for line in lines)
     assert "a=sctp-port:5000" in lines
     assert len(responder.sessions) == 1  # ICE will fail (no browser): the watchdog ends it

@@ -83,11 +83,29 @@ def test_media_directions_are_judged_each() -> None:
     assert report.reasons == ("webrtc: packet loss down 4.0% >= 3%",)
 
 
-def test_unreliable_figures_are_not_judged_but_degrade() -> None:
+def test_unreliable_figures_are_not_judged_and_make_the_room_unknown() -> None:
     starved = ProbeResult(ok=True, figures={"rtt_ms": 900.0}, unreliable=True)
     report = judge(ROOM, {"webrtc": check("webrtc", starved)})
+    assert report.verdict is Verdict.UNKNOWN
+    assert report.reasons == ("webrtc: prober overloaded: figures not trusted",)
+
+
+def test_loss_of_unreliable_figures_is_still_judged() -> None:
+    starved = ProbeResult(ok=True, figures={"rtt_ms": 900.0}, unreliable=True,
+                          directions={"up": {"loss_ratio": 0.2, "jitter_ms": 80.0}})
+    report = judge(ROOM, {"webrtc": check("webrtc", starved)})
     assert report.verdict is Verdict.DEGRADED
-    assert report.reasons == ("webrtc: figures unreliable (prober overloaded), not judged",)
+    assert report.reasons == ("webrtc: packet loss up 20.0% >= 3%",)
+
+
+def test_a_lossy_media_path_is_degraded_with_its_reason() -> None:
+    lossy = ProbeResult(ok=True, figures={"setup_ms": 9000.0},
+                        degraded="lossy media path: ICE works but the DTLS handshake did not "
+                               "finish in 9.0 s")
+    report = judge(ROOM, {"webrtc": check("webrtc", lossy)})
+    assert report.verdict is Verdict.DEGRADED
+    assert report.reasons == ("webrtc: lossy media path: ICE works but the DTLS handshake "
+                              "did not finish in 9.0 s",)
 
 
 def test_no_check_at_all_is_unknown() -> None:

@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -178,6 +179,56 @@ async def test_overloaded_prober_marks_its_figures_unreliable(responder: Respond
     assert result.info["loop_lag_p95_ms"] > FAST.max_loop_lag_ms
 
 
+async def test_one_long_stall_marks_the_figures_unreliable(responder: Responder) -> None:
+    # One 400 ms stall in the window: invisible to the 95th percentile, but it adds
+    # 25 ms to RFC 3550 jitter at once.
+    loop = asyncio.get_running_loop()
+    handle = loop.call_later(1.5, time.sleep, 0.4)
+    try:
+        result = await probe(target(responder), FAST)
+    finally:
+        handle.cancel()
+    assert result.ok, result.reason
+    assert result.unreliable
+    assert float(result.info["loop_lag_max_ms"]) > FAST.max_stall_ms
+    assert "prober" in str(result.info["overloaded"])
+
+
+class DtlsBlackhole(Shaper):
+    """Passes ICE (STUN) and drops every DTLS record (first byte 20-63, RFC 7983)."""
+
+    @staticmethod
+    def _dtls(args: tuple[object, ...]) -> bool:
+        data = args[0]
+        return isinstance(data, bytes | bytearray) and bool(data) and 20 <= data[0] <= 63
+
+    def send(self, send: Any, *args: Any) -> None:
+        if not self._dtls(args):
+            super().send(send, *args)
+
+    def receive(self, deliver: Any, *args: Any) -> None:
+        if not self._dtls(args):
+            super().receive(deliver, *args)
+
+
+async def test_ice_without_a_handshake_is_a_lossy_path_not_a_dead_room(
+        loopback_prefix: str) -> None:
+    r = Responder(token=TOKEN, shaper=DtlsBlackhole())
+    await r.start(f"{loopback_prefix}.3", 0)
+    settings = Settings(duration_s=1.0, connect_timeout_s=1.0, lossy_connect_timeout_s=2.5)
+    t0 = time.monotonic()
+    try:
+        result = await probe(target(r), settings)
+    finally:
+        await r.stop()
+    assert result.ok
+    assert result.degraded.startswith("lossy media path: ICE works but the DTLS "
+                                      "handshake did not finish in 2."), result.degraded
+    assert "ice_ms" not in result.figures  # never connected
+    assert time.monotonic() - t0 < 2.5 + 2.5
+    await assert_no_leaks()
+
+
 # -- broken responders ----------------------------------------------------------------
 
 
@@ -268,22 +319,28 @@ async def test_cancelled_probe_leaves_nothing_behind(responder: Responder) -> No
 # -- units ------------------------------------------------------------------------------
 
 
-def test_up_figures_convert_rtcp_units() -> None:
+def test_up_figures_count_loss_between_the_first_and_last_report() -> None:
     from types import SimpleNamespace
 
     from probes.webrtc import _up_figures
     from probes.webrtc_stats import ReceiverReport
 
-    # Packets sent 20 ms apart from t=0; the report arrives at t=4.04 s with a 50 ms
-    # RTT, so it covers packets sent up to t=3.99 s: 200 of them, 20 lost.
-    report = ReceiverReport(arrival=4.04, fraction_lost=64, packets_lost=20,
-                            highest_sequence=1199, jitter=480, lsr=1, dlsr=1)
-    stream = SimpleNamespace(rtcp=SimpleNamespace(last=report), clock=48_000,
-                             track=SimpleNamespace(send_times=[i * 0.02 for i in range(250)]))
-    figures = _up_figures(stream, 0.050)  # type: ignore[arg-type]
-    assert figures == {"jitter_ms": 10.0, "loss_ratio": 0.1, "fraction_lost": 0.25}
-    video = SimpleNamespace(rtcp=stream.rtcp, clock=90_000, track=stream.track)
-    assert _up_figures(video, 0.050)["jitter_ms"] == round(480 / 90, 3)  # type: ignore[arg-type]
+    # The responder's first report (it decrypts from then on) already counts 7 lost
+    # packets of a late handshake: they are not ours to count.  Between the first and
+    # the last report, 200 packets (sequence numbers wrapping at 2^16), 20 lost.
+    first = ReceiverReport(arrival=1.0, fraction_lost=0, packets_lost=7,
+                           highest_sequence=65_500, jitter=96, lsr=1, dlsr=1)
+    last = ReceiverReport(arrival=5.0, fraction_lost=64, packets_lost=27,
+                          highest_sequence=164, jitter=480, lsr=2, dlsr=1)
+    monitor = SimpleNamespace(last=last, reports=[first, last])
+    stream = SimpleNamespace(rtcp=monitor, clock=48_000)
+    figures = _up_figures(stream)  # type: ignore[arg-type]
+    assert figures == {"jitter_ms": 10.0, "loss_ratio": 0.1, "fraction_lost": 0.25,
+                       "packets": 200.0}
+    video = SimpleNamespace(rtcp=monitor, clock=90_000)
+    assert _up_figures(video)["jitter_ms"] == round(480 / 90, 3)  # type: ignore[arg-type]
+    single = SimpleNamespace(rtcp=SimpleNamespace(last=last, reports=[last]), clock=48_000)
+    assert "loss_ratio" not in _up_figures(single)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("header", "parsed"), [

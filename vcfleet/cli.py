@@ -20,6 +20,7 @@ from typing import NoReturn
 
 from inventory import InputError
 from vcfleet import __version__
+from vcfleet.i18n import LANGUAGES, resolve_language, set_language
 from vcfleet.safe_text import safe_line
 
 COMMANDS = (
@@ -58,6 +59,9 @@ def _common_options(default: object) -> Parser:
     common.add_argument("--debug", action="store_true",
                         default=False if default is None else default,
                         help="show tracebacks of internal errors")
+    common.add_argument("--lang", metavar="LANG", choices=LANGUAGES, default=default,
+                        help="language of the output for people: vi or en (default: "
+                             "$VCFLEET_LANG, else the locale, else en)")
     return common
 
 
@@ -94,10 +98,31 @@ def attach_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def lang_option(argv: Sequence[str]) -> str | None:
+    """The value of the last ``--lang`` in ``argv`` (before or after the command), read
+    before parsing so that the language is set before anything is written."""
+    found = None
+    for i, word in enumerate(argv):
+        if word == "--":
+            break
+        if word == "--lang" and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif word.startswith("--lang="):
+            found = word.partition("=")[2]
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vcfleet`` console script."""
+    words = attach_dash_values(sys.argv[1:] if argv is None else argv)
+    try:
+        option = lang_option(words)
+        set_language(resolve_language(option if option in LANGUAGES else None))
+    except ValueError as exc:
+        print(f"vcfleet: error: {safe_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     parser = build_parser()
-    args = parser.parse_args(attach_dash_values(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(words)
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

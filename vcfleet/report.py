@@ -18,6 +18,7 @@ from typing import Any
 from inventory import Endpoint, Thresholds
 from probes.base import ProbeResult
 from vcfleet.device_verdict import device_problems
+from vcfleet.reasons import FIGURE_PHRASES, Reason, check_reason
 
 
 class Verdict(StrEnum):
@@ -29,6 +30,10 @@ class Verdict(StrEnum):
     UNKNOWN = "unknown"
     """Not checked yet, could not be checked (``ProbeResult.unchecked``), or the sweep
     was cancelled before it finished."""
+
+
+UNRELIABLE_REASON = "prober overloaded: figures not trusted"
+"""The reason of a check whose figures were taken while the prober or responder stalled."""
 
 
 @dataclass(frozen=True)
@@ -163,14 +168,16 @@ def judge(
     Whether a check is required comes from the endpoint's profile, applied when the
     checks ran (``CheckReport.required``).  A failed required check makes the room
     down; a failed advisory check, or a figure past its threshold, makes it degraded.
-    Figures marked unreliable are reported but not judged.  A check that could not be
+    Figures marked unreliable (the prober or the responder stalled) are reported but
+    not judged: the room is unknown, never degraded, unless their packet loss is past
+    its threshold (a stall delays packets but loses none).  A check that could not be
     run (a configuration problem on the prober's side) makes the room unknown, never
     down or degraded, unless another check already shows it down.  A check that
     reached its service but was answered in a way that degrades the room
-    (``ProbeResult.degraded``: a SIP 403) makes it degraded with that reason.  What a
-    device check read is judged by ``vcfleet.device_verdict`` under the profile's device
-    policy (``settings["device"]``, the settings the check ran with); an advisory device
-    check only degrades.
+    (``ProbeResult.degraded``: a SIP 403, a lossy media path) makes it degraded with
+    that reason.  What a device check read is judged by ``vcfleet.device_verdict`` under
+    the profile's device policy (``settings["device"]``, the settings the check ran
+    with); an advisory device check only degrades.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
@@ -179,23 +186,28 @@ def judge(
     for name, check in checks.items():
         result = check.result
         if result.unchecked:
-            unknown.append(f"{name}: {result.reason or 'cannot check'}")
+            unknown.append(check_reason(name, result.reason or "cannot check"))
             continue
         if not result.ok:
-            reason = f"{name}: {result.reason or 'failed'}"
+            reason = check_reason(name, result.reason or "failed")
             (down if check.required else degraded).append(reason)
             continue
         if result.degraded:
-            degraded.append(f"{name}: {result.degraded}")
+            degraded.append(check_reason(name, result.degraded))
         if name == "device":
             bad, poor = device_problems(result.details, result.info, endpoint.vendor,
                                         (settings or {}).get(name))
-            (down if check.required else degraded).extend(f"{name}: {m}" for m in bad)
-            degraded.extend(f"{name}: {m}" for m in poor)
+            (down if check.required else degraded).extend(check_reason(name, m) for m in bad)
+            degraded.extend(check_reason(name, m) for m in poor)
         if result.unreliable:
-            degraded.append(f"{name}: figures unreliable (prober overloaded), not judged")
+            # A stall delays packets but loses none: loss is still judged.
+            lossy = [check_reason(name, msg)
+                     for msg in _figure_problems(result, t, loss_only=True)]
+            degraded.extend(lossy)
+            if not lossy:
+                unknown.append(check_reason(name, UNRELIABLE_REASON))
             continue
-        degraded.extend(f"{name}: {msg}" for msg in _figure_problems(result, t))
+        degraded.extend(check_reason(name, msg) for msg in _figure_problems(result, t))
     if down:
         verdict = Verdict.DOWN
     elif unknown:
@@ -210,19 +222,33 @@ def judge(
     return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time())
 
 
-def _figure_problems(result: ProbeResult, t: Thresholds) -> Iterable[str]:
+def _figure_reason(figure: str, direction: str, value: str, limit: str) -> Reason:
+    """``round-trip time up 300 ms >= 250 ms`` as a ``Reason``; a direction other than
+    up and down is kept in the English text, untranslated."""
+    name = {"rtt_ms": "round-trip time", "jitter_ms": "jitter", "loss_ratio": "packet loss",
+            "mos": "estimated MOS"}[figure]
+    scope = f"{name} {direction}".rstrip()
+    for msgid in FIGURE_PHRASES:
+        if msgid.startswith(scope + " {"):
+            return Reason.of(msgid, value=value, limit=limit)
+    generic = next(p for p in FIGURE_PHRASES if p.startswith(name + " {"))
+    return Reason(generic.replace(name, scope, 1).format(value=value, limit=limit))
+
+
+def _figure_problems(result: ProbeResult, t: Thresholds, loss_only: bool = False
+                     ) -> Iterable[Reason]:
     scopes: list[tuple[str, Mapping[str, float]]] = [("", result.figures)]
-    scopes += [(f" {d}", figs) for d, figs in result.directions.items()]
-    for label, figs in scopes:
+    scopes += list(result.directions.items())
+    for d, figs in scopes:
         rtt = figs.get("rtt_ms")
-        if rtt is not None and rtt >= t.rtt_ms:
-            yield f"round-trip time{label} {rtt:.0f} ms >= {t.rtt_ms:.0f} ms"
+        if rtt is not None and rtt >= t.rtt_ms and not loss_only:
+            yield _figure_reason("rtt_ms", d, f"{rtt:.0f}", f"{t.rtt_ms:.0f}")
         jitter = figs.get("jitter_ms")
-        if jitter is not None and jitter >= t.jitter_ms:
-            yield f"jitter{label} {jitter:.1f} ms >= {t.jitter_ms:.0f} ms"
+        if jitter is not None and jitter >= t.jitter_ms and not loss_only:
+            yield _figure_reason("jitter_ms", d, f"{jitter:.1f}", f"{t.jitter_ms:.0f}")
         loss = figs.get("loss_ratio")
         if loss is not None and loss >= t.loss_ratio:
-            yield f"packet loss{label} {loss:.1%} >= {t.loss_ratio:.0%}"
+            yield _figure_reason("loss_ratio", d, f"{loss:.1%}", f"{t.loss_ratio:.0%}")
         mos = figs.get("mos")
-        if mos is not None and mos < t.mos:
-            yield f"estimated MOS{label} {mos:.2f} < {t.mos:.1f}"
+        if mos is not None and mos < t.mos and not loss_only:
+            yield _figure_reason("mos", d, f"{mos:.2f}", f"{t.mos:.1f}")

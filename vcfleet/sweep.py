@@ -107,6 +107,9 @@ class SweepOptions:
     retry_unreliable: int = 1
     """How many times a check whose figures came back ``unreliable`` (the prober was
     overloaded) is measured again; only a good, reliable retry replaces them."""
+    retry_concurrency: int = 8
+    """At most this many such re-measurements at once, sweep-wide: the retry runs at
+    lower concurrency than the pass that starved it."""
     media_workers: int | None = None
     """Worker processes for WebRTC checks when no runner is given (``vcfleet.media``):
     None one per core, 0 none (probes run in this process)."""
@@ -163,6 +166,7 @@ class Sweep:
         self._runners: dict[tuple[str, str], tuple[Runner, Any]] = {}
         self._turns: dict[str, Turns] = {}
         self._pacers: dict[str, Pacer] = {}
+        self._retries = asyncio.Semaphore(1)
         self._pooled: dict[str, Runner] = {}
 
     def cancel(self) -> None:
@@ -179,6 +183,7 @@ class Sweep:
                        for kind, n in self.options.kind_limits.items()}
         self._pacers = {kind: Pacer(rate) for kind, rate in self.options.kind_rates.items()
                         if rate > 0}
+        self._retries = asyncio.Semaphore(max(1, self.options.retry_concurrency))
         pool = await self._start_media_pool()
         self._tasks = [asyncio.create_task(self._endpoint(e, sem), name=f"sweep:{e.id}")
                        for e in self.endpoints]
@@ -283,8 +288,9 @@ class Sweep:
                     # media pool admits fewer checks while its loops lag).  Only a good,
                     # reliable retry replaces the first figures: a retry that fails under
                     # load must not turn an unjudged room into a down one.
-                    retry, retry_timed_out = await self._run_probe(kind, endpoint, target,
-                                                                   timeout)
+                    async with self._retries:
+                        retry, retry_timed_out = await self._run_probe(kind, endpoint, target,
+                                                                       timeout)
                     if retry.ok and not retry.unreliable:
                         result, timed_out = retry, retry_timed_out
                         break

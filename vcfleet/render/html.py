@@ -12,6 +12,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING
 
 from inventory import Inventory
+from vcfleet.i18n import _, language
 from vcfleet.render import readiness as rr
 from vcfleet.render.verdicts import not_ready
 from vcfleet.report import SweepReport
@@ -60,21 +61,23 @@ def render_html(report: SweepReport, inventory: Inventory, history: History | No
                 *, tz: tzinfo | None = None) -> str:
     """The readiness report as one self-contained HTML page (inline CSS, no scripts)."""
     title = rr.title(inventory)
-    out = ["<!DOCTYPE html>", '<html lang="vi">', "<head>", '<meta charset="utf-8">',
+    out = ["<!DOCTYPE html>", f'<html lang="{language()}">', "<head>", '<meta charset="utf-8">',
            f"<title>{_h(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
            f"<h1>{_h(title)}</h1>", "<dl>"]
     for key, value in rr.meta(report, tz):
-        cls = ' class="warning"' if key == "Warning" else ""
+        cls = ' class="warning"' if key == rr.warning_key() else ""
         out.append(f"<dt>{_h(key)}</dt><dd{cls}>{_h(value)}</dd>")
-    out += ["</dl>", f'<p class="summary">{_h(rr.summary_line(report))}</p>', "<h2>Not ready</h2>"]
+    out += ["</dl>", f'<p class="summary">{_h(rr.summary_line(report))}</p>',
+            "<h2>" + _h(_("Not ready")) + "</h2>"]
     out += _html_not_ready(report, inventory, rr.recent_failures(report, history))
     flaky = rr.often_failing(report, history)
     if flaky:
         headers, table, verdicts = rr.flaky_table(report, inventory, flaky, tz)
-        out.append(f"<h2>{_h(rr.FLAKY_TITLE)}</h2>")
+        out.append(f"<h2>{_h(rr.flaky_title())}</h2>")
         out += _html_table(headers, table, lambda i: verdicts[i].value)
-    out += ["<h2>By tier</h2>", *_html_table(*rr.count_table(report, inventory, "tier"))]
-    out += ["<h2>By district</h2>",
+    out += ["<h2>" + _h(_("By tier")) + "</h2>",
+            *_html_table(*rr.count_table(report, inventory, "tier"))]
+    out += ["<h2>" + _h(_("By district")) + "</h2>",
             *_html_table(*rr.count_table(report, inventory, "district"))]
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
@@ -84,6 +87,6 @@ def _html_not_ready(report: SweepReport, inventory: Inventory,
                     failures: dict[str, int] | None) -> list[str]:
     rows = not_ready(report.endpoints)
     if not rows:
-        return ['<p class="ready">Every room is ready.</p>']
+        return ['<p class="ready">' + _h(_("Every room is ready.")) + "</p>"]
     headers, table = rr.not_ready_table(rows, inventory, failures)
     return _html_table(headers, table, lambda i: rows[i].verdict.value)

@@ -10,6 +10,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING
 
 from inventory import Inventory
+from vcfleet.i18n import _
 from vcfleet.render import readiness as rr
 from vcfleet.render.verdicts import not_ready
 from vcfleet.report import SweepReport
@@ -38,14 +39,15 @@ def render_markdown(report: SweepReport, inventory: Inventory, history: History 
     """The readiness report as Markdown (GitHub tables), for chat, mail or a terminal."""
     lines = [f"# {safe_line(rr.title(inventory))}", ""]
     lines += [f"- **{k}:** {_md(v)}" for k, v in rr.meta(report, tz)]
-    lines += ["", f"**{rr.summary_line(report)}**", "", "## Not ready", ""]
+    lines += ["", f"**{rr.summary_line(report)}**", "", "## " + _("Not ready"), ""]
     lines += _md_not_ready(report, inventory, rr.recent_failures(report, history))
     flaky = rr.often_failing(report, history)
     if flaky:
-        headers, table, _ = rr.flaky_table(report, inventory, flaky, tz)
-        lines += ["", f"## {rr.FLAKY_TITLE}", "", *_md_table(headers, table)]
-    lines += ["", "## By tier", "", *_md_table(*rr.count_table(report, inventory, "tier"))]
-    lines += ["", "## By district", "",
+        headers, table, _verdicts = rr.flaky_table(report, inventory, flaky, tz)
+        lines += ["", f"## {rr.flaky_title()}", "", *_md_table(headers, table)]
+    lines += ["", "## " + _("By tier"), "",
+              *_md_table(*rr.count_table(report, inventory, "tier"))]
+    lines += ["", "## " + _("By district"), "",
               *_md_table(*rr.count_table(report, inventory, "district"))]
     return "\n".join(lines) + "\n"
 
@@ -54,5 +56,5 @@ def _md_not_ready(report: SweepReport, inventory: Inventory,
                   failures: dict[str, int] | None) -> list[str]:
     rows = not_ready(report.endpoints)
     if not rows:
-        return ["Every room is ready."]
+        return [_("Every room is ready.")]
     return _md_table(*rr.not_ready_table(rows, inventory, failures))

@@ -11,10 +11,13 @@ modules only escape and lay them out.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import TYPE_CHECKING
 
 from inventory import Endpoint, Inventory
+from vcfleet import i18n
+from vcfleet.i18n import _, number
+from vcfleet.reasons import reasons_text
 from vcfleet.render.verdicts import COUNT_ORDER, label, symbol, word
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 
@@ -26,6 +29,7 @@ FAILURE_WINDOW_S = 7 * 86400.0
 FLAKY_ROWS = 15
 """At most this many rooms in the report's "Rooms that failed often" section."""
 FLAKY_TITLE = f"Rooms that failed often (last {FAILURE_WINDOW_S / 86400:g} days)"
+"""The English title of that section (``flaky_title()`` in the current language)."""
 
 COUNT_COLUMNS = ("total", *(v.value for v in COUNT_ORDER))
 
@@ -33,16 +37,22 @@ Table = tuple[list[str], list[list[object]]]
 """Headers and rows of one section's table."""
 
 
+def flaky_title() -> str:
+    """The title of the "failed often" section in the current language."""
+    return _("Rooms that failed often (last {days} days)").format(
+        days=f"{FAILURE_WINDOW_S / 86400:g}")
+
+
 def format_time(ts: float, tz: tzinfo | None = None) -> str:
-    """Epoch seconds as ``2026-11-27 08:30:00 +0700`` (local time unless ``tz`` is given)."""
-    moment = datetime.fromtimestamp(ts, tz) if tz else datetime.fromtimestamp(ts).astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+    """Epoch seconds as ``2026-11-27 08:30:00 +0700`` (local time unless ``tz`` is given);
+    in Vietnamese ``27/11/2026 08:30`` in the province's zone (``vcfleet.i18n``)."""
+    return i18n.format_time(ts, tz)
 
 
 def unit_name(inventory: Inventory, slug: str | None) -> str:
     """Readable name of a district slug (the name of its room if it has one)."""
     if not slug:
-        return "Province and departments"
+        return _("Province and departments")
     if slug in inventory:
         return inventory.get(slug).name
     return slug
@@ -68,30 +78,37 @@ def often_failing(report: SweepReport, history: History | None) -> list[FlakyEnd
 
 def failed_of(flaky: FlakyEndpoint) -> str:
     """A room's failures out of the sweeps that checked it: "5 of 12"."""
-    return f"{flaky.failures} of {flaky.sweeps}"
+    return _("{failures} of {sweeps}").format(failures=flaky.failures, sweeps=flaky.sweeps)
 
 
 def title(inventory: Inventory) -> str:
     """The report's title, with the province's name when the inventory has one."""
-    return f"Readiness report — {inventory.province}" if inventory.province else \
-        "Readiness report"
+    if inventory.province:
+        return _("Readiness report — {province}").format(province=inventory.province)
+    return _("Readiness report")
 
 
 def meta(report: SweepReport, tz: tzinfo | None) -> list[tuple[str, str]]:
     """The report's facts under its title: start, duration, checks, rooms (and a warning)."""
-    facts = [("Sweep started", format_time(report.started_at, tz)),
-             ("Duration", f"{report.duration_s:.1f} s"),
-             ("Checks", ", ".join(report.checks) or "each room's profile"),
-             ("Rooms", report.selector or "all")]
+    facts = [(_("Sweep started"), format_time(report.started_at, tz)),
+             (_("Duration"), _("{seconds} s").format(seconds=number(report.duration_s, ".1f"))),
+             (_("Checks"), ", ".join(report.checks) or _("each room's profile")),
+             (_("Rooms"), report.selector or _("all"))]
     if report.cancelled:
-        facts.append(("Warning", "the sweep did not finish: rooms not checked are listed"))
+        facts.append((warning_key(),
+                      _("the sweep did not finish: rooms not checked are listed")))
     return facts
+
+
+def warning_key() -> str:
+    """The key of the warning fact in ``meta`` (a format may show it in red)."""
+    return _("Warning")
 
 
 def summary_line(report: SweepReport) -> str:
     """``348 rooms, ✔ 297 ready, ▲ 30 degraded, ✖ 21 down`` (and not checked if any)."""
     s = report.summary()
-    parts = [f"{s['total']} rooms"]
+    parts = [_("{n} rooms").format(n=s["total"])]
     parts += [f"{symbol(v)} {s[v.value]} {word(v)}" for v in COUNT_ORDER
               if v is not Verdict.UNKNOWN or s.get(v.value)]
     return ", ".join(parts)
@@ -104,15 +121,15 @@ def _contact(e: Endpoint) -> tuple[str, str]:
 def not_ready_table(rows: list[EndpointReport], inventory: Inventory,
                     failures: dict[str, int] | None) -> Table:
     """Headers and cells of the "Not ready" section (``rows`` already worst first)."""
-    headers = ["Verdict", "Room", "District", "Reasons", "Contact", "Phone"]
+    headers = [_("Verdict"), _("Room"), _("District"), _("Reasons"), _("Contact"), _("Phone")]
     if failures is not None:
-        headers.append("Failures (7 days)")
+        headers.append(_("Failures (7 days)"))
     table: list[list[object]] = []
     for r in rows:
         name, phone = _contact(r.endpoint)
         row: list[object] = [label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
                              unit_name(inventory, r.endpoint.district),
-                             "; ".join(r.reasons) or "—", name, phone]
+                             reasons_text(r.reasons) or "—", name, phone]
         if failures is not None:
             row.append(failures.get(r.endpoint.id, 0))
         table.append(row)
@@ -122,9 +139,9 @@ def not_ready_table(rows: list[EndpointReport], inventory: Inventory,
 def flaky_table(report: SweepReport, inventory: Inventory, rooms: list[FlakyEndpoint],
                 tz: tzinfo | None) -> tuple[list[str], list[list[object]], list[Verdict]]:
     """Headers, cells and current verdicts of the "failed often" section."""
-    headers = ["Verdict now", "Room", "District", "Failed sweeps",
+    headers = [_("Verdict now"), _("Room"), _("District"), _("Failed sweeps"),
                word(Verdict.DOWN).capitalize(), word(Verdict.DEGRADED).capitalize(),
-               "Last failure", "Contact", "Phone"]
+               _("Last failure"), _("Contact"), _("Phone")]
     latest = {r.endpoint.id: r for r in report.endpoints}
     table: list[list[object]] = []
     verdicts: list[Verdict] = []
@@ -145,8 +162,12 @@ def _district_counts(report: SweepReport, inventory: Inventory
         row = groups.setdefault(r.endpoint.district, dict.fromkeys(COUNT_COLUMNS, 0))
         row["total"] += 1
         row[r.verdict.value] += 1
-    ordered = sorted(groups.items(), key=lambda kv: (kv[0] is not None, kv[0] or ""))
-    return [(unit_name(inventory, slug), counts) for slug, counts in ordered]
+    named = [(slug, unit_name(inventory, slug), counts) for slug, counts in groups.items()]
+    if i18n.language() == "vi":  # by the name people read, in Vietnamese order
+        named.sort(key=lambda row: (row[0] is not None, i18n.vi_sort_key(row[1])))
+    else:
+        named.sort(key=lambda row: (row[0] is not None, row[0] or ""))
+    return [(name, counts) for _slug, name, counts in named]
 
 
 def _tier_counts(report: SweepReport, inventory: Inventory) -> list[tuple[str, dict[str, int]]]:
@@ -160,7 +181,9 @@ def count_table(report: SweepReport, inventory: Inventory, key: str) -> Table:
     "Not checked" column only when some room was not checked."""
     with_unknown = bool(report.summary().get("unknown"))
     verdicts = [v for v in COUNT_ORDER if with_unknown or v is not Verdict.UNKNOWN]
-    headers = [key.title(), "Rooms", *(f"{symbol(v)} {word(v).capitalize()}" for v in verdicts)]
+    headings = {"tier": _("Tier"), "district": _("District")}
+    headers = [headings.get(key, key.title()), _("Rooms"),
+               *(f"{symbol(v)} {word(v).capitalize()}" for v in verdicts)]
     counts = _tier_counts(report, inventory) if key == "tier" else \
         _district_counts(report, inventory)
     cols = ["total", *(v.value for v in verdicts)]

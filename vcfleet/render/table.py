@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from rich.cells import cell_len
 
+from vcfleet.i18n import N_, _, number
+from vcfleet.reasons import reasons_text
 from vcfleet.render.verdicts import COUNT_ORDER, not_ready, symbol, word
 from vcfleet.report import SweepReport, Verdict
 from vcfleet.safe_text import safe_line
@@ -38,28 +40,36 @@ def report_table(report: SweepReport) -> str:
     """Summary line, summaries by tier and by district, then the rooms not ready (worst
     first) with their reasons."""
     parts = [_headline(report) + "\n"]
-    for key in ("tier", "district"):
-        parts.append(f"\nBy {key}\n")
+    for key, heading in (("tier", _("By tier")), ("district", _("By district"))):
+        parts.append(f"\n{heading}\n")
         parts.append(_summary_table(report, key))
     rows = not_ready(report.endpoints)
     if not rows:
-        parts.append("\nEvery room is ready.\n")
+        parts.append("\n" + _("Every room is ready.") + "\n")
         return "".join(parts)
-    parts.append(f"\nNot ready ({len(rows)})\n")
-    cells = [[f"{symbol(r.verdict)} {r.verdict.value}", r.endpoint.id, r.endpoint.name,
-              r.endpoint.district or "", "; ".join(r.reasons)] for r in rows]
-    parts.append(render_table(("verdict", "id", "name", "district", "reasons"), cells))
+    parts.append("\n" + _("Not ready ({n})").format(n=len(rows)) + "\n")
+    # The verdict column has the machine value in English ("unknown"), as it always did.
+    cells = [[f"{symbol(r.verdict)} {_(r.verdict.value)}", r.endpoint.id, r.endpoint.name,
+              r.endpoint.district or "", reasons_text(r.reasons)] for r in rows]
+    parts.append(render_table([_(h) for h in COLUMNS], cells))
     return "".join(parts)
+
+
+COLUMNS = (N_("verdict"), N_("id"), N_("name"), N_("district"), N_("reasons"))
+"""The headings of the "Not ready" table (translated when written)."""
+SUMMARY_COLUMNS = (N_("tier"), N_("district"), N_("total"), N_("unknown"))
+"""Headings of the summary tables besides the verdict words (translated when written)."""
 
 
 def _headline(report: SweepReport) -> str:
     s = report.summary()
-    checks = ", ".join(report.checks) or "each room's profile"
+    checks = ", ".join(report.checks) or _("each room's profile")
     counts = ", ".join(f"{s[v.value]} {word(v)}" for v in COUNT_ORDER
                        if v is not Verdict.UNKNOWN or s.get(v.value))
-    head = f"Sweep of {s['total']} rooms ({checks}) in {report.duration_s:.2f} s: {counts}"
+    head = _("Sweep of {n} rooms ({checks}) in {seconds} s: {counts}").format(
+        n=s["total"], checks=checks, seconds=number(report.duration_s, ".2f"), counts=counts)
     if report.cancelled:
-        head += " (sweep cancelled or past its deadline)"
+        head += _(" (sweep cancelled or past its deadline)")
     return head
 
 
@@ -68,4 +78,4 @@ def _summary_table(report: SweepReport, key: str) -> str:
     with_unknown = any(g["unknown"] for g in groups.values())
     cols = ["total", *(v.value for v in COUNT_ORDER if with_unknown or v is not Verdict.UNKNOWN)]
     rows = [[name, *(g[c] for c in cols)] for name, g in groups.items()]
-    return render_table((key, *cols), rows)
+    return render_table([_(key), *(_(c) for c in cols)], rows)

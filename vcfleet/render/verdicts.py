@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from vcfleet.i18n import N_, _, language, vi_sort_key
 from vcfleet.report import EndpointReport, Verdict
 
 
@@ -28,12 +29,18 @@ from vcfleet.report import EndpointReport, Verdict
 class VerdictLook:
     """How one verdict reads to the operator."""
 
-    word: str
-    """The operator's word ("not checked" for ``Verdict.UNKNOWN``)."""
+    msgid: str
+    """The operator's word in English ("not checked" for ``Verdict.UNKNOWN``), the
+    gettext message id of ``word``."""
     symbol: str
     """A symbol, so that a report reads without colour."""
     style: str
     """The console's rich style (colour), always shown with the symbol."""
+
+    @property
+    def word(self) -> str:
+        """The operator's word in the current language (docs/language.md)."""
+        return _(self.msgid)
 
     @property
     def label(self) -> str:
@@ -42,10 +49,10 @@ class VerdictLook:
 
 
 LOOKS: dict[Verdict, VerdictLook] = {
-    Verdict.READY: VerdictLook("ready", "✔", "bold green"),
-    Verdict.DEGRADED: VerdictLook("degraded", "▲", "bold yellow"),
-    Verdict.DOWN: VerdictLook("down", "✖", "bold red"),
-    Verdict.UNKNOWN: VerdictLook("not checked", "…", "dim"),
+    Verdict.READY: VerdictLook(N_("ready"), "✔", "bold green"),
+    Verdict.DEGRADED: VerdictLook(N_("degraded"), "▲", "bold yellow"),
+    Verdict.DOWN: VerdictLook(N_("down"), "✖", "bold red"),
+    Verdict.UNKNOWN: VerdictLook(N_("not checked"), "…", "dim"),
 }
 
 WORST_FIRST: tuple[Verdict, ...] = (Verdict.DOWN, Verdict.UNKNOWN, Verdict.DEGRADED,
@@ -86,6 +93,14 @@ def worst_first(reports: Iterable[EndpointReport]) -> list[EndpointReport]:
     return sorted(reports, key=lambda r: RANK[r.verdict])
 
 
+def worst_first_by_name(reports: Iterable[EndpointReport]) -> list[EndpointReport]:
+    """Rooms for people to read: by ``WORST_FIRST``, and within a verdict by name in
+    Vietnamese order when speaking Vietnamese (the sweep's order in English, as before)."""
+    if language() != "vi":
+        return worst_first(reports)
+    return sorted(reports, key=lambda r: (RANK[r.verdict], vi_sort_key(r.endpoint.name)))
+
+
 def not_ready(reports: Iterable[EndpointReport]) -> list[EndpointReport]:
-    """The rooms that are not ready, worst first."""
-    return worst_first(r for r in reports if r.verdict is not Verdict.READY)
+    """The rooms that are not ready, worst first (in Vietnamese, by name within a verdict)."""
+    return worst_first_by_name(r for r in reports if r.verdict is not Verdict.READY)

@@ -1,0 +1,149 @@
+"""A verdict's reasons: English for machines, the operator's language for people.
+
+A reason is a ``Reason``: a ``str`` holding the English sentence (what the sweep JSON,
+the CSV, the history store and the logs keep) that also remembers its gettext message
+id and the arguments it was built from, so that a report for people can say it again
+in the current language (``reason_text``).  ``vcfleet.report.judge`` builds them where
+it decides; the probes, which know nothing of languages, return English sentences,
+which ``probe_reason`` recognises for the common ones (``PROBE_PHRASES``).  A reason
+read back from JSON or the history store is a plain ``str``: ``reason_text`` recognises
+it the same way, and shows an unknown sentence as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from vcfleet.i18n import N_, _, decimal
+
+
+class Reason(str):
+    """An English reason that can be said again in another language."""
+
+    msgid: str
+    args: dict[str, str]
+
+    def __new__(cls, text: str, msgid: str | None = None,
+                args: dict[str, str] | None = None) -> Reason:
+        """Use ``Reason.of``; this signature is what pickle and ``str`` need."""
+        self = super().__new__(cls, text)
+        self.msgid = text if msgid is None else msgid
+        self.args = dict(args or {})
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Reason, (str(self), self.msgid, self.args))
+
+    @classmethod
+    def of(cls, msgid: str, **args: str) -> Reason:
+        """The reason ``msgid`` (a ``{name}`` template marked with ``N_``) with ``args``;
+        an argument that is itself a ``Reason`` is translated with it."""
+        return cls(msgid.format(**args), msgid, args)
+
+
+CHECK_REASON = N_("{check}: {problem}")
+"""A reason about one check: ``sip: SIP port 5060/udp closed (ICMP port unreachable)``."""
+
+PROBE_PHRASES: tuple[str, ...] = (
+    N_("failed"),
+    N_("cannot check"),
+    N_("cannot check: {why}"),
+    N_("SIP port {where} closed ({what})"),
+    N_("ICMP port unreachable"),
+    N_("connection refused"),
+    N_("no answer to OPTIONS on {where} in {timeout} s ({sent})"),
+    N_("could not connect to SIP port {where} in {timeout} s"),
+    N_("{n} transmission"),
+    N_("{n} transmissions"),
+    N_("connection refused on port {port}"),
+    N_("no media path within {timeout} s ({stage})"),
+    N_("listening"),
+    N_("DTLS handshake unfinished"),
+    N_("ICE failed: no candidate pair works (UDP blocked?)"),
+    N_("DTLS handshake failed"),
+    N_("no echo reply to {n} request"),
+    N_("no echo reply to {n} requests"),
+    N_("prober overloaded: figures not trusted"),
+    N_("lossy media path: {why}"),
+)
+"""The English sentences of the probes (and of judge) that people see most, as
+templates: ``probe_reason`` matches a probe's sentence against them."""
+
+
+FIGURE_PHRASES: tuple[str, ...] = (
+    N_("round-trip time {value} ms >= {limit} ms"),
+    N_("round-trip time up {value} ms >= {limit} ms"),
+    N_("round-trip time down {value} ms >= {limit} ms"),
+    N_("jitter {value} ms >= {limit} ms"),
+    N_("jitter up {value} ms >= {limit} ms"),
+    N_("jitter down {value} ms >= {limit} ms"),
+    N_("packet loss {value} >= {limit}"),
+    N_("packet loss up {value} >= {limit}"),
+    N_("packet loss down {value} >= {limit}"),
+    N_("estimated MOS {value} < {limit}"),
+    N_("estimated MOS up {value} < {limit}"),
+    N_("estimated MOS down {value} < {limit}"),
+)
+"""The figure problems ``vcfleet.report.judge`` gives, per figure and direction."""
+
+@cache
+def _pattern(msgid: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", msgid)
+    regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)"
+                    for i, p in enumerate(parts))
+    return re.compile(regex + r"\Z")
+
+
+def probe_reason(text: str, phrases: Iterable[str] = PROBE_PHRASES) -> str:
+    """``text`` as a ``Reason`` if it is one of ``phrases`` (its arguments recognised
+    the same way), else ``text`` unchanged."""
+    if isinstance(text, Reason):
+        return text
+    # The most specific template first: "packet loss up {value}" before "packet loss {value}".
+    for msgid in sorted(phrases, key=lambda p: -len(re.sub(r"\{\w+\}", "", p))):
+        m = _pattern(msgid).match(text)
+        if m:
+            args = {k: probe_reason(v, phrases) for k, v in m.groupdict().items()}
+            return Reason(text, msgid, args)
+    return text
+
+
+def check_reason(check: str, problem: str) -> Reason:
+    """``CHECK: PROBLEM``, the problem recognised if it is a known sentence."""
+    return Reason.of(CHECK_REASON, check=check, problem=probe_reason(problem))
+
+
+def reason_text(reason: str) -> str:
+    """A reason in the current language: a ``Reason`` translated with its arguments, a
+    plain string (from JSON or the history) recognised first; unknown text as it is."""
+    r = reason if isinstance(reason, Reason) else _recognise(reason)
+    if not isinstance(r, Reason):
+        return r
+    args = {k: reason_text(v) if isinstance(v, Reason) else decimal_arg(v)
+            for k, v in r.args.items()}
+    try:
+        return _(r.msgid).format(**args)
+    except (KeyError, IndexError, ValueError):  # a broken translation: say it in English
+        return str(r)
+
+
+def _recognise(text: str) -> str:
+    m = _pattern(CHECK_REASON).match(text)
+    if m and " " not in m["check"]:
+        return Reason(text, CHECK_REASON,
+                      {"check": m["check"],
+                       "problem": probe_reason(m["problem"], (*FIGURE_PHRASES, *PROBE_PHRASES))})
+    return probe_reason(text)
+
+
+def decimal_arg(value: str) -> str:
+    """A number argument with the language's decimal mark (``35.2`` -> ``35,2``)."""
+    return decimal(value) if re.fullmatch(r"-?\d+\.\d+%?", value) else value
+
+
+def reasons_text(reasons: Iterable[str], sep: str = "; ") -> str:
+    """Several reasons in the current language, joined."""
+    return sep.join(reason_text(r) for r in reasons)
