@@ -87,6 +87,11 @@ class _Failed(Exception):
     """The check stops with this reason."""
 
 
+class _Unchecked(_Failed):
+    """The check could not be made here (a room whose host key was never recorded): the
+    room's state is unknown, not down."""
+
+
 def _semaphore(limit: int) -> asyncio.Semaphore:
     loop = asyncio.get_running_loop()
     sem = _semaphores.get(loop)
@@ -106,6 +111,8 @@ async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
         async with asyncio.timeout(settings.timeout_s):
             async with _semaphore(settings.max_sessions):
                 text = await _read(target, settings)
+    except _Unchecked as exc:
+        return ProbeResult.cannot_check(str(exc))
     except _Failed as exc:
         return ProbeResult.failure(str(exc))
     except TimeoutError:
@@ -143,7 +150,10 @@ async def _read(target: DeviceTarget, settings: Settings) -> str:
                 known_hosts=(known.trusted(target.address, port), [], []),
                 client_factory=lambda: client, login_timeout=settings.connect_s, **auth)
     except asyncssh.HostKeyNotVerifiable:
-        raise _Failed(known.refusal(target.address, port, client.offered)) from None
+        why = known.refusal(target.address, port, client.offered)
+        # A key that differs from the recorded one may be an impersonation: a failure.  A
+        # key never recorded is a trust not yet set up: the room could not be checked.
+        raise (_Failed(why) if known.trusted(target.address, port) else _Unchecked(why)) from None
     except asyncssh.PermissionDenied:
         raise _Failed(f"login as {target.username!r} refused (authentication failed)") from None
     except TimeoutError:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 
 from inventory import Inventory
@@ -136,8 +137,16 @@ async def test_host_keys_logins_and_deadlines(fleet: tuple, tmp_path: Path) -> N
     empty = Settings(known_hosts=KnownHosts(tmp_path / "empty_known_hosts"))
     result = await probe(target(p, 1), empty)
     assert not result.ok
-    assert result.reason.startswith(f"unknown host key for [{p}.1]:2222 (SHA256:")
+    assert result.reason.startswith(f"cannot check: unknown host key for [{p}.1]:2222 (SHA256:")
     assert "--accept-new-host-keys" in result.reason
+    assert result.unchecked  # a trust never set up is not the room's fault: unknown, not down
+    other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    (tmp_path / "wrong_known_hosts").write_text(f"[{p}.1]:2222 {other}\n", encoding="utf-8")
+    wrong = await probe(target(p, 1), Settings(known_hosts=KnownHosts(tmp_path /
+                                                                      "wrong_known_hosts")))
+    assert not wrong.ok
+    assert not wrong.unchecked  # a changed key may be an impersonation: a failure
+    assert "differs from the one in" in wrong.reason
     accept = Settings(known_hosts=KnownHosts(tmp_path / "new_known_hosts", accept_new=True))
     assert (await probe(target(p, 1), accept)).ok
     assert f"[{p}.1]:2222 ssh-ed25519 " in (tmp_path / "new_known_hosts").read_text()
