@@ -81,9 +81,15 @@ async def test_simulate_prints_the_seed_it_uses(tmp_path: Path, loopback_prefix:
     assert line.rsplit(" ", 1)[1].isdigit(), line
 
 
-async def test_a_bad_seed_is_one_usage_line(tmp_path: Path, loopback_prefix: str) -> None:
+def test_a_bad_seed_is_one_usage_line(tmp_path: Path, loopback_prefix: str) -> None:
+    # The command ends at once: a plain subprocess, no event loop.  (Through asyncio's child
+    # watcher this case twice read exit code 255, "Unknown child process", under the full
+    # suite's load: the watcher lost the status; its cause is not found yet.)
     inventory = str(write_inventory(tmp_path, loopback_prefix, ("yealink",)))
-    line, rc, err = await ready_line("--inventory", inventory, "--seed", "lots")
+    done = subprocess.run([sys.executable, "-m", "vcfleet", "simulate", "--inventory",
+                           inventory, "--seed", "lots"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=DEADLINE, check=False)
+    line, rc, err = done.stdout.strip(), done.returncode, done.stderr
     assert (line, rc) == ("", 2)
     assert err == ("vcfleet simulate: error: argument --seed: expected a whole number, "
                    "got 'lots' (see 'vcfleet simulate --help')\n"), err
