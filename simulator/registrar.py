@@ -21,9 +21,9 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from simulator.sip import Request, parse_request
+from simulator.web import UdpListener
 
 log = logging.getLogger(__name__)
 
@@ -68,28 +68,14 @@ class Binding:
     expires_at: float
 
 
-class Registrar(asyncio.DatagramProtocol):
+class Registrar(UdpListener):
     """A SIP registrar over UDP; ``bindings`` maps address-of-record to its contact."""
 
     def __init__(self, host: str, port: int = REGISTRAR_PORT,
                  refuse: Refusal = lambda source: None) -> None:
-        self.host, self.port, self.refuse = host, port, refuse
+        super().__init__(host, port)
+        self.refuse = refuse
         self.bindings: dict[str, Binding] = {}
-        self.transport: asyncio.DatagramTransport | None = None
-
-    async def start(self) -> None:
-        """Bind (OSError when the address cannot be bound)."""
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
-
-    async def stop(self) -> None:
-        """Close the socket."""
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         req = parse_request(data)

@@ -17,10 +17,9 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
 from probes.shaping import Shaper
-from simulator.web import TcpListener
+from simulator.web import TcpListener, UdpListener
 
 log = logging.getLogger(__name__)
 
@@ -139,28 +138,13 @@ def respond(req: Request, source: tuple[str, int], local: str, server: str,
     return "\r\n".join(lines).encode()
 
 
-class SipUdp(asyncio.DatagramProtocol):
+class SipUdp(UdpListener):
     """SIP over UDP on one address (a ``hang`` fault is served by ``web.HangingUdp``)."""
 
     def __init__(self, host: str, port: int, shaper: Shaper, server: str,
                  options: OptionsAnswer = lambda: None) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.shaper, self.server, self.options = shaper, server, options
-        self.transport: asyncio.DatagramTransport | None = None
-
-    async def start(self) -> None:
-        """Bind (OSError when the address cannot be bound)."""
-        loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
-
-    async def stop(self) -> None:
-        """Close the socket (replies still "in flight" in the shaper are lost)."""
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.shaper.receive(self._answer, data, addr)

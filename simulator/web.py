@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import html
 import ssl
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -141,24 +141,32 @@ class HangingTcp(TcpListener):
             pass
 
 
-class HangingUdp(asyncio.DatagramProtocol):
-    """Receives datagrams and never answers."""
+class UdpListener(asyncio.DatagramProtocol):
+    """A UDP socket bound to one address: ``start`` binds, ``stop`` closes.  Subclasses
+    say what to do with a datagram in ``datagram_received`` (the SIP services, the
+    registrar); this base alone receives and never answers (a ``hang`` fault)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:
         """Bind (OSError when the address cannot be bound)."""
         loop = asyncio.get_running_loop()
-        self.transport, _ = await loop.create_datagram_endpoint(
-            lambda: self, local_addr=(self.host, self.port))
+        await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
 
     async def stop(self) -> None:
-        """Close the socket."""
+        """Close the socket (replies still "in flight" in a shaper are lost)."""
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+
+class HangingUdp(UdpListener):
+    """Receives datagrams and never answers."""
 
 
 async def _close_all(conns: dict[asyncio.Task[None], asyncio.StreamWriter]) -> None:
