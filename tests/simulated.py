@@ -10,9 +10,12 @@ serves them in-process with a state directory under ``tmp_path``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+import asyncssh
 
 from inventory import Inventory, load_inventory
 from simulator.core import Simulator
@@ -105,3 +108,16 @@ def parse_response(data: bytes) -> tuple[int, dict[str, list[str]]]:
         name, _, value = line.partition(":")
         headers.setdefault(name.strip().lower(), []).append(value.strip())
     return code, headers
+
+
+async def read_until(process: asyncssh.SSHClientProcess[str], marker: str,
+                     deadline_s: float = 10.0) -> str:
+    """What an SSH session prints until ``marker`` (within ``deadline_s``); fails if the
+    session closes first."""
+    out = ""
+    async with asyncio.timeout(deadline_s):
+        while marker not in out:
+            chunk = await process.stdout.read(4096)
+            assert chunk, f"session closed; got {out!r}"
+            out += chunk
+    return out

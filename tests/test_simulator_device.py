@@ -14,7 +14,7 @@ import pytest
 from inventory import Inventory
 from simulator import Simulator, parse_faults
 from simulator.faults import Faults
-from tests.simulated import PASSWORD, simulated_fleet
+from tests.simulated import PASSWORD, read_until, simulated_fleet
 
 CISCO, POLY = 1, 2
 DEADLINE = 10.0
@@ -184,16 +184,6 @@ async def test_cisco_feedback_reports_calls_and_their_end(fleet: tuple) -> None:
         proc.stdin.write("xFeedback deregisterall\r\nbye\r\n")
         await read_until(proc, "bye.")
         proc.close()
-
-
-async def read_until(process: asyncssh.SSHClientProcess[str], marker: str) -> str:
-    out = ""
-    async with asyncio.timeout(DEADLINE):
-        while marker not in out:
-            chunk = await process.stdout.read(4096)
-            assert chunk, f"session closed; got {out!r}"
-            out += chunk
-    return out
 
 
 async def test_poly_state_commands(fleet: tuple) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from inventory import Inventory
 from simulator import Simulator
-from tests.simulated import PASSWORD, simulated_fleet
+from tests.simulated import PASSWORD, read_until, simulated_fleet
 
 CISCO, POLY = 1, 2
 DEADLINE = 10.0
@@ -30,16 +30,6 @@ def connect(prefix: str, n: int, **kwargs: object) -> asyncssh.SSHClientConnecti
                                   "known_hosts": None, "connect_timeout": DEADLINE}
     options.update(kwargs)
     return asyncssh.connect(f"{prefix}.{n}", 2222, **options)  # type: ignore[return-value]
-
-
-async def read_until(process: asyncssh.SSHClientProcess[str], marker: str) -> str:
-    out = ""
-    async with asyncio.timeout(DEADLINE):
-        while marker not in out:
-            chunk = await process.stdout.read(4096)
-            assert chunk, f"session closed; got {out!r}"
-            out += chunk
-    return out
 
 
 async def test_cisco_exec_reads_and_changes_configuration(fleet: tuple) -> None:
