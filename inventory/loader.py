@@ -37,7 +37,7 @@ from inventory.model import (
 )
 from inventory.selectors import Selector
 from inventory.yamlerrors import shown, validation_problems
-from inventory.yamlpos import Mark, PosDict, PosList, decode, load
+from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 
 TOP_LEVEL_KEYS = ("version", "province", "tiers", "thresholds", "profiles", "defaults", "groups",
                   "endpoints")
@@ -122,11 +122,7 @@ def load_inventory(path: str | os.PathLike[str] | None = None,
     """Read, parse and validate an inventory file; InputError lists every problem.
     ``kinds`` are the check kinds profiles may name (see ``CheckKinds``)."""
     p = Path(path) if path is not None else default_inventory_path()
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read inventory: {exc.strerror or exc}") from None
-    return parse_inventory(data, str(p), path=p, kinds=kinds)
+    return parse_inventory(read_input(p, "inventory"), str(p), path=p, kinds=kinds)
 
 
 def parse_inventory(data: bytes | str, name: str, path: Path | None = None,

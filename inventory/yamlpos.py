@@ -8,6 +8,7 @@ silently accepts, are reported; merge keys (``<<: *anchor``) work as in PyYAML.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -294,6 +295,15 @@ def decode(data: bytes, path: str) -> str:
         raise InputError([Problem(path, line, col,
                                   f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
                                   "save it as UTF-8")]) from None
+
+
+def read_input(path: Path, what: str) -> bytes:
+    """The bytes of an input file, or one InputError line ``PATH: cannot read WHAT: why``
+    (the inventory, a faults file, a push template, a meetings file)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
 
 
 class _LibyamlTooDeep(Exception):

@@ -26,7 +26,7 @@ from pydantic import (
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
 from inventory.vendors import SETTINGS
 from inventory.yamlerrors import shown, validation_problems
-from inventory.yamlpos import Mark, PosDict, PosList, decode, load
+from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 from simulator.device_faults import DeviceFault, DeviceFaults, merge_device
 
 ServiceMode = Literal["down", "hang"]
@@ -269,8 +269,4 @@ def parse_faults(text: str, name: str) -> Faults:
 def load_faults(path: str | Path) -> Faults:
     """Read and validate a faults file."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read faults file: {exc.strerror or exc}") from None
-    return parse_faults(decode(data, str(p)), str(p))
+    return parse_faults(decode(read_input(p, "faults file"), str(p)), str(p))

@@ -20,7 +20,7 @@ from inventory import Endpoint, InputError, Inventory, Problem, Selector
 
 # The inventory's error helpers, imported here only (they are moving to their own module).
 from inventory.yamlerrors import validation_problems
-from inventory.yamlpos import Mark, PosDict, PosList, decode, load
+from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 from vcfleet.meetings.model import Meeting
 
 TOP_LEVEL_KEYS = ("meetings",)
@@ -105,11 +105,7 @@ def meetings_path(arg: str | os.PathLike[str] | None) -> Path:
 def load_meetings(path: str | os.PathLike[str]) -> Meetings:
     """Read and validate a meetings file; InputError lists every problem."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read meetings: {exc.strerror or exc}") from None
-    return parse_meetings(data, str(p))
+    return parse_meetings(read_input(p, "meetings"), str(p))
 
 
 def parse_meetings(data: bytes | str, name: str) -> Meetings:

@@ -29,7 +29,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from inventory import Endpoint, InputError, Problem, vendors
 from inventory.yamlerrors import complete, validation_problems
-from inventory.yamlpos import Mark, PosDict, PosList, decode, load
+from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 from vcfleet.push.dialects import DIALECTS
 
 BOOL_TEXT = {"true": True, "on": True, "yes": True, "1": True,
@@ -107,11 +107,8 @@ class TemplateFile(BaseModel):
 def load_template(path: str | Path) -> Template:
     """Read and structurally check a template; InputError lists every problem."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read template: {exc.strerror or exc}") from None
     name = str(p)
+    data = read_input(p, "template")
     doc = load(decode(data, name), name)
     if not isinstance(doc, PosDict):
         raise InputError([Problem(name, 1, 1, "a template is a mapping with 'settings' "
