@@ -22,7 +22,9 @@ from tests.test_push_sim import Served
 from vcfleet.checks import KINDS, inventory_kinds, target_for
 from vcfleet.cli import main
 from vcfleet.device_verdict import device_problems, older
+from vcfleet.i18n import set_language
 from vcfleet.push.hostkeys import default_known_hosts
+from vcfleet.reasons import reason_text
 from vcfleet.report import CheckReport, Verdict, judge
 
 # -- the rules, pure ------------------------------------------------------------------
@@ -129,6 +131,47 @@ def test_judge_files_device_reasons_and_an_advisory_device_check_only_degrades()
         Verdict.READY)
     assert judge(room, {"device": CheckReport("device", old, True, 0.1)},
                  settings={"device": POLICY}).verdict is Verdict.DEGRADED
+
+
+@pytest.mark.parametrize(("details", "info", "english", "vietnamese"), [
+    (with_(registration={"state": "failed", "registrar": "sip.thanhhoa.gov.vn",
+                         "reason": "403 Forbidden"}), {},
+     "device: not registered to sip.thanhhoa.gov.vn: 403 Forbidden",
+     "device: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden"),
+    (with_(registration={"state": "inactive", "registrar": "", "reason": ""}), {},
+     "device: not registered (no SIP proxy configured): inactive",
+     "device: chưa đăng ký (chưa đặt tổng đài SIP): không hoạt động"),
+    (with_(calls=1), {"call_with": "MCU Thanh Hóa"},
+     "device: busy: in a call with MCU Thanh Hóa",
+     "device: đang bận: đang trong cuộc gọi với MCU Thanh Hóa"),
+    (with_(peripherals=peripherals(camera=False)), {},
+     "device: camera disconnected: Camera (input 1)",
+     "device: camera bị ngắt kết nối: Camera (input 1)"),
+    (with_(peripherals=peripherals(mic1=False, mic2=False)), {},
+     "device: every microphone disconnected: Microphone 1, Microphone 2",
+     "device: tất cả micrô bị ngắt kết nối: Microphone 1, Microphone 2"),
+    (with_(standby=True), {}, "device: will not auto-answer: standby",
+     "device: sẽ không tự trả lời: đang ở chế độ chờ"),
+    (with_(software="6.1.9"), {}, "device: software 6.1.9 older than the fleet minimum 6.2",
+     "device: phần mềm 6.1.9 cũ hơn phiên bản tối thiểu của hệ thống 6.2"),
+])
+def test_device_reasons_in_an_operators_words_in_both_languages(
+        details: dict[str, Any], info: dict[str, str], english: str, vietnamese: str) -> None:
+    """A device reason is English in the JSON and the history, and says itself again in
+    Vietnamese, whether it is judge's Reason or the plain string read back (a version
+    ``6.2`` keeps its point: it is no decimal)."""
+    policy = {"device": Settings(software_min={"poly": "6.2"})}
+    read = ProbeResult(ok=True, details=details, info=info)
+    report = judge(ROOMS.get("poly"), {"device": CheckReport("device", read, True, 0.1)},
+                   settings=policy)
+    assert report.reasons == (english,)
+    try:
+        set_language("vi")
+        assert reason_text(report.reasons[0]) == vietnamese
+        assert reason_text(str(report.reasons[0])) == vietnamese
+    finally:
+        set_language("en")
+    assert reason_text(report.reasons[0]) == english
 
 
 def test_device_targets(monkeypatch: pytest.MonkeyPatch) -> None:
