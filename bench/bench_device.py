@@ -3,7 +3,7 @@
     python bench/bench_device.py [--repeat 3] [--net N] [--no-cli] [--max-sessions N]
 
 Starts ``vcfleet simulate`` as a subprocess on a copy of the 348-room demo fleet moved to
-127.N.x.y (as bench_sweep.py does) whose rooms' profile runs the device check, waits for
+127.N.x.y (as bench_sweep.py does; its profile runs the device check), waits for
 its ``ready`` line, and sweeps it with ``--checks device``, trusting the simulator's host
 keys (``STATE_DIR/known_hosts``, as the push benchmark does):
 
@@ -44,20 +44,10 @@ from probes.device import Settings  # noqa: E402
 from probes.sshkeys import KnownHosts  # noqa: E402
 from vcfleet.sweep import SweepOptions, raise_open_file_limit, run_sweep  # noqa: E402
 
-PROFILE = """profiles:
-  codec:
-    checks: [device]
-"""
-
 
 def device_fleet(folder: Path, net: int) -> Path:
-    """The moved demo fleet, every room on a profile that runs the device check."""
-    path = write_fleet(folder, 348, net)
-    text = path.read_text(encoding="utf-8").replace("  profile: standard\n",
-                                                    "  profile: codec\n", 1)
-    text = text.replace("\ngroups:\n", f"\n{PROFILE}groups:\n", 1)
-    path.write_text(text, encoding="utf-8")
-    return path
+    """The moved demo fleet (its ``standard`` profile runs the device check)."""
+    return write_fleet(folder, 348, net)
 
 
 def group_cpu(pgid: int) -> float:

@@ -154,6 +154,12 @@ HEADER = """\
 version: 1
 province: Thanh Hóa
 tiers: [province, department, district, commune]
+profiles:
+  # The built-in standard profile and what each codec itself says (registration, calls,
+  # peripherals: the device check); sweeps trust the simulator's host keys.
+  standard:
+    checks: [icmp, sip, https, webrtc, device]
+    advisory: [icmp, https]
 defaults:
   credentials: {username: admin, secret: "file:demo-secret.txt"}
   services:

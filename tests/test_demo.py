@@ -98,6 +98,33 @@ def test_shipped_faults_break_the_rooms_the_docs_name() -> None:
     assert {"na-meo", "so-xay-dung", "quan-son"} <= broken
 
 
+DEVICE_BROKEN = {
+    "so-tai-chinh": ("✖ down", "device: not registered to "),
+    "yen-tho": ("✖ down", "device: camera disconnected: "),
+    "tp-sam-son": ("▲ degraded", "device: busy: in a call"),
+    "so-tu-phap": ("▲ degraded", "device: microphones muted: "),
+}
+"""Rooms whose codec demo_faults.yaml breaks: verdict and the start of the reason."""
+
+
+@pytest.mark.timeout(240)
+def test_headless_demo_by_default_shows_what_the_codecs_say(tmp_path: Path) -> None:
+    """The demo's default checks include the device check, trusting the simulator's
+    host keys: the codecs it broke are named with their problem, the others are read."""
+    fleet = moved_demo_fleet(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vcfleet", "demo", "--headless", "--inventory", str(fleet)],
+        cwd=ROOT, env=env_for(tmp_path), capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for room, (verdict, reason) in DEVICE_BROKEN.items():
+        line = next((li for li in out.splitlines() if f"({room})" in li), "")
+        assert line.startswith(f"| {verdict} |"), (room, line)
+        assert reason in line, (room, line)
+    assert "cannot check" not in out  # every Cisco and Poly key was trusted
+    assert not processes_mentioning(str(fleet))
+
+
 @pytest.mark.timeout(240)
 def test_headless_demo_reports_the_broken_rooms_and_cleans_up(tmp_path: Path) -> None:
     fleet = moved_demo_fleet(tmp_path)

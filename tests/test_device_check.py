@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 
 from inventory import InputError, Inventory, load_inventory, parse_inventory
@@ -379,7 +380,19 @@ def test_sweep_host_keys(served: Served, fleet: Path, tmp_path: Path,
                          capsys: pytest.CaptureFixture[str]) -> None:
     inventory = fleet
     empty = tmp_path / "operator" / "known_hosts"
+    # No key at all: one line, not a fleet of unknown rooms; the profile's sip still runs.
     code, report = sweep(tmp_path, inventory, empty, "--select", "id=room-1,room-2")
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.startswith("vcfleet sweep: device check not run: ")
+    assert err.count("\n") == 2  # that line and -o's summary
+    assert all(list(e["checks"]) == ["sip"] for e in rooms(report).values())
+    assert sweep(tmp_path, inventory, empty, "--checks", "device")[0] == 2  # asked for
+    other = tmp_path / "operator" / "other_hosts"  # keys, but not these rooms'
+    other.parent.mkdir()
+    key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    other.write_text(f"[192.0.2.1]:2222 {key}", encoding="utf-8")
+    code, report = sweep(tmp_path, inventory, other, "--select", "id=room-1,room-2")
     assert code == 1
     for entry in rooms(report).values():
         # a host key never recorded is a trust not yet set up, not the room's fault
@@ -387,6 +400,7 @@ def test_sweep_host_keys(served: Served, fleet: Path, tmp_path: Path,
         assert entry["checks"]["device"]["unchecked"] is True
         assert "--accept-new-host-keys" in entry["checks"]["device"]["reason"]
     assert not empty.exists()  # never accepted silently
+    assert other.read_text(encoding="utf-8") == f"[192.0.2.1]:2222 {key}"
     capsys.readouterr()
     assert sweep(tmp_path, inventory, tmp_path)[0] == 2  # a folder, not a file
     err = capsys.readouterr().err
