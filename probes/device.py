@@ -207,8 +207,8 @@ async def _converse(conn: asyncssh.SSHClientConnection, vendor: str,
                 replies.append(await reader.next_reply())
         except TimeoutError:
             raise _Failed(f"no answer to {command!r} within {settings.command_s:g} s") from None
-    proc.stdin.write("bye\r\n" if vendor == "cisco_ce" else "exit\r\n")
-    proc.close()
+    # No "bye": closing the connection (the caller's) ends the session as well, and saves
+    # both ends a command, its reply and the channel's own close exchange.
     return "\n".join(replies)
 
 
