@@ -102,7 +102,7 @@ class LiveView:
     updated_at: float = 0.0
     """Wall-clock time the state was last read or pushed (``up`` only)."""
     logins: int = 0
-    """Logins this session has made since it was started."""
+    """Successful logins this session has made since it was started."""
     unchecked: bool = False
     """Lost because the host key was never recorded: says nothing of the room."""
     uptime_at: float = 0.0
@@ -249,8 +249,8 @@ class LiveSession:
     async def _session(self) -> None:
         """One session, from login until it fails (SessionError) or the codec ends it."""
         async with self.gate.admit():
-            self._set(replace(self.view, logins=self.view.logins + 1))
             conn = await device.connect(self.target, self.settings, self.live.keepalive_s)
+        self._set(replace(self.view, logins=self.view.logins + 1))
         try:
             proc, reader = await device.open_shell(conn, self.target.vendor, self.settings)
             if self.target.vendor == "cisco_ce":
