@@ -16,6 +16,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from inventory import load_inventory
 from probes.device import Settings
@@ -165,6 +167,9 @@ async def test_device_metrics_pass_promtool(served: tuple[Simulator, Exporter],
     await until(lambda: sample(exporter, "vcfleet_device_diagnostics", "room-1",
                                level="error") == 1, 5, "room-1's diagnostics message")
     text = exporter.render()
+    devices = CollectorRegistry(auto_describe=False)
+    devices.register(exporter.devices)
+    assert _samples(exporter.devices.render()) == _samples(generate_latest(devices))
     for name in ("vcfleet_device_registered", "vcfleet_device_in_call",
                  "vcfleet_device_standby", "vcfleet_device_peripheral_connected",
                  "vcfleet_device_diagnostics", "vcfleet_device_software_info",
@@ -178,6 +183,11 @@ async def test_device_metrics_pass_promtool(served: tuple[Simulator, Exporter],
     async with asyncio.timeout(60):
         out, _ = await proc.communicate(text)
     assert proc.returncode == 0, out.decode()
+
+
+def _samples(text: bytes) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for fam in text_string_to_metric_families(text.decode()) for s in fam.samples}
 
 
 # -- end to end: vcfleet serve and vcfleet simulate as commands ----------------------------
