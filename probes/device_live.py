@@ -15,7 +15,9 @@ seconds, and a sweep's device check reads the live view instead of logging in.
 - **Poly** (SSH API): Poly documents push registrations (``callstate register``,
   ``notify callstatus``...) but none for the SIP registration or the peripherals the
   check needs, so the session reads the state again every ``poll_s`` in the same
-  session, each command within ``command_s`` (no new login).
+  session, each command within ``command_s`` (no new login): ``POLY_QUICK`` each
+  time, the check's other commands when ``status`` changed and every
+  ``poly_full_every`` polls.
 
 A session that fails is reported: ``LiveView.state`` becomes ``lost`` with the time
 and the reason, and its last state is dropped, never shown as current.  It is opened
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -57,6 +60,10 @@ FEEDBACK = (
 )
 """Cisco status paths the session subscribes to: everything ``device_cisco.parse`` reads
 but the uptime (which changes every second; the heartbeat reads it)."""
+POLY_QUICK = ("status", "autoanswer get", "mute near get")
+"""What a Poly poll asks every time: registration, call, camera and microphones
+(``status``), do-not-disturb, mute.  The registrar, the far end of a call and the
+software are asked when ``status`` changed, and every ``poly_full_every`` polls."""
 HEARTBEAT = "xStatus SystemUnit Uptime"
 UPTIME = "SystemUnit Uptime"
 REPLY_ENDS = ("OK", "ERROR", "Command not recognized.")
@@ -76,6 +83,8 @@ class LiveSettings:
     """At most this many logins (and first reads) in progress at once."""
     poll_s: float = 3.0
     """Poly: time between two reads of the state within the session."""
+    poly_full_every: int = 10
+    """Poly: every this many polls, ask every command, not only ``POLY_QUICK``."""
     heartbeat_s: float = 30.0
     """Cisco: time between two liveness questions when the codec pushes nothing."""
     keepalive_s: float = 15.0
@@ -255,18 +264,32 @@ class LiveSession:
             proc, reader = await device.open_shell(conn, self.target.vendor, self.settings)
             if self.target.vendor == "cisco_ce":
                 await self._cisco(proc, reader.buffer)
-                return
-            while True:
-                replies = await device.read_replies(proc, reader,
-                                                    device.state_commands("poly"), self.settings)
-                self._up(device.result_of("poly", "\n".join(replies)))
-                await asyncio.sleep(self.live.poll_s)
+            else:
+                await self._poly(proc, reader)
         except asyncssh.Error as exc:
             raise SessionError(f"SSH session failed: {exc.reason}") from None
         except OSError as exc:
             raise SessionError(f"SSH session failed: {exc.strerror or exc}") from None
         finally:
             await device.close(conn)
+
+    async def _poly(self, proc: asyncssh.SSHClientProcess[str], reader: device.Replies) -> None:
+        """Read the state every ``poll_s``: the quick commands each time, the others when
+        ``status`` changed and every ``poly_full_every`` polls."""
+        commands = device.state_commands("poly")
+        rest = tuple(c for c in commands if c not in POLY_QUICK)
+        last: dict[str, str] = {}
+        for polls in itertools.count():
+            full = polls % max(1, self.live.poly_full_every) == 0
+            ask = commands if full else POLY_QUICK
+            replies = dict(zip(ask, await device.read_replies(proc, reader, ask, self.settings),
+                               strict=True))
+            if not full and replies["status"] != last.get("status"):
+                replies.update(zip(rest, await device.read_replies(proc, reader, rest,
+                                                                   self.settings), strict=True))
+            last.update(replies)
+            self._up(device.result_of("poly", "\n".join(last[c] for c in commands)))
+            await asyncio.sleep(self.live.poll_s)
 
     def _up(self, result: ProbeResult, uptime_at: float = 0.0) -> None:
         self._came_up = True

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from probes import device_poly
 from probes.device import DeviceTarget, Settings
 from probes.device_live import (
+    POLY_QUICK,
     CiscoStream,
     LiveFleet,
     LiveSettings,
@@ -190,6 +192,11 @@ def test_cisco_stream_applies_lines_in_order_and_removes_ghosts() -> None:
     s.feed("d\r\n*s Standby State: Standby\r\nERROR\r\nCommand not recognized.\r\n")
     assert s.replies == 3
     assert "*s Standby State: Standby" in s.text()
+
+
+def test_poly_quick_commands_are_the_checks() -> None:
+    assert set(POLY_QUICK) < set(device_poly.COMMANDS)
+    assert POLY_QUICK[0] == "status"  # what decides whether the others are asked
 
 
 @pytest.mark.parametrize("attempt", range(8))
