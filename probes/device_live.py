@@ -81,8 +81,9 @@ class LiveSettings:
     """At most this many logins start per second (a province's 348 rooms in 7 s)."""
     max_connecting: int = 16
     """At most this many logins (and first reads) in progress at once."""
-    poll_s: float = 3.0
-    """Poly: time between two reads of the state within the session."""
+    poll_s: float = 5.0
+    """Poly: time between two reads of the state within the session (each costs both
+    ends about 2 ms of CPU: docs/exporter.md)."""
     poly_full_every: int = 10
     """Poly: every this many polls, ask every command, not only ``POLY_QUICK``."""
     heartbeat_s: float = 30.0

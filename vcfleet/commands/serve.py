@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep at most N live sessions to the codecs whose profile runs "
                              "the device check, which the sweeps' device check then reads "
                              "(default: 1024; 0: none, each sweep logs in)")
+    parser.add_argument("--device-poll", type=_poll_seconds, default=5.0, metavar="SECONDS",
+                        help="time between two reads of a Poly codec's state in its live "
+                             "session (Poly pushes no registration changes; default: 5)")
     parser.add_argument("--meetings", metavar="PATH",
                         help="run each meeting's scheduled checks (docs/meetings.md; default: "
                              "$VCFLEET_MEETINGS if set)")
@@ -74,6 +77,16 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if value != 0 and not 1.0 <= value <= 86400.0:
         raise argparse.ArgumentTypeError(f"must be 0 or between 1 and 86400 seconds: {text!r}")
+    return value
+
+
+def _poll_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 1.0 <= value <= 3600.0:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 3600 seconds: {text!r}")
     return value
 
 
@@ -104,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     options = replace(options, settings=_device_settings(args.known_hosts, options.checks))
     from probes.device_live import LiveSettings
 
-    live = LiveSettings(max_sessions=args.device_sessions) if args.device_sessions else None
+    live = (LiveSettings(max_sessions=args.device_sessions, poll_s=args.device_poll)
+            if args.device_sessions else None)
     from vcfleet.meetings import default_meetings_path
 
     meetings = Path(args.meetings) if args.meetings else default_meetings_path()
