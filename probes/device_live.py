@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -43,6 +44,8 @@ import asyncssh
 from probes import device
 from probes.base import ProbeResult
 from probes.device import MAX_REPLY, READ_SIZE, DeviceTarget, SessionError, Settings
+
+log = logging.getLogger(__name__)
 
 FEEDBACK = (
     "/Status/SIP/Registration",
@@ -250,6 +253,9 @@ class LiveSession:
                 reason, unchecked = "the codec closed the session", False
             except SessionError as exc:
                 reason, unchecked = str(exc), exc.unchecked
+            except Exception as exc:  # a bug here must not leave a stale "up" view behind
+                log.exception("live session to %s failed", self.target.name)
+                reason, unchecked = f"session error: {type(exc).__name__}: {exc}", False
             self._set(LiveView("lost", time.time(), reason, logins=self.view.logins,
                                unchecked=unchecked))
             attempt = 0 if self._came_up else attempt

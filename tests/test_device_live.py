@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from probes import device_poly
+from probes import device, device_poly
+from probes.base import ProbeResult
 from probes.device import DeviceTarget, Settings
 from probes.device_live import (
     POLY_QUICK,
@@ -128,6 +129,24 @@ async def test_a_lost_session_is_reported_and_reopened(
     view = await until(fleet, CISCO, up)
     assert registration(view) == "registered"
     assert sim.endpoints[CISCO].logins == 2
+
+
+async def test_a_bug_while_reading_is_a_lost_session_not_a_stale_view(
+        live: tuple[Simulator, LiveFleet, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    sim, fleet, _ = live
+    await until(fleet, CISCO, up)
+
+    def broken(vendor: str, text: str) -> ProbeResult:
+        raise ValueError("unparsable")
+
+    monkeypatch.setattr(device, "result_of", broken)
+    await fault(sim, f"- {{select: id={CISCO}, device: {{dnd: true}}}}\n")
+    view = await until(fleet, CISCO, lambda v: v.state == "lost")
+    assert view.reason == "session error: ValueError: unparsable"
+    monkeypatch.undo()
+    view = await until(fleet, CISCO, up)
+    assert view.result is not None
+    assert view.result.details["dnd"] is True
 
 
 async def test_the_check_reads_the_live_view(live: tuple[Simulator, LiveFleet, str]) -> None:
