@@ -121,10 +121,8 @@ async def test_a_lost_session_is_reported_and_reopened(
     assert "closed the session" in result.reason or "SSH session failed" in result.reason, \
         result.reason
     assert view.result is None  # nothing of the codec's last state is shown as current
-    await asyncio.sleep(0.5)  # reconnections fail meanwhile
-    lost = fleet.views()[CISCO]
+    lost = await until(fleet, CISCO, lambda v: "cannot connect" in v.reason)  # reconnecting
     assert lost.state == "lost", lost
-    assert "cannot connect" in lost.reason, lost
     await fault(sim, "")
     view = await until(fleet, CISCO, up)
     assert registration(view) == "registered"
