@@ -3,7 +3,7 @@
     exporter = Exporter(ExporterConfig(inventory_path=path, port=0))
     await exporter.start()      # loads the inventory (InputError if bad), starts serving
     ...                         # GET /metrics, /probe, /-/healthy, /-/ready; POST /-/reload
-    await exporter.stop()       # stops the sweeps, the lag monitor and the server
+    await exporter.stop()       # stops the sweeps, live device sessions, lag monitor, server
 
 Endpoints: ``/metrics`` (the fleet, from the latest sweep), ``/probe?target=ID&module=M``
 (one endpoint now), ``/-/healthy`` (200 while serving), ``/-/ready`` (200 once the first
