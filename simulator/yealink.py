@@ -19,14 +19,13 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from inventory import Inventory
 from inventory.provisioning import device_password, file_path
 from simulator.devices import Device
-from simulator.sip import Request
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,14 @@ POWER_ON_KEY = "static.auto_provision.power_on"
 TRUST_KEY = "static.security.trust_certificates"
 REBOOT_KEY = "sip.notify_reboot_enable"
 UNREACHABLE = "cannot reach provisioning server"
+
+
+class SipRequest(Protocol):
+    """What check-sync reads of a SIP request (``simulator.sip.Request``)."""
+
+    def get(self, name: str) -> list[str]:
+        """Values of one header (long lower-case name), in order."""
+        ...
 
 
 def mac_of(endpoint_id: str) -> str:
@@ -183,7 +190,7 @@ class AutoProvisioning:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
 
-    def on_notify(self, req: Request) -> tuple[int, str]:
+    def on_notify(self, req: SipRequest) -> tuple[int, str]:
         """Answer a SIP NOTIFY: check-sync is taken (acting after the answer), any other
         event is 489 Bad Event.  A retransmission (same Call-ID and CSeq) acts once."""
         event = (req.get("event") or req.get("o") or [""])[0]
