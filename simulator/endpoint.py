@@ -205,7 +205,7 @@ class SimulatedEndpoint:
         """Start keeping the codec registered; return once the first REGISTER has its
         outcome (after ``start``, once every endpoint listens, so as not to slow it).
         A Yealink room also makes its boot fetch now (in the background)."""
-        if self.provisioning is not None:
+        if self.provisioning is not None and not self.faults.down:  # a room that is off
             self.provisioning.boot()
         if self.registration is not None:
             self.registration.start()
