@@ -539,3 +539,17 @@ async def test_rooms_served_by_worker_processes_fetch_too(tmp_path: Path,
                     assert body["data"] == {"account.1.label": f"Phòng {n}"}
     finally:
         await server.stop()
+
+
+def test_yealink_fault_fields_are_validated() -> None:
+    from inventory import InputError
+
+    with pytest.raises(InputError) as caught:
+        parse_faults("- select: id=a\n  provisioning: down\n"
+                     "  reject_settings: [account.1.label, account.1.nope]\n", "f.yaml")
+    assert caught.value.lines() == [
+        "f.yaml:2:17: fault 1: provisioning: 'down' is not allowed; expected 'unreachable'",
+        "f.yaml:3:20: fault 1: reject_settings: unknown setting key(s) account.1.nope (known: "
+        "system.name, sip.proxy, sip.display_name, sip.uri, ntp.server, "
+        "conference.auto_answer, audio.mute_on_join, video.selfview, audio.default_volume, "
+        "or a Yealink configuration-file key)"]
