@@ -240,3 +240,18 @@ async def test_a_faults_reload_shows_in_serve_within_5_s(tmp_path: Path,
                         await asyncio.sleep(0.1)
                     assert got == want, (fault, got, (tmp_path / "serve.log").read_text())
                     print(f"{fault or 'cleared'}: {time.monotonic() - t0:.2f} s")
+
+
+def test_a_yealink_room_gets_no_ssh_session(tmp_path: Path, loopback_prefix: str) -> None:
+    """A Yealink room's device API is HTTPS, read per sweep: serve opens no SSH session
+    to it (its check falls back to the ordinary probe), while the codecs get theirs."""
+    from vcfleet.exporter.live import LiveDevices
+    path = write_fleet(tmp_path / "fleet", loopback_prefix)
+    text = path.read_text(encoding="utf-8").replace(
+        "vendor: yealink}", "vendor: yealink, services: {https: {port: 8443}}}")
+    path.write_text(text, encoding="utf-8")
+    known = tmp_path / "known_hosts"
+    known.write_text("", encoding="utf-8")
+    inv = load_inventory(path)
+    live = LiveDevices(SweepOptions(settings={"device": Settings(known_hosts=KnownHosts(known))}))
+    assert sorted(live.wanted(inv, inv.endpoints)) == ["room-1", "room-2", "room-3"]

@@ -1,6 +1,7 @@
 """The exporter's live device sessions: which rooms get one, and the sweep's device runner.
 
-Every endpoint in scope whose profile runs the device check (and whose sweeps run it:
+Every endpoint in scope with an SSH management API (Cisco, Poly; a Yealink room's
+HTTPS API is read per sweep) whose profile runs the device check (and whose sweeps run it:
 ``--checks`` without ``device`` keeps none) gets one session (probes/device_live.py),
 with the settings its sweep's check would use: the trusted host keys of
 ``--known-hosts`` (else push's default file) and its profile's ``settings: {device:
@@ -17,6 +18,7 @@ from typing import Any
 
 from inventory import Endpoint, Inventory
 from probes.base import ProbeResult, Target
+from probes.device import VENDORS as SSH_VENDORS
 from probes.device import DeviceTarget
 from probes.device_live import LiveFleet, LiveSettings
 from vcfleet.checks import KINDS, target_for
@@ -47,6 +49,8 @@ class LiveDevices:
                 continue
             target = target_for(inventory, e, "device")
             if not isinstance(target, DeviceTarget):  # no SSH, no API, or a secret missing
+                continue
+            if target.vendor not in SSH_VENDORS:  # Yealink: its HTTPS API, read per sweep
                 continue
             settings = self._settings()
             if settings.known_hosts is None:
