@@ -9,13 +9,13 @@ its ``ready`` line, and sweeps it with ``--checks device``, trusting the simulat
 keys (``STATE_DIR/known_hosts``, as the push benchmark does):
 
 - logins: SSH logins alone (connect, key exchange, host-key check, password, close) to
-  every room the check reads, with its ciphers and concurrency: the floor;
+  every Cisco and Poly room, with the check's ciphers and concurrency: the floor;
 - in-process: ``run_sweep`` in this interpreter (wall and CPU of this process);
 - CLI: ``vcfleet sweep --checks device --known-hosts ... --format json`` as a subprocess.
 
 For each it prints the wall time, the prober's CPU and the simulator's CPU (its process
-group: parent and workers, from /proc) in total and per checked room.  Yealink rooms
-have no device API here and are not checked.  Issue 16's target: 348 rooms within 5 s
+group: parent and workers, from /proc) in total and per checked room (Yealink rooms are
+read over their HTTPS API, the others over SSH).  Issue 16's target: 348 rooms within 5 s
 wall.  Figures only, never pass/fail; each run is repeated and best and median printed.
 """
 
@@ -101,7 +101,8 @@ def login_floor(inventory: Path, known_hosts: Path, pgid: int, max_sessions: int
     inv = load_inventory(inventory)
     known = KnownHosts(known_hosts)
     targets = [t for e in inv.endpoints
-               if isinstance(t := target_for(inv, e, "device"), device.DeviceTarget)]
+               if isinstance(t := target_for(inv, e, "device"), device.DeviceTarget)
+               and t.vendor in device.VENDORS]  # SSH; a Yealink room logs in over HTTPS
 
     async def logins() -> None:
         sem = asyncio.Semaphore(max_sessions)
