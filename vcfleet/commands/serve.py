@@ -21,6 +21,7 @@ from vcfleet.commands.common import add_select, positive_int, url_host
 
 if TYPE_CHECKING:
     from vcfleet.exporter import Exporter
+    from vcfleet.provisioning.server import ProvisioningServer
 
 HELP = "Prometheus exporter: scheduled sweeps on /metrics, one endpoint on /probe"
 DEFAULT_LISTEN = "127.0.0.1:9348"
@@ -54,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meetings", metavar="PATH",
                         help="run each meeting's scheduled checks (docs/meetings.md; default: "
                              "$VCFLEET_MEETINGS if set)")
+    from vcfleet.push.cliargs import add_provisioning_options
+
+    add_provisioning_options(parser)  # the inventory's provisioning: section, if any, is served
 
 
 def _seconds(text: str) -> float:
@@ -116,19 +120,43 @@ def run(args: argparse.Namespace) -> int:
         if not exporter.state.endpoints:
             raise InputError(f"no endpoint of {exporter.state.inventory.path} is in scope "
                              "(check --select and --shard)")
-        asyncio.run(_serve(exporter))
+        asyncio.run(_serve(exporter, _provisioning(args, exporter)))
     finally:
         if history is not None:
             history.close()
     return 0
 
 
-async def _serve(exporter: Exporter) -> None:
+def _provisioning(args: argparse.Namespace, exporter: Exporter) -> ProvisioningServer | None:
+    """The provisioning server of the inventory's ``provisioning:`` section (docs/push.md)."""
+    from vcfleet.provisioning.server import ProvisioningServer
+    from vcfleet.push.cliargs import provisioning_audit_log, provisioning_site
+    from vcfleet.push.dialects import DIALECTS
+
+    inventory = exporter.state.inventory
+    site = provisioning_site(args, inventory)
+    if site is None:
+        return None
+    devices = [e for e in inventory if e.vendor in DIALECTS and DIALECTS[e.vendor].provisioned]
+    return ProvisioningServer(site, devices, provisioning_audit_log(args))
+
+
+async def _serve(exporter: Exporter, provisioning: ProvisioningServer | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await exporter.start()
+    if provisioning is not None:
+        try:
+            await provisioning.start()
+        except OSError as exc:
+            await exporter.stop()
+            site = provisioning.site
+            raise InputError(f"provisioning.listen {site.host}:{site.port}: cannot listen: "
+                             f"{exc.strerror or exc}") from None
+        print(f"provisioning: serving {provisioning.site.url} from "
+              f"{provisioning.site.store.root}", file=sys.stderr, flush=True)
     scope = len(exporter.state.endpoints)
     every = (f"sweep every {exporter.config.interval_s:g} s" if exporter.config.interval_s
              else "no scheduled sweeps, /probe only")
@@ -145,4 +173,6 @@ async def _serve(exporter: Exporter) -> None:
         with contextlib.suppress(Exception):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+        if provisioning is not None:
+            await provisioning.stop()
         await exporter.stop()

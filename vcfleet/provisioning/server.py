@@ -17,23 +17,28 @@ neither ever holds a password.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import datetime
+import errno
 import hashlib
 import hmac
 import json
 import logging
 import os
 import re
+import ssl
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 from aiohttp import web
 
-from inventory import Endpoint
+from inventory import Endpoint, InputError
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline, one_line
 from vcfleet.provisioning import cfgfile
 from vcfleet.provisioning.site import ProvisioningSite
@@ -50,6 +55,11 @@ REALM = 'Basic realm="vcfleet provisioning", charset="UTF-8"'
 def default_audit_log() -> Path:
     """``provisioning-audit.jsonl`` in the user's data directory (beside push's audit log)."""
     return Path(platformdirs.user_data_dir("vcfleet")) / "provisioning-audit.jsonl"
+
+
+def basic(user: str, password: str) -> str:
+    """An ``Authorization`` header value for HTTP Basic."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def _shown(text: str) -> str:
@@ -206,3 +216,63 @@ class ProvisioningServer:
                               else "a client without credentials")
         log.info("provisioning: %s from %s: %s %s -> %d", who, request.remote, line["method"],
                  line["path"], status)
+
+
+@contextlib.asynccontextmanager
+async def serving_during(site: ProvisioningSite, endpoints: list[Endpoint], audit_path: Path,
+                         limits: HttpLimits | None = None) -> AsyncIterator[str]:
+    """Serve ``site`` for the duration of the block; yield a line saying how.
+
+    If the address is already taken, by a vcfleet provisioning server of the same
+    inventory that serves the same store (a standing ``vcfleet serve``), the push
+    publishes through that store instead; anything else there is an InputError.
+    """
+    server = ProvisioningServer(site, endpoints, audit_path, limits)
+    where = f"{site.host}:{site.port}"
+    try:
+        await server.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise InputError(f"provisioning.listen {where}: cannot listen: "
+                             f"{exc.strerror or exc}") from None
+        problem = await shared_server_problem(site, endpoints)
+        if problem is not None:
+            raise InputError(f"provisioning.listen {where}: address already in use, and "
+                             f"{problem}") from None
+        yield (f"provisioning: {site.url} is already served by another vcfleet (vcfleet "
+               f"serve?); publishing through the shared store {site.store.root}")
+        return
+    try:
+        yield f"provisioning: serving {site.url} during the push (store {site.store.root})"
+    finally:
+        await server.stop()
+
+
+async def shared_server_problem(site: ProvisioningSite, endpoints: list[Endpoint],
+                                timeout_s: float = 5.0) -> str | None:
+    """Why the server at the site's address is not one this push can publish through
+    (None: it is vcfleet's, knows the inventory's secret and serves this store's files)."""
+    import aiohttp
+
+    if not endpoints:
+        return "no provisioned endpoint to check it with"
+    probe = endpoints[0]
+    host = f"[{site.host}]" if ":" in site.host else site.host
+    url = f"https://{host}:{site.port}{site.prefix}000000000000.cfg"
+    auth = {"Authorization": basic(probe.id, site.device_password(probe.id))}
+    try:
+        async with asyncio.timeout(timeout_s), aiohttp.ClientSession() as http, http.get(
+                url, headers=auth, ssl=site.client_context(), allow_redirects=False) as resp:
+            body = (await resp.content.read(1 << 20)).decode("utf-8", "replace")
+            status = resp.status
+    except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+        why = f"no answer within {timeout_s:g} s" if isinstance(exc, TimeoutError) else (
+            one_line(exc)[:200] or type(exc).__name__)
+        return f"what listens there is not vcfleet's provisioning server ({why})"
+    own = site.store.read(probe.id)
+    if (status, body) == (200, own) or (status == 404 and own is None):
+        return None
+    if status == 401:
+        return "the server there does not know this inventory's provisioning secret"
+    return (f"the server there serves other files than {site.store.root} (status {status}): "
+            "give --provisioning-store the folder that server uses")
