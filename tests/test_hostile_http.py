@@ -123,8 +123,10 @@ def request_bytes(case: dict[str, Any]) -> bytes:
     headers = {"Host": "127.0.0.1", "Connection": "close", **(case.get("headers") or {}),
                "Content-Length": str(len(body))}
     head = f"{case.get('method', 'GET')} {case.get('path', '/')} HTTP/1.1\r\n"
-    head += "".join(f"{k}: {str(v).replace('{token}', TOKEN).replace('{device_auth}', device_auth())}"
-                    "\r\n" for k, v in headers.items())
+    def filled(value: object) -> str:
+        return str(value).replace("{token}", TOKEN).replace("{device_auth}", device_auth())
+
+    head += "".join(f"{k}: {filled(v)}\r\n" for k, v in headers.items())
     return head.encode("utf-8") + b"\r\n" + body
 
 
