@@ -125,7 +125,6 @@ class ProvisioningServer:
         context = self.site.server_context()
         app = web.Application(client_max_size=4096, middlewares=[body_deadline(self.limits)])
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._audit = FetchAudit(self._audit_path)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                **self.limits.handler_args())
         await runner.setup()
@@ -133,10 +132,9 @@ class ProvisioningServer:
                            ssl_context=context)
         try:
             await site.start()
+            self._audit = FetchAudit(self._audit_path)  # only once the address is ours
         except BaseException:
             await runner.cleanup()
-            self._audit.close()
-            self._audit = None
             raise
         self._runner, self._site = runner, site
 
