@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import asyncssh
 
-from probes import device_cisco, device_poly
+from probes import device_cisco, device_poly, device_yealink
 from probes.base import OwnDeadline, ProbeResult, Target
 from probes.sshkeys import HostKeyClient, KnownHosts
 
@@ -43,10 +43,11 @@ _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaph
 
 @dataclass(frozen=True, slots=True)
 class DeviceTarget(Target):
-    """Where and how to log in: the endpoint's SSH address, port, user and secret."""
+    """Where and how to log in: the endpoint's SSH address, port, user and secret (for
+    Yealink its HTTPS port and ``url``, ``verify_tls`` as the inventory says)."""
 
     vendor: str = ""
-    """``cisco_ce`` or ``poly``."""
+    """``cisco_ce``, ``poly`` or ``yealink``."""
     username: str = ""
     password: str | None = field(default=None, repr=False)
     """The resolved secret; None logs in with the SSH agent."""
@@ -103,6 +104,8 @@ def _semaphore(limit: int) -> asyncio.Semaphore:
 async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
     """Log in to the codec and read registration, calls, standby, DND, peripherals,
     diagnostics, software and uptime."""
+    if target.vendor == "yealink":  # no SSH API: its HTTPS one (probes/device_yealink.py)
+        return await device_yealink.probe(target, settings)
     if target.vendor not in VENDORS:
         return ProbeResult.failure(f"vendor {target.vendor or '?'} has no device API here")
     if settings.known_hosts is None:

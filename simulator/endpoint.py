@@ -23,14 +23,15 @@ import asyncssh
 from inventory import Endpoint, InputError, Inventory
 from inventory.secrets import resolve_secret
 from probes.shaping import Shaper, seeded_rng
-from simulator import cisco, poly, webrtc
+from simulator import cisco, poly, webrtc, yealink
 from simulator.devices import Device, native_names
 from simulator.faults import EndpointFaults
-from simulator.registration import PROXY, URI, RegistrationAgent
-from simulator.sip import SipTcp, SipUdp
+from simulator.registration import PROXY, RegistrationAgent, registration_keys
+from simulator.sip import NotifyHandler, SipTcp, SipUdp
 from simulator.ssh import SshService
 from simulator.web import HangingTcp, HangingUdp, HttpsService
 from simulator.webrtc import Listener
+from simulator.yealink_web import YealinkHttps
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _server_header(endpoint: Endpoint) -> str:
         return f"Cisco/{model} {cisco.SOFTWARE}"
     if endpoint.vendor == "poly":
         return f"Poly/{model} {poly.VERSION}"
-    return f"Yealink {model} 84.86.0.30"
+    return f"Yealink {model} {yealink.FIRMWARE}"
 
 
 def _why(exc: OSError) -> str:
@@ -121,6 +122,9 @@ class SimulatedEndpoint:
         self._lock = asyncio.Lock()
         self._flap_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.provisioning: yealink.AutoProvisioning | None = None
+        if endpoint.vendor == "yealink":
+            self.provisioning = self._stage_yealink()
         self.registration: RegistrationAgent | None = None
         if endpoint.vendor in PROXY:
             self.registration = RegistrationAgent(
@@ -142,9 +146,20 @@ class SimulatedEndpoint:
                 and key_data in self.shared.authorized_keys)
 
     def _setting_changed(self, name: str) -> None:
-        if self.registration is not None and name in (
-                PROXY[self.endpoint.vendor], URI[self.endpoint.vendor], "sipenable"):
+        if self.registration is not None and name in registration_keys(self.endpoint.vendor):
             self.registration.kick()
+
+    def _stage_yealink(self) -> yealink.AutoProvisioning:
+        """A Yealink room as a site stages it: SIP account, provisioning URL and credentials."""
+        inv = self.shared.inventory
+        prov = inv.provisioning
+        secret = _resolve(prov.secret if prov else None, inv, "provisioning",
+                          self.endpoint.id)
+        yealink.stage(self.device, inv, secret)
+        return yealink.AutoProvisioning(
+            self.device, yealink.trusted_certificate(inv),
+            unreachable=lambda: self.faults.provisioning_unreachable,
+            reboot=self.request_reboot)
 
     def request_reboot(self) -> None:
         """Reboot in the background: every service goes away for ``reboot_s``."""
@@ -172,7 +187,10 @@ class SimulatedEndpoint:
 
     async def register(self) -> None:
         """Start keeping the codec registered; return once the first REGISTER has its
-        outcome (after ``start``, once every endpoint listens, so as not to slow it)."""
+        outcome (after ``start``, once every endpoint listens, so as not to slow it).
+        A Yealink room also makes its boot fetch now (in the background)."""
+        if self.provisioning is not None:
+            self.provisioning.boot()
         if self.registration is not None:
             self.registration.start()
             await self.registration.first_attempt()
@@ -185,6 +203,8 @@ class SimulatedEndpoint:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
         self._flap_task = None
+        if self.provisioning is not None:
+            await self.provisioning.stop()
         if self.registration is not None:
             await self.registration.stop()
         self.device.state.close()
@@ -265,9 +285,14 @@ class SimulatedEndpoint:
             server = _server_header(self.endpoint)
             def options() -> tuple[int, str] | None:
                 return self.faults.sip_answer
-            return _Group(SipUdp(host, port, self.shaper, server, options),
-                          SipTcp(host, port, server, options))
+            notify: NotifyHandler | None = (self.provisioning.on_notify
+                                            if self.provisioning is not None else None)
+            return _Group(SipUdp(host, port, self.shaper, server, options, notify),
+                          SipTcp(host, port, server, options, notify))
         if service == "https":
+            if self.provisioning is not None:
+                return YealinkHttps(host, port, self.device, self.shared.tls,
+                                    self.provisioning, self.check_password)
             return HttpsService(host, port, self.device, self.shared.tls)
         if service == "webrtc" and webrtc.available():
             svc = self.endpoint.services.webrtc
@@ -294,6 +319,8 @@ class SimulatedEndpoint:
         await self.reconcile()
         if self.registration is not None:
             self.registration.kick()
+        if self.provisioning is not None:
+            self.provisioning.boot()
 
     async def _flap(self, period_s: float) -> None:
         while True:

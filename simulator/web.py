@@ -29,9 +29,9 @@ def status(device: Device) -> dict[str, Any]:
 
 
 def _software(vendor: str) -> str:
-    from simulator import cisco, poly
+    from simulator import cisco, poly, yealink
 
-    return {"cisco_ce": cisco.SOFTWARE, "poly": poly.VERSION}.get(vendor, "84.86.0.30")
+    return {"cisco_ce": cisco.SOFTWARE, "poly": poly.VERSION}.get(vendor, yealink.FIRMWARE)
 
 
 class HttpsService:
