@@ -134,6 +134,14 @@ def main() -> int:
             sim1 = group_cpu(sim.pid)
             again, cpu2, status2, out2 = push(inventory, template, known, audit, extra)
             sim2 = group_cpu(sim.pid)
+            backups = folder / "backups"
+            start = time.monotonic()
+            done = subprocess.run(
+                [sys.executable, "-m", "vcfleet", "backup", "-o", str(backups), "--inventory",
+                 str(inventory), "--known-hosts", str(known), "--concurrency", args.concurrency],
+                capture_output=True, text=True, timeout=600, check=False)
+            backup_s = time.monotonic() - start
+            files = sorted(p.name for p in backups.iterdir()) if backups.is_dir() else []
         finally:
             stop(sim)
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the end")
@@ -142,6 +150,10 @@ def main() -> int:
               f"in the simulator, exit {status1}: {counts(out1)}")
         print(f"same push again (idempotent): {again:.1f} s wall, {cpu2:.1f} CPU-s, "
               f"{sim2 - sim1:.1f} CPU-s in the simulator, exit {status2}: {counts(out2)}")
+        rooms = {name.rsplit(".", 1)[0] for name in files}
+        both = sum(f"{r}.cfg" in files and f"{r}.json" in files for r in rooms)
+        print(f"backup of every room: {backup_s:.1f} s wall, exit {done.returncode}: .cfg and "
+              f".json for {both} rooms")
         skipped = re.search(r"^skipped\s{2,}(\d+)$", out1, re.MULTILINE)
         none_skipped = skipped is not None and skipped.group(1) == "0"
         verdict = ("met" if first <= TARGET_S and status1 == 0 and none_skipped
