@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -294,3 +295,51 @@ def test_a_running_serve_hands_a_rebooted_device_its_file(fleet: YealinkFleet) -
             if proc.stderr is not None:
                 proc.stderr.close()
     assert proc.returncode == 0
+
+
+def test_an_address_taken_by_something_else_stops_the_push_first(
+        fleet: YealinkFleet, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+
+    before = fleet.served.config("yealink-a2")
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", fleet.port))
+        squatter.listen()
+        squatter.settimeout(0.2)
+        stop = threading.Event()
+
+        def refuse() -> None:  # accept and hang up at once: no TLS, no HTTP
+            while not stop.is_set():
+                try:
+                    conn, _ = squatter.accept()
+                except OSError:
+                    continue
+                conn.close()
+
+        thread = threading.Thread(target=refuse, daemon=True)
+        thread.start()
+        try:
+            assert fleet.push("--select", "vendor=yealink") == 2
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"provisioning.listen 127.0.0.1:{fleet.port}: address already in "
+                             "use, and what listens there is not vcfleet's provisioning server")
+    assert fleet.served.config("yealink-a2") == before
+    assert not fleet.store.exists()
+
+
+def test_a_device_that_reboots_on_notify_is_waited_for(fleet: YealinkFleet) -> None:
+    """Yealink's default ``sip.notify_reboot_enable = 1``: the NOTIFY reboots the room (its
+    HTTPS goes away for the simulator's reboot_s), it fetches at boot, and the driver logs
+    in again and verifies; vcfleet's file sets 0, so the next push does not reboot it."""
+    device = fleet.served.sim.device("yealink-b1")
+    fleet.served.loop.call_soon_threadsafe(device.config.__setitem__,
+                                           "sip.notify_reboot_enable", "1")
+    assert fleet.push("--select", "id=yealink-b1") == 0
+    config = fleet.served.config("yealink-b1")
+    assert config["local_time.ntp_server1"] == "ntp2.thanhhoa.gov.vn"
+    assert config["sip.notify_reboot_enable"] == "0"
+    assert fleet.audit_lines()[-1]["outcome"] == "changed"
