@@ -116,6 +116,9 @@ class SimulatedEndpoint:
         svc = endpoint.services
         self.token = _resolve(svc.webrtc.token if svc.webrtc else None, shared.inventory,
                               "the responder token", endpoint.id)
+        self.logins = 0
+        """SSH logins this endpoint accepted (tests count them: live sessions make none
+        per sweep)."""
         self.flap_down = False
         self.rebooting = False
         self.running: dict[str, tuple[str, Listener | None]] = {}
@@ -136,14 +139,18 @@ class SimulatedEndpoint:
 
     def check_password(self, username: str, password: str) -> bool:
         """Password login: the inventory's user and resolved secret, unless auth fails."""
-        return (not self.faults.auth_fail and self.password is not None
-                and username == self.endpoint.credentials.username
-                and hmac.compare_digest(password.encode(), self.password.encode()))
+        ok = (not self.faults.auth_fail and self.password is not None
+              and username == self.endpoint.credentials.username
+              and hmac.compare_digest(password.encode(), self.password.encode()))
+        self.logins += ok
+        return ok
 
     def check_public_key(self, username: str, key_data: bytes) -> bool:
         """Key login: a key of STATE_DIR/authorized_keys, unless auth fails."""
-        return (not self.faults.auth_fail and username == self.endpoint.credentials.username
-                and key_data in self.shared.authorized_keys)
+        ok = (not self.faults.auth_fail and username == self.endpoint.credentials.username
+              and key_data in self.shared.authorized_keys)
+        self.logins += ok
+        return ok
 
     def _setting_changed(self, name: str) -> None:
         if self.registration is not None and name in registration_keys(self.endpoint.vendor):
