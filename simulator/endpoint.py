@@ -102,6 +102,24 @@ def _resolve(ref: str | None, inventory: Inventory, what: str, endpoint_id: str)
         return None
 
 
+_PROVISIONING_SECRETS: dict[tuple[str, str], str | None] = {}
+
+
+def _provisioning_secret(inventory: Inventory) -> str | None:
+    """The inventory's provisioning secret, resolved (and warned about) once per process."""
+    prov = inventory.provisioning
+    if prov is None:
+        return None
+    key = (prov.secret, str(inventory.base_dir()))
+    if key not in _PROVISIONING_SECRETS:
+        try:
+            _PROVISIONING_SECRETS[key] = resolve_secret(prov.secret, inventory.base_dir())
+        except InputError as exc:
+            log.warning("the Yealink rooms fetch without a password: %s", exc)
+            _PROVISIONING_SECRETS[key] = None
+    return _PROVISIONING_SECRETS[key]
+
+
 class SimulatedEndpoint:
     """An endpoint's services on its own address, driven by its faults."""
 
@@ -159,9 +177,7 @@ class SimulatedEndpoint:
     def _stage_yealink(self) -> yealink.AutoProvisioning:
         """A Yealink room as a site stages it: SIP account, provisioning URL and credentials."""
         inv = self.shared.inventory
-        prov = inv.provisioning
-        secret = _resolve(prov.secret if prov else None, inv, "provisioning",
-                          self.endpoint.id)
+        secret = _provisioning_secret(inv)
         yealink.stage(self.device, inv, secret)
         return yealink.AutoProvisioning(
             self.device, yealink.trusted_certificate(inv),
@@ -196,7 +212,7 @@ class SimulatedEndpoint:
         """Start keeping the codec registered; return once the first REGISTER has its
         outcome (after ``start``, once every endpoint listens, so as not to slow it).
         A Yealink room also makes its boot fetch now (in the background)."""
-        if self.provisioning is not None:
+        if self.provisioning is not None and not self.faults.down:  # a room that is off
             self.provisioning.boot()
         if self.registration is not None:
             self.registration.start()

@@ -18,11 +18,14 @@ from aiohttp import web
 from probes.httpserver import HttpLimits, guarded_protocol
 from simulator.devices import Device
 
+PROXY_KEYS = ("SIP Proxy 1 Address", "sipproxyserver", "account.1.sip_server.1.address")
+"""Where each vendor keeps its SIP proxy (simulator/registration.py ``PROXY``)."""
+
 
 def status(device: Device) -> dict[str, Any]:
     """What ``/status`` answers."""
     e = device.endpoint
-    proxy = device.config.get("SIP Proxy 1 Address", device.config.get("sipproxyserver", ""))
+    proxy = next((device.config[k] for k in PROXY_KEYS if k in device.config), "")
     return {"id": e.id, "name": e.name, "vendor": e.vendor, "model": e.model,
             "uptime": device.uptime_s, "software": _software(e.vendor),
             "sip_registration": "registered" if proxy else "inactive"}
