@@ -100,12 +100,13 @@ async def _push(template: Template, endpoints: list[Endpoint], options: DriverOp
     """The push, with the provisioning server running throughout when it changes any
     provisioned device (docs/push.md, Provisioning)."""
     from vcfleet.push.dialects import DIALECTS
+    from vcfleet.push.driver import supported
     from vcfleet.push.engine import run_push
 
     site = options.provisioning
-    needed = site is not None and not push.dry_run and any(
-        DIALECTS[e.vendor].provisioned for e in endpoints if e.vendor in DIALECTS)
-    if site is None or not needed:
+    if site is None or push.dry_run or not any(
+            DIALECTS[e.vendor].provisioned and supported(e, options) is None
+            for e in endpoints if e.vendor in DIALECTS):
         return await run_push(template, endpoints, options, push, on_result)
     from vcfleet.provisioning.server import serving_during
     from vcfleet.push.cliargs import provisioning_audit_log
