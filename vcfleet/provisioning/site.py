@@ -30,6 +30,8 @@ class ProvisioningSite:
     key: Path
     store: ProvisioningStore
     secret: str = field(repr=False)
+    source: str = "provisioning"
+    """Where the settings come from, for messages (``fleet.yaml: provisioning``)."""
 
     @property
     def prefix(self) -> str:
@@ -47,8 +49,8 @@ class ProvisioningSite:
         try:
             ctx.load_cert_chain(self.certificate, self.key)
         except (OSError, ssl.SSLError) as exc:
-            raise InputError(f"{self.certificate}: cannot load the provisioning certificate "
-                             f"and key ({self.key}): {_why(exc)}") from None
+            raise InputError(f"{self.source}: cannot load the certificate {self.certificate} "
+                             f"and its key {self.key}: {_why(exc)}") from None
         return ctx
 
     def client_context(self) -> ssl.SSLContext:
@@ -70,18 +72,17 @@ def site_of(inventory: Inventory, store_root: Path) -> ProvisioningSite | None:
     if section is None:
         return None
     base = inventory.base_dir()
+    source = f"{inventory.path or 'inventory'}: provisioning"
     try:
         secret = resolve_secret(section.secret, base)
     except SecretUnavailable as exc:
-        raise InputError(f"{inventory.path or 'inventory'}: provisioning.secret: "
-                         f"{exc.reason}") from None
+        raise InputError(f"{source}.secret: {exc.reason}") from None
     if not secret:
-        raise InputError(f"{inventory.path or 'inventory'}: provisioning.secret: the secret "
-                         "is empty")
+        raise InputError(f"{source}.secret: the secret is empty")
     host, port = listen_address(section)
     url = section.url if section.url.endswith("/") else section.url + "/"
     site = ProvisioningSite(host, port, url, file_path(section, "certificate", base),
                             file_path(section, "key", base), ProvisioningStore(store_root),
-                            secret)
+                            secret, source)
     site.server_context()  # an unreadable certificate or key: one line now, not at bind time
     return site
