@@ -175,6 +175,8 @@ class AutoProvisioning:
         self._task: asyncio.Task[None] | None = None
         self._done = asyncio.Condition()
         self._last_notify: tuple[str, str] | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._stopped = False
         self._last_time: datetime.datetime | None = None
 
     # -- triggers --------------------------------------------------------------
@@ -186,6 +188,8 @@ class AutoProvisioning:
 
     def trigger(self, kind: str) -> None:
         """Fetch soon (``boot``, ``notify``, ``api``); one during a fetch runs after it."""
+        if self._stopped:
+            return
         self._pending = kind
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
@@ -207,12 +211,22 @@ class AutoProvisioning:
                  self.device.endpoint.id, ";reboot=true" if reboot_asked else "", mode)
         if mode == "2":
             return 200, "OK"
-        loop = asyncio.get_running_loop()
-        if mode == "1" or reboot_asked:
-            loop.call_later(NOTIFY_DELAY_S, self.reboot)
-        else:
-            loop.call_later(NOTIFY_DELAY_S, self.trigger, "notify")
+        self._later(self.reboot if mode == "1" or reboot_asked
+                    else lambda: self.trigger("notify"))
         return 200, "OK"
+
+    def _later(self, action: Callable[[], None]) -> None:
+        """Act once the answer is out (``stop`` cancels what has not run yet)."""
+        handle: asyncio.TimerHandle | None = None
+
+        def run() -> None:
+            if handle is not None:
+                self._timers.discard(handle)
+            if not self._stopped:
+                action()
+
+        handle = asyncio.get_running_loop().call_later(NOTIFY_DELAY_S, run)
+        self._timers.add(handle)
 
     async def wait_fetches(self, count: int, timeout_s: float = 15.0) -> None:
         """Return once ``count`` fetches have finished (tests)."""
@@ -220,8 +234,12 @@ class AutoProvisioning:
             await self._done.wait_for(lambda: self.fetches >= count)
 
     async def stop(self) -> None:
-        """Cancel a running fetch and await it."""
+        """Cancel a running fetch and pending check-syncs, and await them."""
+        self._stopped = True
         self._pending = None
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -512,3 +512,44 @@ async def test_a_room_without_a_provisioning_section_does_not_fetch(
         assert room.provisioning.status() == {"state": "idle", "fetches": 0, "last": None}
         assert room.device.config["static.auto_provision.server.url"] == ""
         assert room.device.config["sip.notify_reboot_enable"] == "0"
+
+
+async def test_rooms_served_by_worker_processes_fetch_too(tmp_path: Path,
+                                                         loopback_prefix: str) -> None:
+    """A worker's share of the inventory keeps its provisioning section."""
+    cert, key = write_certificate(tmp_path / "fleet", "prov")
+    server = ProvisioningServer(cert, key)
+    server.files = {f"yealink-{n}": HEADER + f"account.1.label = Phòng {n}\n"
+                    for n in (1, 2)}
+    await server.start()
+    try:
+        inv = load_inventory(yealink_inventory(tmp_path / "fleet", loopback_prefix,
+                                               server.url))
+        async with Simulator(inv, None, tmp_path / "state", workers=2):
+            for n in (1, 2):
+                async with Api(f"{loopback_prefix}.{n}") as api:
+                    await api.login()
+                    async with asyncio.timeout(DEADLINE_S):
+                        while (await api.data("/api/autop/status"))["fetches"] < 1:
+                            await asyncio.sleep(0.05)
+                    autop = await api.data("/api/autop/status")
+                    assert autop["last"]["result"] == "ok", autop
+                    _, body = await api.post("/api/inner/readconfig",
+                                             {"keys": ["account.1.label"]})
+                    assert body["data"] == {"account.1.label": f"Phòng {n}"}
+    finally:
+        await server.stop()
+
+
+def test_yealink_fault_fields_are_validated() -> None:
+    from inventory import InputError
+
+    with pytest.raises(InputError) as caught:
+        parse_faults("- select: id=a\n  provisioning: down\n"
+                     "  reject_settings: [account.1.label, account.1.nope]\n", "f.yaml")
+    assert caught.value.lines() == [
+        "f.yaml:2:17: fault 1: provisioning: 'down' is not allowed; expected 'unreachable'",
+        "f.yaml:3:20: fault 1: reject_settings: unknown setting key(s) account.1.nope (known: "
+        "system.name, sip.proxy, sip.display_name, sip.uri, ntp.server, "
+        "conference.auto_answer, audio.mute_on_join, video.selfview, audio.default_volume, "
+        "or a Yealink configuration-file key)"]
