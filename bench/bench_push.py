@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
 
+sys.path.insert(0, str(ROOT))
+from inventory.demofleet import DEMO_FILES  # noqa: E402
+
 DEMO = ROOT / "inventory" / "demo"
 TEMPLATE = """\
 description: benchmark - new SIP proxy and NTP server, auto-answer on
@@ -69,8 +72,7 @@ def group_cpu(pgid: int) -> float:
 
 def fleet_copy(folder: Path, keep_addresses: bool) -> Path:
     """The demo inventory (and its secret files) in ``folder``, addresses moved."""
-    for name in ("demo-secret.txt", "demo-webrtc-token.txt", "prov-secret.txt",
-                 "prov-cert.pem", "prov-key.pem"):
+    for name in DEMO_FILES:
         shutil.copy(DEMO / name, folder / name)
     text = (DEMO / "thanh-hoa.yaml").read_text(encoding="utf-8")
     if not keep_addresses:

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
 
 from inventory import Inventory, load_inventory  # noqa: E402
-from inventory.demofleet import DEMO_DIR  # noqa: E402
+from inventory.demofleet import DEMO_DIR, DEMO_FILES  # noqa: E402
 from simulator.faults import load_faults  # noqa: E402
 from vcfleet.report import SweepReport  # noqa: E402
 from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit, run_sweep  # noqa: E402
@@ -62,7 +62,7 @@ FAULTS = """\
 
 def write_fleet(folder: Path, net: int) -> Path:
     """The demo fleet moved to 127.``net``+ (each distinct 127.A becomes net, net+1, ...)."""
-    for name in ("demo-secret.txt", "demo-webrtc-token.txt"):
+    for name in DEMO_FILES:
         shutil.copy(DEMO_DIR / name, folder / name)
     seen: dict[str, int] = {}
 

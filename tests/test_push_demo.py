@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from inventory import Inventory, load_inventory
+from inventory.demofleet import DEMO_FILES
 from tests.test_push_sim import Served, summary
 from vcfleet.cli import main
 
@@ -36,8 +37,7 @@ def free_port() -> int:
 def demo_copy(folder: Path, prefix: str) -> Path:
     demo = ROOT / "inventory" / "demo"
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("demo-secret.txt", "demo-webrtc-token.txt", "prov-secret.txt", "prov-cert.pem",
-                 "prov-key.pem"):
+    for name in DEMO_FILES:
         shutil.copy(demo / name, folder / name)
     first = int(prefix.split(".")[1])
     blocks = {"10": str(first), "20": str(first + 1)}
