@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import statistics
 import time
@@ -156,9 +157,10 @@ async def probe(target: Target, settings: Settings | None = None) -> ProbeResult
         return ProbeResult.failure("nothing to send: both audio and video are off")
     run = _Loopback(target, settings)
     try:
-        return await run.measure()
+        result = await run.measure()
     finally:
         await run.close()
+    return run.with_close_time(result)
 
 
 class _Failed(Exception):
@@ -236,6 +238,7 @@ class _Loopback:
             await self._connect()
             await self._media_window()
             await self._end_session(self.settings.close_timeout_s)  # its answer has its lag
+            self._mark("ended")
             return await self._result()
         except _Failed as exc:
             return ProbeResult.failure(str(exc), **self._setup_figures())
@@ -418,6 +421,7 @@ class _Loopback:
             stream.baseline = await _inbound_counters(stream)
         await asyncio.sleep(max(0.0, min(s.duration_s, end_by - time.monotonic())))
         await self._extend_for_loss(end_by)
+        self._mark("window_end")
         # The first round-trip sample, and a report written after the window began.
         deadline = min(time.monotonic() + s.rtcp_grace_s, end_by)
         while (not primary.tap.frames or not primary.rtcp.rtt_samples
@@ -491,6 +495,9 @@ class _Loopback:
             "loop_lag_max_ms": round(worst * 1000.0, 1),
             "packets_sent": primary.track.sent,
             "window_s": round(self._ms("window_start", "media_end") / 1000.0, 2),
+            "preroll_ms": round(self._ms("connected", "window_start"), 1),
+            "tail_ms": round(self._ms("window_end", "media_end"), 1),
+            "end_ms": round(self._ms("media_end", "ended"), 1),
         }
         stalls = [("prober", p95, worst)]
         if self.responder_lag_ms is not None:
@@ -507,8 +514,16 @@ class _Loopback:
 
     # -- cleanup ------------------------------------------------------------------------
 
+    def with_close_time(self, result: ProbeResult) -> ProbeResult:
+        """``result`` with ``info.close_ms`` (how long ``close`` took), when it has info."""
+        if not result.info or "closed" not in self.times:
+            return result
+        info = {**result.info, "close_ms": round(self._ms("closing", "closed"), 1)}
+        return dataclasses.replace(result, info=info)
+
     async def close(self) -> None:
         """Close the peer connection, end the session at the responder, stop sampling."""
+        self._mark("closing")
         timeout = self.settings.close_timeout_s
         for stream in self.streams:
             await stream.rtcp.stop()
@@ -524,6 +539,7 @@ class _Loopback:
         if self.lag is not None:
             lag, self.lag = self.lag, None
             await lag.release()
+        self._mark("closed")
 
     async def _end_session(self, timeout: float) -> None:
         """DELETE the session (once), note the responder's lag, close the HTTP client."""
