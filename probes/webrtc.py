@@ -63,11 +63,12 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from yarl import URL
 
 from probes.aiortc_internals import on_keyframe_request
-from probes.base import EngineDeadline, ProbeResult, Target
+from probes.base import OwnDeadline, ProbeResult, Target
 from probes.mos import estimate_mos
 from probes.shaping import Shaper
 from probes.webrtc_media import (
     AUDIO_CLOCK,
+    AUDIO_PTIME_S,
     VIDEO_CLOCK,
     FrameTap,
     SyntheticAudioTrack,
@@ -84,13 +85,35 @@ from probes.webrtc_stats import LoopLag, ReceiverReport, RtcpMonitor
 
 log = logging.getLogger(__name__)
 
+JITTER_SETTLE_PACKETS = 64
+"""Packets after which an RFC 3550 jitter estimator started at 0 has reached 98 % of its
+level (1 - (15/16)^64); jitter samples count from then on."""
+_POLL_S = 0.1
+"""How often the window looks at its counters (whether the sample suffices)."""
+_RESULT_MARGIN_S = 0.5
+"""Of the budget, kept for the result's way back to the sweep (a worker's channel)."""
+
 
 @dataclass
-class Settings(EngineDeadline):
+class Settings(OwnDeadline):
     """How the WebRTC loopback probe runs (defaults suit a LAN or a province WAN)."""
 
     duration_s: float = 3.0
-    """Media window, from the moment the connection is up."""
+    """Media window of a room whose path shows loss or jitter, from the moment the
+    responder provably decrypts; a clean room ends sooner (``clean_sample_packets``),
+    a lossy one later (``loss_sample_packets``)."""
+    clean_sample_packets: int = 75
+    """A room that lost nothing ends its window once each direction counted this many
+    packets (1.5 s of audio), with ``min_rtt_samples`` and both jitters below
+    ``quiet_jitter_ms``.  A room losing 5 % each way shows no loss in 75 packets each way
+    with probability 0.05 % (0.95^150), one losing 3 % (the default threshold) 1 %; any
+    loss seen measures on to ``loss_sample_packets``.  The RFC 3550 jitter estimator
+    (gain 1/16) is 99 % converged after 75 packets."""
+    quiet_jitter_ms: float = 10.0
+    """Jitter (either direction) at or above which the room is measured for the whole
+    ``duration_s``, so that its averaged jitter is precise near the threshold."""
+    min_rtt_samples: int = 5
+    """Round-trip samples a clean room needs before its window may end."""
     audio: bool = True
     """Send synthetic Opus (20 ms packets, about 32 kbit/s); its figures are the primary ones."""
     video: bool = False
@@ -144,8 +167,9 @@ class Settings(EngineDeadline):
     jitter (600 ms: 37 ms, past the 30 ms threshold), which a percentile does not see;
     250 ms adds at most 16 ms."""
     timeout_s: float | None = None
-    """The whole probe's budget (the sweep sets it to the check's deadline): a longer
-    handshake or window is cut so that the probe reports what it saw in time."""
+    """The whole probe's budget (None: the check's deadline, which the sweep fills in):
+    the handshake and the window are cut so that the session ends (DELETE, close) and
+    the probe reports what it saw before the engine's deadline."""
 
 
 async def probe(target: Target, settings: Settings | None = None) -> ProbeResult:
@@ -203,6 +227,8 @@ class _Stream:
     rtcp: RtcpMonitor
     baseline: tuple[int, int] | None = None
     """Our receiver's (packets expected, packets lost) when the window began."""
+    down_jitter: list[tuple[float, float]] = field(default_factory=list)
+    """(wall-clock time, our receiver's RFC 3550 jitter in ms), sampled over the window."""
 
 
 class _Loopback:
@@ -222,6 +248,10 @@ class _Loopback:
         self.hearing: _Hearing | None = None
         self.responder_lag_ms: tuple[float, float] | None = None
         """(95th percentile, max) event-loop lag the responder reported over the session."""
+        self.jitter_settled = 0.0
+        """Wall-clock time from which jitter samples count (the estimators have settled)."""
+        self.cut_by_budget = False
+        """The budget, not the sample, ended the window."""
 
     def _mark(self, name: str) -> None:
         self.times.setdefault(name, time.monotonic())
@@ -237,6 +267,7 @@ class _Loopback:
         try:
             await self._connect()
             await self._media_window()
+            await self._stop_media()  # nothing more to measure: spare both ends the CPU
             await self._end_session(self.settings.close_timeout_s)  # its answer has its lag
             self._mark("ended")
             return await self._result()
@@ -247,10 +278,13 @@ class _Loopback:
                                degraded=f"lossy media path: {exc}")
 
     def _budget_end(self) -> float:
-        """Monotonic time by which the media must end, so that closing fits the budget."""
+        """Monotonic time by which the media must end, so that ending the session and
+        closing (each within ``close_timeout_s``, one after the other) and the way back to
+        the sweep fit the budget."""
         if self.settings.timeout_s is None:
             return float("inf")
-        return self.times["start"] + self.settings.timeout_s - self.settings.close_timeout_s - 0.5
+        reserve = 2 * self.settings.close_timeout_s + _RESULT_MARGIN_S
+        return self.times["start"] + self.settings.timeout_s - reserve
 
     # -- connection ---------------------------------------------------------------------
 
@@ -417,10 +451,13 @@ class _Loopback:
             raise _Failed(f"connected, but no echo and no receiver report came in "
                           f"{s.rtcp_grace_s:g} s (responder not reflecting)")
         self._mark("window_start")
+        # The jitter estimators (ours and the responder's) began with the first packet,
+        # about when we connected; they have settled after JITTER_SETTLE_PACKETS.
+        self.jitter_settled = (time.time() - time.monotonic() + self.times["connected"]
+                               + JITTER_SETTLE_PACKETS * AUDIO_PTIME_S)
         for stream in self.streams:
             stream.baseline = await _inbound_counters(stream)
-        await asyncio.sleep(max(0.0, min(s.duration_s, end_by - time.monotonic())))
-        await self._extend_for_loss(end_by)
+        await self._measure_until_enough(end_by)
         self._mark("window_end")
         # The first round-trip sample, and a report written after the window began.
         deadline = min(time.monotonic() + s.rtcp_grace_s, end_by)
@@ -438,18 +475,50 @@ class _Loopback:
         if not primary.rtcp.rtt_samples:
             raise _Failed(f"no RTCP round-trip sample from the responder in {window:g} s")
 
-    async def _extend_for_loss(self, end_by: float) -> None:
-        """Measure on while a lossy direction has fewer than ``loss_sample_packets``."""
+    async def _measure_until_enough(self, end_by: float) -> None:
+        """Measure until the sample suffices, within the budget (``end_by``).
+
+        A clean room (nothing lost, quiet jitter) ends once each direction counted
+        ``clean_sample_packets`` and ``min_rtt_samples`` came; otherwise the window lasts
+        ``duration_s``, and while a packet was lost, until each direction counted
+        ``loss_sample_packets``.  The down jitter is sampled on the way.
+        """
         s = self.settings
         primary = self.streams[0]
-        while time.monotonic() < end_by:
+        full_end = min(self.times["window_start"] + s.duration_s, end_by)
+        while True:
+            for stream in self.streams:
+                await _sample_down_jitter(stream)
+            now = time.monotonic()
+            if now >= end_by:
+                self.cut_by_budget = True
+                return
             up = _up_interval(primary.rtcp.reports)
             down = _interval(primary.baseline, await _inbound_counters(primary))
             lost = (up[1] if up else 0) + (down[1] if down else 0)
             counted = min(up[0] if up else 0, down[0] if down else 0)
-            if not lost or counted >= s.loss_sample_packets:
+            if now >= full_end:
+                if not lost or counted >= s.loss_sample_packets:
+                    return
+            elif not lost and counted >= s.clean_sample_packets and self._quiet(primary):
                 return
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(min(_POLL_S, max(0.0, end_by - now)))
+
+    def _quiet(self, stream: _Stream) -> bool:
+        """Enough round-trip samples, and jitter below ``quiet_jitter_ms`` both ways."""
+        s = self.settings
+        report = stream.rtcp.last
+        if len(stream.rtcp.rtt_samples) < s.min_rtt_samples or report is None:
+            return False
+        up_ms = report.jitter * 1000.0 / stream.clock
+        down_ms = stream.down_jitter[-1][1] if stream.down_jitter else 0.0
+        return max(up_ms, down_ms) < s.quiet_jitter_ms
+
+    async def _stop_media(self) -> None:
+        """Stop the extra sender reports and our media (the echo stops with it)."""
+        for stream in self.streams:
+            await stream.rtcp.stop()
+            stream.track.stop()
 
     def _setup_figures(self) -> dict[str, float]:
         t = self.times
@@ -473,8 +542,8 @@ class _Loopback:
         for stream in self.streams:
             prefix = "" if stream is primary else f"{stream.kind}_"
             for direction, into, figures in (
-                    ("up", up, _up_figures(stream)),
-                    ("down", down, await _down_figures(stream))):
+                    ("up", up, _up_figures(stream, self.jitter_settled)),
+                    ("down", down, await _down_figures(stream, self.jitter_settled))):
                 packets = int(figures.pop("packets", 0))
                 info[f"{prefix}{direction}_packets"] = packets
                 if "loss_ratio" in figures and packets < s.min_loss_packets:
@@ -510,7 +579,23 @@ class _Loopback:
         if overloaded:
             info["overloaded"] = " and ".join(overloaded)
         return ProbeResult(ok=True, figures=figures, directions={"up": up, "down": down},
-                           info=info, unreliable=bool(overloaded))
+                           info=info, unreliable=bool(overloaded),
+                           degraded=self._cut_short(info))
+
+    def _cut_short(self, info: dict[str, str | int | float | bool]) -> str:
+        """"lossy media path" when the budget cut the window before a direction counted
+        enough packets for its loss: under heavy loss the handshake's retransmissions
+        (1, 2, 4 s) spent the check's deadline, which says the path is lossy."""
+        if not self.cut_by_budget:
+            return ""
+        short = [d for d in ("up", "down") if f"{d}_loss" in info]
+        if not short:
+            return ""
+        setup_s = self._ms("start", "connected") / 1000.0
+        window_s = self._ms("window_start", "media_end") / 1000.0
+        return (f"lossy media path: setup took {setup_s:.1f} s, leaving {window_s:.1f} s of "
+                f"media before the check's deadline, too few packets to count "
+                f"{' and '.join(short)} loss")
 
     # -- cleanup ------------------------------------------------------------------------
 
@@ -591,12 +676,36 @@ def _up_interval(reports: list[ReceiverReport]) -> tuple[int, int] | None:
     return expected, last.packets_lost - first.packets_lost
 
 
-async def _down_figures(stream: _Stream) -> dict[str, float]:
+async def _sample_down_jitter(stream: _Stream) -> None:
+    """Note our receiver's current RFC 3550 jitter of the echo (ms)."""
+    report = await stream.transceiver.receiver.getStats()
+    for stats in report.values():
+        if stats.type == "inbound-rtp":
+            stream.down_jitter.append((time.time(), stats.jitter * 1000.0 / stream.clock))
+            return
+
+
+def _settled_mean(samples: list[tuple[float, float]], settled: float) -> float | None:
+    """The mean of the samples taken from ``settled`` on (None if there are none).
+
+    RFC 3550's estimator moves by 1/16 of each packet's deviation, so one reading of a
+    jittery path spreads widely around its expectation (±6 ms at 38 ms, 150 ± 150 ms
+    of injected jitter); the mean over the window has the same expectation and a
+    fraction of that spread.  Samples before the estimator settled (it starts at 0)
+    would bias it low.
+    """
+    values = [value for at, value in samples if at >= settled]
+    return statistics.fmean(values) if values else None
+
+
+async def _down_figures(stream: _Stream, settled: float) -> dict[str, float]:
     out: dict[str, float] = {}
     report = await stream.transceiver.receiver.getStats()
     for stats in report.values():
         if stats.type == "inbound-rtp":
-            out["jitter_ms"] = round(stats.jitter * 1000.0 / stream.clock, 3)
+            mean = _settled_mean(stream.down_jitter, settled)
+            jitter = stats.jitter * 1000.0 / stream.clock if mean is None else mean
+            out["jitter_ms"] = round(jitter, 3)
             counts = _interval(stream.baseline,
                                (stats.packetsReceived + stats.packetsLost, stats.packetsLost))
             if counts is not None:
@@ -608,12 +717,14 @@ async def _down_figures(stream: _Stream) -> dict[str, float]:
     return out
 
 
-def _up_figures(stream: _Stream) -> dict[str, float]:
+def _up_figures(stream: _Stream, settled: float) -> dict[str, float]:
     report = stream.rtcp.last
     if report is None:
         return {}
+    samples = [(r.arrival, r.jitter * 1000.0 / stream.clock) for r in stream.rtcp.reports]
+    mean = _settled_mean(samples, settled)
     out = {
-        "jitter_ms": round(report.jitter * 1000.0 / stream.clock, 3),
+        "jitter_ms": round(report.jitter * 1000.0 / stream.clock if mean is None else mean, 3),
         "fraction_lost": round(report.fraction_lost / 256.0, 4),
     }
     counts = _up_interval(stream.rtcp.reports)

@@ -35,6 +35,9 @@ from probes.aiortc_internals import (
     sender_ssrc,
 )
 
+_FIRST_PACKET_POLL_S = 0.02
+"""How soon an extra SR is tried again when nothing has been sent since the last."""
+
 
 @dataclass(frozen=True, slots=True)
 class ReceiverReport:
@@ -97,7 +100,9 @@ class RtcpMonitor:
                     self.rtt_samples.append(sample)
 
     def start(self, interval_s: float) -> None:
-        """Send an extra SR every ``interval_s`` seconds until ``stop``."""
+        """Send an extra SR at once (as soon as a packet has been sent), then every
+        ``interval_s`` seconds until ``stop``: the first report back starts the window,
+        so it should not wait an interval."""
         if self._task is None:
             self._task = asyncio.create_task(self._extra_reports(interval_s),
                                              name="webrtc-extra-sr")
@@ -110,13 +115,17 @@ class RtcpMonitor:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _extra_reports(self, interval_s: float) -> None:
+        wait = 0.0
         while True:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(wait)
             # The state aiortc's own SR carries: the last packet's NTP and RTP times.
             counters = sender_counters(self.sender)
             lsr = (counters.ntp_timestamp >> 16) & 0xFFFFFFFF
             if not counters.ntp_timestamp or lsr == self._last_lsr:
-                continue  # nothing sent since the last SR: its LSR would not be unique
+                # Nothing sent yet, or since the last SR (its LSR would not be unique).
+                wait = min(interval_s, _FIRST_PACKET_POLL_S)
+                continue
+            wait = interval_s
             self._last_lsr = lsr
             info = RtcpSenderInfo(ntp_timestamp=counters.ntp_timestamp,
                                   rtp_timestamp=counters.rtp_timestamp,

@@ -334,13 +334,19 @@ def test_up_figures_count_loss_between_the_first_and_last_report() -> None:
                           highest_sequence=164, jitter=480, lsr=2, dlsr=1)
     monitor = SimpleNamespace(last=last, reports=[first, last])
     stream = SimpleNamespace(rtcp=monitor, clock=48_000)
-    figures = _up_figures(stream)  # type: ignore[arg-type]
+    # Jitter: the mean of the reports from the moment the estimator settled (2.0 s
+    # here: only the last one).
+    figures = _up_figures(stream, 2.0)  # type: ignore[arg-type]
     assert figures == {"jitter_ms": 10.0, "loss_ratio": 0.1, "fraction_lost": 0.25,
                        "packets": 200.0}
     video = SimpleNamespace(rtcp=monitor, clock=90_000)
-    assert _up_figures(video)["jitter_ms"] == round(480 / 90, 3)  # type: ignore[arg-type]
+    assert _up_figures(video, 2.0)["jitter_ms"] == round(480 / 90, 3)  # type: ignore[arg-type]
     single = SimpleNamespace(rtcp=SimpleNamespace(last=last, reports=[last]), clock=48_000)
-    assert "loss_ratio" not in _up_figures(single)  # type: ignore[arg-type]
+    assert "loss_ratio" not in _up_figures(single, 2.0)  # type: ignore[arg-type]
+    # Both reports settled: their mean, (2 + 10) / 2 ms.
+    assert _up_figures(stream, 0.0)["jitter_ms"] == 6.0  # type: ignore[arg-type]
+    # None settled yet: the latest reading.
+    assert _up_figures(stream, 9.0)["jitter_ms"] == 10.0  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("header", "parsed"), [
