@@ -68,7 +68,6 @@ from probes.mos import estimate_mos
 from probes.shaping import Shaper
 from probes.webrtc_media import (
     AUDIO_CLOCK,
-    AUDIO_PTIME_S,
     VIDEO_CLOCK,
     FrameTap,
     SyntheticAudioTrack,
@@ -85,9 +84,6 @@ from probes.webrtc_stats import LoopLag, ReceiverReport, RtcpMonitor
 
 log = logging.getLogger(__name__)
 
-JITTER_SETTLE_PACKETS = 64
-"""Packets after which an RFC 3550 jitter estimator started at 0 has reached 98 % of its
-level (1 - (15/16)^64); jitter samples count from then on."""
 _POLL_S = 0.1
 """How often the window looks at its counters (whether the sample suffices)."""
 _RESULT_MARGIN_S = 0.5
@@ -111,9 +107,19 @@ class Settings(OwnDeadline):
     (gain 1/16) is 99 % converged after 75 packets."""
     quiet_jitter_ms: float = 10.0
     """Jitter (either direction) at or above which the room is measured for the whole
-    ``duration_s``, so that its averaged jitter is precise near the threshold."""
+    ``duration_s`` and on to ``jitter_sample_pairs``."""
+    jitter_sample_pairs: int = 150
+    """A jittery room measures on until the down jitter is the mean of this many packet
+    pairs that arrived in order.  On a path that reorders, few do (150 ± 150 ms of
+    injected jitter: 1 in 6, so 150 pairs take 9 s): the mean's spread there is 5.3 ms
+    on 48 pairs (3 s) and 3.1 ms on 150, so such a room, 8.5 ms above the 30 ms
+    threshold, reads below it 5 % of the time on 3 s and 0.3 % on 150 pairs (seeded
+    simulation of the shaper; without reordering 150 pairs take 3 s)."""
     min_rtt_samples: int = 5
     """Round-trip samples a clean room needs before its window may end."""
+    max_window_s: float = 12.0
+    """The longest window, whatever the sample still wants (the check's budget usually
+    ends it first)."""
     audio: bool = True
     """Send synthetic Opus (20 ms packets, about 32 kbit/s); its figures are the primary ones."""
     video: bool = False
@@ -227,8 +233,6 @@ class _Stream:
     rtcp: RtcpMonitor
     baseline: tuple[int, int] | None = None
     """Our receiver's (packets expected, packets lost) when the window began."""
-    down_jitter: list[tuple[float, float]] = field(default_factory=list)
-    """(wall-clock time, our receiver's RFC 3550 jitter in ms), sampled over the window."""
 
 
 class _Loopback:
@@ -248,8 +252,6 @@ class _Loopback:
         self.hearing: _Hearing | None = None
         self.responder_lag_ms: tuple[float, float] | None = None
         """(95th percentile, max) event-loop lag the responder reported over the session."""
-        self.jitter_settled = 0.0
-        """Wall-clock time from which jitter samples count (the estimators have settled)."""
         self.cut_by_budget = False
         """The budget, not the sample, ended the window."""
 
@@ -334,7 +336,7 @@ class _Loopback:
                     clock: int) -> None:
         assert self.pc is not None
         transceiver = self.pc.addTransceiver(track, direction="sendrecv")
-        tap = tap_receiver(transceiver.receiver)
+        tap = tap_receiver(transceiver.receiver, meter=True)
         if isinstance(track, SyntheticVideoTrack):
             # A keyframe request (the responder forwards the client's) restarts the loop.
             on_keyframe_request(transceiver.sender, track.restart_cycle)
@@ -451,12 +453,10 @@ class _Loopback:
             raise _Failed(f"connected, but no echo and no receiver report came in "
                           f"{s.rtcp_grace_s:g} s (responder not reflecting)")
         self._mark("window_start")
-        # The jitter estimators (ours and the responder's) began with the first packet,
-        # about when we connected; they have settled after JITTER_SETTLE_PACKETS.
-        self.jitter_settled = (time.time() - time.monotonic() + self.times["connected"]
-                               + JITTER_SETTLE_PACKETS * AUDIO_PTIME_S)
         for stream in self.streams:
             stream.baseline = await _inbound_counters(stream)
+            if stream.tap.jitter is not None:
+                stream.tap.jitter.restart()
         await self._measure_until_enough(end_by)
         self._mark("window_end")
         # The first round-trip sample, and a report written after the window began.
@@ -481,14 +481,14 @@ class _Loopback:
         A clean room (nothing lost, quiet jitter) ends once each direction counted
         ``clean_sample_packets`` and ``min_rtt_samples`` came; otherwise the window lasts
         ``duration_s``, and while a packet was lost, until each direction counted
-        ``loss_sample_packets``.  The down jitter is sampled on the way.
+        ``loss_sample_packets``, while the jitter is not quiet, until the down jitter
+        counted ``jitter_sample_pairs``.  The down jitter is sampled on the way.
         """
         s = self.settings
         primary = self.streams[0]
         full_end = min(self.times["window_start"] + s.duration_s, end_by)
+        longest_end = self.times["window_start"] + max(s.duration_s, s.max_window_s)
         while True:
-            for stream in self.streams:
-                await _sample_down_jitter(stream)
             now = time.monotonic()
             if now >= end_by:
                 self.cut_by_budget = True
@@ -497,22 +497,23 @@ class _Loopback:
             down = _interval(primary.baseline, await _inbound_counters(primary))
             lost = (up[1] if up else 0) + (down[1] if down else 0)
             counted = min(up[0] if up else 0, down[0] if down else 0)
+            loud = self._loud(primary)
             if now >= full_end:
-                if not lost or counted >= s.loss_sample_packets:
+                loss_done = not lost or counted >= s.loss_sample_packets
+                jitter_done = (not loud or primary.tap.jitter is None
+                               or primary.tap.jitter.pairs >= s.jitter_sample_pairs)
+                if (loss_done and jitter_done) or now >= longest_end:
                     return
-            elif not lost and counted >= s.clean_sample_packets and self._quiet(primary):
+            elif (not lost and not loud and counted >= s.clean_sample_packets
+                  and len(primary.rtcp.rtt_samples) >= s.min_rtt_samples):
                 return
             await asyncio.sleep(min(_POLL_S, max(0.0, end_by - now)))
 
-    def _quiet(self, stream: _Stream) -> bool:
-        """Enough round-trip samples, and jitter below ``quiet_jitter_ms`` both ways."""
-        s = self.settings
+    def _loud(self, stream: _Stream) -> bool:
+        """Whether the jitter seen so far, either way, is at or above ``quiet_jitter_ms``."""
         report = stream.rtcp.last
-        if len(stream.rtcp.rtt_samples) < s.min_rtt_samples or report is None:
-            return False
-        up_ms = report.jitter * 1000.0 / stream.clock
-        down_ms = stream.down_jitter[-1][1] if stream.down_jitter else 0.0
-        return max(up_ms, down_ms) < s.quiet_jitter_ms
+        up_ms = report.jitter * 1000.0 / stream.clock if report is not None else 0.0
+        return max(up_ms, _down_jitter_ms(stream) or 0.0) >= self.settings.quiet_jitter_ms
 
     async def _stop_media(self) -> None:
         """Stop the extra sender reports and our media (the echo stops with it)."""
@@ -542,8 +543,8 @@ class _Loopback:
         for stream in self.streams:
             prefix = "" if stream is primary else f"{stream.kind}_"
             for direction, into, figures in (
-                    ("up", up, _up_figures(stream, self.jitter_settled)),
-                    ("down", down, await _down_figures(stream, self.jitter_settled))):
+                    ("up", up, _up_figures(stream)),
+                    ("down", down, await _down_figures(stream))):
                 packets = int(figures.pop("packets", 0))
                 info[f"{prefix}{direction}_packets"] = packets
                 if "loss_ratio" in figures and packets < s.min_loss_packets:
@@ -676,36 +677,21 @@ def _up_interval(reports: list[ReceiverReport]) -> tuple[int, int] | None:
     return expected, last.packets_lost - first.packets_lost
 
 
-async def _sample_down_jitter(stream: _Stream) -> None:
-    """Note our receiver's current RFC 3550 jitter of the echo (ms)."""
-    report = await stream.transceiver.receiver.getStats()
-    for stats in report.values():
-        if stats.type == "inbound-rtp":
-            stream.down_jitter.append((time.time(), stats.jitter * 1000.0 / stream.clock))
-            return
+def _down_jitter_ms(stream: _Stream) -> float | None:
+    """The down jitter of the window so far (ms): the meter's mean; None without a meter
+    (video: the receiver's RFC 3550 reading is used) or before a pair."""
+    mean = stream.tap.jitter.mean_s() if stream.tap.jitter is not None else None
+    return None if mean is None else mean * 1000.0
 
 
-def _settled_mean(samples: list[tuple[float, float]], settled: float) -> float | None:
-    """The mean of the samples taken from ``settled`` on (None if there are none).
-
-    RFC 3550's estimator moves by 1/16 of each packet's deviation, so one reading of a
-    jittery path spreads widely around its expectation (±6 ms at 38 ms, 150 ± 150 ms
-    of injected jitter); the mean over the window has the same expectation and a
-    fraction of that spread.  Samples before the estimator settled (it starts at 0)
-    would bias it low.
-    """
-    values = [value for at, value in samples if at >= settled]
-    return statistics.fmean(values) if values else None
-
-
-async def _down_figures(stream: _Stream, settled: float) -> dict[str, float]:
+async def _down_figures(stream: _Stream) -> dict[str, float]:
     out: dict[str, float] = {}
     report = await stream.transceiver.receiver.getStats()
     for stats in report.values():
         if stats.type == "inbound-rtp":
-            mean = _settled_mean(stream.down_jitter, settled)
-            jitter = stats.jitter * 1000.0 / stream.clock if mean is None else mean
-            out["jitter_ms"] = round(jitter, 3)
+            mean = _down_jitter_ms(stream)
+            out["jitter_ms"] = round(stats.jitter * 1000.0 / stream.clock if mean is None
+                                     else mean, 3)
             counts = _interval(stream.baseline,
                                (stats.packetsReceived + stats.packetsLost, stats.packetsLost))
             if counts is not None:
@@ -717,14 +703,12 @@ async def _down_figures(stream: _Stream, settled: float) -> dict[str, float]:
     return out
 
 
-def _up_figures(stream: _Stream, settled: float) -> dict[str, float]:
+def _up_figures(stream: _Stream) -> dict[str, float]:
     report = stream.rtcp.last
     if report is None:
         return {}
-    samples = [(r.arrival, r.jitter * 1000.0 / stream.clock) for r in stream.rtcp.reports]
-    mean = _settled_mean(samples, settled)
     out = {
-        "jitter_ms": round(report.jitter * 1000.0 / stream.clock if mean is None else mean, 3),
+        "jitter_ms": round(report.jitter * 1000.0 / stream.clock, 3),
         "fraction_lost": round(report.fraction_lost / 256.0, 4),
     }
     counts = _up_interval(stream.rtcp.reports)
