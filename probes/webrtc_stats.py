@@ -7,8 +7,8 @@
   keeps only an average, and only for a block naming the latest SR, which
   leaves a 3 s window with no sample too often.  ``start(interval)`` also sends
   an extra SR every ``interval`` (the same SR aiortc would send): a peer that
-  answers each SR with a report (our responder does) then gives a dozen samples
-  in 3 s, whose median shrugs off one late wake-up on either side.
+  answers each SR with a report (our responder does) then gives a sample every
+  interval, whose median shrugs off one late wake-up on either side.
 - ``LoopLag`` samples how late the event loop wakes up.  A late loop delays
   every packet's arrival time and every RTCP departure, so large lag means the
   figures describe the prober's CPU, not the network (results are then marked
