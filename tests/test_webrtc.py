@@ -143,9 +143,9 @@ async def test_a_reordering_jittery_path_reads_its_rfc3550_jitter(loopback_prefi
         await r.stop()
     assert result.ok, result.reason
     down = result.directions["down"]["jitter_ms"]
-    # The truth 38.5 ms; accepted from 30 (the threshold, 2.7 sigma below) to 55
-    # (scheduling only adds).
-    assert 30.0 <= down <= 55.0, (down, result.info)
+    # The truth 38.5 ms; accepted from 28 (3.4 sigma below: one run in 3000 fails;
+    # 30, the threshold, is 2.7 sigma below) to 55 (scheduling only adds).
+    assert 28.0 <= down <= 55.0, (down, result.info)
     assert result.info["window_s"] >= 3.0  # type: ignore[operator]
     await assert_no_leaks()
 
