@@ -293,6 +293,9 @@ def synthetic_yaml(count: int) -> str:
 
 
 DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_FILES = ("demo-secret.txt", "demo-webrtc-token.txt", "prov-cert.pem", "prov-key.pem",
+              "prov-secret.txt")
+"""The files the demo inventory names beside it (a copy of the fleet needs them all)."""
 DEMO_PROVISIONING_SECRET = "vcfleet-demo-provisioning\n"
 
 

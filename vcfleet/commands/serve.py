@@ -24,6 +24,7 @@ from vcfleet.commands.common import add_select, positive_int, url_host
 
 if TYPE_CHECKING:
     from vcfleet.exporter import Exporter
+    from vcfleet.provisioning.server import ProvisioningServer
 
 HELP = "Prometheus exporter: scheduled sweeps on /metrics, one endpoint on /probe"
 DEFAULT_LISTEN = "127.0.0.1:9348"
@@ -68,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--meetings", metavar="PATH",
                         help="run each meeting's scheduled checks (docs/meetings.md; default: "
                              "$VCFLEET_MEETINGS if set)")
+    from vcfleet.push.cliargs import add_provisioning_options
+
+    add_provisioning_options(parser)  # the inventory's provisioning: section, if any, is served
 
 
 def _seconds(text: str) -> float:
@@ -146,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         if not exporter.state.endpoints:
             raise InputError(f"no endpoint of {exporter.state.inventory.path} is in scope "
                              "(check --select and --shard)")
-        asyncio.run(_serve(exporter))
+        asyncio.run(_serve(exporter, _provisioning(args, exporter)))
     finally:
         if history is not None:
             history.close()
@@ -169,7 +173,32 @@ def _device_settings(known_hosts: Path | None, checks: frozenset[str] | None
     return {"device": Settings(known_hosts=known)}
 
 
-async def _serve(exporter: Exporter) -> None:
+def _provisioning(args: argparse.Namespace, exporter: Exporter) -> ProvisioningServer | None:
+    """The provisioning server of the inventory's ``provisioning:`` section (docs/push.md)."""
+    from vcfleet.provisioning.server import ProvisioningServer
+    from vcfleet.push.cliargs import provisioning_audit_log, provisioning_site
+    from vcfleet.push.dialects import DIALECTS
+
+    inventory = exporter.state.inventory
+    site = provisioning_site(args, inventory)
+    if site is None:
+        return None
+    devices = [e for e in inventory if e.vendor in DIALECTS and DIALECTS[e.vendor].provisioned]
+    return ProvisioningServer(site, devices, provisioning_audit_log(args))
+
+
+async def _start_provisioning(provisioning: ProvisioningServer) -> None:
+    site = provisioning.site
+    try:
+        await provisioning.start()
+    except OSError as exc:
+        raise InputError(f"provisioning.listen {site.host}:{site.port}: cannot listen: "
+                         f"{exc.strerror or exc}") from None
+    print(f"provisioning: serving {site.url} from {site.store.root}", file=sys.stderr,
+          flush=True)
+
+
+async def _serve(exporter: Exporter, provisioning: ProvisioningServer | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -188,9 +217,13 @@ async def _serve(exporter: Exporter) -> None:
     print(f"serving {scope} endpoints on http://{where}/metrics "
           f"({every})", file=sys.stderr, flush=True)
     try:
+        if provisioning is not None:
+            await _start_provisioning(provisioning)
         await stop.wait()
     finally:
         with contextlib.suppress(Exception):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+        if provisioning is not None:
+            await provisioning.stop()
         await exporter.stop()
