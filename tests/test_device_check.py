@@ -175,6 +175,25 @@ def test_device_reasons_in_an_operators_words_in_both_languages(
     assert reason_text(report.reasons[0]) == english
 
 
+def test_the_readiness_report_names_the_device_problem_in_vietnamese() -> None:
+    from vcfleet.render.markdown import render_markdown
+    from vcfleet.report import SweepReport
+
+    read = ProbeResult(ok=True, details=with_(
+        registration={"state": "failed", "registrar": "sip.thanhhoa.gov.vn",
+                      "reason": "403 Forbidden"}, peripherals=peripherals(camera=False)))
+    room = judge(ROOMS.get("cisco"), {"device": CheckReport("device", read, True, 0.1)})
+    report = SweepReport((room,), 1_800_000_000.0, 1.0, ("device",))
+    try:
+        set_language("vi")
+        text = render_markdown(report, ROOMS)
+    finally:
+        set_language("en")
+    assert ("device: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden; "
+            "device: camera bị ngắt kết nối: Camera (input 1)") in text
+    assert "not registered" not in text
+
+
 def test_device_targets(monkeypatch: pytest.MonkeyPatch) -> None:
     unresolved = target_for(ROOMS, ROOMS.get("cisco"), "device")
     assert isinstance(unresolved, ProbeResult)
