@@ -6,8 +6,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+from textual.app import ComposeResult
 from textual.binding import ActiveBinding
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from vcfleet.i18n import N_, _
@@ -47,27 +50,35 @@ def _said(text: str) -> str:
 
 class ConsoleFooter(Footer):
     """Textual's footer, except that a key that does not fit whole (its description
-    would be cut, or hidden under the command palette's key on the right) is not shown:
-    Vietnamese descriptions are longer, and at 80 columns the last keys do not fit."""
+    would be cut, or hidden under the command palette's key on the right) is left out,
+    with every key after it: Vietnamese descriptions are longer, and at 80 columns the
+    last keys do not fit.  (The console has no grouped bindings, which Textual's footer
+    draws in containers: every key is one widget here.)"""
 
-    async def recompose(self) -> None:
-        """Recompose (the bindings changed), then hide the keys that do not fit."""
-        await super().recompose()
-        self.call_after_refresh(self.fit_keys)
+    def __init__(self) -> None:
+        super().__init__()
+        self._fitted_width = 0
 
-    def on_mount(self) -> None:
-        self.call_after_refresh(self.fit_keys)
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        width = self.size.width or self.app.size.width
+        self._fitted_width = width
+        room = width - sum(_key_width(k) for k in keys if k.has_class("-command-palette"))
+        for key in keys:
+            if not key.has_class("-command-palette"):
+                room -= _key_width(key)
+                if room < 0:  # this key and every one after it
+                    room = -1_000_000
+                    continue
+            yield key
 
     def on_resize(self) -> None:
-        # A hidden key has no region: show them all, lay out, then hide what overflows.
-        for key in self.children:
-            key.styles.visibility = "visible"
-        self.call_after_refresh(self.fit_keys)
+        if self.size.width != self._fitted_width:
+            self.call_after_refresh(self.recompose)
 
-    def fit_keys(self) -> None:
-        """Hide each key that does not fit whole (they keep their place, to the right)."""
-        palette = [w for w in self.children if w.has_class("-command-palette")]
-        right = min([self.region.right, *(w.region.x for w in palette)])
-        for key in self.children:
-            if not key.has_class("-command-palette") and key.region.right > right:
-                key.styles.visibility = "hidden"
+
+def _key_width(key: Widget) -> int:
+    """The cells a footer key takes: its key and description, a space between, and the
+    two cells of its padding (or of the palette key's border and padding)."""
+    text = f"{getattr(key, 'key_display', '')} {getattr(key, 'description', '')}".strip()
+    return cell_len(text) + 2

@@ -41,7 +41,7 @@ class Parser(argparse.ArgumentParser):
 
 ARGPARSE_WORDS = (
     N_("usage: "), N_("positional arguments"), N_("options"),
-    N_("show this help message and exit"), N_("show program's version number and exit"),
+    N_("show this help message and exit"),
     N_("the following arguments are required: %s"), N_("unrecognized arguments: %s"),
     N_("argument %(argument_name)s: %(message)s"), N_("expected one argument"),
     N_("expected at most one argument"), N_("expected at least one argument"),

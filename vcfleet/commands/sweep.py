@@ -97,8 +97,8 @@ def parse_timeouts(items: Sequence[str]) -> dict[str, float]:
         try:
             float(seconds)
         except ValueError:
-            raise InputError(f"--timeout {item!r}: {seconds!r} is not a number of seconds"
-                             ) from None
+            raise InputError(_("--timeout {item}: {text} is not a number of seconds").format(
+                item=repr(item), text=repr(seconds))) from None
         problem = seconds_problem(seconds.strip())
         if problem is not None:
             raise InputError(_("--timeout {item}: {problem}").format(item=repr(item),

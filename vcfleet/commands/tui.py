@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     """Open the console; returns when the operator quits."""
     from vcfleet.commands.common import inventory_of
 
-    require_terminal("tui", "run it in a terminal, or use vcfleet sweep")
+    require_terminal("tui", _("run it in a terminal, or use vcfleet sweep"))
     inventory = inventory_of(args)
     return run_console(inventory, args)
 
