@@ -250,12 +250,12 @@ class ConsoleApp(App[int]):
     def changes_line(self, meeting: Meeting, changes: Changes) -> str:
         """One line for the header: the meeting and what changed since its previous check."""
         from vcfleet.commands.meeting import render_changes
-        from vcfleet.meetings.times import countdown, local_time
+        from vcfleet.meetings.times import countdown_text, local_time
 
         names = {e.id: e.name for e in self.inventory.endpoints}
         text = render_changes(meeting, changes, names)
         head = _("Meeting {time} ({countdown}). ").format(
-            time=local_time(meeting), countdown=countdown(meeting, datetime.now(UTC)))
+            time=local_time(meeting), countdown=countdown_text(meeting, datetime.now(UTC)))
         return head + "  ".join(line.strip() for line in text.splitlines())
 
     def _record(self, report: SweepReport) -> str:

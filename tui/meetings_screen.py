@@ -16,7 +16,7 @@ from inventory import InputError
 from tui.console_screen import ConsoleFooter, ConsoleScreen
 from tui.verdicts import heading
 from vcfleet.i18n import N_, _
-from vcfleet.meetings.times import countdown, local_time
+from vcfleet.meetings.times import countdown_text, local_time
 from vcfleet.safe_text import safe_line
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
@@ -72,7 +72,7 @@ class MeetingsScreen(ConsoleScreen):
                 rooms = str(len(meetings.rooms(m, self.console.inventory)))
             except InputError:
                 rooms = "?"
-            table.add_row(local_time(m), countdown(m, now), Text(rooms, justify="right"),
+            table.add_row(local_time(m), countdown_text(m, now), Text(rooms, justify="right"),
                           Text(safe_line(m.title)), Text(m.id), key=m.id)
         text = _("{n} upcoming meetings in {path}.  enter: scope the console to the "
                  "meeting's rooms") if upcoming else _("No upcoming meeting in {path}.")
@@ -87,7 +87,7 @@ class MeetingsScreen(ConsoleScreen):
         now = datetime.now(UTC)
         for m in meetings.upcoming(now):
             if m.id in table.rows:
-                table.update_cell(m.id, "countdown", countdown(m, now))
+                table.update_cell(m.id, "countdown", countdown_text(m, now))
 
     @on(DataTable.RowSelected)
     def _meeting_chosen(self, message: DataTable.RowSelected) -> None:

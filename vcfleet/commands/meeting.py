@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from inventory import InputError
 from vcfleet.commands.common import add_force, inventory_of, positive_int
 from vcfleet.i18n import N_, _
-from vcfleet.meetings.times import countdown, local_time
+from vcfleet.meetings.times import countdown, countdown_text, local_time
 from vcfleet.outfile import check_output, write_output
 from vcfleet.reasons import reason_text
 from vcfleet.safe_text import safe_json, safe_line
@@ -121,8 +121,10 @@ def _list(args: argparse.Namespace) -> int:
     if not rows:
         print(_("No upcoming meeting in {path}.").format(path=meetings.path))
         return 0
-    table = [[m.id, local_time(m), countdown(m, now), n, safe_line(m.title)] for m, n in rows]
-    sys.stdout.write(render_table(("id", "start", "countdown", "rooms", "title"), table))
+    table = [[m.id, local_time(m), countdown_text(m, now), n, safe_line(m.title)]
+             for m, n in rows]
+    sys.stdout.write(render_table((_("id"), _("start"), _("countdown"), _("rooms"), _("title")),
+                                  table))
     return 0
 
 
@@ -172,7 +174,7 @@ def render_check(result: MeetingResult, fmt: str) -> str:
     m = result.meeting
     head = (_("Meeting {id}: {title}").format(id=m.id, title=safe_line(m.title)) + "\n"
             + _("Starts {time} ({countdown})").format(
-                time=local_time(m), countdown=countdown(m, datetime.now(UTC))) + "\n\n")
+                time=local_time(m), countdown=countdown_text(m, datetime.now(UTC))) + "\n\n")
     names = {r.endpoint.id: r.endpoint.name for r in result.report.endpoints}
     return head + report_table(result.report) + "\n" + render_changes(m, result.changes, names)
 
