@@ -17,7 +17,9 @@ from vcfleet.render.table import render_table
 
 HELP = N_("validate, list, show, import and export the inventory")
 
-LIST_COLUMNS = ("id", "name", "tier", "district", "vendor", "model", "address")
+LIST_COLUMNS = (N_("id"), N_("name"), N_("tier"), N_("district"), N_("vendor"), N_("model"),
+                N_("address"))
+"""The columns of ``inventory list``: the CSV's keys, and (translated) the table's headings."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,7 +112,7 @@ def _list(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(render_csv(LIST_COLUMNS, [_row(e) for e in endpoints]))
     else:
-        sys.stdout.write(render_table(LIST_COLUMNS, [_row(e) for e in endpoints]))
+        sys.stdout.write(render_table([_(c) for c in LIST_COLUMNS], [_row(e) for e in endpoints]))
         print(_("{shown} of {n} endpoints").format(shown=len(endpoints), n=len(inv)),
               file=sys.stderr)
     return 0
