@@ -11,8 +11,8 @@ keys (``STATE_DIR/known_hosts``, as the push benchmark does):
 - CLI: ``vcfleet sweep --checks device --known-hosts ... --format json`` as a subprocess.
 
 For each it prints the wall time, the prober's CPU and the simulator's CPU (its process
-group: parent and workers, from /proc) in total and per checked room.  Yealink rooms
-have no device API here and are not checked.  Issue 16's target: 348 rooms within 5 s
+group: parent and workers, from /proc) in total and per checked room (Yealink rooms are
+read over their HTTPS API, the others over SSH).  Issue 16's target: 348 rooms within 5 s
 wall.  Figures only, never pass/fail; each run is repeated and best and median printed.
 """
 

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
 
 from inventory import load_inventory  # noqa: E402
-from inventory.demofleet import DEMO_DIR, synthetic_yaml  # noqa: E402
+from inventory.demofleet import DEMO_DIR, DEMO_FILES, synthetic_yaml  # noqa: E402
 from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit, run_sweep  # noqa: E402
 
 READY_TIMEOUT_S = 600.0
@@ -74,8 +74,9 @@ def move(text: str, base: int) -> str:
 
 
 def write_fleet(folder: Path, size: int, net: int) -> Path:
-    """The moved inventory with the demo secret files beside it."""
-    for name in ("demo-secret.txt", "demo-webrtc-token.txt"):
+    """The moved inventory with the demo secret files (and the provisioning server's demo
+    certificate, key and secret) beside it."""
+    for name in DEMO_FILES:
         shutil.copy(DEMO_DIR / name, folder / name)
     path = folder / f"fleet-{size}.yaml"
     path.write_text(move(fleet_yaml(size), net), encoding="utf-8")

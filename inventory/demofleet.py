@@ -7,10 +7,16 @@ and agencies, 27 district-level units, 290 commune-level units = 348 rooms.
 
 Unit names are real; contacts and phone numbers are invented.  Addresses lie in
 127.0.0.0/8 so that ``vcfleet simulate`` can serve every room on one machine.
+
+The demo's provisioning server (for its Yealink rooms) uses ``prov-cert.pem``,
+``prov-key.pem`` and ``prov-secret.txt`` beside the inventory: demo-only, published with
+the code like ``demo-secret.txt``; ``main`` makes the certificate once, when it is missing.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -154,6 +160,14 @@ HEADER = """\
 version: 1
 province: Thanh Hóa
 tiers: [province, department, district, commune]
+# vcfleet's provisioning server, from which the Yealink rooms fetch their files.  Its key
+# and secret beside this file are demo-only (published with the code): a site makes its own.
+provisioning:
+  listen: 127.0.0.1:8446
+  url: https://127.0.0.1:8446/yealink/
+  certificate: prov-cert.pem
+  key: prov-key.pem
+  secret: "file:prov-secret.txt"
 defaults:
   credentials: {username: admin, secret: "file:demo-secret.txt"}
   services:
@@ -273,13 +287,64 @@ def synthetic_yaml(count: int) -> str:
 
 
 DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_FILES = ("demo-secret.txt", "demo-webrtc-token.txt", "prov-cert.pem", "prov-key.pem",
+              "prov-secret.txt")
+"""The files the demo inventory names beside it (a copy of the fleet needs them all)."""
+DEMO_PROVISIONING_SECRET = "vcfleet-demo-provisioning\n"
+
+
+def self_signed_certificate(days: int = 3650) -> tuple[bytes, bytes]:
+    """(certificate PEM, PKCS#8 key PEM) of a new self-signed server certificate for
+    localhost and 127.0.0.1 (P-256), the demo provisioning server's."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vcfleet demo provisioning")])
+    now = datetime.datetime.now(datetime.UTC)
+    san = x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(san, critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def write_provisioning_files(folder: Path) -> list[Path]:
+    """The demo provisioning certificate, key and secret, each written only when missing
+    (so that regenerating the inventory does not change them); the files written."""
+    written: list[Path] = []
+    cert, key, secret = (folder / n for n in ("prov-cert.pem", "prov-key.pem",
+                                              "prov-secret.txt"))
+    if not (cert.exists() and key.exists()):
+        cert_pem, key_pem = self_signed_certificate()
+        key.write_bytes(key_pem)
+        cert.write_bytes(cert_pem)
+        written += [cert, key]
+    if not secret.exists():
+        secret.write_text(DEMO_PROVISIONING_SECRET, encoding="utf-8")
+        written.append(secret)
+    return written
 
 
 def main() -> int:
-    """Write the demo inventory file."""
+    """Write the demo inventory file (and the provisioning files it names, when missing)."""
     out = DEMO_DIR / "thanh-hoa.yaml"
     out.write_text(demo_yaml(), encoding="utf-8")
-    print(f"wrote {out}", file=sys.stderr)
+    for path in [out, *write_provisioning_files(DEMO_DIR)]:
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

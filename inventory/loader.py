@@ -32,6 +32,7 @@ from inventory.model import (
     Credentials,
     Endpoint,
     Profile,
+    Provisioning,
     Services,
     Thresholds,
 )
@@ -40,7 +41,7 @@ from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 
 TOP_LEVEL_KEYS = ("version", "province", "tiers", "thresholds", "profiles", "defaults", "groups",
-                  "endpoints")
+                  "endpoints", "provisioning")
 DEMO_INVENTORY = Path(__file__).parent / "demo" / "thanh-hoa.yaml"
 
 
@@ -54,6 +55,8 @@ class Inventory:
     province: str = ""
     thresholds: Thresholds = field(default_factory=Thresholds)
     """The fleet-wide thresholds (each profile may override some keys)."""
+    provisioning: Provisioning | None = None
+    """vcfleet's auto-provisioning server, if the inventory has one (Yealink rooms)."""
     path: Path | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
     """Line of each endpoint in its file, for messages that point back at it."""
@@ -182,6 +185,7 @@ class _Builder:
         self.version(doc)
         tiers = self.tiers(doc)
         thresholds = self.thresholds(doc)
+        provisioning = self.provisioning(doc)
         profiles = self.profiles(doc)
         defaults = self.partial(doc, "defaults")
         groups = self.groups(doc)
@@ -191,8 +195,8 @@ class _Builder:
             raise InputError(self.problems)
         province = doc.get("province", "")
         return Inventory(endpoints=tuple(endpoints), tiers=tuple(tiers), profiles=profiles,
-                         province=str(province), thresholds=thresholds, path=self.path,
-                         lines=lines)
+                         province=str(province), thresholds=thresholds,
+                         provisioning=provisioning, path=self.path, lines=lines)
 
     # -- sections -----------------------------------------------------------------
 
@@ -229,6 +233,20 @@ class _Builder:
             self.report(exc, raw, doc.value_marks.get("thresholds", doc.mark), Thresholds,
                         "thresholds")
             return Thresholds()
+
+    def provisioning(self, doc: PosDict) -> Provisioning | None:
+        raw = doc.get("provisioning")
+        if raw is None:
+            return None
+        if not isinstance(raw, PosDict):
+            self.error(doc.value_marks["provisioning"], "provisioning: expected a mapping")
+            return None
+        try:
+            return Provisioning.model_validate(raw)
+        except ValidationError as exc:
+            self.report(exc, raw, doc.value_marks["provisioning"], Provisioning,
+                        "provisioning")
+            return None
 
     def profiles(self, doc: PosDict) -> dict[str, Profile]:
         profiles = dict(DEFAULT_PROFILES)

@@ -7,7 +7,9 @@ An inventory file has four parts (see docs/inventory.md):
 - ``profiles``: named sets of checks, each check required or advisory, with the checks'
   settings and threshold overrides;
 - ``defaults`` and ``groups``: partial endpoint data that endpoints inherit;
-- ``endpoints``: the conference rooms.
+- ``endpoints``: the conference rooms;
+- ``provisioning`` (optional): vcfleet's auto-provisioning server, for devices that fetch
+  their configuration file (Yealink).
 
 Every model forbids unknown keys.  Defaults live in the models.
 """
@@ -18,6 +20,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -278,6 +281,70 @@ class Endpoint(Strict):
             return None
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"{svc.scheme}://{host}:{svc.port}{svc.path}"
+
+
+PEM_TEXT = "-----BEGIN"
+
+
+def _listen_valid(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"expected HOST:PORT with a port 1-65535 (127.0.0.1:8446), "
+                         f"got {value!r}")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not HOSTNAME.match(host):
+            raise ValueError(f"invalid host {host!r} in {value!r}") from None
+    return value
+
+
+def _url_valid(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"expected an https:// URL (devices check the server's certificate), "
+                         f"got {value!r}")
+    if parts.query or parts.fragment or not parts.path.endswith("/"):
+        raise ValueError(f"must end with '/' and have no query (devices append their file "
+                         f"names), got {value!r}")
+    return value
+
+
+def _path_not_pem(value: str) -> str:
+    if PEM_TEXT in value:
+        raise ValueError("expected the path of a PEM file, not its content")
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+class Provisioning(Strict):
+    """vcfleet's auto-provisioning server: where it listens, the URL devices fetch their
+    configuration file from (DHCP option 66), its certificate and the secret that each
+    device's fetch password derives from (``inventory.provisioning.device_password``)."""
+
+    listen: Annotated[Text, AfterValidator(_listen_valid)]
+    """``HOST:PORT`` the server binds."""
+    url: Annotated[Text, AfterValidator(_url_valid)]
+    """``https://HOST:PORT/PATH/`` devices fetch ``y000000000000.cfg`` and ``<mac>.cfg`` under."""
+    certificate: Annotated[Text, AfterValidator(_path_not_pem)]
+    """PEM certificate file, relative to the inventory file; devices trust it."""
+    key: Annotated[Text, AfterValidator(_path_not_pem)]
+    """PEM private key file, relative to the inventory file (a path, never the key)."""
+    secret: Text
+    """Credential reference (``env:``, ``file:``, ``keyring:``; not ``agent``)."""
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_is_reference(cls, value: str) -> str:
+        if value == "agent":
+            raise ValueError("the SSH agent holds no provisioning secret: use env:VAR, "
+                             "file:PATH or keyring:SERVICE/USER")
+        if not SECRET_REF.match(value):
+            raise ValueError("plaintext secret is not allowed: use env:VAR, file:PATH or "
+                             "keyring:SERVICE/USER")
+        return value
 
 
 ENDPOINT_FIELDS = tuple(Endpoint.model_fields)

@@ -98,6 +98,12 @@ def unresolved_references(doc: Any, name: str, base_dir: Path | None) -> list[Pr
         places += [(f"endpoint '{e.get('id', '?')}'", e) for e in endpoints
                    if isinstance(e, PosDict)]
     problems: list[Problem] = []
+    provisioning = _written(doc, ("provisioning", "secret"))
+    if provisioning is not None:
+        reason = unresolvable(provisioning[0], base_dir)
+        if reason is not None:
+            problems.append(Problem(name, *provisioning[1], f"provisioning.secret "
+                                    f"{provisioning[0]}: cannot be resolved here: {reason}"))
     for label, body in places:
         for fields in REFERENCE_FIELDS:
             found = _written(body, fields)

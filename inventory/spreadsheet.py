@@ -301,6 +301,10 @@ def _xlsx_value(cell: Any) -> Any:
 # -- import ---------------------------------------------------------------------------------
 
 
+BASE_SECTIONS = ("tiers", "thresholds", "profiles", "defaults", "groups", "provisioning")
+"""Sections an imported inventory takes from its ``--base`` file, as written there."""
+
+
 @dataclass(frozen=True)
 class Base:
     """What an imported inventory takes from a base file: tiers, profiles, defaults, groups."""
@@ -328,8 +332,7 @@ def load_base(path: Path) -> Base:
     probe["endpoints"] = PosList()
     probe.value_marks.setdefault("endpoints", doc.mark)
     inv = build_inventory(probe, str(path), path)
-    sections = {k: plain(doc[k])
-                for k in ("tiers", "thresholds", "profiles", "defaults", "groups") if k in doc}
+    sections = {k: plain(doc[k]) for k in BASE_SECTIONS if k in doc}
     return Base(inv.tiers, dict(inv.profiles), inv.province, sections)
 
 
@@ -527,8 +530,7 @@ def inventory_yaml(endpoints: Sequence[Endpoint], base: Base | None, source: str
     if base.province:
         doc["province"] = base.province
     doc["tiers"] = sections.get("tiers", list(base.tiers))
-    doc.update({k: sections[k] for k in ("thresholds", "profiles", "defaults", "groups")
-                if k in sections})
+    doc.update({k: sections[k] for k in BASE_SECTIONS[1:] if k in sections})
     defaults = sections.get("defaults") or {}
     doc["endpoints"] = [_entry(e, defaults) for e in endpoints]
     head = (f"# Imported from {source} by `vcfleet inventory import`.\n"

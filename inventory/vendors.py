@@ -22,31 +22,38 @@ class Setting:
     kind: Kind
     help: str
     native: dict[str, str]
-    """Native name per vendor: the xConfiguration path for cisco_ce, the API setting for poly."""
+    """Native name per vendor: the xConfiguration path for cisco_ce, the API setting for poly,
+    the configuration-file key for yealink (docs/simulator.md, Yealink, has the sources)."""
 
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in [
     Setting("system.name", "str", "the room's system name",
             {"cisco_ce": "SystemUnit Name", "poly": "systemname"}),
     Setting("sip.proxy", "str", "SIP proxy (registrar) address",
-            {"cisco_ce": "SIP Proxy 1 Address", "poly": "sipproxyserver"}),
+            {"cisco_ce": "SIP Proxy 1 Address", "poly": "sipproxyserver",
+             "yealink": "account.1.sip_server.1.address"}),
     Setting("sip.display_name", "str", "name shown to the far end",
-            {"cisco_ce": "SIP DisplayName", "poly": "sipdisplayname"}),
+            {"cisco_ce": "SIP DisplayName", "poly": "sipdisplayname",
+             "yealink": "account.1.display_name"}),
     Setting("sip.uri", "str", "the room's SIP URI",
             {"cisco_ce": "SIP URI", "poly": "sipuri"}),
     Setting("ntp.server", "str", "NTP server",
-            {"cisco_ce": "NetworkServices NTP Server 1 Address", "poly": "ntpserver"}),
+            {"cisco_ce": "NetworkServices NTP Server 1 Address", "poly": "ntpserver",
+             "yealink": "local_time.ntp_server1"}),
     Setting("conference.auto_answer", "bool", "answer incoming calls automatically",
-            {"cisco_ce": "Conference AutoAnswer Mode", "poly": "autoanswer"}),
+            {"cisco_ce": "Conference AutoAnswer Mode", "poly": "autoanswer",
+             "yealink": "account.1.auto_answer"}),
     Setting("audio.mute_on_join", "bool", "join calls with microphones muted",
-            {"cisco_ce": "Conference AutoAnswer Mute", "poly": "muteautoanswer"}),
+            {"cisco_ce": "Conference AutoAnswer Mute", "poly": "muteautoanswer",
+             "yealink": "account.1.auto_answer.mute"}),
     Setting("video.selfview", "bool", "show the room's own camera on screen",
             {"cisco_ce": "Video Selfview", "poly": "selfview"}),
     Setting("audio.default_volume", "str", "loudspeaker volume at start-up (0-100)",
             {"cisco_ce": "Audio DefaultVolume"}),
 ]}
 
-BOOL_WORDS: dict[str, tuple[str, str]] = {"cisco_ce": ("On", "Off"), "poly": ("yes", "no")}
+BOOL_WORDS: dict[str, tuple[str, str]] = {"cisco_ce": ("On", "Off"), "poly": ("yes", "no"),
+                                          "yealink": ("1", "0")}
 """How each vendor spells true and false."""
 
 

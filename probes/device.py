@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import asyncssh
 
-from probes import device_cisco, device_poly
+from probes import device_cisco, device_poly, device_yealink
 from probes.base import OwnDeadline, ProbeResult, Target
 from probes.sshkeys import HostKeyClient, KnownHosts
 
@@ -43,10 +43,11 @@ _semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaph
 
 @dataclass(frozen=True, slots=True)
 class DeviceTarget(Target):
-    """Where and how to log in: the endpoint's SSH address, port, user and secret."""
+    """Where and how to log in: the endpoint's SSH address, port, user and secret (for
+    Yealink its HTTPS port and ``url``, ``verify_tls`` as the inventory says)."""
 
     vendor: str = ""
-    """``cisco_ce`` or ``poly``."""
+    """``cisco_ce``, ``poly`` or ``yealink``."""
     username: str = ""
     password: str | None = field(default=None, repr=False)
     """The resolved secret; None logs in with the SSH agent."""
@@ -83,13 +84,23 @@ class Settings(OwnDeadline):
     older codec is degraded.  Empty: no policy."""
 
 
-class _Failed(Exception):
+class SessionError(Exception):
+    """The codec's session could not be opened or failed; the message says why, in an
+    operator's words.  ``unchecked``: a trust not yet set up (a host key never recorded),
+    which says nothing of the room."""
+
+    unchecked = False
+
+
+class _Failed(SessionError):
     """The check stops with this reason."""
 
 
 class _Unchecked(_Failed):
     """The check could not be made here (a room whose host key was never recorded): the
     room's state is unknown, not down."""
+
+    unchecked = True
 
 
 def _semaphore(limit: int) -> asyncio.Semaphore:
@@ -103,6 +114,8 @@ def _semaphore(limit: int) -> asyncio.Semaphore:
 async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
     """Log in to the codec and read registration, calls, standby, DND, peripherals,
     diagnostics, software and uptime."""
+    if target.vendor == "yealink":  # no SSH API: its HTTPS one (probes/device_yealink.py)
+        return await device_yealink.probe(target, settings)
     if target.vendor not in VENDORS:
         return ProbeResult.failure(f"vendor {target.vendor or '?'} has no device API here")
     if settings.known_hosts is None:
@@ -134,6 +147,23 @@ def _result(vendor: str, text: str) -> ProbeResult:
 
 
 async def _read(target: DeviceTarget, settings: Settings) -> str:
+    conn = await connect(target, settings)
+    try:
+        return await _converse(conn, target.vendor, settings)
+    except asyncssh.Error as exc:
+        raise _Failed(f"SSH session failed: {exc.reason}") from None
+    except OSError as exc:
+        raise _Failed(f"SSH session failed: {exc.strerror or exc}") from None
+    finally:
+        await close(conn)
+
+
+async def connect(target: DeviceTarget, settings: Settings,
+                  keepalive_s: float = 0.0) -> asyncssh.SSHClientConnection:
+    """An authenticated SSH connection to the codec, its host key verified against
+    ``settings.known_hosts`` (which must be set), within ``settings.connect_s``;
+    ``keepalive_s`` > 0 sends SSH keepalives that long apart (a session kept open).
+    SessionError says why not (``unchecked`` for a host key never recorded)."""
     port = target.port or settings.port
     known = settings.known_hosts
     assert known is not None
@@ -142,10 +172,12 @@ async def _read(target: DeviceTarget, settings: Settings) -> str:
         {"password": target.password, "client_keys": None, "agent_path": None,
          "preferred_auth": "password,keyboard-interactive"}
         if target.password is not None else {})
+    if keepalive_s > 0:
+        auth.update(keepalive_interval=keepalive_s, keepalive_count_max=3)
     where = f"{target.address}:{port}"
     try:
         async with asyncio.timeout(settings.connect_s):
-            conn = await asyncssh.connect(
+            return await asyncssh.connect(
                 target.address, port, username=target.username, config=None,
                 known_hosts=(known.trusted(target.address, port), [], []),
                 client_factory=lambda: client, login_timeout=settings.connect_s, **auth)
@@ -162,34 +194,46 @@ async def _read(target: DeviceTarget, settings: Settings) -> str:
         raise _Failed(f"cannot connect to {where}: {exc.strerror or exc}") from None
     except asyncssh.Error as exc:
         raise _Failed(f"SSH session failed: {exc.reason}") from None
+
+
+async def close(conn: asyncssh.SSHClientConnection) -> None:
+    """Close the connection, waiting at most a second for the codec to see it."""
+    conn.close()
     try:
-        return await _converse(conn, target.vendor, settings)
-    except asyncssh.Error as exc:
-        raise _Failed(f"SSH session failed: {exc.reason}") from None
-    except OSError as exc:
-        raise _Failed(f"SSH session failed: {exc.strerror or exc}") from None
-    finally:
-        conn.close()
-        try:
-            async with asyncio.timeout(1.0):
-                await conn.wait_closed()
-        except (TimeoutError, asyncssh.Error, OSError):
-            pass
+        async with asyncio.timeout(1.0):
+            await conn.wait_closed()
+    except (TimeoutError, asyncssh.Error, OSError):
+        pass
 
 
-async def _converse(conn: asyncssh.SSHClientConnection, vendor: str,
-                    settings: Settings) -> str:
-    """Banner, then every command; the replies as one text."""
+async def open_shell(conn: asyncssh.SSHClientConnection, vendor: str, settings: Settings
+                     ) -> tuple[asyncssh.SSHClientProcess[str], Replies]:
+    """The codec's API session on ``conn``, its login banner read (within
+    ``settings.login_s``); Cisco's echo is not yet turned off."""
     proc = await conn.create_process(encoding="utf-8", errors="replace")
-    reader = _Replies(proc, vendor)
+    reader = Replies(proc, vendor)
     try:
         async with asyncio.timeout(settings.login_s):
             await reader.next_reply()
     except TimeoutError:
         raise _Failed(f"no login banner within {settings.login_s:g} s") from None
-    commands = device_cisco.COMMANDS if vendor == "cisco_ce" else device_poly.COMMANDS
-    if vendor == "cisco_ce":
-        commands = ("echo off", *commands)
+    return proc, reader
+
+
+def result_of(vendor: str, text: str) -> ProbeResult:
+    """The check's result from the replies of ``state_commands`` (one text)."""
+    return _result(vendor, text)
+
+
+def state_commands(vendor: str) -> tuple[str, ...]:
+    """The commands that read the codec's whole state, in order."""
+    return device_cisco.COMMANDS if vendor == "cisco_ce" else device_poly.COMMANDS
+
+
+async def read_replies(proc: asyncssh.SSHClientProcess[str], reader: Replies,
+                       commands: tuple[str, ...], settings: Settings) -> list[str]:
+    """Send the commands together and read their replies in order, each within
+    ``settings.command_s``."""
     proc.stdin.write("".join(f"{c}\r\n" for c in commands))
     replies: list[str] = []
     for command in commands:
@@ -198,12 +242,23 @@ async def _converse(conn: asyncssh.SSHClientConnection, vendor: str,
                 replies.append(await reader.next_reply())
         except TimeoutError:
             raise _Failed(f"no answer to {command!r} within {settings.command_s:g} s") from None
+    return replies
+
+
+async def _converse(conn: asyncssh.SSHClientConnection, vendor: str,
+                    settings: Settings) -> str:
+    """Banner, then every command; the replies as one text."""
+    proc, reader = await open_shell(conn, vendor, settings)
+    commands = state_commands(vendor)
+    if vendor == "cisco_ce":
+        commands = ("echo off", *commands)
+    replies = await read_replies(proc, reader, commands, settings)
     proc.stdin.write("bye\r\n" if vendor == "cisco_ce" else "exit\r\n")
     proc.close()
     return "\n".join(replies)
 
 
-class _Replies:
+class Replies:
     """Splits the session's output into replies: Cisco's end at an ``OK``/``ERROR``
     line, Poly's at the ``-> `` prompt."""
 

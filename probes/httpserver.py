@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -133,20 +134,23 @@ class _HeaderDeadline(asyncio.Protocol):
 
 
 class GuardedSite(web.BaseSite):
-    """``web.TCPSite`` with a header deadline on every connection."""
+    """``web.TCPSite`` with a header deadline on every connection (over TLS with
+    ``ssl_context``, whose handshake must also end within ``header_s``)."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int,
-                 limits: HttpLimits | None = None, *, reuse_address: bool = True) -> None:
+                 limits: HttpLimits | None = None, *, reuse_address: bool = True,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         super().__init__(runner)
         self.app_runner, self.host, self.port = runner, host, port
         self.limits = limits or HttpLimits()
         self.reuse_address = reuse_address
+        self.ssl_context = ssl_context
 
     @property
     def name(self) -> str:
         """The site's URL, as aiohttp's sites name themselves."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://{host}:{self.port}"
 
     async def start(self) -> None:
         """Listen (OSError when the address cannot be bound)."""
@@ -157,7 +161,8 @@ class GuardedSite(web.BaseSite):
         # BaseSite.stop() closes self._server: that attribute is the subclass contract.
         self._server = await loop.create_server(
             lambda: _HeaderDeadline(server(), self.limits.header_s), self.host, self.port,
-            reuse_address=self.reuse_address)
+            reuse_address=self.reuse_address, ssl=self.ssl_context,
+            ssl_handshake_timeout=self.limits.header_s if self.ssl_context else None)
         sockets = self._server.sockets
         if sockets:
             self.port = int(sockets[0].getsockname()[1])

@@ -74,7 +74,30 @@ POLY_EXTRAS: tuple[tuple[str, Spec, str], ...] = (
     ("siptransport", _enum("auto", "tcp", "udp", "tls"), "auto"),
     ("timezone", STR, "Asia/Ho_Chi_Minh"),
 )
-EXTRAS = {"cisco_ce": CISCO_EXTRAS, "poly": POLY_EXTRAS}
+YEALINK_EXTRAS: tuple[tuple[str, Spec, str], ...] = (
+    # configuration-file keys (docs/simulator.md, Yealink); the staged values come from
+    # simulator/yealink.py ``stage``
+    ("account.1.auth_name", STR, ""),
+    ("account.1.enable", _enum("1", "0"), "1"),
+    ("account.1.label", STR, ""),
+    ("account.1.password", STR, ""),
+    ("account.1.sip_server.1.expires", _int(30, 86400), "3600"),
+    ("account.1.sip_server.1.port", _int(1, 65535), "5060"),
+    ("account.1.sip_server.1.transport_type", _int(0, 3), "0"),
+    ("account.1.sip_server.2.address", STR, ""),
+    ("account.1.user_name", STR, ""),
+    ("local_time.ntp_server2", STR, ""),
+    ("local_time.time_zone", STR, "+7"),
+    ("sip.notify_reboot_enable", _int(0, 2), "1"),
+    ("static.auto_provision.power_on", _enum("1", "0"), "1"),
+    ("static.auto_provision.repeat.enable", _enum("1", "0"), "0"),
+    ("static.auto_provision.repeat.minutes", _int(1, 43200), "1440"),
+    ("static.auto_provision.server.password", STR, ""),
+    ("static.auto_provision.server.url", STR, ""),
+    ("static.auto_provision.server.username", STR, ""),
+    ("static.security.trust_certificates", _enum("1", "0"), "1"),
+)
+EXTRAS = {"cisco_ce": CISCO_EXTRAS, "poly": POLY_EXTRAS, "yealink": YEALINK_EXTRAS}
 
 SIP_DOMAIN = "thanhhoa.gov.vn"
 DEFAULTS: dict[str, str] = {
@@ -121,9 +144,10 @@ def initial_config(endpoint: Endpoint) -> dict[str, str]:
 
 
 def native_names(vendor: str, keys: list[str]) -> set[str]:
-    """Native names of neutral keys, for one vendor (keys it lacks are skipped)."""
-    return {SETTINGS[k].native[vendor] for k in keys if k in SETTINGS
-            and vendor in SETTINGS[k].native}
+    """Native names of neutral keys, for one vendor (keys it lacks are skipped); a key
+    that is not neutral is taken as a native name of its own (Yealink's ``account.1.label``)."""
+    return {SETTINGS[k].native[vendor] if k in SETTINGS else k for k in keys
+            if k not in SETTINGS or vendor in SETTINGS[k].native}
 
 
 @dataclass

@@ -23,14 +23,15 @@ import asyncssh
 from inventory import Endpoint, InputError, Inventory
 from inventory.secrets import resolve_secret
 from probes.shaping import Shaper, seeded_rng
-from simulator import cisco, poly, webrtc
+from simulator import cisco, poly, webrtc, yealink
 from simulator.devices import Device, native_names
 from simulator.faults import EndpointFaults
-from simulator.registration import PROXY, URI, RegistrationAgent
-from simulator.sip import SipTcp, SipUdp
+from simulator.registration import PROXY, RegistrationAgent, registration_keys
+from simulator.sip import NotifyHandler, SipTcp, SipUdp
 from simulator.ssh import SshService
 from simulator.web import HangingTcp, HangingUdp, HttpsService
 from simulator.webrtc import Listener
+from simulator.yealink_web import YealinkHttps
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _server_header(endpoint: Endpoint) -> str:
         return f"Cisco/{model} {cisco.SOFTWARE}"
     if endpoint.vendor == "poly":
         return f"Poly/{model} {poly.VERSION}"
-    return f"Yealink {model} 84.86.0.30"
+    return f"Yealink {model} {yealink.FIRMWARE}"
 
 
 def _why(exc: OSError) -> str:
@@ -101,6 +102,24 @@ def _resolve(ref: str | None, inventory: Inventory, what: str, endpoint_id: str)
         return None
 
 
+_PROVISIONING_SECRETS: dict[tuple[str, str], str | None] = {}
+
+
+def _provisioning_secret(inventory: Inventory) -> str | None:
+    """The inventory's provisioning secret, resolved (and warned about) once per process."""
+    prov = inventory.provisioning
+    if prov is None:
+        return None
+    key = (prov.secret, str(inventory.base_dir()))
+    if key not in _PROVISIONING_SECRETS:
+        try:
+            _PROVISIONING_SECRETS[key] = resolve_secret(prov.secret, inventory.base_dir())
+        except InputError as exc:
+            log.warning("the Yealink rooms fetch without a password: %s", exc)
+            _PROVISIONING_SECRETS[key] = None
+    return _PROVISIONING_SECRETS[key]
+
+
 class SimulatedEndpoint:
     """An endpoint's services on its own address, driven by its faults."""
 
@@ -115,12 +134,18 @@ class SimulatedEndpoint:
         svc = endpoint.services
         self.token = _resolve(svc.webrtc.token if svc.webrtc else None, shared.inventory,
                               "the responder token", endpoint.id)
+        self.logins = 0
+        """SSH logins this endpoint accepted (tests count them: live sessions make none
+        per sweep)."""
         self.flap_down = False
         self.rebooting = False
         self.running: dict[str, tuple[str, Listener | None]] = {}
         self._lock = asyncio.Lock()
         self._flap_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.provisioning: yealink.AutoProvisioning | None = None
+        if endpoint.vendor == "yealink":
+            self.provisioning = self._stage_yealink()
         self.registration: RegistrationAgent | None = None
         if endpoint.vendor in PROXY:
             self.registration = RegistrationAgent(
@@ -132,19 +157,32 @@ class SimulatedEndpoint:
 
     def check_password(self, username: str, password: str) -> bool:
         """Password login: the inventory's user and resolved secret, unless auth fails."""
-        return (not self.faults.auth_fail and self.password is not None
-                and username == self.endpoint.credentials.username
-                and hmac.compare_digest(password.encode(), self.password.encode()))
+        ok = (not self.faults.auth_fail and self.password is not None
+              and username == self.endpoint.credentials.username
+              and hmac.compare_digest(password.encode(), self.password.encode()))
+        self.logins += ok
+        return ok
 
     def check_public_key(self, username: str, key_data: bytes) -> bool:
         """Key login: a key of STATE_DIR/authorized_keys, unless auth fails."""
-        return (not self.faults.auth_fail and username == self.endpoint.credentials.username
-                and key_data in self.shared.authorized_keys)
+        ok = (not self.faults.auth_fail and username == self.endpoint.credentials.username
+              and key_data in self.shared.authorized_keys)
+        self.logins += ok
+        return ok
 
     def _setting_changed(self, name: str) -> None:
-        if self.registration is not None and name in (
-                PROXY[self.endpoint.vendor], URI[self.endpoint.vendor], "sipenable"):
+        if self.registration is not None and name in registration_keys(self.endpoint.vendor):
             self.registration.kick()
+
+    def _stage_yealink(self) -> yealink.AutoProvisioning:
+        """A Yealink room as a site stages it: SIP account, provisioning URL and credentials."""
+        inv = self.shared.inventory
+        secret = _provisioning_secret(inv)
+        yealink.stage(self.device, inv, secret)
+        return yealink.AutoProvisioning(
+            self.device, yealink.trusted_certificate(inv),
+            unreachable=lambda: self.faults.provisioning_unreachable,
+            reboot=self.request_reboot)
 
     def request_reboot(self) -> None:
         """Reboot in the background: every service goes away for ``reboot_s``."""
@@ -172,7 +210,10 @@ class SimulatedEndpoint:
 
     async def register(self) -> None:
         """Start keeping the codec registered; return once the first REGISTER has its
-        outcome (after ``start``, once every endpoint listens, so as not to slow it)."""
+        outcome (after ``start``, once every endpoint listens, so as not to slow it).
+        A Yealink room also makes its boot fetch now (in the background)."""
+        if self.provisioning is not None and not self.faults.down:  # a room that is off
+            self.provisioning.boot()
         if self.registration is not None:
             self.registration.start()
             await self.registration.first_attempt()
@@ -185,6 +226,8 @@ class SimulatedEndpoint:
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
         self._flap_task = None
+        if self.provisioning is not None:
+            await self.provisioning.stop()
         if self.registration is not None:
             await self.registration.stop()
         self.device.state.close()
@@ -265,9 +308,14 @@ class SimulatedEndpoint:
             server = _server_header(self.endpoint)
             def options() -> tuple[int, str] | None:
                 return self.faults.sip_answer
-            return _Group(SipUdp(host, port, self.shaper, server, options),
-                          SipTcp(host, port, server, options))
+            notify: NotifyHandler | None = (self.provisioning.on_notify
+                                            if self.provisioning is not None else None)
+            return _Group(SipUdp(host, port, self.shaper, server, options, notify),
+                          SipTcp(host, port, server, options, notify))
         if service == "https":
+            if self.provisioning is not None:
+                return YealinkHttps(host, port, self.device, self.shared.tls,
+                                    self.provisioning, self.check_password)
             return HttpsService(host, port, self.device, self.shared.tls)
         if service == "webrtc" and webrtc.available():
             svc = self.endpoint.services.webrtc
@@ -294,6 +342,8 @@ class SimulatedEndpoint:
         await self.reconcile()
         if self.registration is not None:
             self.registration.kick()
+        if self.provisioning is not None:
+            self.provisioning.boot()
 
     async def _flap(self, period_s: float) -> None:
         while True:

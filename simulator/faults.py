@@ -28,6 +28,7 @@ from inventory.vendors import SETTINGS
 from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 from simulator.device_faults import DeviceFault, DeviceFaults, merge_device
+from simulator.devices import specs
 
 ServiceMode = Literal["down", "hang"]
 SERVICES = ("sip", "ssh", "https", "webrtc")
@@ -132,9 +133,12 @@ class FaultRule(BaseModel):
     loss_pct: float = Field(default=0.0, ge=0, le=100)
     """Each UDP datagram, in each direction independently, is dropped with this probability."""
     auth: Literal["fail"] | None = None
-    """Every SSH login fails."""
+    """Every SSH login fails (Yealink: every HTTPS API login)."""
     reject_settings: list[str] = []
-    """Vendor-neutral setting keys the device refuses to change."""
+    """Setting keys the device refuses to change: vendor-neutral keys, or Yealink's own
+    configuration-file keys."""
+    provisioning: Literal["unreachable"] | None = None
+    """A Yealink device cannot reach its provisioning server: every fetch fails."""
     flap_s: float | None = Field(default=None, gt=0)
     """The endpoint alternates up and down, this many seconds each."""
     device: DeviceFault = DeviceFault()
@@ -152,10 +156,12 @@ class FaultRule(BaseModel):
     @field_validator("reject_settings")
     @classmethod
     def _keys_known(cls, value: list[str]) -> list[str]:
-        unknown = [k for k in value if k not in SETTINGS]
+        natives = specs("yealink")
+        unknown = [k for k in value if k not in SETTINGS and k not in natives]
         if unknown:
             raise ValueError(f"unknown setting key(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(SETTINGS)})")
+                             f"(known: {', '.join(SETTINGS)}, or a Yealink "
+                             "configuration-file key)")
         return value
 
 
@@ -175,6 +181,8 @@ class EndpointFaults:
     reject_settings: tuple[str, ...] = ()
     flap_s: float | None = None
     device: DeviceFaults = field(default_factory=DeviceFaults)
+    provisioning_unreachable: bool = False
+    """Yealink: every fetch of the configuration file fails."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +237,8 @@ class Faults:
             loss_pct=float(merged.get("loss_pct", 0.0)),
             auth_fail=merged.get("auth") == "fail",
             reject_settings=tuple(merged.get("reject_settings", ())),
-            flap_s=merged.get("flap_s"), device=merge_device(device))
+            flap_s=merged.get("flap_s"), device=merge_device(device),
+            provisioning_unreachable=merged.get("provisioning") == "unreachable")
 
     def to_json(self) -> list[dict[str, Any]]:
         """The rules as plain data (what worker processes receive)."""

@@ -24,9 +24,20 @@ log = logging.getLogger(__name__)
 RETRY_S = 60.0
 """How soon a codec whose registration failed tries again."""
 REGISTER_TIMEOUT_S = 4.0
-PROXY = {"cisco_ce": "SIP Proxy 1 Address", "poly": "sipproxyserver"}
-URI = {"cisco_ce": "SIP URI", "poly": "sipuri"}
-ENABLE = {"poly": ("sipenable", "true")}
+PROXY = {"cisco_ce": "SIP Proxy 1 Address", "poly": "sipproxyserver",
+         "yealink": "account.1.sip_server.1.address"}
+URI = {"cisco_ce": "SIP URI", "poly": "sipuri", "yealink": "account.1.user_name"}
+"""The codec's address of record; a bare user name (Yealink's) registers as user@proxy."""
+ENABLE = {"poly": ("sipenable", "true"), "yealink": ("account.1.enable", "1")}
+PORT = {"yealink": "account.1.sip_server.1.port"}
+"""A separate proxy port setting, where the vendor has one."""
+
+
+def registration_keys(vendor: str) -> set[str]:
+    """Native names whose change makes the codec register again."""
+    keys = {PROXY.get(vendor, ""), URI.get(vendor, ""), PORT.get(vendor, "")}
+    keys.add(ENABLE.get(vendor, ("", ""))[0])
+    return keys - {""}
 
 
 def resolve_proxy(proxy: str, hosts: Mapping[str, str]) -> tuple[str, int] | None:
@@ -106,7 +117,11 @@ class RegistrationAgent:
         if not proxy or not uri or off:
             self.state.set_registration("Inactive", "", proxy, "Off")
             return None
-        target = resolve_proxy(proxy, self.hosts)
+        port = self.config.get(PORT.get(self.vendor, ""), "")
+        target = resolve_proxy(proxy if not port or ":" in proxy else f"{proxy}:{port}",
+                               self.hosts)
+        if "@" not in uri:
+            uri = f"{uri}@{proxy.split(':')[0]}"
         if target is None:
             self.state.set_registration("Failed", "DNS lookup failed", proxy, "DNSFailed")
             return RETRY_S

@@ -5,7 +5,8 @@ chooses (a 401 or 407 with its Digest challenge, a 1xx with no final answer afte
 ``ACK`` gets nothing; the other methods of RFC 3261
 and its extensions get ``405 Method Not Allowed`` (with ``Allow``); unknown
 methods get ``501 Not Implemented``; a request missing a mandatory header gets
-``400 Bad Request``.  Garbage is dropped (UDP) or closes the connection (TCP).
+``400 Bad Request``.  A Yealink device also takes ``NOTIFY`` (``Event: check-sync``,
+its handler answers).  Garbage is dropped (UDP) or closes the connection (TCP).
 UDP goes through the endpoint's ``Shaper``: each received datagram may be lost,
 each reply may be lost and is delayed by the shaper's delay and jitter.
 """
@@ -36,6 +37,9 @@ CHALLENGES = {401: "WWW-Authenticate", 407: "Proxy-Authenticate"}
 OptionsAnswer = Callable[[], tuple[int, str] | None]
 """What OPTIONS gets now (status, reason phrase); None: 200 OK.  Read per request, so
 that a faults reload changes it without restarting the listener."""
+NotifyHandler = Callable[["Request"], tuple[int, str]]
+"""A device that takes ``NOTIFY`` (Yealink's check-sync): the request -> (status, reason).
+It acts after the answer is sent (it schedules its work, it does not do it inline)."""
 
 
 @dataclass
@@ -103,9 +107,11 @@ def _tag(call_id: str, local: str) -> str:
 
 
 def respond(req: Request, source: tuple[str, int], local: str, server: str,
-            options: tuple[int, str] | None = None) -> bytes | None:
+            options: tuple[int, str] | None = None,
+            notify: NotifyHandler | None = None) -> bytes | None:
     """The response to a request, or None when none is due (ACK, no Via); ``options``
-    is the status and reason OPTIONS gets instead of 200 OK."""
+    is the status and reason OPTIONS gets instead of 200 OK; ``notify`` answers NOTIFY
+    (without it NOTIFY gets 405, as other methods)."""
     vias = req.get("via")
     if req.method == "ACK" or not vias:
         return None
@@ -115,6 +121,8 @@ def respond(req: Request, source: tuple[str, int], local: str, server: str,
         code, phrase = options
     if any(not req.get(h) for h in MANDATORY):
         code, phrase = 400, REASONS[400]
+    elif req.method == "NOTIFY" and notify is not None:
+        return _notify_answer(req, source, local, server, *notify(req))
     lines = [f"SIP/2.0 {code} {phrase}"]
     lines += [f"Via: {_fix_via(v, source) if i == 0 else v}" for i, v in enumerate(vias)]
     for name, label in (("from", "From"), ("to", "To"), ("call-id", "Call-ID"),
@@ -138,13 +146,34 @@ def respond(req: Request, source: tuple[str, int], local: str, server: str,
     return "\r\n".join(lines).encode()
 
 
+def _notify_answer(req: Request, source: tuple[str, int], local: str, server: str,
+                   code: int, phrase: str) -> bytes:
+    """A NOTIFY's answer: the transaction headers copied as for OPTIONS, ``Allow-Events``
+    on 489 (RFC 6665 section 8.3.2)."""
+    lines = [f"SIP/2.0 {code} {phrase}"]
+    lines += [f"Via: {_fix_via(v, source) if i == 0 else v}"
+              for i, v in enumerate(req.get("via"))]
+    for name, label in (("from", "From"), ("to", "To"), ("call-id", "Call-ID"),
+                        ("cseq", "CSeq")):
+        for value in req.get(name):
+            if name == "to" and ";tag=" not in value.replace(" ", ""):
+                value = f"{value};tag={_tag(''.join(req.get('call-id')), local)}"
+            lines.append(f"{label}: {value}")
+    if code == 489:
+        lines.append("Allow-Events: check-sync")
+    lines += [f"Server: {server}", "Content-Length: 0", "", ""]
+    return "\r\n".join(lines).encode()
+
+
 class SipUdp(UdpListener):
     """SIP over UDP on one address (a ``hang`` fault is served by ``web.HangingUdp``)."""
 
     def __init__(self, host: str, port: int, shaper: Shaper, server: str,
-                 options: OptionsAnswer = lambda: None) -> None:
+                 options: OptionsAnswer = lambda: None,
+                 notify: NotifyHandler | None = None) -> None:
         super().__init__(host, port)
         self.shaper, self.server, self.options = shaper, server, options
+        self.notify = notify
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.shaper.receive(self._answer, data, addr)
@@ -153,7 +182,8 @@ class SipUdp(UdpListener):
         req = parse_request(data)
         if req is None or self.transport is None:
             return
-        reply = respond(req, addr, f"{self.host}:{self.port}", self.server, self.options())
+        reply = respond(req, addr, f"{self.host}:{self.port}", self.server, self.options(),
+                        self.notify)
         if reply is not None:
             self.shaper.send(self.transport.sendto, reply, addr)
 
@@ -165,9 +195,10 @@ class SipTcp(TcpListener):
     """SIP over TCP on one address (not shaped; a ``hang`` fault is ``web.HangingTcp``)."""
 
     def __init__(self, host: str, port: int, server: str,
-                 options: OptionsAnswer = lambda: None) -> None:
+                 options: OptionsAnswer = lambda: None,
+                 notify: NotifyHandler | None = None) -> None:
         super().__init__(host, port)
-        self.server, self.options = server, options
+        self.server, self.options, self.notify = server, options, notify
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answer messages until the peer closes or sends something that is not SIP."""
@@ -200,7 +231,8 @@ class SipTcp(TcpListener):
             return False
         if length:
             await reader.readexactly(length)
-        reply = respond(req, peer, f"{self.host}:{self.port}", self.server, self.options())
+        reply = respond(req, peer, f"{self.host}:{self.port}", self.server, self.options(),
+                        self.notify)
         if reply is not None:
             writer.write(reply)
             await writer.drain()

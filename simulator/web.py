@@ -18,20 +18,23 @@ from aiohttp import web
 from probes.httpserver import HttpLimits, guarded_protocol
 from simulator.devices import Device
 
+PROXY_KEYS = ("SIP Proxy 1 Address", "sipproxyserver", "account.1.sip_server.1.address")
+"""Where each vendor keeps its SIP proxy (simulator/registration.py ``PROXY``)."""
+
 
 def status(device: Device) -> dict[str, Any]:
     """What ``/status`` answers."""
     e = device.endpoint
-    proxy = device.config.get("SIP Proxy 1 Address", device.config.get("sipproxyserver", ""))
+    proxy = next((device.config[k] for k in PROXY_KEYS if k in device.config), "")
     return {"id": e.id, "name": e.name, "vendor": e.vendor, "model": e.model,
             "uptime": device.uptime_s, "software": _software(e.vendor),
             "sip_registration": "registered" if proxy else "inactive"}
 
 
 def _software(vendor: str) -> str:
-    from simulator import cisco, poly
+    from simulator import cisco, poly, yealink
 
-    return {"cisco_ce": cisco.SOFTWARE, "poly": poly.VERSION}.get(vendor, "84.86.0.30")
+    return {"cisco_ce": cisco.SOFTWARE, "poly": poly.VERSION}.get(vendor, yealink.FIRMWARE)
 
 
 class HttpsService:

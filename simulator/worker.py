@@ -28,7 +28,8 @@ def _shard(inv: Inventory, ids: list[str], index: int, count: int) -> Inventory:
     mine = [e for e in inv.endpoints if e.id in wanted]
     picked = tuple(e for i, e in enumerate(mine) if i % count == index)
     return Inventory(endpoints=picked, tiers=inv.tiers, profiles=inv.profiles,
-                     province=inv.province, path=inv.path, lines=inv.lines)
+                     province=inv.province, thresholds=inv.thresholds,
+                     provisioning=inv.provisioning, path=inv.path, lines=inv.lines)
 
 
 async def _serve(index: int, count: int) -> None:

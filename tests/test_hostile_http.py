@@ -7,11 +7,12 @@ most one line for it (``log_lines``, default 1), with no traceback and no contro
 character.  Format::
 
     # why this case exists
-    server: exporter          # exporter | responder
+    server: exporter          # exporter | responder | provisioning (over TLS)
     raw: "GET / HTTP/1.1\\r\\n\\r\\n"   # the bytes as they are sent (or raw_b64: ...)
     method: POST              # ... or a request built from these, with Content-Length
     path: /whip               #     and Connection: close
     headers: {Content-Type: application/sdp, Authorization: "Bearer {token}"}
+                              # ({device_auth}: HTTP Basic of device "hub", provisioning)
     body: "v=0..."            # (or body_b64: ...)
     status: 400
     body_contains: "invalid SDP offer"   # optional
@@ -36,6 +37,8 @@ import yaml
 from probes.httpserver import HttpLimits
 
 CORPUS = Path(__file__).resolve().parent / "hostile" / "http"
+DEMO_CERT = Path(__file__).resolve().parent.parent / "inventory" / "demo" / "prov-cert.pem"
+DEMO_KEY = DEMO_CERT.with_name("prov-key.pem")
 CASES = sorted(CORPUS.glob("*.yaml"))
 TOKEN = "Hostile-http-Token-5"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
@@ -78,8 +81,35 @@ async def serving(kind: str, tmp_path: Path, limits: HttpLimits | None = None
             yield responder.port
         finally:
             await responder.stop()
+    elif kind == "provisioning":
+        from inventory import Endpoint
+        from vcfleet.provisioning.server import ProvisioningServer
+        from vcfleet.provisioning.site import ProvisioningSite
+        from vcfleet.provisioning.store import ProvisioningStore
+
+        site = ProvisioningSite("127.0.0.1", 0, "https://127.0.0.1/yealink/", DEMO_CERT,
+                                DEMO_KEY, ProvisioningStore(tmp_path / "store"), TOKEN)
+        site.store.update("hub", {"local_time.ntp_server1": "ntp.example"})
+        site.store.update("other", {"local_time.ntp_server1": "other.example"})
+        hub = Endpoint(id="hub", name="Hub", tier="province", address="127.0.0.9",
+                       vendor="yealink")
+        other = hub.model_copy(update={"id": "other"})
+        server = ProvisioningServer(site, [hub, other], tmp_path / "audit.jsonl", limits)
+        await server.start()
+        try:
+            yield server.port
+        finally:
+            await server.stop()
     else:
         raise AssertionError(f"unknown server {kind!r}")
+
+
+def device_auth() -> str:
+    """The Authorization header of the provisioning case's device ``hub``."""
+    from inventory.provisioning import device_password
+    from vcfleet.provisioning.server import basic
+
+    return basic("hub", device_password(TOKEN, "hub"))
 
 
 def request_bytes(case: dict[str, Any]) -> bytes:
@@ -93,14 +123,21 @@ def request_bytes(case: dict[str, Any]) -> bytes:
     headers = {"Host": "127.0.0.1", "Connection": "close", **(case.get("headers") or {}),
                "Content-Length": str(len(body))}
     head = f"{case.get('method', 'GET')} {case.get('path', '/')} HTTP/1.1\r\n"
-    head += "".join(f"{k}: {str(v).replace('{token}', TOKEN)}\r\n" for k, v in headers.items())
+    def filled(value: object) -> str:
+        return str(value).replace("{token}", TOKEN).replace("{device_auth}", device_auth())
+
+    head += "".join(f"{k}: {filled(v)}\r\n" for k, v in headers.items())
     return head.encode("utf-8") + b"\r\n" + body
 
 
-async def exchange(port: int, data: bytes, timeout_s: float = 20.0) -> bytes:
+async def exchange(port: int, data: bytes, timeout_s: float = 20.0, *, tls: bool = False
+                   ) -> bytes:
     """Send ``data``, read until the server closes (within a deadline)."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(DEMO_CERT)) if tls else None
     async with asyncio.timeout(timeout_s):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
         try:
             writer.write(data)
             await writer.drain()
@@ -138,7 +175,7 @@ async def test_hostile_http_case(path: Path, tmp_path: Path, log_lines: Lines) -
     assert not set(case) - KEYS, f"{path}: unknown keys {sorted(set(case) - KEYS)}"
     async with serving(case["server"], tmp_path) as port:
         log_lines.records.clear()
-        answer = await exchange(port, request_bytes(case))
+        answer = await exchange(port, request_bytes(case), tls=case["server"] == "provisioning")
         await asyncio.sleep(0.05)  # a log line written just after the response
         records = list(log_lines.records)
     status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
@@ -154,6 +191,7 @@ async def test_hostile_http_case(path: Path, tmp_path: Path, log_lines: Lines) -
         assert "\n" not in text, shown
         assert CONTROL.search(text) is None, shown
         assert TOKEN not in text, shown
+        assert device_auth().split()[1] not in text, shown
 
 
 def test_the_http_corpus_is_not_empty() -> None:
@@ -251,3 +289,18 @@ async def test_a_guarded_site_is_closed_by_the_runners_cleanup() -> None:
     await runner.cleanup()
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", site.port)
+
+
+async def test_a_silent_tls_client_is_cut_off(tmp_path: Path, log_lines: Lines) -> None:
+    """The provisioning server's TLS handshake falls under the header deadline too."""
+    async with serving("provisioning", tmp_path, SHORT) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            waited = await closed_within(reader, 5.0)
+        finally:
+            writer.close()
+        assert waited < 3.0
+        answer = await exchange(port, b"GET /yealink/y000000000000.cfg HTTP/1.1\r\nHost: x\r\n"
+                                + f"Authorization: {device_auth()}\r\n".encode()
+                                + b"Connection: close\r\n\r\n", tls=True)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer

@@ -160,5 +160,5 @@ async def test_host_keys_logins_and_deadlines(fleet: tuple, tmp_path: Path) -> N
     result = await probe(target(p, 1), settings(sim, connect_s=0.5))
     assert result.reason == f"no SSH session within 0.5 s ({p}.1:2222)"
     assert (await probe(target(p, 1), Settings())).unchecked
-    assert (await probe(target(p, 3, vendor="yealink"), settings(sim))).reason == (
-        "vendor yealink has no device API here")
+    assert (await probe(target(p, 3, vendor="lifesize"), settings(sim))).reason == (
+        "vendor lifesize has no device API here")  # Yealink's: tests/test_device_yealink.py

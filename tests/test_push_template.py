@@ -43,7 +43,7 @@ def write(tmp_path: Path, text: str) -> Path:
     ("template-empty.yaml", ["1:1: template sets nothing"]),
     ("template-bad-vendor-line.yaml",
      ["6:7: a cisco_ce vendor line must read 'xConfiguration <Path>: <value>'",
-      "7:3: no push driver for vendor 'yealink'"]),
+      "7:13: a yealink vendor line must read '<key> = <value>', got 'anything'"]),
 ])
 def test_structural_errors_point_at_the_line(name: str, expected: list[str]) -> None:
     with pytest.raises(InputError) as info:
@@ -140,7 +140,7 @@ vendor_lines:
         ("sipdisplayname", "UBND xã Hà Sơn (ha-trung)"), ("autoanswer", "yes"),
         ("muteautoanswer", "yes"), ("selfview", "no")]
     planned = plan(template, endpoints)
-    assert set(planned) == {"so-noi-vu", "xa-ha-son"}  # yealink: no driver, skipped
+    assert set(planned) == {"so-noi-vu", "xa-ha-son"}  # yealink: no provisioning:, skipped
 
 
 def test_template_hash_is_of_the_file_bytes(tmp_path: Path) -> None:

@@ -85,16 +85,22 @@ def webrtc_target(endpoint: Endpoint, inventory: Inventory) -> Target | ProbeRes
                   token=token)
 
 
-DEVICE_VENDORS = ("cisco_ce", "poly")
-"""Vendors whose management API the device check reads (Yealink: its own issue)."""
+DEVICE_VENDORS = ("cisco_ce", "poly", "yealink")
+"""Vendors whose management API the device check reads: SSH for Cisco and Poly, HTTPS
+for Yealink (no SSH API)."""
 
 
 def device_target(endpoint: Endpoint, inventory: Inventory) -> Target | ProbeResult | None:
-    """The codec's SSH API, its vendor and login with the resolved secret (None: the SSH
-    agent); None when the endpoint has no SSH service or its vendor no API the check
-    reads.  The trusted host keys are the sweep's (``probes.device.Settings``)."""
+    """The codec's management API, its vendor and login with the resolved secret (None:
+    the SSH agent): the SSH service for Cisco and Poly, the HTTPS one (its port, its
+    ``verify_tls``) for Yealink; None when the endpoint has no such service or its vendor
+    no API the check reads.  The trusted host keys are the sweep's
+    (``probes.device.Settings``)."""
+    if endpoint.vendor not in DEVICE_VENDORS:
+        return None
+    https = endpoint.services.https
     ssh = endpoint.services.ssh
-    if ssh is None or endpoint.vendor not in DEVICE_VENDORS:
+    if (https if endpoint.vendor == "yealink" else ssh) is None:
         return None
     from probes.device import DeviceTarget  # asyncssh: imported only when a room has one
 
@@ -102,5 +108,12 @@ def device_target(endpoint: Endpoint, inventory: Inventory) -> Target | ProbeRes
         password = resolve_secret(endpoint.credentials.secret, inventory.base_dir())
     except SecretUnavailable as exc:
         return ProbeResult.cannot_check(exc.reason)
+    if endpoint.vendor == "yealink":
+        assert https is not None
+        return DeviceTarget(endpoint.address, https.port, name=endpoint.id,
+                            url=f"https://{_host(endpoint.address)}:{https.port}",
+                            verify_tls=https.verify_tls, vendor=endpoint.vendor,
+                            username=endpoint.credentials.username, password=password)
+    assert ssh is not None
     return DeviceTarget(endpoint.address, ssh.port, name=endpoint.id, vendor=endpoint.vendor,
                         username=endpoint.credentials.username, password=password)

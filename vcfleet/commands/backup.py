@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     inv = inventory_of(args)
     endpoints = selected(args, inv)
-    options = driver_options(args, inv)
+    options = driver_options(args, inv, endpoints)
     prepare_folder(args.output)
     progress = Progress(len(endpoints), _("backup"))
 

@@ -21,7 +21,16 @@ from prometheus_client.registry import Collector
 
 from vcfleet import __version__
 from vcfleet.exporter.exposition import render_families, render_text
-from vcfleet.exporter.metrics import PREFIX, STATES, Family, endpoint_families, info_family
+from vcfleet.exporter.metrics import (
+    PREFIX,
+    SESSION_STATES,
+    STATES,
+    DeviceRow,
+    Family,
+    device_families,
+    endpoint_families,
+    info_family,
+)
 from vcfleet.exporter.state import current_reports
 from vcfleet.report import SweepReport, Verdict
 
@@ -62,6 +71,59 @@ class FleetCollector(Collector):
         """The same families in the text format, written directly (see Family)."""
         families, metrics = self.families()
         return render_families(families) + render_text(metrics)
+
+
+class DeviceCollector(Collector):
+    """The codec's own view of each endpoint in scope: its live session's when it has one
+    (fresh at every scrape), else the latest sweep's device check."""
+
+    def __init__(self, state: ExporterState) -> None:
+        self.state = state
+
+    def rows(self) -> list[DeviceRow]:
+        """One row per endpoint in scope that has a live session or a device check read."""
+        s = self.state
+        endpoints, report = s.endpoints, s.report
+        views = s.live.views() if s.live is not None else {}
+        reports = {r.endpoint.id: r for r in current_reports(report, endpoints)}
+        rows: list[DeviceRow] = []
+        for e in endpoints:
+            view = views.get(e.id)
+            if view is not None:
+                result = view.probe_result() if view.state == "up" else None
+                details = {**result.details, **result.figures} if result is not None else None
+                rows.append(DeviceRow(e.id, details, view.updated_at, view.state, view.since))
+                continue
+            r = reports.get(e.id)
+            check = r.checks.get("device") if r is not None else None
+            if r is not None and check is not None and check.result.ok:
+                rows.append(DeviceRow(e.id, dict(check.result.details), r.finished_at))
+        return rows
+
+    def fleet_metrics(self) -> list[Metric]:
+        """Sessions by state and logins made, fleet-wide (only with live sessions)."""
+        live = self.state.live
+        if live is None:
+            return []
+        by_state = dict.fromkeys(SESSION_STATES, 0)
+        for view in live.views().values():
+            by_state[view.state] += 1
+        sessions = GaugeMetricFamily(f"{PREFIX}device_sessions", "Live device sessions by "
+                                     "state (connecting, up, lost).", labels=["state"])
+        for state, n in by_state.items():
+            sessions.add_metric([state], n)
+        return [sessions, _counter("device_session_logins", "Successful SSH logins the live device "
+                                   "sessions have made (once per session opened).",
+                                   live.logins)]
+
+    def collect(self) -> Iterator[Metric]:
+        """The device families and the sessions' counts."""
+        yield from (f.metric() for f in device_families(self.rows()))
+        yield from self.fleet_metrics()
+
+    def render(self) -> bytes:
+        """The same in the text format."""
+        return render_families(device_families(self.rows())) + render_text(self.fleet_metrics())
 
 
 class ExporterCollector(Collector):

@@ -256,3 +256,97 @@ def endpoint_families(reports: Sequence[EndpointReport], kept: Kept | None = Non
                 figures.add(eid, name, figs, direction)
     return [ready, state, checked, success, duration, timed_out, unreliable, measured,
             *figures.families()]
+
+
+DIAGNOSTIC_LEVELS = ("info", "warning", "error", "critical")
+PERIPHERAL_KINDS = ("camera", "microphone", "display", "touch_panel")
+SESSION_STATES = ("connecting", "up", "lost")
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """What is known of one endpoint's codec: its state (the device check's sweep JSON
+    entries, None when not read) and, with a live session, that session's state."""
+
+    endpoint: str
+    details: Mapping[str, object] | None
+    updated_at: float = 0.0
+    """Wall-clock time the state was read or last pushed."""
+    session: str | None = None
+    """``connecting``, ``up`` or ``lost``; None: no live session (the sweep's check)."""
+    session_since: float = 0.0
+
+
+def _flag(value: object) -> float:
+    return 1.0 if value else 0.0
+
+
+def device_families(rows: Iterable[DeviceRow]) -> list[Family]:
+    """The codec's own view of each endpoint (docs/exporter.md, "Device"): registration,
+    calls, standby, do-not-disturb, peripherals, diagnostics, software, and the live
+    session's state.  A codec that was not read has no device sample, only its session's;
+    what the codec does not report (Poly's standby) is absent, never 0."""
+    def fam(name: str, help_text: str, labels: tuple[str, ...] = (),
+            info: bool = False) -> Family:
+        return Family(f"{PREFIX}device_{name}", help_text, labels, info=info)
+
+    registered = fam("registered", "1 if the codec says it is registered to its SIP "
+                     "registrar, 0 if not (failed or inactive).")
+    in_call = fam("in_call", "1 if the codec is in a call, else 0.")
+    standby = fam("standby", "1 if the codec is in standby, else 0; absent where its API "
+                  "does not say (Poly).")
+    dnd = fam("dnd", "1 if do-not-disturb is on (the codec will not auto-answer), else 0.")
+    connected = fam("peripheral_connected", "Peripherals of this kind the codec sees "
+                    "connected (0: none).", ("kind",))
+    listed = fam("peripherals", "Peripherals of this kind the codec lists, connected or "
+                 "not.", ("kind",))
+    diagnostics = fam("diagnostics", "Diagnostics messages the codec shows, by level.",
+                      ("level",))
+    software = fam("software", "The software version the codec runs; always 1.",
+                   ("version",), info=True)
+    updated = fam("state_timestamp_seconds", "Unix time the codec's state shown here was "
+                  "read or last pushed by the codec.")
+    session_up = fam("session_up", "1 while the exporter's live session to the codec is "
+                     "open and read, 0 while it is lost or still connecting.")
+    session_since = fam("session_state_timestamp_seconds", "Unix time the live session "
+                        "entered its current state (vcfleet_device_session_up).")
+    for r in rows:
+        eid = r.endpoint
+        if r.session is not None:
+            session_up.rows.append((eid, (), _flag(r.session == "up")))
+            session_since.rows.append((eid, (), r.session_since))
+        d = r.details
+        if d is None:
+            continue
+        reg = d.get("registration")
+        state = reg.get("state") if isinstance(reg, Mapping) else None
+        registered.rows.append((eid, (), _flag(state == "registered")))
+        in_call.rows.append((eid, (), _flag(_number_of(d.get("calls")) > 0)))
+        if d.get("standby") is not None:
+            standby.rows.append((eid, (), _flag(d.get("standby"))))
+        if d.get("dnd") is not None:
+            dnd.rows.append((eid, (), _flag(d.get("dnd"))))
+        peripherals = _items(d.get("peripherals"))
+        for kind in PERIPHERAL_KINDS:
+            of_kind = [p for p in peripherals if p.get("kind") == kind]
+            if of_kind:
+                connected.rows.append((eid, (kind,), float(sum(1 for p in of_kind
+                                                               if p.get("connected")))))
+                listed.rows.append((eid, (kind,), float(len(of_kind))))
+        levels = [str(m.get("level", "")).lower() for m in _items(d.get("diagnostics"))]
+        diagnostics.rows.extend((eid, (level,), float(levels.count(level)))
+                                for level in DIAGNOSTIC_LEVELS)
+        if d.get("software"):
+            software.rows.append((eid, (str(d["software"]),), 1.0))
+        if r.updated_at:
+            updated.rows.append((eid, (), r.updated_at))
+    return [registered, in_call, standby, dnd, connected, listed, diagnostics, software,
+            updated, session_up, session_since]
+
+
+def _number_of(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _items(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []

@@ -3,7 +3,7 @@
     exporter = Exporter(ExporterConfig(inventory_path=path, port=0))
     await exporter.start()      # loads the inventory (InputError if bad), starts serving
     ...                         # GET /metrics, /probe, /-/healthy, /-/ready; POST /-/reload
-    await exporter.stop()       # stops the sweeps, the lag monitor and the server
+    await exporter.stop()       # stops the sweeps, live device sessions, lag monitor, server
 
 Endpoints: ``/metrics`` (the fleet, from the latest sweep), ``/probe?target=ID&module=M``
 (one endpoint now), ``/-/healthy`` (200 while serving), ``/-/ready`` (200 once the first
@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector,
 from inventory import Endpoint, InputError, Inventory
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from vcfleet.checks import load_fleet
-from vcfleet.exporter.collectors import ExporterCollector, FleetCollector
+from vcfleet.exporter.collectors import DeviceCollector, ExporterCollector, FleetCollector
 from vcfleet.exporter.exposition import CONTENT_TYPE, CachedText, render_text
 from vcfleet.exporter.probe import (
     DEFAULT_MODULE,
@@ -46,6 +46,8 @@ from vcfleet.report import SweepReport
 from vcfleet.sweep import SweepOptions
 
 if TYPE_CHECKING:
+    from probes.device_live import LiveSettings
+    from vcfleet.exporter.live import LiveDevices
     from vcfleet.history import History
     from vcfleet.media import MediaPool
     from vcfleet.meetings.schedule import Clock, MeetingScheduler
@@ -85,6 +87,10 @@ class ExporterConfig:
     meetings_path: Path | None = None
     """Meetings file whose scheduled checks run (vcfleet/meetings/schedule.py); re-read on
     reload with the inventory.  None: no meetings."""
+    live: LiveSettings | None = None
+    """Keep a live session to each codec whose profile runs the device check
+    (vcfleet/exporter/live.py); the device check then reads it.  None: no live sessions,
+    each sweep's device check logs in."""
 
 
 class Exporter:
@@ -98,6 +104,13 @@ class Exporter:
                                    endpoints=config.scope.endpoints(inventory),
                                    interval_s=config.interval_s)
         self.fleet = FleetCollector(self.state)
+        self.devices = DeviceCollector(self.state)
+        self.live: LiveDevices | None = None
+        if config.live is not None:
+            from vcfleet.exporter.live import LiveDevices
+
+            self.live = LiveDevices(config.options, config.live)
+            self.state.live = self.live.fleet
         self.health = CollectorRegistry(auto_describe=False)
         """The exporter's own series (rendered afresh on every scrape)."""
         self.health.register(ExporterCollector(self.state))
@@ -108,6 +121,7 @@ class Exporter:
         self.registry = CollectorRegistry(auto_describe=False)
         """Everything /metrics serves, for ``get_sample_value`` and other readers."""
         self.registry.register(self.fleet)
+        self.registry.register(self.devices)
         self.registry.register(self.health)
         self._fleet_text: tuple[object, object, CachedText] | None = None
         self._on_report = on_report
@@ -157,6 +171,8 @@ class Exporter:
         if self.config.handle_signals:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
         self.lag.start()
+        if self.live is not None:
+            await self.live.update(self.state.inventory, self.state.endpoints)
         if self.config.interval_s > 0:
             self.scheduler.start()
         if self.meetings is not None:
@@ -171,6 +187,8 @@ class Exporter:
         if self.meetings is not None:
             await self.meetings.stop()
         await self.lag.stop()
+        if self.live is not None:
+            await self.live.stop()
         if self._media_pool is not None:
             await self._media_pool.stop()
             self._media_pool = None
@@ -189,7 +207,12 @@ class Exporter:
     # -- media workers -------------------------------------------------------------
 
     async def _sweep_options(self, options: SweepOptions) -> SweepOptions:
-        return await self._with_media(options, self.state.inventory, self.state.endpoints)
+        return await self._with_media(self._with_live(options), self.state.inventory,
+                                      self.state.endpoints)
+
+    def _with_live(self, options: SweepOptions) -> SweepOptions:
+        """The options with the device check reading the live sessions, if any."""
+        return self.live.with_runner(options) if self.live is not None else options
 
     async def _with_media(self, options: SweepOptions, inventory: Inventory,
                           endpoints: Sequence[Endpoint]) -> SweepOptions:
@@ -240,6 +263,8 @@ class Exporter:
                 log.error("inventory reload failed, keeping the previous inventory:\n%s", exc)
                 return exc.lines() or [str(exc)]
             s.inventory, s.endpoints = inventory, endpoints
+            if self.live is not None:
+                await self.live.update(inventory, endpoints)
             s.reload_success = True
             s.reload_last_success_s = time.time()
             s.reloads["success"] += 1
@@ -275,11 +300,11 @@ class Exporter:
 
     def render(self) -> bytes:
         """The body of ``/metrics``: the fleet's families, then the exporter's own."""
-        return self._fleet().text + render_text(self.health.collect())
+        return self._fleet().text + self.devices.render() + render_text(self.health.collect())
 
     def render_gzip(self) -> bytes:
         """The body of ``/metrics``, gzipped (the fleet's part compressed once per report)."""
-        return self._fleet().gzip_with(render_text(self.health.collect()))
+        return self._fleet().gzip_with(self.devices.render() + render_text(self.health.collect()))
 
     def _fleet(self) -> CachedText:
         """The fleet's families as text.
@@ -317,8 +342,9 @@ class Exporter:
         try:
             probe = parse_request(request.query, [k for k, _ in request.query.items()],
                                   request.headers, inventory)
-            options = await self._with_media(replace(self.config.options, checks=probe.checks),
-                                             inventory, [probe.endpoint])
+            options = await self._with_media(
+                self._with_live(replace(self.config.options, checks=probe.checks)),
+                inventory, [probe.endpoint])
             report = await run_probe(probe, inventory, options)
             registry = CollectorRegistry(auto_describe=False)
             kept = self.state.record_probe(report)

@@ -10,10 +10,14 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from inventory import Endpoint, InputError, Inventory, Selector
 from probes.base import ProbeResult
 from vcfleet.report import EndpointReport, SweepReport
+
+if TYPE_CHECKING:
+    from probes.device_live import LiveFleet
 
 FIGURES_MAX_AGE_S = 1800.0
 """How long the last reliable figures of a check stand in for figures that could not be
@@ -136,6 +140,8 @@ class ExporterState:
     probe_kept: Kept = field(default_factory=dict)
     """The same for ``/probe`` answers, which are other series (another job)."""
     figures_max_age_s: float = FIGURES_MAX_AGE_S
+    live: LiveFleet | None = None
+    """The live device sessions (vcfleet/exporter/live.py), None without them."""
 
     def record(self, report: SweepReport) -> None:
         """Make a scheduled sweep's report the latest one, keeping its reliable figures.

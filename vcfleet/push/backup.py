@@ -83,7 +83,7 @@ async def backup_endpoint(endpoint: Endpoint, options: DriverOptions, out_dir: P
                           ) -> BackupResult:
     """Read one endpoint's running configuration and write its two files; never raises."""
     start = time.monotonic()
-    reason = supported(endpoint) or cannot_check(endpoint, options)
+    reason = supported(endpoint, options) or cannot_check(endpoint, options)
     if reason is not None:
         return BackupResult(endpoint, "skipped", reason)
     try:

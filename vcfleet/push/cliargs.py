@@ -1,16 +1,19 @@
-"""Command-line options ``vcfleet push`` and ``vcfleet backup`` share (SSH, deadlines)."""
+"""Command-line options ``vcfleet push`` and ``vcfleet backup`` share (SSH, deadlines), and
+the provisioning options ``vcfleet push`` and ``vcfleet serve`` share."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inventory import InputError, Inventory
+from inventory import Endpoint, InputError, Inventory
 from vcfleet.commands.common import positive_int, positive_seconds
 from vcfleet.i18n import _
 
 if TYPE_CHECKING:
+    from vcfleet.provisioning.site import ProvisioningSite
     from vcfleet.push.driver import DriverOptions
 
 
@@ -44,8 +47,41 @@ def add_ssh_options(parser: argparse.ArgumentParser) -> None:
                                "(default: {seconds})").format(seconds=f"{d.endpoint_s:g}"))
 
 
-def driver_options(args: argparse.Namespace, inventory: Inventory) -> DriverOptions:
-    """DriverOptions from the parsed options; InputError if the known_hosts file is unreadable."""
+def add_provisioning_options(parser: argparse.ArgumentParser) -> None:
+    """Where provisioning files live and where fetches are audited (docs/push.md)."""
+    parser.add_argument("--provisioning-store", type=Path, metavar="DIR",
+                        help=_("folder of the devices' provisioning files, shared by push and "
+                               "serve (default: provisioning in the user's state directory)"))
+    parser.add_argument("--provisioning-audit-log", type=Path, metavar="FILE",
+                        help=_("append one JSON line per provisioning request here (default: "
+                               "provisioning-audit.jsonl in the user's data directory)"))
+
+
+def provisioning_site(args: argparse.Namespace, inventory: Inventory,
+                      endpoints: Sequence[Endpoint] | None = None) -> ProvisioningSite | None:
+    """The inventory's provisioning site, if it has one and (given ``endpoints``) one of them
+    is a provisioned device; InputError if its certificate, key or secret cannot be loaded."""
+    from vcfleet.provisioning.site import site_of
+    from vcfleet.provisioning.store import default_store
+    from vcfleet.push.dialects import DIALECTS
+
+    if endpoints is not None and not any(
+            e.vendor in DIALECTS and DIALECTS[e.vendor].provisioned for e in endpoints):
+        return None
+    return site_of(inventory, getattr(args, "provisioning_store", None) or default_store())
+
+
+def provisioning_audit_log(args: argparse.Namespace) -> Path:
+    """The provisioning audit log: ``--provisioning-audit-log``, else the default."""
+    from vcfleet.provisioning.server import default_audit_log
+
+    return getattr(args, "provisioning_audit_log", None) or default_audit_log()
+
+
+def driver_options(args: argparse.Namespace, inventory: Inventory,
+                   endpoints: Sequence[Endpoint] | None = None) -> DriverOptions:
+    """DriverOptions from the parsed options; InputError if the known_hosts file is unreadable
+    or the provisioning section (needed when ``endpoints`` hold provisioned devices) unusable."""
     from vcfleet.push.driver import Deadlines, DriverOptions
     from vcfleet.push.hostkeys import KnownHosts, default_known_hosts
 
@@ -56,4 +92,5 @@ def driver_options(args: argparse.Namespace, inventory: Inventory) -> DriverOpti
         raise InputError(str(exc)) from None
     deadlines = Deadlines(connect_s=args.connect_timeout, command_s=args.command_timeout,
                           endpoint_s=args.endpoint_timeout)
-    return DriverOptions(known, inventory.base_dir(), deadlines, kind=args.driver)
+    return DriverOptions(known, inventory.base_dir(), deadlines, kind=args.driver,
+                         provisioning=provisioning_site(args, inventory, endpoints))

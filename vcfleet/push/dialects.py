@@ -1,8 +1,10 @@
 """What each vendor's management API looks like as text: commands to send, replies to parse.
 
-Pure functions, no I/O: the drivers (``asyncssh_driver``, ``netmiko_driver``)
-move the text, a dialect says what it means.  Native setting names come from
-``inventory.vendors``; a dialect works on native names and values only.
+Pure functions, no I/O: the drivers (``asyncssh_driver``, ``netmiko_driver``,
+``yealink_driver``) move the text, a dialect says what it means.  Native setting
+names come from ``inventory.vendors``; a dialect works on native names and values
+only.  A dialect also says which inventory service its driver talks to, and
+whether settings reach the device through vcfleet's provisioning server.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from typing import ClassVar, Protocol
 
 from inventory import vendors
+from vcfleet.provisioning import cfgfile
 
 
 class Dialect(Protocol):
@@ -19,6 +22,10 @@ class Dialect(Protocol):
     vendor: str
     dump_command: str
     """The command whose reply is the whole running configuration."""
+    service: str
+    """The inventory service (``ssh``, ``https``) the driver reads the device over."""
+    provisioned: bool
+    """Whether settings reach the device as a file it fetches from the provisioning server."""
 
     def check_line(self, line: str) -> str | None:
         """Why a raw vendor line is not a setting command this dialect understands (None: ok)."""
@@ -80,6 +87,8 @@ class CiscoCE(_Base):
 
     vendor = "cisco_ce"
     dump_command = "xConfiguration"
+    service = "ssh"
+    provisioned = False
     _SET: ClassVar[re.Pattern[str]] = re.compile(
         r"^\s*xConfiguration\s+([A-Za-z0-9 ]+?)\s*:\s?(.*)$")
     _DUMP: ClassVar[re.Pattern[str]] = re.compile(r"^\*c xConfiguration (.+?):(?: (.*))?$")
@@ -122,6 +131,8 @@ class Poly(_Base):
 
     vendor = "poly"
     dump_command = "systemsetting list"
+    service = "ssh"
+    provisioned = False
     _SET: ClassVar[re.Pattern[str]] = re.compile(r"^\s*systemsetting\s+(?!get\s)(\S+)\s+(.*)$")
     _REPLY: ClassVar[re.Pattern[str]] = re.compile(r"^systemsetting (\S+)(?: (.*))?$")
 
@@ -155,5 +166,36 @@ class Poly(_Base):
         return None
 
 
-DIALECTS: dict[str, Dialect] = {"cisco_ce": CiscoCE(), "poly": Poly()}
-"""Vendors vcfleet can push to, by vendor name (yealink has no SSH API: no entry)."""
+class Yealink(_Base):
+    """Yealink auto-provisioning files: ``key = value`` lines after ``#!version:1.0.0.1``.
+
+    A "command" is a line of the device's provisioning file; the running
+    configuration is the device's own export (``GET /api/config/export``), in the
+    same format.  The device reports no per-line error: what it refused is in its
+    auto-provisioning status, which the driver reads.
+    """
+
+    vendor = "yealink"
+    dump_command = "GET /api/config/export"
+    service = "https"
+    provisioned = True
+
+    def check_line(self, line: str) -> str | None:
+        return cfgfile.check_line(line)
+
+    def parse_line(self, line: str) -> tuple[str, str]:
+        key, _, value = line.partition("=")
+        return key.strip(), _unquote(value)
+
+    def set_command(self, name: str, value: str) -> str:
+        return f"{name} = {value}"
+
+    def parse_dump(self, text: str) -> dict[str, str]:
+        return cfgfile.parse(text)
+
+    def error_of(self, reply: str) -> str | None:
+        return None
+
+
+DIALECTS: dict[str, Dialect] = {"cisco_ce": CiscoCE(), "poly": Poly(), "yealink": Yealink()}
+"""Vendors vcfleet can push to, by vendor name."""

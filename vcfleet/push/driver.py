@@ -20,6 +20,7 @@ from inventory.secrets import unresolvable
 from vcfleet.push.dialects import DIALECTS, Dialect
 
 if TYPE_CHECKING:
+    from vcfleet.provisioning.site import ProvisioningSite
     from vcfleet.push.hostkeys import KnownHosts
 
 DriverKind = Literal["asyncssh", "netmiko"]
@@ -64,6 +65,9 @@ class DriverOptions:
     kind: DriverKind = "asyncssh"
     pool: ThreadPoolExecutor | None = None
     """Threads for synchronous drivers (netmiko); bounded by the push concurrency."""
+    provisioning: ProvisioningSite | None = None
+    """The inventory's provisioning site (None: it has no ``provisioning:`` section), through
+    which provisioned devices (Yealink) receive their settings."""
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,20 @@ async def verify_by_reading(driver: Driver, expected: Mapping[str, str | None]
             if not driver.dialect.same(name, actual.get(name), want)}
 
 
-def supported(endpoint: Endpoint) -> str | None:
-    """Why vcfleet cannot push to or back up this endpoint (None: it can)."""
-    if endpoint.vendor not in DIALECTS:
-        return f"no push driver for vendor {endpoint.vendor} (no SSH management API)"
-    if endpoint.services.ssh is None:
-        return "no ssh service in the inventory"
+def supported(endpoint: Endpoint, options: DriverOptions | None = None) -> str | None:
+    """Why vcfleet cannot push to or back up this endpoint (None: it can).
+
+    A provisioned vendor's rooms need the inventory's ``provisioning:`` section
+    (``options.provisioning``; no options: none).
+    """
+    dialect = DIALECTS.get(endpoint.vendor)
+    if dialect is None:
+        return f"no push driver for vendor {endpoint.vendor}"
+    if dialect.provisioned and (options is None or options.provisioning is None):
+        return (f"{endpoint.vendor} rooms fetch their settings from a provisioning server, "
+                "and the inventory has no provisioning: section (docs/push.md)")
+    if getattr(endpoint.services, dialect.service) is None:
+        return f"no {dialect.service} service in the inventory"
     return None
 
 

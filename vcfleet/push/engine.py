@@ -134,24 +134,28 @@ class PushReport:
 OnResult = Callable[[EndpointResult], None]
 
 
-def plan(template: Template, endpoints: Sequence[Endpoint]) -> dict[str, list[NativeChange]]:
-    """Every pushable endpoint's native settings; InputError before any device is touched."""
-    check_template(template, endpoints)
+def plan(template: Template, endpoints: Sequence[Endpoint],
+         options: DriverOptions | None = None) -> dict[str, list[NativeChange]]:
+    """Every pushable endpoint's native settings; InputError before any device is touched.
+
+    Endpoints the push will skip (``supported``) are neither checked nor rendered.
+    """
+    pushable = [e for e in endpoints if supported(e, options) is None]
+    check_template(template, pushable)
     out: dict[str, list[NativeChange]] = {}
-    for e in endpoints:
-        if supported(e) is None:
-            last: dict[str, NativeChange] = {}
-            for change in render(template, e):
-                last.pop(change.name, None)
-                last[change.name] = change
-            out[e.id] = list(last.values())
+    for e in pushable:
+        last: dict[str, NativeChange] = {}
+        for change in render(template, e):
+            last.pop(change.name, None)
+            last[change.name] = change
+        out[e.id] = list(last.values())
     return out
 
 
 async def run_push(template: Template, endpoints: Sequence[Endpoint], driver_options: DriverOptions,
                    options: PushOptions, on_result: OnResult | None = None) -> PushReport:
     """Push a checked template to endpoints; InputError (nothing touched) if it does not fit."""
-    desired = plan(template, endpoints)
+    desired = plan(template, endpoints, driver_options)
     start = time.monotonic()
     done: dict[str, EndpointResult] = {}
     sem = asyncio.Semaphore(max(1, options.concurrency))
@@ -180,7 +184,7 @@ async def run_push(template: Template, endpoints: Sequence[Endpoint], driver_opt
         pushable = [e for e in endpoints if e.id in desired]
         for e in endpoints:
             if e.id not in desired:
-                finish(EndpointResult(e, Outcome.SKIPPED, error=supported(e)))
+                finish(EndpointResult(e, Outcome.SKIPPED, error=supported(e, driver_options)))
         n = 0 if options.dry_run else max(0, options.canary)
         canary, rest = pushable[:n], pushable[n:]
         await _all(one(e, True) for e in canary)
@@ -219,7 +223,7 @@ async def push_endpoint(endpoint: Endpoint, desired: list[NativeChange] | None,
     """
     start = time.monotonic()
     if desired is None:
-        return EndpointResult(endpoint, Outcome.SKIPPED, error=supported(endpoint))
+        return EndpointResult(endpoint, Outcome.SKIPPED, error=supported(endpoint, options))
     if why := cannot_check(endpoint, options):
         return EndpointResult(endpoint, Outcome.SKIPPED, error=why)
     try:
