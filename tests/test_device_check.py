@@ -138,23 +138,23 @@ def test_judge_files_device_reasons_and_an_advisory_device_check_only_degrades()
     (with_(registration={"state": "failed", "registrar": "sip.thanhhoa.gov.vn",
                          "reason": "403 Forbidden"}), {},
      "device: not registered to sip.thanhhoa.gov.vn: 403 Forbidden",
-     "device: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden"),
+     "thiết bị: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden"),
     (with_(registration={"state": "inactive", "registrar": "", "reason": ""}), {},
      "device: not registered (no SIP proxy configured): inactive",
-     "device: chưa đăng ký (chưa đặt tổng đài SIP): không hoạt động"),
+     "thiết bị: chưa đăng ký (chưa đặt tổng đài SIP): không hoạt động"),
     (with_(calls=1), {"call_with": "MCU Thanh Hóa"},
      "device: busy: in a call with MCU Thanh Hóa",
-     "device: đang bận: đang trong cuộc gọi với MCU Thanh Hóa"),
+     "thiết bị: đang bận: đang trong cuộc gọi với MCU Thanh Hóa"),
     (with_(peripherals=peripherals(camera=False)), {},
      "device: camera disconnected: Camera (input 1)",
-     "device: camera bị ngắt kết nối: Camera (input 1)"),
+     "thiết bị: camera bị ngắt kết nối: Camera (input 1)"),
     (with_(peripherals=peripherals(mic1=False, mic2=False)), {},
      "device: every microphone disconnected: Microphone 1, Microphone 2",
-     "device: tất cả micrô bị ngắt kết nối: Microphone 1, Microphone 2"),
+     "thiết bị: tất cả micrô bị ngắt kết nối: Microphone 1, Microphone 2"),
     (with_(standby=True), {}, "device: will not auto-answer: standby",
-     "device: sẽ không tự trả lời: đang ở chế độ chờ"),
+     "thiết bị: sẽ không tự trả lời: đang ở chế độ chờ"),
     (with_(software="6.1.9"), {}, "device: software 6.1.9 older than the fleet minimum 6.2",
-     "device: phần mềm 6.1.9 cũ hơn phiên bản tối thiểu của hệ thống 6.2"),
+     "thiết bị: phần mềm 6.1.9 cũ hơn phiên bản tối thiểu của hệ thống 6.2"),
 ])
 def test_device_reasons_in_an_operators_words_in_both_languages(
         details: dict[str, Any], info: dict[str, str], english: str, vietnamese: str) -> None:
@@ -189,8 +189,8 @@ def test_the_readiness_report_names_the_device_problem_in_vietnamese() -> None:
         text = render_markdown(report, ROOMS)
     finally:
         set_language("en")
-    assert ("device: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden; "
-            "device: camera bị ngắt kết nối: Camera (input 1)") in text
+    assert ("thiết bị: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden; "
+            "thiết bị: camera bị ngắt kết nối: Camera (input 1)") in text
     assert "not registered" not in text
 
 

@@ -150,19 +150,40 @@ def test_the_template_is_up_to_date_with_the_sources() -> None:
         "-o vcfleet/locale/vcfleet.pot .  (then update vi.po: docs/language.md)")
 
 
-# A literal in render/ with two English words side by side is an operator-facing
-# sentence or heading: it must be the argument of _() or N_().  Machine formats (csv,
-# json) and the CSS are out of scope; tui/ and the commands are the second half of
-# issue 19.
+# A literal in render/, tui/, the commands or the CLI with two English words side by
+# side is an operator-facing sentence or heading: it must be the argument of _() or
+# N_().  Machine formats (csv, json) and the CSS are out of scope.
 SCANNED = [p for p in (PACKAGE / "render").glob("*.py") if p.name not in ("csv.py", "json.py")]
 MARKERS = ("_", "N_", "ngettext")
 RICH_STYLE = re.compile(r"(bold|dim|italic) \w+\Z")
-ENGLISH_CONSTANTS = {"CSS", "FLAKY_TITLE"}
-"""Assignments the scan skips: the CSS, and ``FLAKY_TITLE``, the English title the
-console still reads until the console's half of issue 19 (``flaky_title()`` is marked)."""
+ENGLISH_CONSTANTS = {"CSS", "FLAKY_TITLE", "UPSTREAM"}
+"""Assignments the scan skips: the CSS, ``FLAKY_TITLE`` (the English title, kept for
+callers outside the console; ``flaky_title()`` is marked), and ``tui/fast_table.py``'s
+``UPSTREAM`` (why each private name of Textual is used: for programmers)."""
+LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical"}
+"""``log.info("...")``: log records stay English (docs/language.md)."""
+OPERATOR_ERRORS = {"InputError", "ArgumentTypeError", "SimulatorFailed", "RuntimeError"}
+"""Exceptions whose message the CLI or the console shows as it is: in the console and
+the commands, what they are raised with is scanned too."""
 
 
-def _unmarked(path: Path) -> list[str]:
+def _console_and_commands() -> list[Path]:
+    import tui
+
+    return [*sorted(Path(tui.__file__).resolve().parent.glob("*.py")),
+            *sorted((PACKAGE / "commands").glob("*.py")), PACKAGE / "cli.py",
+            PACKAGE / "push" / "progress.py", PACKAGE / "push" / "report.py"]
+
+
+def _raised(node: ast.Raise) -> str:
+    call = node.exc
+    func = call.func if isinstance(call, ast.Call) else None
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def _unmarked(path: Path, *, scan_errors: bool = False) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skip: set[int] = set()
     for node in ast.walk(tree):
@@ -171,13 +192,19 @@ def _unmarked(path: Path) -> list[str]:
             skip.update(id(a) for a in node.args)
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             skip.add(id(node.value))  # docstrings
-        if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id in ENGLISH_CONSTANTS for t in node.targets):
-            skip.update(id(n) for n in ast.walk(node.value))
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id in ENGLISH_CONSTANTS for t in targets):
+            skip.update(id(n) for n in ast.walk(node))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and node.func.attr in ("strftime", "ValueError"):
             skip.update(id(a) for a in node.args)
-        if isinstance(node, ast.Raise):
+        if isinstance(node, ast.Raise) and not (scan_errors
+                                                and _raised(node) in OPERATOR_ERRORS):
+            skip.update(id(n) for n in ast.walk(node))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in LOG_CALLS and isinstance(node.func.value, ast.Name) \
+                and node.func.value.id in ("log", "logger", "logging"):
             skip.update(id(n) for n in ast.walk(node))
     out = []
     for node in ast.walk(tree):
@@ -194,6 +221,23 @@ def test_no_operator_facing_string_is_left_unmarked_in_render() -> None:
     assert len(SCANNED) >= 6
     problems = [line for p in sorted(SCANNED) for line in _unmarked(p)]
     assert not problems, "\n".join(problems)
+
+
+def test_no_operator_facing_string_is_left_unmarked_in_the_console_and_commands() -> None:
+    scanned = _console_and_commands()
+    assert len(scanned) >= 25
+    problems = [line for p in scanned for line in _unmarked(p, scan_errors=True)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_scan_finds_an_unmarked_error_and_skips_log_records(tmp_path: Path) -> None:
+    bad = tmp_path / "commands" / "x.py"
+    bad.parent.mkdir()
+    bad.write_text('log.info("sweep of %d rooms")\nraise InputError(f"no such room {x}")\n'
+                   'raise InputError(_("no room {x}").format(x=x))\n', encoding="utf-8")
+    assert _unmarked(bad, scan_errors=True) == [
+        "commands/x.py:2:18: unmarked text 'no such room '"]
+    assert _unmarked(bad) == []
 
 
 def test_the_scan_finds_an_unmarked_heading(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """Snapshots of the console's screens from fixed report data (no sweep, no clock,
-fixed size; no history but the fixed one of the often-failing screen).  Update
+fixed size; no history but the fixed one of the often-failing screen), in English and
+Vietnamese.  Update
 with ``pytest --snapshot-update`` after checking the new SVGs by eye."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from tests.test_render import T0, sample_report
 from tui.app import ConsoleApp
 from tui.flaky_screen import FlakyScreen
 from vcfleet.history import History
+from vcfleet.i18n import set_language
 from vcfleet.render.readiness import FAILURE_WINDOW_S
 from vcfleet.report import CheckReport, EndpointReport, SweepReport, Verdict, judge
 
@@ -214,3 +217,87 @@ def test_details_screen_shows_the_device(snap: Any) -> None:
         await pilot.pause(0.3)
 
     assert snap(device_console(), terminal_size=SIZE, run_before=open_details)
+
+
+# -- both languages at 80 and 160 columns (issue 19) --------------------------------------
+# Vietnamese words are longer: in these snapshots nothing may be cut mid-word without an
+# ellipsis (columns are as wide as their headings and verdict words; the table scrolls
+# sideways at 80 columns rather than squeezing them).
+
+LANGUAGE_SIZES = [("vi", (160, 45)), ("vi", (80, 30)), ("en", (80, 30))]
+
+
+def _ids(case: tuple[str, tuple[int, int]]) -> str:
+    return f"{case[0]}-{case[1][0]}"
+
+
+@pytest.fixture(params=LANGUAGE_SIZES, ids=_ids)
+def case(request: pytest.FixtureRequest) -> Iterator[tuple[int, int]]:
+    """A language spoken for the test, and the terminal size to draw at."""
+    lang, size = request.param
+    set_language(lang)
+    yield size
+    set_language("en")
+
+
+def test_fleet_screen_in(snap: Any, case: tuple[int, int]) -> None:
+    assert snap(console(), terminal_size=case, run_before=all_rows)
+
+
+def test_fleet_screen_filtered_in(snap: Any, case: tuple[int, int]) -> None:
+    async def filter_down(pilot: Pilot[int]) -> None:
+        await all_rows(pilot)
+        await pilot.press("slash", *"verdict=down", "enter")
+        await pilot.pause(0.3)
+
+    assert snap(console(), terminal_size=case, run_before=filter_down)
+
+
+def test_details_screen_of_a_room_down_in(snap: Any, case: tuple[int, int]) -> None:
+    async def open_details(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        await all_rows(pilot)
+        app.show_details(app.inventory.endpoints[3].id)
+        await pilot.pause(0.3)
+
+    assert snap(console(), terminal_size=case, run_before=open_details)
+
+
+def test_help_screen_in(snap: Any, case: tuple[int, int]) -> None:
+    async def help_over_all_rows(pilot: Pilot[int]) -> None:
+        await all_rows(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap(console(), terminal_size=case, run_before=help_over_all_rows)
+
+
+def test_often_failing_screen_in(snap: Any, case: tuple[int, int], tmp_path: Path) -> None:
+    inventory = load_inventory()
+    record_week(tmp_path / "history.sqlite3", inventory)
+    app = ConsoleApp(inventory, history_path=tmp_path / "history.sqlite3",
+                     initial_report=sample_report(inventory), tz=UTC)
+
+    async def open_often_failing(pilot: Pilot[int]) -> None:
+        await all_rows(pilot)
+        while app.history is None:
+            await pilot.pause(0.05)
+        screen = FlakyScreen(since=T0 - FAILURE_WINDOW_S)
+        app.push_screen(screen)
+        while not screen.is_mounted or screen.current_room() is None:
+            await pilot.pause(0.05)
+        await pilot.pause()
+
+    assert snap(app, terminal_size=case, run_before=open_often_failing)
+
+
+def test_details_screen_shows_the_device_in(snap: Any, case: tuple[int, int]) -> None:
+    async def open_details(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        await all_rows(pilot)
+        app.show_details(app.inventory.endpoints[1].id)
+        await pilot.pause(0.3)
+
+    assert snap(device_console(), terminal_size=case, run_before=open_details)

@@ -32,6 +32,7 @@ from tui.details_screen import DetailsScreen
 from tui.fleet_screen import FleetScreen
 from tui.help_screen import HelpScreen
 from vcfleet.history import History, SweepSummary
+from vcfleet.i18n import N_, _
 from vcfleet.render.html import render_html
 from vcfleet.render.markdown import render_markdown
 from vcfleet.render.readiness import format_time
@@ -54,8 +55,8 @@ class ConsoleApp(App[int]):
     TITLE = "vcfleet"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"), Binding("question_mark", "help", "Help"),
-        Binding("m", "meetings", "Meetings"),
+        Binding("q", "quit", N_("Quit")), Binding("question_mark", "help", N_("Help")),
+        Binding("m", "meetings", N_("Meetings")),
     ]
 
     @dataclass
@@ -158,7 +159,8 @@ class ConsoleApp(App[int]):
         try:
             self.sweeper.start()
         except Exception as exc:
-            self.notify(f"{exc} (tried again at the next sweep)", severity="warning",
+            self.notify(_("{problem} (tried again at the next sweep)").format(problem=exc),
+                        severity="warning",
                         timeout=10, markup=False)
 
     # -- history -------------------------------------------------------------------
@@ -177,26 +179,27 @@ class ConsoleApp(App[int]):
     @on(HistoryOpened)
     def _history_opened(self, message: HistoryOpened) -> None:
         if message.problem:
-            self.notify(f"history unavailable: {message.problem}", severity="warning",
-                        markup=False)
+            self.notify(_("history unavailable: {problem}").format(problem=message.problem),
+                        severity="warning", markup=False)
             return
         self.history = message.history
         if message.last is not None and self.last_report is None:
             last = message.last
-            self.fleet.show_status(
-                f"Last recorded sweep: {format_time(last.started_at, self.tz)} "
-                f"({last.total} rooms, {last.down} down, {last.degraded} degraded; "
-                f"from {last.source})")
+            self.fleet.show_status(_(
+                "Last recorded sweep: {time} ({total} rooms, {down} down, {degraded} "
+                "degraded; from {source})").format(
+                    time=format_time(last.started_at, self.tz), total=last.total,
+                    down=last.down, degraded=last.degraded, source=last.source))
 
     # -- sweeps ------------------------------------------------------------------------
 
     def start_sweep(self, endpoints: Sequence[Endpoint], label: str) -> bool:
         """Sweep these rooms in the background; False (and a notice) if one is running."""
         if self.sweeping:
-            self.notify("A sweep is already running (x cancels it)", severity="warning")
+            self.notify(_("A sweep is already running (x cancels it)"), severity="warning")
             return False
         if not endpoints:
-            self.notify("No room in this scope", severity="warning")
+            self.notify(_("No room in this scope"), severity="warning")
             return False
         self.sweeping = True
         if len(endpoints) == len(self.inventory) or self._report_started is None:
@@ -252,11 +255,12 @@ class ConsoleApp(App[int]):
     def changes_line(self, meeting: Meeting, changes: Changes) -> str:
         """One line for the header: the meeting and what changed since its previous check."""
         from vcfleet.commands.meeting import render_changes
-        from vcfleet.meetings.times import countdown, local_time
+        from vcfleet.meetings.times import countdown_text, local_time
 
         names = {e.id: e.name for e in self.inventory.endpoints}
         text = render_changes(meeting, changes, names)
-        head = f"Meeting {local_time(meeting)} ({countdown(meeting, datetime.now(UTC))}). "
+        head = _("Meeting {time} ({countdown}). ").format(
+            time=local_time(meeting), countdown=countdown_text(meeting, datetime.now(UTC)))
         return head + "  ".join(line.strip() for line in text.splitlines())
 
     def _record(self, report: SweepReport) -> str:
@@ -265,7 +269,8 @@ class ConsoleApp(App[int]):
         try:
             self.history.record(report)
         except Exception as exc:
-            return f"history not recorded: {type(exc).__name__}: {exc}"
+            return _("history not recorded: {problem}").format(
+                problem=f"{type(exc).__name__}: {exc}")
         return ""
 
     @on(SweepStarted)
@@ -298,15 +303,15 @@ class ConsoleApp(App[int]):
         self.sweeping = False
         self.sweep_problem = message.problem
         self.fleet.sweep_failed(message.problem)
-        self.notify(f"sweep failed: {message.problem}", severity="error", timeout=10,
-                    markup=False)
+        self.notify(_("sweep failed: {problem}").format(problem=message.problem), severity="error",
+                    timeout=10, markup=False)
 
     # -- the report ----------------------------------------------------------------------
 
     def current_report(self) -> SweepReport:
         """Every room's latest result as one report (rooms never checked: unknown)."""
         rows = tuple(self.results.get(e.id) or EndpointReport(e, Verdict.UNKNOWN,
-                                                              ("not checked yet",))
+                                                              (_("not checked yet"),))
                      for e in self.inventory.endpoints)
         last = self.last_report
         started = self._report_started or (last.started_at if last else time.time())
@@ -322,7 +327,7 @@ class ConsoleApp(App[int]):
             self._export_meeting(self.meeting)
             return
         if self.last_report is None:
-            self.notify("Nothing to report yet: sweep first (a)", severity="warning")
+            self.notify(_("Nothing to report yet: sweep first (a)"), severity="warning")
             return
         self._export(self.current_report())
 
@@ -350,10 +355,11 @@ class ConsoleApp(App[int]):
         try:
             assert self.meetings is not None
             if self.history is None:
-                raise RuntimeError("no history: the page is made from the meeting's checks")
+                raise RuntimeError(_("no history: the page is made from the meeting's checks"))
             current, changes = last_changes(self.history, meeting.id)
             if current is None:
-                raise RuntimeError(f"meeting {meeting.id} has not been checked yet (s)")
+                raise RuntimeError(_("meeting {id} has not been checked yet (s)").format(
+                    id=meeting.id))
             rooms = self.meetings.rooms(meeting, self.inventory)
             stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(current.finished_at))
             base = self.report_dir / f"meeting-{meeting.id}-{stamp}"
@@ -369,13 +375,14 @@ class ConsoleApp(App[int]):
     @on(ReportExported)
     def _exported(self, message: ReportExported) -> None:
         if message.problem:
-            self.notify(f"report not written: {message.problem}", severity="error", timeout=10,
-                        markup=False)
+            self.notify(_("report not written: {problem}").format(problem=message.problem),
+                        severity="error", timeout=10, markup=False)
             return
         self.last_export = message.paths
-        self.notify("Report written: " + ", ".join(str(p) for p in message.paths), timeout=15,
+        written = _("Report written: {paths}")
+        self.notify(written.format(paths=", ".join(str(p) for p in message.paths)), timeout=15,
                     markup=False)
-        self.fleet.show_status("Report written: " + "  ".join(str(p) for p in message.paths))
+        self.fleet.show_status(written.format(paths="  ".join(str(p) for p in message.paths)))
 
     # -- screens and keys ------------------------------------------------------------
 
@@ -425,10 +432,11 @@ class ConsoleApp(App[int]):
         try:
             current, changes = last_changes(self.history, meeting.id)
         except Exception as exc:
-            self.call_from_thread(self.fleet.show_status, f"history not readable: {exc}")
+            self.call_from_thread(self.fleet.show_status,
+                                  _("history not readable: {problem}").format(problem=exc))
             return
-        text = self.changes_line(meeting, changes) if current is not None else (
-            f"Meeting {meeting.id} has not been checked yet: s checks its rooms")
+        text = self.changes_line(meeting, changes) if current is not None else _(
+            "Meeting {id} has not been checked yet: s checks its rooms").format(id=meeting.id)
         self.call_from_thread(self.fleet.show_status, text)
 
     def action_help(self) -> None:

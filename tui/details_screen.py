@@ -13,16 +13,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from inventory import Endpoint
 from tui import device_view
-from tui.console_screen import ConsoleScreen
+from tui.console_screen import ConsoleFooter, ConsoleScreen
 from tui.verdicts import figure_text, verdict_text
 from vcfleet.figures import KEY_FIGURES
 from vcfleet.history import HistoryEntry
-from vcfleet.i18n import _
-from vcfleet.render.readiness import format_time, unit_name
+from vcfleet.i18n import N_, _
+from vcfleet.reasons import probe_reason, reason_text
+from vcfleet.render.readiness import format_time, tier_name, unit_name
 from vcfleet.render.verdicts import word
 from vcfleet.report import CheckReport, EndpointReport, Verdict
 from vcfleet.safe_text import safe_line
@@ -35,16 +36,19 @@ def failure_summary(entries: Sequence[HistoryEntry]) -> str:
     """One line on how often the room failed in its recent results, such as
     ``Failed 3 of the last 12 sweeps (2 down, 1 degraded).``"""
     if not entries:
-        return "No sweep of this room recorded yet."
+        return _("No sweep of this room recorded yet.")
     down = sum(1 for e in entries if e.verdict is Verdict.DOWN)
     degraded = sum(1 for e in entries if e.verdict is Verdict.DEGRADED)
-    sweeps = "the last sweep" if len(entries) == 1 else f"the last {len(entries)} sweeps"
+    one = len(entries) == 1
     if not down + degraded:
-        return f"Ready in {sweeps}."
+        return _("Ready in the last sweep.") if one else _(
+            "Ready in the last {n} sweeps.").format(n=len(entries))
     split = ", ".join(f"{n} {word(v)}" for n, v in ((down, Verdict.DOWN),
                                                     (degraded, Verdict.DEGRADED)) if n)
-    count = f"{down + degraded} of " if len(entries) > 1 else ""
-    return f"Failed {count}{sweeps} ({split})."
+    if one:
+        return _("Failed the last sweep ({split}).").format(split=split)
+    return _("Failed {failed} of the last {n} sweeps ({split}).").format(
+        failed=down + degraded, n=len(entries), split=split)
 
 
 def _figures(check: CheckReport) -> str:
@@ -59,7 +63,7 @@ class DetailsScreen(ConsoleScreen):
 
     CSS_PATH = "details_screen.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back"), Binding("c", "recheck", "Re-check now"),
+        Binding("escape", "back", N_("Back")), Binding("c", "recheck", N_("Re-check now")),
     ]
 
     @dataclass
@@ -81,19 +85,20 @@ class DetailsScreen(ConsoleScreen):
             yield Static(id="details-reasons")
             yield Label(_("Device"), id="details-device-label", classes="section")
             yield Static(id="details-device")
-            yield Label("Checks", classes="section")
+            yield Label(_("Checks"), classes="section")
             yield DataTable(id="details-checks", cursor_type="none", zebra_stripes=True)
-            yield Label(f"Recent sweeps of {e.id}", classes="section")
+            yield Label(_("Recent sweeps of {id}").format(id=e.id), classes="section")
             yield Static(id="details-history-summary")
             yield DataTable(id="details-history", cursor_type="none", zebra_stripes=True)
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         checks = self.query_one("#details-checks", DataTable)
-        checks.add_columns("Check", "Result", "Required", "Time", "Figures", "Reason")
+        checks.add_columns(_("Check"), _("Result"), _("Required"), _("Time"), _("Figures"),
+                           _("Reason"))
         history = self.query_one("#details-history", DataTable)
-        history.add_columns("When", "Verdict", "From", *(kf.label for kf in HISTORY_FIGURES),
-                            "Reasons")
+        history.add_columns(_("When"), _("Verdict"), _("From"),
+                            *(_(kf.label) for kf in HISTORY_FIGURES), _("Reasons"))
         self.show_report(self.console.results.get(self.endpoint.id))
         self.load_history()
 
@@ -101,11 +106,12 @@ class DetailsScreen(ConsoleScreen):
         e = self.endpoint
         unit = unit_name(self.console.inventory, e.district) if e.district else "—"
         text = Text()
-        rows = [("Id", e.id), ("Tier", e.tier), ("District", unit),
-                ("Vendor", f"{e.vendor} {e.model}".strip()), ("Address", e.address),
-                ("Contact", e.contact.name or "—"), ("Phone", e.contact.phone or "—")]
+        rows = [(N_("Id"), e.id), (N_("Tier"), tier_name(e.tier)), (N_("District"), unit),
+                (N_("Vendor"), f"{e.vendor} {e.model}".strip()), (N_("Address"), e.address),
+                (N_("Contact"), e.contact.name or "—"), (N_("Phone"), e.contact.phone or "—")]
+        width = max(9, *(len(_(label)) for label, _value in rows))
         for label, value in rows:
-            text.append(f"{label:>9}  ", "dim")
+            text.append(f"{_(label):>{width}}  ", "dim")
             text.append(safe_line(value) + "\n", "bold" if label in ("Contact", "Phone") else "")
         text.rstrip()
         return text
@@ -116,9 +122,9 @@ class DetailsScreen(ConsoleScreen):
         name = safe_line(self.endpoint.name)
         title = Text.assemble(verdict_text(verdict), "  ", (name, "bold"))
         self.query_one("#details-title", Static).update(title)
-        shown = [f"• {safe_line(r)}" for r in report.reasons] if report else []
+        shown = [f"• {safe_line(reason_text(r))}" for r in report.reasons] if report else []
         reasons = "\n".join(shown) if shown \
-            else ("No problem found." if report else "Not checked yet: press c to check now.")
+            else (_("No problem found.") if report else _("Not checked yet: press c to check now."))
         self.query_one("#details-reasons", Static).update(Text(reasons))  # not markup
         device = device_view.details_text(report)
         self.query_one("#details-device", Static).update(device or "")
@@ -127,18 +133,19 @@ class DetailsScreen(ConsoleScreen):
         table = self.query_one("#details-checks", DataTable)
         table.clear()
         for check in (report.checks.values() if report else ()):
-            ok = Text("✔ ok", "green") if check.result.ok else Text("✖ failed", "red")
-            table.add_row(check.name, ok, "required" if check.required else "advisory",
+            ok = Text(_("✔ ok"), "green") if check.result.ok else Text(_("✖ failed"), "red")
+            reason = reason_text(probe_reason(check.result.reason)) if check.result.reason else (
+                _("timed out") if check.timed_out else "")
+            table.add_row(check.name, ok, _("required") if check.required else _("advisory"),
                           f"{check.duration_s * 1000:.0f} ms", _figures(check),
-                          Text(safe_line(check.result.reason
-                                         or ("timed out" if check.timed_out else ""))))
+                          Text(safe_line(reason)))
 
     @work(thread=True, group="details-history", exclusive=True, exit_on_error=False)
     def load_history(self) -> None:
         """Read the room's last sweeps from the history store."""
         history = self.console.history
         if history is None:
-            self.post_message(self.HistoryLoaded((), "history not available"))
+            self.post_message(self.HistoryLoaded((), _("history not available")))
             return
         try:
             entries = tuple(history.endpoint_history(self.endpoint.id, HISTORY_LIMIT))
@@ -161,7 +168,7 @@ class DetailsScreen(ConsoleScreen):
             figures = [figure_text(kf, entry.figures.get(kf.key)) for kf in HISTORY_FIGURES]
             table.add_row(format_time(entry.at, self.console.tz), verdict_text(entry.verdict),
                           Text(safe_line(entry.source)), *figures,
-                          Text(safe_line("; ".join(entry.reasons))))
+                          Text(safe_line("; ".join(reason_text(r) for r in entry.reasons))))
 
     def results_arrived(self, reports: Iterable[EndpointReport]) -> None:
         """Called by the app during a sweep: show this room's new result."""
@@ -176,7 +183,7 @@ class DetailsScreen(ConsoleScreen):
     def action_recheck(self) -> None:
         """Check this room again now."""
         if self.console.start_sweep([self.endpoint], self.endpoint.id):
-            self.query_one("#details-reasons", Static).update("Checking…")
+            self.query_one("#details-reasons", Static).update(_("Checking…"))
 
     def action_back(self) -> None:
         """Back to the fleet."""

@@ -17,22 +17,24 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from inventory import Endpoint, Inventory, fold
 from tui import device_view
 from tui.fast_table import FastDataTable
-from tui.verdicts import figure_text, verdict_text
+from tui.verdicts import figure_text, heading, verdict_text, verdict_width
 from vcfleet.figures import KEY_FIGURES
-from vcfleet.i18n import _
-from vcfleet.render.readiness import unit_name
+from vcfleet.i18n import N_, language, vi_sort_key
+from vcfleet.render.readiness import tier_name, unit_name
 from vcfleet.render.verdicts import RANK, word
 from vcfleet.report import EndpointReport, Verdict
 from vcfleet.safe_text import safe_line
 
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("verdict", "Verdict", 13),
-    ("name", "Name", 32),
-    ("unit", "Unit", 18),
-    ("vendor", "Vendor", 7),
+    ("verdict", N_("Verdict"), 13),
+    ("name", N_("Name"), 32),
+    ("unit", N_("Unit"), 18),
+    ("vendor", N_("Vendor"), 7),
     *device_view.COLUMNS,
-    *((kf.key, kf.label, max(8, len(kf.label))) for kf in KEY_FIGURES),
+    *((kf.key, kf.label, 8) for kf in KEY_FIGURES),
 )
+"""Key, heading (a message id) and least width of each column; a column is as wide as
+its heading in the current language, the verdict column as its longest verdict."""
 FIRST_ROWS = 60
 """Rows added at once by ``show`` (more than a tall terminal shows)."""
 CHUNK_ROWS = 100
@@ -43,7 +45,7 @@ VENDOR_LABELS = {"cisco_ce": "Cisco", "poly": "Poly", "yealink": "Yealink"}
 def short_unit(inventory: Inventory, e: Endpoint) -> str:
     """The room's district without the "UBND " prefix ("huyện Hà Trung"), else its tier."""
     if not e.district:
-        return e.tier.title()
+        return tier_name(e.tier)
     name = unit_name(inventory, e.district)
     return name.removeprefix("UBND ")
 
@@ -54,10 +56,11 @@ def _sort_value(column: str, value: Any) -> Any:
         return next((RANK[v] for v in Verdict if text.endswith(word(v))), 9)
     if column in {kf.key for kf in KEY_FIGURES}:
         try:
-            return float(text)
+            return float(text.replace(",", "."))  # Vietnamese decimal comma
         except ValueError:
             return math.inf
-    return fold(text)
+    # Vietnamese dictionary order in Vietnamese (d < đ, tones), accents ignored otherwise
+    return vi_sort_key(text) if language() == "vi" else fold(text)
 
 
 class EndpointTable(FastDataTable):
@@ -65,8 +68,8 @@ class EndpointTable(FastDataTable):
     cells that changed, so a sweep's results never rebuild the table (and
     ``FastDataTable`` redraws only those)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Details"),
-                Binding("o", "sort_column", "Sort")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", N_("Details")),
+                Binding("o", "sort_column", N_("Sort"))]
 
     @dataclass
     class EndpointChosen(Message):
@@ -88,8 +91,9 @@ class EndpointTable(FastDataTable):
         self._results: Mapping[str, EndpointReport] = {}
 
     def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(_(label), key=key, width=width)
+        for key, msgid, least in COLUMNS:
+            text, width = heading(msgid, verdict_width(least) if key == "verdict" else least)
+            self.add_column(text, key=key, width=width)
 
     def show(self, endpoints: Sequence[Endpoint], results: Mapping[str, EndpointReport]) -> None:
         """Replace the rows (on a new scope or filter; never per result).
@@ -181,7 +185,9 @@ class EndpointTable(FastDataTable):
                                if report else None) for kf in KEY_FIGURES]
         # Text, not str: DataTable parses a str cell as markup (a room named "[x]"
         # would lose its brackets) on every render of the row.
-        return (verdict_text(verdict), Text(safe_line(e.name)), Text(safe_line(unit)),
+        # A name or unit wider than its column ends in "…", never cut mid-word.
+        return (verdict_text(verdict), Text(safe_line(e.name), overflow="ellipsis"),
+                Text(safe_line(unit), overflow="ellipsis"),
                 Text(VENDOR_LABELS.get(e.vendor, e.vendor)), *device_view.table_cells(report),
                 *figures)
 

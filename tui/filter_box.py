@@ -13,8 +13,11 @@ from textual.widgets import Input
 
 from inventory import InputError
 from tui.filtering import Filter
+from vcfleet.i18n import N_, _
 
-PLACEHOLDER = "/ filter: tier=commune district=ha-trung verdict=down,degraded  or a name: ha son"
+PLACEHOLDER = N_("/ filter: tier=commune district=ha-trung verdict=down,degraded  or a name: "
+                 "ha son")
+"""The box's hint (a message id: translated when the box is made)."""
 
 
 class FilterBox(Input):
@@ -22,7 +25,7 @@ class FilterBox(Input):
 
     DEBOUNCE_S = 0.15
 
-    BINDINGS: ClassVar[list[BindingType]] = [("escape", "leave", "Back to table")]
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "leave", N_("Back to table"))]
 
     @dataclass
     class FilterChanged(Message):
@@ -35,7 +38,7 @@ class FilterBox(Input):
         """The operator left the box (enter or escape)."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(placeholder=PLACEHOLDER, id=id)
+        super().__init__(placeholder=_(PLACEHOLDER), id=id)
         self._pending: Timer | None = None
 
     @on(Input.Changed)

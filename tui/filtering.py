@@ -13,6 +13,7 @@ import shlex
 from dataclasses import dataclass
 
 from inventory import Endpoint, InputError, Inventory, Selector, fold
+from vcfleet.i18n import _
 from vcfleet.report import Verdict
 
 VERDICT_ALIASES = {"unknown": Verdict.UNKNOWN, "not-checked": Verdict.UNKNOWN,
@@ -75,7 +76,7 @@ def _verdicts(term: str) -> set[Verdict]:
     chosen: set[Verdict] = set()
     for value in values:
         if value not in VERDICT_ALIASES:
-            raise InputError(f"unknown verdict {value!r} (choose from ready, degraded, down, "
-                             "unknown)")
+            raise InputError(_("unknown verdict {value} (choose from ready, degraded, down, "
+                               "unknown)").format(value=repr(value)))
         chosen.add(VERDICT_ALIASES[value])
     return set(Verdict) - chosen if negate else chosen

@@ -12,35 +12,37 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
-from tui.console_screen import ConsoleScreen
+from tui.console_screen import ConsoleFooter, ConsoleScreen
 from tui.endpoint_table import short_unit
-from tui.verdicts import verdict_text
+from tui.verdicts import heading, verdict_text, verdict_width
 from vcfleet.history import FlakyEndpoint
-from vcfleet.render.readiness import FAILURE_WINDOW_S, FLAKY_TITLE, failed_of, format_time
-from vcfleet.render.verdicts import word
+from vcfleet.i18n import N_, _
+from vcfleet.render.readiness import FAILURE_WINDOW_S, failed_of, flaky_title, format_time
+from vcfleet.render.verdicts import look
 from vcfleet.report import Verdict
 from vcfleet.safe_text import safe_line
 
 FLAKY_LIMIT = 50
 """Rooms listed at most."""
-WINDOW = f"the last {FAILURE_WINDOW_S / 86400:g} days"
+WINDOW_DAYS = f"{FAILURE_WINDOW_S / 86400:g}"
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("verdict", "Verdict now", 13),
-    ("name", "Name", 40),
-    ("unit", "Unit", 22),
-    ("failed", "Failed", 9),
-    ("down", word(Verdict.DOWN).capitalize(), 5),
-    ("degraded", word(Verdict.DEGRADED).capitalize(), 8),
-    ("last", "Last failure", 25),
+    ("verdict", N_("Verdict now"), 13),
+    ("name", N_("Name"), 40),
+    ("unit", N_("Unit"), 22),
+    ("failed", N_("Failed"), 9),
+    ("down", look(Verdict.DOWN).msgid, 5),
+    ("degraded", look(Verdict.DEGRADED).msgid, 8),
+    ("last", N_("Last failure"), 25),
 )
+"""Key, heading (a message id; the verdict words are capitalised) and least width."""
 
 
 class RoomTable(DataTable[Any]):
     """The rooms that failed, one row each; ``enter`` (shown in the footer) opens one."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Details")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", N_("Details"))]
 
 
 class FlakyScreen(ConsoleScreen):
@@ -48,7 +50,7 @@ class FlakyScreen(ConsoleScreen):
     screen is shown, so a re-check from the details screen shows on return."""
 
     CSS_PATH = "flaky_screen.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", N_("Back"))]
 
     @dataclass
     class Loaded(Message):
@@ -64,15 +66,16 @@ class FlakyScreen(ConsoleScreen):
         self.since = since
 
     def compose(self) -> ComposeResult:
-        yield Static(FLAKY_TITLE, id="flaky-title")
-        yield Static("Reading the history…", id="flaky-status")
+        yield Static(flaky_title(), id="flaky-title")
+        yield Static(_("Reading the history…"), id="flaky-status")
         yield RoomTable(id="flaky-rooms", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(RoomTable)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
+        for key, msgid, least in COLUMNS:
+            text, width = heading(msgid, verdict_width(least) if key == "verdict" else least)
+            table.add_column(text[:1].upper() + text[1:], key=key, width=width)
         table.focus()
 
     def on_screen_resume(self) -> None:
@@ -84,14 +87,15 @@ class FlakyScreen(ConsoleScreen):
         since = time.time() - FAILURE_WINDOW_S if self.since is None else self.since
         history = self.console.history
         if history is None:
-            self.post_message(self.Loaded((), since, "History not available (started with "
-                                          "--no-history, or the file could not be opened)."))
+            self.post_message(self.Loaded((), since, _(
+                "History not available (started with --no-history, or the file could not "
+                "be opened).")))
             return
         try:
             rooms = tuple(history.flaky(limit=FLAKY_LIMIT, since=since))
         except Exception as exc:
-            self.post_message(self.Loaded((), since, f"History not readable: "
-                                          f"{type(exc).__name__}: {exc}"))
+            self.post_message(self.Loaded((), since, _("History not readable: {problem}").format(
+                problem=f"{type(exc).__name__}: {exc}")))
             return
         self.post_message(self.Loaded(rooms, since))
 
@@ -117,11 +121,13 @@ class FlakyScreen(ConsoleScreen):
         if message.problem:
             return message.problem
         if not message.rooms:
-            return f"No room failed in {WINDOW}."
+            return _("No room failed in the last {days} days.").format(days=WINDOW_DAYS)
         since = format_time(message.since, self.console.tz)
-        which = f"The {FLAKY_LIMIT} rooms that failed most" if len(message.rooms) == FLAKY_LIMIT \
-            else f"{len(message.rooms)} rooms were down or degraded at least once"
-        return f"{which} since {since}, most failures first.  enter: details of the room"
+        text = _("The {n} rooms that failed most since {time}, most failures first.  "
+                 "enter: details of the room") if len(message.rooms) == FLAKY_LIMIT else _(
+            "{n} rooms were down or degraded at least once since {time}, most failures "
+            "first.  enter: details of the room")
+        return text.format(n=len(message.rooms), time=since)
 
     def _cells(self, room: FlakyEndpoint) -> tuple[object, ...]:
         inventory = self.console.inventory
@@ -129,9 +135,11 @@ class FlakyScreen(ConsoleScreen):
         verdict = verdict_text(result.verdict if result else Verdict.UNKNOWN)
         if room.endpoint_id in inventory:
             e = inventory.get(room.endpoint_id)
-            name, unit = Text(safe_line(e.name)), Text(safe_line(short_unit(inventory, e)))
+            name = Text(safe_line(e.name), overflow="ellipsis")
+            unit = Text(safe_line(short_unit(inventory, e)), overflow="ellipsis")
         else:
-            name, unit = Text(f"{room.endpoint_id} (not in the inventory)", "dim"), Text()
+            name = Text(_("{id} (not in the inventory)").format(id=room.endpoint_id), "dim")
+            unit = Text()
         return (verdict, name, unit, Text(failed_of(room), justify="right"),
                 Text(str(room.down), justify="right"), Text(str(room.degraded), justify="right"),
                 format_time(room.last_failure, self.console.tz))
@@ -142,8 +150,8 @@ class FlakyScreen(ConsoleScreen):
         if endpoint_id in self.console.inventory:
             self.console.show_details(endpoint_id)
         else:
-            self.notify(f"{endpoint_id} is no longer in the inventory", severity="warning",
-                        markup=False)
+            self.notify(_("{id} is no longer in the inventory").format(id=endpoint_id),
+                        severity="warning", markup=False)
 
     def action_back(self) -> None:
         """Back to the fleet."""

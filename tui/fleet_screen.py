@@ -13,16 +13,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Footer
 
 from inventory import Endpoint, Inventory
-from tui.console_screen import ConsoleScreen
+from tui.console_screen import ConsoleFooter, ConsoleScreen
 from tui.endpoint_table import EndpointTable
 from tui.filter_box import FilterBox
 from tui.filtering import Filter
 from tui.flaky_screen import FlakyScreen
 from tui.readiness_header import ReadinessHeader
 from tui.unit_tree import Scope, UnitTree
+from vcfleet.i18n import N_, _, number
 from vcfleet.render.readiness import format_time
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 from vcfleet.safe_text import safe_line
@@ -41,25 +41,26 @@ class FleetScreen(ConsoleScreen):
 
     CSS_PATH = "fleet_screen.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "sweep_scope", "Sweep scope"),
-        Binding("a", "sweep_all", "Sweep all"),
-        Binding("x", "cancel_sweep", "Cancel sweep", show=False),
+        Binding("s", "sweep_scope", N_("Sweep scope")),
+        Binding("a", "sweep_all", N_("Sweep all")),
+        Binding("x", "cancel_sweep", N_("Cancel sweep"), show=False),
         # priority: handled as the app reads the key, before it routes the next ones
-        Binding("slash", "filter", "Filter", priority=True),
-        Binding("enter", "details", "Details"),
-        Binding("r", "report", "Report"),
-        Binding("f", "often_failing", "Often failing"),
-        Binding("t", "toggle_tree", "Tree", show=False),
+        Binding("slash", "filter", N_("Filter"), priority=True),
+        Binding("enter", "details", N_("Details")),
+        Binding("r", "report", N_("Report")),
+        Binding("f", "often_failing", N_("Often failing")),
+        Binding("t", "toggle_tree", N_("Tree"), show=False),
     ]
 
     def __init__(self, inventory: Inventory) -> None:
         super().__init__()
         self.inventory = inventory
-        self.scope = Scope("all rooms")
+        self.scope = Scope(_("all rooms"))
         self.first_paint_at: float | None = None
         """``time.perf_counter()`` after the first refresh with rows (for bench_tui)."""
         self.filter = Filter.parse("")
-        self.title_text = safe_line(f"{inventory.province or 'Fleet'} — {len(inventory)} rooms")
+        self.title_text = safe_line(_("{fleet} — {n} rooms").format(
+            fleet=inventory.province or _("Fleet"), n=len(inventory)))
         self.header = ReadinessHeader(self.title_text, id="header")
         self.table = EndpointTable(inventory, id="endpoints")
         self._incoming: deque[EndpointReport] = deque()
@@ -74,7 +75,7 @@ class FleetScreen(ConsoleScreen):
             with Vertical(id="main"):
                 yield FilterBox(id="filter")
                 yield self.table
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.refresh_rows()
@@ -103,10 +104,12 @@ class FleetScreen(ConsoleScreen):
         shown = self.visible_endpoints()
         self.table.show(shown, self.console.results)
         scope_rooms = sum(1 for e in self.inventory.endpoints if self.scope.contains(e.id))
-        what = f"{self.scope.label}: {len(shown)} of {scope_rooms} rooms"
-        self.table.border_title = Content(  # typed text: never markup ("[/x" crashed)
-            safe_line(what + (f" matching {self.filter.text!r}" if not self.filter.empty
-                              else "")))
+        what = _("{scope}: {shown} of {n} rooms").format(scope=self.scope.label,
+                                                          shown=len(shown), n=scope_rooms)
+        if not self.filter.empty:
+            what += _(" matching {filter}").format(filter=repr(self.filter.text))
+        # typed text: never markup ("[/x" crashed)
+        self.table.border_title = Content(safe_line(what))
 
     def update_counts(self) -> None:
         """Recount the fleet's verdicts for the header."""
@@ -122,8 +125,10 @@ class FleetScreen(ConsoleScreen):
 
     def show_meeting(self, meeting: Meeting, rooms: Iterable[Endpoint]) -> None:
         """Scope the table, the header and sweeps to a meeting's rooms."""
-        self.scope = Scope(f"meeting {meeting.id}", frozenset(e.id for e in rooms))
-        self.header.show_title(f"{meeting.title} — {len(self.scope.ids or ())} rooms")
+        self.scope = Scope(_("meeting {id}").format(id=meeting.id),
+                           frozenset(e.id for e in rooms))
+        self.header.show_title(_("{fleet} — {n} rooms").format(
+            fleet=meeting.title, n=len(self.scope.ids or ())))
         self.refresh_rows()
         self.update_counts()
 
@@ -133,9 +138,11 @@ class FleetScreen(ConsoleScreen):
 
     def show_last_sweep(self, report: SweepReport) -> None:
         """Say when the last sweep ran and how long it took."""
-        what = "cancelled" if report.cancelled else "finished"
-        self.show_status(f"Last sweep {format_time(report.started_at, self.console.tz)}: "
-                         f"{len(report.endpoints)} rooms, {what} in {report.duration_s:.1f} s")
+        text = _("Last sweep {time}: {n} rooms, cancelled in {seconds} s") if report.cancelled \
+            else _("Last sweep {time}: {n} rooms, finished in {seconds} s")
+        self.show_status(text.format(time=format_time(report.started_at, self.console.tz),
+                                     n=len(report.endpoints),
+                                     seconds=number(report.duration_s, ".1f")))
 
     # -- sweep progress (called by the app) ----------------------------------------------
 
@@ -148,7 +155,8 @@ class FleetScreen(ConsoleScreen):
                 report, self._finished = self._finished, None
                 self.sweep_finished(report)
         self.header.sweep_started(total)
-        self.show_status(f"Sweeping {label or 'all rooms'}: {total} rooms…  (x cancels)")
+        self.show_status(_("Sweeping {scope}: {n} rooms…  (x cancels)").format(
+            scope=label or _("all rooms"), n=total))
 
     @property
     def applying(self) -> bool:
@@ -192,7 +200,7 @@ class FleetScreen(ConsoleScreen):
     def sweep_failed(self, problem: str) -> None:
         """The sweep could not run."""
         self.header.sweep_finished()
-        self.show_status(f"Sweep failed: {problem}")
+        self.show_status(_("Sweep failed: {problem}").format(problem=problem))
 
     # -- events and keys -----------------------------------------------------------------
 

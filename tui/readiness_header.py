@@ -9,6 +9,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
+from vcfleet.i18n import _
 from vcfleet.render.verdicts import COUNT_ORDER, look
 from vcfleet.report import Verdict
 from vcfleet.safe_text import safe_line
@@ -21,7 +22,7 @@ class ReadinessHeader(Widget):
         super().__init__(id=id)
         self._title = title
         self._counts = Label("", id="header-counts")
-        self._status = Label("No sweep yet: press a to sweep all rooms", id="header-status")
+        self._status = Label(_("No sweep yet: press a to sweep all rooms"), id="header-status")
         self._progress = ProgressBar(id="header-progress", show_eta=False)
 
     def compose(self) -> ComposeResult:

@@ -13,9 +13,12 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from inventory import Endpoint, Inventory
+from vcfleet.i18n import N_, _
+from vcfleet.render.readiness import tier_name
 from vcfleet.safe_text import safe_line
 
-TIER_GROUPS = {"department": "Departments", "district": "Districts", "commune": "Communes"}
+TIER_GROUPS = {"department": N_("Departments"), "district": N_("Districts"),
+               "commune": N_("Communes")}
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,9 @@ class UnitTree(Tree[Scope]):
         scope: Scope
 
     def __init__(self, inventory: Inventory, *, id: str | None = None) -> None:
-        name = safe_line(inventory.province or "Fleet")
-        super().__init__(Text(f"{name} — all rooms ({len(inventory)})"), Scope("all rooms"), id=id)
+        name = safe_line(inventory.province or _("Fleet"))
+        super().__init__(Text(_("{fleet} — all rooms ({n})").format(fleet=name, n=len(inventory))),
+                         Scope(_("all rooms")), id=id)
         self.inventory = inventory
         self._children: dict[str | None, list[Endpoint]] = defaultdict(list)
         for e in inventory.endpoints:
@@ -76,7 +80,7 @@ class UnitTree(Tree[Scope]):
             target = node
             if parent is not None and len(members) > 1 and len(by_tier) > 1:
                 ids = frozenset().union(*(self.subtree(e.id) for e in members))
-                label = TIER_GROUPS.get(tier, tier.title())
+                label = _(TIER_GROUPS[tier]) if tier in TIER_GROUPS else tier_name(tier)
                 target = node.add(f"{label} ({len(members)})", Scope(label, ids))
             for e in members:
                 self._add_unit(target, e)

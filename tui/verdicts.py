@@ -7,7 +7,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from vcfleet.figures import KeyFigure, format_figure
-from vcfleet.render.verdicts import look
+from vcfleet.i18n import _, decimal
+from vcfleet.render.verdicts import label, look
 from vcfleet.report import Verdict
 
 
@@ -19,4 +20,17 @@ def verdict_text(verdict: Verdict) -> Text:
 
 def figure_text(kf: KeyFigure, value: float | None) -> Text:
     """A key figure, right-aligned ("" when absent)."""
-    return Text(format_figure(kf, value), justify="right")
+    return Text(decimal(format_figure(kf, value)), justify="right")
+
+
+def verdict_width(least: int | None) -> int:
+    """The width of a verdict column: ``least``, or more if a verdict's label (symbol and
+    word, in the current language) is longer, so that no verdict is cut."""
+    return max(least or 0, *(len(label(v)) for v in Verdict))
+
+
+def heading(msgid: str, width: int | None) -> tuple[str, int | None]:
+    """A column's heading in the current language and its width: at least the heading's
+    length (Vietnamese headings are longer; a heading is never cut)."""
+    text = _(msgid)
+    return text, None if width is None else max(width, len(text))

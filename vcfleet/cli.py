@@ -20,7 +20,7 @@ from typing import NoReturn
 
 from inventory import InputError
 from vcfleet import __version__
-from vcfleet.i18n import LANGUAGES, resolve_language, set_language
+from vcfleet.i18n import LANGUAGES, N_, _, ngettext, resolve_language, set_language
 from vcfleet.safe_text import safe_line
 
 COMMANDS = (
@@ -35,7 +35,34 @@ class Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, _("{prog}: error: {message} (see '{prog} --help')").format(
+            prog=self.prog, message=message) + "\n")
+
+
+ARGPARSE_WORDS = (
+    N_("usage: "), N_("positional arguments"), N_("options"),
+    N_("show this help message and exit"),
+    N_("the following arguments are required: %s"), N_("unrecognized arguments: %s"),
+    N_("argument %(argument_name)s: %(message)s"), N_("expected one argument"),
+    N_("expected at most one argument"), N_("expected at least one argument"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("not allowed with argument %s"), N_("one of the arguments %s is required"),
+    N_("ignored explicit argument %r"), N_("unexpected option string: %s"),
+)
+"""argparse's own words that an operator reads (its message ids, as this Python's
+argparse spells them; tests/test_cli_language.py checks that each is in its source)."""
+
+
+def speak_argparse() -> None:
+    """Let argparse speak the current language: it calls the module-level names ``_``
+    and ``ngettext`` (``from gettext import ...``) each time it writes a word, so binding
+    them to ours translates its words with our catalog (``ARGPARSE_WORDS``; the rest,
+    such as the messages of programming errors, stay English).  The one touch of a
+    private name of argparse; tests/test_cli_language.py checks its shape."""
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
 
 
 def _command_modules() -> list[tuple[str, ModuleType]]:
@@ -52,16 +79,16 @@ def _command_modules() -> list[tuple[str, ModuleType]]:
 def _common_options(default: object) -> Parser:
     common = Parser(add_help=False)
     common.add_argument("--inventory", metavar="PATH", default=default,
-                        help="inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)")
+                        help=_("inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)"))
     common.add_argument("-v", "--verbose", action="count",
                         default=0 if default is None else default,
-                        help="log more (-vv for debug)")
+                        help=_("log more (-vv for debug)"))
     common.add_argument("--debug", action="store_true",
                         default=False if default is None else default,
-                        help="show tracebacks of internal errors")
+                        help=_("show tracebacks of internal errors"))
     common.add_argument("--lang", metavar="LANG", choices=LANGUAGES, default=default,
-                        help="language of the output for people: vi or en (default: "
-                             "$VCFLEET_LANG, else the locale, else en)")
+                        help=_("language of the output for people: vi or en (default: "
+                               "$VCFLEET_LANG, else the locale, else en)"))
     return common
 
 
@@ -70,12 +97,15 @@ def build_parser() -> Parser:
     # The options every command takes are accepted before the command name and after it.
     # After it they default to SUPPRESS, so that they never overwrite a value given before.
     common = _common_options(argparse.SUPPRESS)
-    parser = Parser(prog="vcfleet", description="Fleet manager for video-conferencing endpoints.",
+    parser = Parser(prog="vcfleet",
+                    description=_("Fleet manager for video-conferencing endpoints."),
                     parents=[_common_options(None)])
-    parser.add_argument("--version", action="version", version=f"vcfleet {__version__}")
+    parser.add_argument("--version", action="version", version=f"vcfleet {__version__}",
+                        help=_("show program's version number and exit"))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, module in _command_modules():
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
+        p = sub.add_parser(name, help=_(module.HELP), description=_(module.HELP),
+                           parents=[common])
         module.add_arguments(p)
         p.set_defaults(run=module.run)
     return parser
@@ -119,8 +149,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         option = lang_option(words)
         set_language(resolve_language(option if option in LANGUAGES else None))
     except ValueError as exc:
-        print(f"vcfleet: error: {safe_line(exc)}", file=sys.stderr)
+        print(_("vcfleet: error: {problem}").format(problem=safe_line(exc)), file=sys.stderr)
         return EXIT_USAGE
+    speak_argparse()
     parser = build_parser()
     args = parser.parse_args(words)
     if not getattr(args, "run", None):
@@ -135,15 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(safe_line(line), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("vcfleet: interrupted", file=sys.stderr)
+        print(_("vcfleet: interrupted"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
         if args.debug:
             raise
-        print(f"vcfleet: internal error: {type(exc).__name__}: {safe_line(exc)} "
-              "(run with --debug for a traceback)", file=sys.stderr)
+        print(_("vcfleet: internal error: {problem} (run with --debug for a traceback)").format(
+            problem=f"{type(exc).__name__}: {safe_line(exc)}"), file=sys.stderr)
         return EXIT_NOT_READY
 
 

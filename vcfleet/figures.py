@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vcfleet.i18n import N_
 from vcfleet.report import EndpointReport
 
 
@@ -19,6 +20,7 @@ class KeyFigure:
     key: str
     """Stable name, also the key stored in the history."""
     label: str
+    """The heading people read (a message id: translate with ``_()`` when shown)."""
     check: str
     name: str
     direction: str | None = None
@@ -26,12 +28,12 @@ class KeyFigure:
 
 
 KEY_FIGURES: tuple[KeyFigure, ...] = (
-    KeyFigure("sip_rtt_ms", "SIP RTT", "sip", "rtt_ms"),
-    KeyFigure("media_rtt_ms", "Media RTT", "webrtc", "rtt_ms"),
-    KeyFigure("jitter_up_ms", "Jitter ↑", "webrtc", "jitter_ms", "up"),
-    KeyFigure("jitter_down_ms", "Jitter ↓", "webrtc", "jitter_ms", "down"),
-    KeyFigure("loss_up", "Loss ↑", "webrtc", "loss_ratio", "up", "%"),
-    KeyFigure("loss_down", "Loss ↓", "webrtc", "loss_ratio", "down", "%"),
+    KeyFigure("sip_rtt_ms", N_("SIP RTT"), "sip", "rtt_ms"),
+    KeyFigure("media_rtt_ms", N_("Media RTT"), "webrtc", "rtt_ms"),
+    KeyFigure("jitter_up_ms", N_("Jitter ↑"), "webrtc", "jitter_ms", "up"),
+    KeyFigure("jitter_down_ms", N_("Jitter ↓"), "webrtc", "jitter_ms", "down"),
+    KeyFigure("loss_up", N_("Loss ↑"), "webrtc", "loss_ratio", "up", "%"),
+    KeyFigure("loss_down", N_("Loss ↓"), "webrtc", "loss_ratio", "down", "%"),
     KeyFigure("mos", "MOS", "webrtc", "mos", None, ""),
 )
 

@@ -47,6 +47,10 @@ class Reason(str):
 CHECK_REASON = N_("{check}: {problem}")
 """A reason about one check: ``sip: SIP port 5060/udp closed (ICMP port unreachable)``."""
 
+CHECK_WORDS = {"device": N_("device")}
+"""Check names that are words (said in the operator's language in a reason); the others
+are protocol names (sip, icmp, webrtc), the same in every language."""
+
 PROBE_PHRASES: tuple[str, ...] = (
     N_("failed"),
     N_("cannot check"),
@@ -155,6 +159,7 @@ def reason_text(reason: str) -> str:
     if not isinstance(r, Reason):
         return r
     args = {k: reason_text(v) if isinstance(v, Reason)
+            else _(CHECK_WORDS[v]) if k == "check" and v in CHECK_WORDS
             else v if k in VERBATIM_ARGS else decimal_arg(v) for k, v in r.args.items()}
     try:
         return _(r.msgid).format(**args)

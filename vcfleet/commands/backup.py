@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from vcfleet.commands.common import add_select, inventory_of, selected
+from vcfleet.i18n import N_, _
 
-HELP = "save each endpoint's running configuration (DIR/<id>.cfg) and settings (DIR/<id>.json)"
+HELP = N_("save each endpoint's running configuration (DIR/<id>.cfg) and settings (DIR/<id>.json)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_select(parser)
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
-                        help="folder for the backups (created if missing; may be a git repo)")
+                        help=_("folder for the backups (created if missing; may be a git repo)"))
     add_ssh_options(parser)
 
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     endpoints = selected(args, inv)
     options = driver_options(args, inv, endpoints)
     prepare_folder(args.output)
-    progress = Progress(len(endpoints), "backup")
+    progress = Progress(len(endpoints), _("backup"))
 
     def on_result(result: BackupResult) -> None:
         progress.add(result.status)
@@ -62,7 +63,7 @@ def prepare_folder(folder: Path) -> None:
     from vcfleet.outfile import cannot_write
 
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder}: not a directory")
+        raise InputError(_("{path}: not a directory").format(path=folder))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder, prefix=".vcfleet-probe-"):

@@ -7,6 +7,7 @@ import math
 
 from inventory import Endpoint, InputError, Inventory, Selector
 from vcfleet.checks import load_fleet
+from vcfleet.i18n import _
 
 MOST_SECONDS = 86400.0
 """The longest deadline or timeout any option accepts: one day."""
@@ -19,11 +20,13 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("expected a whole number, got {text}").format(text=repr(text))) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+        raise argparse.ArgumentTypeError(_("expected at least 1, got {value}").format(value=value))
     if value > MOST_COUNT:
-        raise argparse.ArgumentTypeError(f"expected at most {MOST_COUNT}, got {value}")
+        raise argparse.ArgumentTypeError(_("expected at most {most}, got {value}").format(
+            most=MOST_COUNT, value=value))
     return value
 
 
@@ -32,13 +35,14 @@ def seconds_problem(text: str) -> str | None:
     try:
         value = float(text)
     except ValueError:
-        return f"expected seconds, got {text!r}"
+        return _("expected seconds, got {text}").format(text=repr(text))
     if not math.isfinite(value):
-        return f"expected a finite number of seconds, got {text}"
+        return _("expected a finite number of seconds, got {text}").format(text=text)
     if value <= 0:
-        return f"expected more than 0 seconds, got {text}"
+        return _("expected more than 0 seconds, got {text}").format(text=text)
     if value > MOST_SECONDS:
-        return f"expected at most {MOST_SECONDS:g} seconds (one day), got {text}"
+        return _("expected at most {most} seconds (one day), got {text}").format(
+            most=f"{MOST_SECONDS:g}", text=text)
     return None
 
 
@@ -58,13 +62,13 @@ def url_host(host: str) -> str:
 def add_force(parser: argparse.ArgumentParser) -> None:
     """Add ``--force``: let ``-o`` replace a file vcfleet did not write (vcfleet/outfile.py)."""
     parser.add_argument("--force", action="store_true",
-                        help="replace the output file even if vcfleet did not write it")
+                        help=_("replace the output file even if vcfleet did not write it"))
 
 
 def add_select(parser: argparse.ArgumentParser) -> None:
     """Add ``--select EXPR`` (docs/selectors.md)."""
     parser.add_argument("--select", metavar="EXPR", default="",
-                        help="which endpoints, e.g. 'tier=commune district=ha-trung !tag=pilot'")
+                        help=_("which endpoints, e.g. 'tier=commune district=ha-trung !tag=pilot'"))
 
 
 def inventory_of(args: argparse.Namespace) -> Inventory:
@@ -78,5 +82,6 @@ def selected(args: argparse.Namespace, inv: Inventory, *, allow_empty: bool = Fa
     text = getattr(args, "select", "") or ""
     endpoints = inv.select(Selector.parse(text))
     if not endpoints and not allow_empty:
-        raise InputError(f"selector {text!r} matches no endpoint of {inv.path}")
+        raise InputError(_("selector {selector} matches no endpoint of {path}").format(
+            selector=repr(text), path=inv.path))
     return endpoints

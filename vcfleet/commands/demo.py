@@ -32,8 +32,9 @@ from typing import IO
 from inventory import InputError
 from vcfleet.commands import tui as tui_command
 from vcfleet.commands.common import positive_seconds
+from vcfleet.i18n import N_, _, number
 
-HELP = "the simulated demo fleet (a few rooms broken) and the console on it"
+HELP = N_("the simulated demo fleet (a few rooms broken) and the console on it")
 
 DEMO_CHECKS = "net,device"
 """Checks of the demo unless --checks says otherwise: the network and what each codec
@@ -49,14 +50,15 @@ SIMULATOR_STATE = "simulator"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet demo`` (those of ``vcfleet tui`` too)."""
     parser.add_argument("--headless", action="store_true",
-                        help="no console: run one sweep and print the readiness report")
+                        help=_("no console: run one sweep and print the readiness report"))
     parser.add_argument("--faults", metavar="FILE", default=None,
-                        help="faults file (default: the demo's own, simulator/demo_faults.yaml)")
+                        help=_("faults file (default: the demo's own, simulator/demo_faults.yaml)"))
     parser.add_argument("--format", choices=("md", "html"), default="md",
-                        help="report format of --headless (default: md)")
+                        help=_("report format of --headless (default: md)"))
     parser.add_argument("--ready-timeout", type=positive_seconds, default=READY_TIMEOUT_S,
                         metavar="S",
-                        help=f"how long to wait for the simulator (default: {READY_TIMEOUT_S:g})")
+                        help=_("how long to wait for the simulator (default: {seconds})").format(
+                            seconds=f"{READY_TIMEOUT_S:g}"))
     tui_command.add_arguments(parser)
     parser.set_defaults(checks=DEMO_CHECKS)
 
@@ -83,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from vcfleet.commands.common import inventory_of
 
     if not args.headless:
-        tui_command.require_terminal("demo", "run it in a terminal, or use --headless")
+        tui_command.require_terminal("demo", _("run it in a terminal, or use --headless"))
     inventory = inventory_of(args)
     faults = Path(args.faults) if args.faults else demo_faults_path()
     if not faults.is_file():
-        raise InputError(f"{faults}: no such faults file")
+        raise InputError(_("{path}: no such faults file").format(path=faults))
     assert inventory.path is not None
     folder = demo_dir()
     known_hosts = folder / SIMULATOR_STATE / "known_hosts"  # the simulator writes it
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         if args.headless:
             return _headless(inventory, args, folder / HISTORY_FILE, known_hosts)
         return tui_command.run_console(inventory, args,
-                                       subtitle="demo: simulated fleet, some rooms broken",
+                                       subtitle=_("demo: simulated fleet, some rooms broken"),
                                        history_path=folder / HISTORY_FILE,
                                        report_dir=folder / REPORTS, known_hosts=known_hosts)
 
@@ -118,7 +120,8 @@ def _headless(inventory: object, args: argparse.Namespace, history_path: Path,
     trust = device_trust(inventory, inventory.endpoints, parse_checks(args.checks),
                          known_hosts, "demo")
     options = SweepOptions(checks=trust.checks, settings=trust.settings, source="demo")
-    print(f"vcfleet demo: sweeping {len(inventory)} rooms…", file=sys.stderr, flush=True)
+    print(_("vcfleet demo: sweeping {n} rooms…").format(n=len(inventory)), file=sys.stderr,
+          flush=True)
     report = asyncio.run(run_sweep(inventory, None, options))
     history = None if args.no_history else History(args.history or history_path)
     try:
@@ -152,15 +155,15 @@ def simulated_fleet(inventory_path: Path, faults: Path, rooms: int,
         "w+", dir=folder, prefix="simulator-", suffix=".log", delete=False)
     cmd = [sys.executable, "-m", "vcfleet", "simulate", "--inventory", str(inventory_path),
            "--faults", str(faults), "--state-dir", str(folder / SIMULATOR_STATE)]
-    print(f"vcfleet demo: starting the simulated fleet ({rooms} rooms; log {log.name})…",
-          file=sys.stderr, flush=True)
+    print(_("vcfleet demo: starting the simulated fleet ({n} rooms; log {log})…").format(
+        n=rooms, log=log.name), file=sys.stderr, flush=True)
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                             text=True, start_new_session=True, preexec_fn=_die_with_parent)
     try:
         _wait_ready(proc, ready_timeout, log.name)
-        print(f"vcfleet demo: simulator ready in {time.monotonic() - t0:.1f} s",
-              file=sys.stderr, flush=True)
+        print(_("vcfleet demo: simulator ready in {seconds} s").format(
+            seconds=number(time.monotonic() - t0, ".1f")), file=sys.stderr, flush=True)
         yield proc
     finally:
         stop_process_group(proc)
@@ -187,15 +190,17 @@ def _wait_ready(proc: subprocess.Popen[str], timeout: float, log_name: str) -> N
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise SimulatorFailed(f"vcfleet demo: the simulator was not ready within "
-                                  f"{timeout:g} s (log: {log_name})")
+            raise SimulatorFailed(_("vcfleet demo: the simulator was not ready within {seconds} "
+                                    "s (log: {log})").format(seconds=f"{timeout:g}",
+                                                             log=log_name))
         try:
             line = lines.get(timeout=min(left, 1.0))
         except queue.Empty:
             continue
         if line is None:
-            raise SimulatorFailed(f"vcfleet demo: the simulator exited before it was ready: "
-                                  f"{_tail(log_name)} (log: {log_name})")
+            raise SimulatorFailed(_("vcfleet demo: the simulator exited before it was ready: "
+                                    "{last} (log: {log})").format(last=_tail(log_name),
+                                                                  log=log_name))
         if line.startswith("ready"):
             return
 
@@ -213,7 +218,7 @@ def _tail(log_name: str) -> str:
         text = Path(log_name).read_text(encoding="utf-8", errors="replace").strip()
         if text:
             return text.splitlines()[-1]
-    return "no output"
+    return _("no output")
 
 
 def stop_process_group(proc: subprocess.Popen[str], timeout: float = STOP_TIMEOUT_S) -> None:

@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from inventory import InputError
 from vcfleet.commands.common import add_force, inventory_of, positive_int
-from vcfleet.meetings.times import countdown, local_time
+from vcfleet.i18n import N_, _
+from vcfleet.meetings.times import countdown, countdown_text, local_time
 from vcfleet.outfile import check_output, write_output
+from vcfleet.reasons import reason_text
 from vcfleet.safe_text import safe_json, safe_line
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from vcfleet.meetings.changes import Changes
     from vcfleet.meetings.check import MeetingResult
 
-HELP = "meetings: list the upcoming ones, check one meeting's rooms, write its report"
+HELP = N_("meetings: list the upcoming ones, check one meeting's rooms, write its report")
 CHECK_FORMATS = ("table", "json", "csv")
 
 
@@ -39,40 +41,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Sub-commands of ``vcfleet meeting``."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True,
                                 parser_class=type(parser))
-    p = sub.add_parser("list", help="upcoming meetings with countdown and room counts")
+    p = sub.add_parser("list", help=_("upcoming meetings with countdown and room counts"))
     _common(p)
-    p.add_argument("--all", action="store_true", help="also meetings that have ended")
+    p.add_argument("--all", action="store_true", help=_("also meetings that have ended"))
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(action_run=_list)
-    p = sub.add_parser("check", help="sweep exactly one meeting's rooms now")
+    p = sub.add_parser("check", help=_("sweep exactly one meeting's rooms now"))
     _common(p)
-    p.add_argument("id", metavar="ID", help="the meeting's id")
+    p.add_argument("id", metavar="ID", help=_("the meeting's id"))
     p.add_argument("--format", choices=CHECK_FORMATS, default="table",
-                   help="output format (default: table)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write the result to FILE")
+                   help=_("output format (default: table)"))
+    p.add_argument("-o", "--output", metavar="FILE", help=_("write the result to FILE"))
     add_force(p)
     p.add_argument("--concurrency", type=positive_int, default=1024, metavar="N",
-                   help="rooms checked at once (default: 1024)")
+                   help=_("rooms checked at once (default: 1024)"))
     p.set_defaults(action_run=_check)
-    p = sub.add_parser("report", help="the organiser's page (HTML or XLSX) from the latest "
-                                      "check")
+    p = sub.add_parser("report", help=_("the organiser's page (HTML or XLSX) from the latest "
+                                        "check"))
     _common(p)
-    p.add_argument("id", metavar="ID", help="the meeting's id")
+    p.add_argument("id", metavar="ID", help=_("the meeting's id"))
     p.add_argument("-o", "--output", metavar="FILE.html|FILE.xlsx",
-                   help="write the page to FILE; the suffix picks the format "
-                        "(default: HTML on standard output)")
+                   help=_("write the page to FILE; the suffix picks the format "
+                          "(default: HTML on standard output)"))
     add_force(p)
-    p.add_argument("--check", action="store_true", help="check the meeting's rooms first")
+    p.add_argument("--check", action="store_true", help=_("check the meeting's rooms first"))
     p.set_defaults(action_run=_report)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--meetings", metavar="PATH",
-                   help="meetings file (default: $VCFLEET_MEETINGS)")
+                   help=_("meetings file (default: $VCFLEET_MEETINGS)"))
     p.add_argument("--inventory", metavar="PATH", default=argparse.SUPPRESS,
-                   help="inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)")
+                   help=_("inventory file (default: $VCFLEET_INVENTORY, else the demo fleet)"))
     p.add_argument("--history", type=Path, metavar="FILE",
-                   help="the history store (default: $VCFLEET_HISTORY, else the user's)")
+                   help=_("the history store (default: $VCFLEET_HISTORY, else the user's)"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,7 +94,8 @@ def _history(args: argparse.Namespace) -> History | None:
     try:
         return History(args.history)
     except (OSError, sqlite3.Error) as exc:
-        print(f"vcfleet meeting: warning: no history ({exc}): changes are not known",
+        print(_("vcfleet meeting: warning: no history ({problem}): changes are not "
+                "known").format(problem=exc),
               file=sys.stderr)
         return None
 
@@ -116,10 +119,12 @@ def _list(args: argparse.Namespace) -> int:
                                               indent=2)) + "\n")
         return 0
     if not rows:
-        print(f"No upcoming meeting in {meetings.path}.")
+        print(_("No upcoming meeting in {path}.").format(path=meetings.path))
         return 0
-    table = [[m.id, local_time(m), countdown(m, now), n, safe_line(m.title)] for m, n in rows]
-    sys.stdout.write(render_table(("id", "start", "countdown", "rooms", "title"), table))
+    table = [[m.id, local_time(m), countdown_text(m, now), n, safe_line(m.title)]
+             for m, n in rows]
+    sys.stdout.write(render_table((_("id"), _("start"), _("countdown"), _("rooms"), _("title")),
+                                  table))
     return 0
 
 
@@ -148,8 +153,10 @@ def _check(args: argparse.Namespace) -> int:
     if args.output:
         write_output(Path(args.output), text.encode("utf-8"), force=args.force)
         s = result.report.summary()
-        print(f"{args.output}: meeting {meeting.id}: {s['total']} rooms, {s['ready']} ready, "
-              f"{s['degraded']} degraded, {s['down']} down", file=sys.stderr)
+        print(_("{path}: meeting {id}: {total} rooms, {ready} ready, {degraded} degraded, "
+                "{down} down").format(path=args.output, id=meeting.id, total=s["total"],
+                                      ready=s["ready"], degraded=s["degraded"],
+                                      down=s["down"]), file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0 if result.report.all_ready() else 1
@@ -165,8 +172,9 @@ def render_check(result: MeetingResult, fmt: str) -> str:
     if fmt == "csv":
         return report_csv(result.report)
     m = result.meeting
-    head = (f"Meeting {m.id}: {safe_line(m.title)}\n"
-            f"Starts {local_time(m)} ({countdown(m, datetime.now(UTC))})\n\n")
+    head = (_("Meeting {id}: {title}").format(id=m.id, title=safe_line(m.title)) + "\n"
+            + _("Starts {time} ({countdown})").format(
+                time=local_time(m), countdown=countdown_text(m, datetime.now(UTC))) + "\n\n")
     names = {r.endpoint.id: r.endpoint.name for r in result.report.endpoints}
     return head + report_table(result.report) + "\n" + render_changes(m, result.changes, names)
 
@@ -176,18 +184,21 @@ def render_changes(meeting: Meeting, changes: Changes, names: dict[str, str]) ->
     from datetime import datetime as dt
 
     if changes.since is None:
-        return "First check of this meeting: no earlier check to compare with.\n"
+        return _("First check of this meeting: no earlier check to compare with.") + "\n"
     since = local_time(meeting, dt.fromtimestamp(changes.since, UTC))
     if not changes.changes:
-        return f"No change since the previous check ({since}).\n"
-    words = {"newly_down": "went down", "newly_degraded": "became degraded",
-             "recovered": "recovered"}
-    lines = [f"Changes since the previous check ({since}):"]
+        return _("No change since the previous check ({since}).").format(since=since) + "\n"
+    words = {"newly_down": N_("went down"), "newly_degraded": N_("became degraded"),
+             "recovered": N_("recovered")}
+    lines = [_("Changes since the previous check ({since}):").format(since=since)]
     for c in changes.changes:
         at = meeting.local(dt.fromtimestamp(c.at, UTC))
-        why = f": {'; '.join(c.reasons)}" if c.reasons and c.kind != "recovered" else ""
-        lines.append(safe_line(f"  {names.get(c.endpoint_id, c.endpoint_id)} "
-                               f"({c.endpoint_id}) {words[c.kind]} at {at:%H:%M}{why}"))
+        reasons = "; ".join(reason_text(r) for r in c.reasons)
+        why = f": {reasons}" if c.reasons and c.kind != "recovered" else ""
+        line = _("{room} ({id}) {change} at {time}").format(
+            room=names.get(c.endpoint_id, c.endpoint_id), id=c.endpoint_id,
+            change=_(words[c.kind]), time=f"{at:%H:%M}")
+        lines.append(safe_line(f"  {line}{why}"))
     return "\n".join(lines) + "\n"
 
 
@@ -206,12 +217,13 @@ def _report(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else None
     suffix = out.suffix.lower() if out else ".html"
     if suffix not in (".html", ".htm", ".xlsx"):
-        raise InputError(f"-o {args.output}: the suffix picks the format: .html or .xlsx")
+        raise InputError(_("-o {path}: the suffix picks the format: .html or .xlsx").format(
+            path=args.output))
     if out is not None:
         check_output(out, force=args.force)
     history = _history(args)
     if history is None:
-        raise InputError("the organiser's page needs the history of the meeting's checks")
+        raise InputError(_("the organiser's page needs the history of the meeting's checks"))
     try:
         if args.check:
             refuse_past(meeting)
@@ -220,8 +232,8 @@ def _report(args: argparse.Namespace) -> int:
     finally:
         history.close()
     if current is None:
-        raise InputError(f"meeting '{meeting.id}' has not been checked yet: run "
-                         f"'vcfleet meeting check {meeting.id}' (or add --check)")
+        raise InputError(_("meeting '{id}' has not been checked yet: run 'vcfleet meeting "
+                           "check {id}' (or add --check)").format(id=meeting.id))
     data: Any
     if suffix == ".xlsx":
         data = page_xlsx(meeting, rooms, current, changes)
@@ -231,5 +243,6 @@ def _report(args: argparse.Namespace) -> int:
         sys.stdout.write(data.decode("utf-8"))
         return 0
     write_output(out, data, force=args.force)
-    print(f"{out}: the organiser's page of meeting {meeting.id}", file=sys.stderr)
+    print(_("{path}: the organiser's page of meeting {id}").format(path=out, id=meeting.id),
+          file=sys.stderr)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vcfleet.commands.common import add_select, inventory_of, selected
+from vcfleet.i18n import N_, _, number
 
 if TYPE_CHECKING:
     from inventory import Endpoint
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from vcfleet.push.engine import OnResult, PushOptions, PushReport
     from vcfleet.push.template import Template
 
-HELP = "push a settings template: back up, diff, apply, verify, roll back on failure"
+HELP = N_("push a settings template: back up, diff, apply, verify, roll back on failure")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,17 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vcfleet.commands.common import positive_int
     from vcfleet.push.cliargs import add_provisioning_options, add_ssh_options
 
-    parser.add_argument("template", type=Path, help="template file (YAML, see docs/push.md)")
+    parser.add_argument("template", type=Path, help=_("template file (YAML, see docs/push.md)"))
     add_select(parser)
     parser.add_argument("--dry-run", action="store_true",
-                        help="back up and show each endpoint's diff; change nothing")
+                        help=_("back up and show each endpoint's diff; change nothing"))
     parser.add_argument("--canary", type=positive_int, metavar="N",
-                        help="push to N endpoints first and stop if any of them fails")
+                        help=_("push to N endpoints first and stop if any of them fails"))
     parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="table (diffs, problems, summary) or one JSON document")
+                        help=_("table (diffs, problems, summary) or one JSON document"))
     parser.add_argument("--audit-log", type=Path, metavar="FILE",
-                        help="append one JSON line per endpoint here (default: push-audit.jsonl "
-                             "in the user's data directory)")
+                        help=_("append one JSON line per endpoint here (default: push-audit.jsonl "
+                               "in the user's data directory)"))
     add_ssh_options(parser)
     add_provisioning_options(parser)
 
@@ -62,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         from inventory import InputError
 
-        raise InputError(f"{audit_path}: cannot open the audit log: "
-                         f"{exc.strerror or exc}") from None
-    progress = Progress(len(endpoints), "dry run" if args.dry_run else "push")
+        raise InputError(_("{path}: cannot open the audit log: {problem}").format(
+            path=audit_path, problem=exc.strerror or exc)) from None
+    progress = Progress(len(endpoints), _("dry run") if args.dry_run else _("push"))
 
     def on_result(result: object) -> None:
         from vcfleet.push.engine import EndpointResult
@@ -85,11 +86,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(push_json(report, dry_run=args.dry_run))
     else:
         print_push_report(report, sys.stdout, dry_run=args.dry_run)
-    print(f"push: {len(endpoints)} endpoints in {report.duration_s:.1f} s; audit log "
-          f"{audit.path}", file=sys.stderr)
+    print(_("push: {n} endpoints in {seconds} s; audit log {path}").format(
+        n=len(endpoints), seconds=number(report.duration_s, ".1f"), path=audit.path),
+        file=sys.stderr)
     if audit.error is not None:
-        print(f"{audit.path}: cannot write the audit log: {audit.error} ({audit.lost} of "
-              f"{len(endpoints)} lines lost)", file=sys.stderr)
+        print(_("{path}: cannot write the audit log: {problem} ({lost} of {n} lines "
+                "lost)").format(path=audit.path, problem=audit.error, lost=audit.lost,
+                                n=len(endpoints)), file=sys.stderr)
         return 1
     return 0 if report.ok else 1
 

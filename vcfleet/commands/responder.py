@@ -14,35 +14,38 @@ from pathlib import Path
 
 from inventory import InputError
 from vcfleet.commands.common import positive_int
+from vcfleet.i18n import N_, _
 
-HELP = "serve the site-side WebRTC echo responder (WHIP-style, bearer token)"
+HELP = N_("serve the site-side WebRTC echo responder (WHIP-style, bearer token)")
 TOKEN_ENV = "VCFLEET_RESPONDER_TOKEN"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet responder``."""
     parser.add_argument("--listen", default="0.0.0.0:8089", metavar="HOST:PORT",
-                        help="HTTP signalling address (default 0.0.0.0:8089); media uses "
-                             "HOST too unless it is a wildcard")
+                        help=_("HTTP signalling address (default 0.0.0.0:8089); media uses "
+                               "HOST too unless it is a wildcard"))
     parser.add_argument("--path", default="/whip", type=url_path,
-                        help="responder URL path (default /whip)")
+                        help=_("responder URL path (default /whip)"))
     parser.add_argument("--token-file", metavar="FILE",
-                        help=f"file holding the bearer token (default: ${TOKEN_ENV})")
+                        help=_("file holding the bearer token (default: ${variable})").format(
+                            variable=TOKEN_ENV))
     parser.add_argument("--no-auth", action="store_true",
-                        help="accept clients without a token (closed labs only)")
+                        help=_("accept clients without a token (closed labs only)"))
     parser.add_argument("--max-sessions", type=positive_int, default=8, metavar="N",
-                        help="concurrent sessions before 503 (default 8)")
+                        help=_("concurrent sessions before 503 (default 8)"))
     parser.add_argument("--media-address", action="append", default=[], metavar="ADDR",
-                        help="address for ICE candidates (repeatable; default: the --listen "
-                             "host, or every interface)")
+                        help=_("address for ICE candidates (repeatable; default: the --listen "
+                               "host, or every interface)"))
     parser.add_argument("--ice-server", action="append", default=[], metavar="URL",
-                        help="STUN/TURN URL (repeatable; default none)")
+                        help=_("STUN/TURN URL (repeatable; default none)"))
 
 
 def url_path(text: str) -> str:
     """argparse type: an absolute URL path such as ``/whip``."""
     if not text.startswith("/") or any(c in text for c in "?# ") or not text.isprintable():
-        raise argparse.ArgumentTypeError(f"expected a URL path starting with '/', got {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("expected a URL path starting with '/', got {text}").format(text=repr(text)))
     return text
 
 
@@ -50,7 +53,7 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port); InputError when malformed."""
     host, colon, port = text.rpartition(":")
     if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise InputError(f"--listen: expected HOST:PORT, got {text!r}")
+        raise InputError(_("--listen: expected HOST:PORT, got {text}").format(text=repr(text)))
     return host.strip("[]"), int(port)
 
 
@@ -62,15 +65,15 @@ def read_token(args: argparse.Namespace) -> str | None:
         try:
             token = Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise InputError(f"{args.token_file}: cannot read token file: "
-                             f"{exc.strerror or exc}") from None
+            raise InputError(_("{path}: cannot read token file: {problem}").format(
+                path=args.token_file, problem=exc.strerror or exc)) from None
     else:
         token = os.environ.get(TOKEN_ENV, "").strip()
     if not token and args.token_file:
-        raise InputError(f"{args.token_file}: empty token file")
+        raise InputError(_("{path}: empty token file").format(path=args.token_file))
     if not token:
-        raise InputError(f"no token: give --token-file FILE or set ${TOKEN_ENV} "
-                         "(or --no-auth for a closed lab)")
+        raise InputError(_("no token: give --token-file FILE or set ${variable} (or --no-auth "
+                           "for a closed lab)").format(variable=TOKEN_ENV))
     return token
 
 
@@ -81,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     host, port = parse_listen(args.listen)
     token = read_token(args)
     if args.max_sessions < 1:
-        raise InputError(f"--max-sessions: expected 1 or more, got {args.max_sessions}")
+        raise InputError(_("--max-sessions: expected 1 or more, got {value}").format(
+            value=args.max_sessions))
     try:
         asyncio.run(_serve(args, host, port, token))
     except OSError as exc:

@@ -21,54 +21,56 @@ from typing import TYPE_CHECKING
 
 from inventory import InputError
 from vcfleet.commands.common import add_select, positive_int, url_host
+from vcfleet.i18n import N_, _
 
 if TYPE_CHECKING:
     from vcfleet.exporter import Exporter
     from vcfleet.provisioning.server import ProvisioningServer
 
-HELP = "Prometheus exporter: scheduled sweeps on /metrics, one endpoint on /probe"
+HELP = N_("Prometheus exporter: scheduled sweeps on /metrics, one endpoint on /probe")
 DEFAULT_LISTEN = "127.0.0.1:9348"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet serve``."""
     parser.add_argument("--listen", metavar="HOST:PORT", default=DEFAULT_LISTEN,
-                        help=f"address to serve on (default: {DEFAULT_LISTEN})")
+                        help=_("address to serve on (default: {listen})").format(
+                            listen=DEFAULT_LISTEN))
     parser.add_argument("--interval", type=_seconds, default=60.0, metavar="SECONDS",
-                        help="time between the starts of two sweeps (default: 60; 0: no scheduled "
-                             "sweeps, only /probe)")
+                        help=_("time between the starts of two sweeps (default: 60; 0: no "
+                               "scheduled sweeps, only /probe)"))
     parser.add_argument("--checks", metavar="LIST", default="",
-                        help="checks the scheduled sweeps run: net, media, all, or kinds, "
-                             "comma separated (default: each room's profile)")
+                        help=_("checks the scheduled sweeps run: net, media, all, or kinds, "
+                               "comma separated (default: each room's profile)"))
     add_select(parser)
     parser.add_argument("--shard", metavar="K/N", default="",
-                        help="sweep only endpoints whose hashmod(id, N) == K (as Prometheus "
-                             "relabelling computes it), to split a fleet over N exporters")
+                        help=_("sweep only endpoints whose hashmod(id, N) == K (as Prometheus "
+                               "relabelling computes it), to split a fleet over N exporters"))
     parser.add_argument("--concurrency", type=positive_int, metavar="N",
-                        help="endpoints checked at once within a sweep (default: the sweep "
-                             "engine's, as `vcfleet sweep`)")
+                        help=_("endpoints checked at once within a sweep (default: the sweep "
+                               "engine's, as `vcfleet sweep`)"))
     parser.add_argument("--media-workers", type=_count_or_zero, metavar="N",
-                        help="worker processes for WebRTC checks (default: one per core; "
-                             "0: in the exporter's process)")
+                        help=_("worker processes for WebRTC checks (default: one per core; "
+                               "0: in the exporter's process)"))
     parser.add_argument("--history", type=Path, metavar="FILE",
-                        help="record each sweep in this SQLite history (default: the "
-                             "user's history, as `vcfleet sweep`)")
+                        help=_("record each sweep in this SQLite history (default: the "
+                               "user's history, as `vcfleet sweep`)"))
     parser.add_argument("--no-history", action="store_true",
-                        help="do not record sweeps in the history")
+                        help=_("do not record sweeps in the history"))
     parser.add_argument("--known-hosts", metavar="FILE", type=Path,
-                        help="trusted SSH host keys for the device check and the live device "
-                             "sessions, the file push uses (default: known_hosts in the user's "
-                             "data directory, see docs/push.md)")
+                        help=_("trusted SSH host keys for the device check and the live device "
+                               "sessions, the file push uses (default: known_hosts in the user's "
+                               "data directory, see docs/push.md)"))
     parser.add_argument("--device-sessions", type=_count_or_zero, default=1024, metavar="N",
-                        help="keep at most N live sessions to the codecs whose profile runs "
-                             "the device check, which the sweeps' device check then reads "
-                             "(default: 1024; 0: none, each sweep logs in)")
+                        help=_("keep at most N live sessions to the codecs whose profile runs "
+                               "the device check, which the sweeps' device check then reads "
+                               "(default: 1024; 0: none, each sweep logs in)"))
     parser.add_argument("--device-poll", type=_poll_seconds, default=5.0, metavar="SECONDS",
-                        help="time between two reads of a Poly codec's state in its live "
-                             "session (Poly pushes no registration changes; default: 5)")
+                        help=_("time between two reads of a Poly codec's state in its live "
+                               "session (Poly pushes no registration changes; default: 5)"))
     parser.add_argument("--meetings", metavar="PATH",
-                        help="run each meeting's scheduled checks (docs/meetings.md; default: "
-                             "$VCFLEET_MEETINGS if set)")
+                        help=_("run each meeting's scheduled checks (docs/meetings.md; default: "
+                               "$VCFLEET_MEETINGS if set)"))
     from vcfleet.push.cliargs import add_provisioning_options
 
     add_provisioning_options(parser)  # the inventory's provisioning: section, if any, is served
@@ -78,9 +80,11 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("not a number of seconds: {text}").format(text=repr(text))) from None
     if value != 0 and not 1.0 <= value <= 86400.0:
-        raise argparse.ArgumentTypeError(f"must be 0 or between 1 and 86400 seconds: {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("must be 0 or between 1 and 86400 seconds: {text}").format(text=repr(text)))
     return value
 
 
@@ -88,9 +92,11 @@ def _poll_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("not a number of seconds: {text}").format(text=repr(text))) from None
     if not 1.0 <= value <= 3600.0:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 3600 seconds: {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("must be between 1 and 3600 seconds: {text}").format(text=repr(text)))
     return value
 
 
@@ -103,7 +109,8 @@ def parse_listen(text: str) -> tuple[str, int]:
     host, sep, port_text = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise InputError(f"--listen {text!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
+        raise InputError(_("--listen {text}: expected HOST:PORT, e.g. {listen}").format(
+            text=repr(text), listen=DEFAULT_LISTEN))
     return host, int(port_text)
 
 
@@ -142,14 +149,14 @@ def run(args: argparse.Namespace) -> int:
             history = History(args.history)
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            raise InputError(f"{args.history or 'history'}: cannot open the history: "
-                             f"{reason}") from None
+            raise InputError(_("{path}: cannot open the history: {problem}").format(
+                path=args.history or "history", problem=reason)) from None
     try:
         exporter = Exporter(config, on_report=history.record if history else None,
                             history=history)
         if not exporter.state.endpoints:
-            raise InputError(f"no endpoint of {exporter.state.inventory.path} is in scope "
-                             "(check --select and --shard)")
+            raise InputError(_("no endpoint of {path} is in scope (check --select and "
+                               "--shard)").format(path=exporter.state.inventory.path))
         asyncio.run(_serve(exporter, _provisioning(args, exporter)))
     finally:
         if history is not None:
@@ -192,10 +199,12 @@ async def _start_provisioning(provisioning: ProvisioningServer) -> None:
     try:
         await provisioning.start()
     except OSError as exc:
-        raise InputError(f"provisioning.listen {site.host}:{site.port}: cannot listen: "
-                         f"{exc.strerror or exc}") from None
-    print(f"provisioning: serving {site.url} from {site.store.root}", file=sys.stderr,
-          flush=True)
+        raise InputError(_("{where}: cannot listen: {problem}").format(
+            where=f"provisioning.listen {site.host}:{site.port}",
+            problem=exc.strerror or exc)) from None
+    print(_("provisioning: serving {url} from {folder}").format(url=site.url,
+                                                                folder=site.store.root),
+          file=sys.stderr, flush=True)
 
 
 async def _serve(exporter: Exporter, provisioning: ProvisioningServer | None = None) -> None:
@@ -205,17 +214,17 @@ async def _serve(exporter: Exporter, provisioning: ProvisioningServer | None = N
         loop.add_signal_handler(sig, stop.set)
     await exporter.start()
     scope = len(exporter.state.endpoints)
-    every = (f"sweep every {exporter.config.interval_s:g} s" if exporter.config.interval_s
-             else "no scheduled sweeps, /probe only")
+    every = (_("sweep every {seconds} s").format(seconds=f"{exporter.config.interval_s:g}")
+             if exporter.config.interval_s else _("no scheduled sweeps, /probe only"))
     where = f"{url_host(exporter.config.host)}:{exporter.port}"
     if exporter.live is not None and exporter.live.fleet.sessions:
-        every += f"; live sessions to {len(exporter.live.fleet.sessions)} codecs"
+        every += _("; live sessions to {n} codecs").format(n=len(exporter.live.fleet.sessions))
     if exporter.meetings is not None:
         from vcfleet.meetings.schedule import describe_next
 
         every += f"; {describe_next(exporter.meetings)}"
-    print(f"serving {scope} endpoints on http://{where}/metrics "
-          f"({every})", file=sys.stderr, flush=True)
+    print(_("serving {n} endpoints on {url} ({every})").format(
+        n=scope, url=f"http://{where}/metrics", every=every), file=sys.stderr, flush=True)
     try:
         if provisioning is not None:
             await _start_provisioning(provisioning)

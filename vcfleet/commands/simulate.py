@@ -8,42 +8,44 @@ import sys
 
 from inventory import InputError
 from vcfleet.commands.common import positive_seconds
+from vcfleet.i18n import N_, _
 
 MOST_WORKERS = 64
 """More worker processes than this is a typo, not a plan (each is a Python process)."""
 
-HELP = "serve the fleet on loopback (SSH, SIP, HTTPS, WebRTC), with faults on demand"
+HELP = N_("serve the fleet on loopback (SSH, SIP, HTTPS, WebRTC), with faults on demand")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet simulate`` (docs/simulator.md)."""
     parser.add_argument("--faults", metavar="FILE",
-                        help="faults file (YAML list; re-read on SIGHUP and POST /reload)")
+                        help=_("faults file (YAML list; re-read on SIGHUP and POST /reload)"))
     parser.add_argument("--state-dir", metavar="DIR",
-                        help="host keys, TLS certificate, authorized_keys "
-                             "(default: the per-user state dir)")
+                        help=_("host keys, TLS certificate, authorized_keys "
+                               "(default: the per-user state dir)"))
     parser.add_argument("--workers", default="auto", metavar="N|auto",
-                        help="worker processes (0: serve in this process; auto: one per core "
-                             "for fleets of more than 50 endpoints)")
+                        help=_("worker processes (0: serve in this process; auto: one per core "
+                               "for fleets of more than 50 endpoints)"))
     parser.add_argument("--control", metavar="HOST:PORT",
-                        help="control port: POST /reload (optional body: faults YAML), "
-                             "GET /status")
+                        help=_("control port: POST /reload (optional body: faults YAML), "
+                               "GET /status"))
     parser.add_argument("--select", metavar="EXPR", default="",
-                        help="serve only these endpoints")
+                        help=_("serve only these endpoints"))
     parser.add_argument("--reboot-s", type=positive_seconds, default=1.0, metavar="S",
-                        help="how long a rebooting device stays away (default 1)")
+                        help=_("how long a rebooting device stays away (default 1)"))
     parser.add_argument("--seed", type=_seed, default=None, metavar="N",
-                        help="seed of the random losses and delays of the faults, to repeat "
-                             "a run (default: random, printed in the ready line)")
+                        help=_("seed of the random losses and delays of the faults, to repeat "
+                               "a run (default: random, printed in the ready line)"))
 
 
 def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("expected a whole number, got {text}").format(text=repr(text))) from None
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+        raise argparse.ArgumentTypeError(_("expected 0 or more, got {value}").format(value=value))
     return value
 
 
@@ -53,16 +55,18 @@ def _workers(text: str, endpoints: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise InputError(f"--workers: expected a number or 'auto', got {text!r}") from None
+        raise InputError(_("--workers: expected a number or 'auto', got {text}").format(
+            text=repr(text))) from None
     if not 0 <= value <= MOST_WORKERS:
-        raise InputError(f"--workers: expected 0 to {MOST_WORKERS}, got {value}")
+        raise InputError(_("--workers: expected 0 to {most}, got {value}").format(
+            most=MOST_WORKERS, value=value))
     return value
 
 
 def _control_address(text: str) -> tuple[str, int]:
     host, colon, port = text.rpartition(":")
     if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise InputError(f"--control: expected HOST:PORT, got {text!r}")
+        raise InputError(_("--control: expected HOST:PORT, got {text}").format(text=repr(text)))
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.select:
         picked = inv.select(Selector.parse(args.select))
         if not picked:
-            raise InputError(f"selector {args.select!r} matches no endpoint of {inv.path}")
+            raise InputError(_("selector {selector} matches no endpoint of {path}").format(
+                selector=repr(args.select), path=inv.path))
         inv = Inventory(endpoints=tuple(picked), tiers=inv.tiers, profiles=inv.profiles,
                         province=inv.province, path=inv.path, lines=inv.lines)
     control = _control_address(args.control) if args.control else None

@@ -35,7 +35,7 @@ from vcfleet.commands.common import (
     seconds_problem,
     selected,
 )
-from vcfleet.i18n import _
+from vcfleet.i18n import N_, _, number
 from vcfleet.outfile import check_output, write_output
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HELP = "run one readiness sweep: which rooms will work, and why not"
+HELP = N_("run one readiness sweep: which rooms will work, and why not")
 FORMATS = ("table", "json", "csv", "html", "md")
 FILES_PER_ENDPOINT = 6
 """Sockets one endpoint in flight may hold at once (its checks, plus slack)."""
@@ -56,33 +56,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet sweep``."""
     add_select(parser)
     parser.add_argument("--checks", metavar="LIST", default="",
-                        help=f"checks to run, comma separated: net ({','.join(GROUPS['net'])}), "
-                             f"media ({','.join(GROUPS['media'])}), device, all, or kinds "
-                             "(default: each room's profile)")
+                        help=_("checks to run, comma separated: net ({net}), media ({media}), "
+                               "device, all, or kinds (default: each room's profile)").format(
+                            net=",".join(GROUPS["net"]), media=",".join(GROUPS["media"])))
     parser.add_argument("--known-hosts", metavar="FILE", type=Path,
-                        help="trusted SSH host keys for the device check, the file push uses "
-                             "(default: known_hosts in the user's data directory, see "
-                             "docs/push.md; for the shipped demo fleet the one `vcfleet "
-                             "simulate` writes in its state folder); an unknown or changed "
-                             "key is refused")
+                        help=_("trusted SSH host keys for the device check, the file push uses "
+                               "(default: known_hosts in the user's data directory, see "
+                               "docs/push.md; for the shipped demo fleet the one `vcfleet "
+                               "simulate` writes in its state folder); an unknown or changed "
+                               "key is refused"))
     parser.add_argument("--format", choices=FORMATS, default="table",
-                        help="output format (default: table)")
+                        help=_("output format (default: table)"))
     parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the report to FILE instead of standard output")
+                        help=_("write the report to FILE instead of standard output"))
     add_force(parser)
     parser.add_argument("--concurrency", type=positive_int, default=1024, metavar="N",
-                        help="rooms checked at once (default: 1024)")
+                        help=_("rooms checked at once (default: 1024)"))
     parser.add_argument("--timeout", action="append", default=[], metavar="KIND=SECONDS",
-                        help="deadline of one check kind, e.g. sip=3 (repeatable)")
+                        help=_("deadline of one check kind, e.g. sip=3 (repeatable)"))
     parser.add_argument("--threshold", action="append", default=[], metavar="KEY=VALUE",
-                        help="judge by this threshold instead of the inventory's, e.g. "
-                             f"rtt_ms=150 (repeatable; keys: {', '.join(Thresholds.model_fields)})")
+                        help=_("judge by this threshold instead of the inventory's, e.g. "
+                               "rtt_ms=150 (repeatable; keys: {keys})").format(
+                            keys=", ".join(Thresholds.model_fields)))
     parser.add_argument("--deadline", type=positive_seconds, metavar="SECONDS",
-                        help="deadline of the whole sweep; rooms not done by then are unknown")
+                        help=_("deadline of the whole sweep; rooms not done by then are unknown"))
     parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar even on a terminal")
+                        help=_("no progress bar even on a terminal"))
     parser.add_argument("--no-history", action="store_true",
-                        help="do not record the sweep in the history store ($VCFLEET_HISTORY)")
+                        help=_("do not record the sweep in the history store ($VCFLEET_HISTORY)"))
 
 
 def parse_timeouts(items: Sequence[str]) -> dict[str, float]:
@@ -94,16 +95,17 @@ def parse_timeouts(items: Sequence[str]) -> dict[str, float]:
         kind, eq, seconds = item.partition("=")
         kind = kind.strip()
         if not eq or kind not in CHECKS:
-            raise InputError(f"--timeout {item!r}: expected KIND=SECONDS with KIND one of "
-                             f"{', '.join(CHECKS)}")
+            raise InputError(_("--timeout {item}: expected KIND=SECONDS with KIND one of "
+                               "{kinds}").format(item=repr(item), kinds=", ".join(CHECKS)))
         try:
             float(seconds)
         except ValueError:
-            raise InputError(f"--timeout {item!r}: {seconds!r} is not a number of seconds"
-                             ) from None
+            raise InputError(_("--timeout {item}: {text} is not a number of seconds").format(
+                item=repr(item), text=repr(seconds))) from None
         problem = seconds_problem(seconds.strip())
         if problem is not None:
-            raise InputError(f"--timeout {item!r}: {problem}")
+            raise InputError(_("--timeout {item}: {problem}").format(item=repr(item),
+                                                                      problem=problem))
         out[kind] = float(seconds)
     return out
 
@@ -116,12 +118,13 @@ def parse_thresholds(items: Sequence[str]) -> dict[str, float]:
     for item in items:
         key, eq, text = (part.strip() for part in item.partition("="))
         if not eq or key not in keys:
-            raise InputError(f"--threshold {item!r}: expected KEY=VALUE with KEY one of "
-                             f"{', '.join(keys)}")
+            raise InputError(_("--threshold {item}: expected KEY=VALUE with KEY one of "
+                               "{keys}").format(item=repr(item), keys=", ".join(keys)))
         try:
             out[key] = float(text)
         except ValueError:
-            raise InputError(f"--threshold {item!r}: {text!r} is not a number") from None
+            raise InputError(_("--threshold {item}: {text} is not a number").format(
+                item=repr(item), text=repr(text))) from None
         try:
             Thresholds().overridden({key: out[key]})
         except ValidationError as exc:
@@ -163,8 +166,8 @@ def run(args: argparse.Namespace) -> int:
         if history is not None:
             history.close()
     if interrupted:
-        print(f"vcfleet sweep: interrupted; {_done(report)} of {len(report.endpoints)} rooms "
-              "were checked", file=sys.stderr)
+        print(_("vcfleet sweep: interrupted; {done} of {n} rooms were checked").format(
+            done=_done(report), n=len(report.endpoints)), file=sys.stderr)
         return 130
     return 0 if report.all_ready() else 1
 
@@ -313,8 +316,10 @@ class Progress:
         filled = self.WIDTH * self.done // max(1, self.total)
         bar = "█" * filled + "░" * (self.WIDTH - filled)
         counts = "  ".join(f"{symbol(Verdict(v))} {n}" for v, n in self.counts.items())
-        self.stream.write(f"\r\033[Ksweeping {bar} {self.done}/{self.total}  {counts}  "
-                          f"{now - self.t0:.1f} s")
+        line = _("sweeping {bar} {done}/{total}  {counts}  {seconds} s").format(
+            bar=bar, done=self.done, total=self.total, counts=counts,
+            seconds=number(now - self.t0, ".1f"))
+        self.stream.write(f"\r\033[K{line}")
         self.stream.flush()
 
     def clear(self) -> None:
@@ -335,8 +340,8 @@ def _record(report: SweepReport) -> History | None:
         history = History()
         history.record(report)
     except (OSError, sqlite3.Error) as exc:
-        print(f"vcfleet sweep: warning: sweep not recorded in the history: {exc}",
-              file=sys.stderr)
+        print(_("vcfleet sweep: warning: sweep not recorded in the history: {problem}").format(
+            problem=exc), file=sys.stderr)
         return None
     return history
 
@@ -352,4 +357,5 @@ def _write(text: str, report: SweepReport, args: argparse.Namespace) -> None:
 
     s = report.summary()
     counts = ", ".join(f"{s[v.value]} {word(v)}" for v in COUNT_ORDER[:3])
-    print(f"{path}: {s['total']} rooms, {counts}", file=sys.stderr)
+    print(_("{path}: {n} rooms, {counts}").format(path=path, n=s["total"], counts=counts),
+          file=sys.stderr)

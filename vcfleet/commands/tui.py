@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from inventory import InputError
+from vcfleet.i18n import N_, _
 
-HELP = "the operator console: live readiness sweeps, details, history, report"
+HELP = N_("the operator console: live readiness sweeps, details, history, report")
 
 TEXTUAL_SIGNALS = (signal.SIGTSTP, signal.SIGCONT, signal.SIGWINCH, signal.SIGTTOU,
                    signal.SIGTTIN)
@@ -21,23 +22,24 @@ TEXTUAL_SIGNALS = (signal.SIGTSTP, signal.SIGCONT, signal.SIGWINCH, signal.SIGTT
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vcfleet tui`` (and ``vcfleet demo``)."""
     parser.add_argument("--checks", metavar="LIST", default=None,
-                        help="check kinds to run, e.g. net,webrtc (default: each room's profile)")
+                        help=_("check kinds to run, e.g. net,webrtc (default: each room's "
+                               "profile)"))
     parser.add_argument("--history", metavar="PATH", default=None,
-                        help="history file (default: $VCFLEET_HISTORY, else the user data dir; "
-                             "the demo: its own folder)")
-    parser.add_argument("--no-history", action="store_true", help="do not record sweeps")
+                        help=_("history file (default: $VCFLEET_HISTORY, else the user data dir; "
+                               "the demo: its own folder)"))
+    parser.add_argument("--no-history", action="store_true", help=_("do not record sweeps"))
     parser.add_argument("--report-dir", metavar="DIR", default=None,
-                        help="where r writes the readiness report (default: current folder)")
+                        help=_("where r writes the readiness report (default: current folder)"))
     parser.add_argument("--meetings", metavar="PATH", default=None,
-                        help="meetings file for the meetings view m (default: "
-                             "$VCFLEET_MEETINGS if set)")
+                        help=_("meetings file for the meetings view m (default: "
+                               "$VCFLEET_MEETINGS if set)"))
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the console; returns when the operator quits."""
     from vcfleet.commands.common import inventory_of
 
-    require_terminal("tui", "run it in a terminal, or use vcfleet sweep")
+    require_terminal("tui", _("run it in a terminal, or use vcfleet sweep"))
     inventory = inventory_of(args)
     return run_console(inventory, args)
 
@@ -56,7 +58,8 @@ def require_terminal(command: str, hint: str) -> None:
         except ValueError:  # closed
             tty = False
         if not tty:
-            raise InputError(f"vcfleet {command}: no terminal ({name} is not one): {hint}")
+            raise InputError(_("vcfleet {command}: no terminal ({stream} is not one): {hint}")
+                             .format(command=command, stream=name, hint=hint))
 
 
 def run_console(inventory: object, args: argparse.Namespace, subtitle: str = "",

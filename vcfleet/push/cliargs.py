@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from inventory import Endpoint, InputError, Inventory
 from vcfleet.commands.common import positive_int, positive_seconds
+from vcfleet.i18n import _
 
 if TYPE_CHECKING:
     from vcfleet.provisioning.site import ProvisioningSite
@@ -22,36 +23,38 @@ def add_ssh_options(parser: argparse.ArgumentParser) -> None:
 
     d = Deadlines()
     parser.add_argument("--concurrency", type=positive_int, default=32, metavar="N",
-                        help="endpoints worked on at once (default: 32)")
+                        help=_("endpoints worked on at once (default: 32)"))
     parser.add_argument("--driver", choices=("asyncssh", "netmiko"), default="asyncssh",
-                        help="SSH client for Cisco endpoints: asyncssh (default, fastest) or "
-                             "netmiko's cisco_tp in a thread pool; Poly always uses asyncssh")
+                        help=_("SSH client for Cisco endpoints: asyncssh (default, fastest) or "
+                               "netmiko's cisco_tp in a thread pool; Poly always uses asyncssh"))
     parser.add_argument("--known-hosts", metavar="FILE", type=Path,
-                        help="trusted SSH host keys (default: known_hosts in the user's "
-                             "data directory, see docs/push.md)")
+                        help=_("trusted SSH host keys (default: known_hosts in the user's "
+                               "data directory, see docs/push.md)"))
     parser.add_argument("--accept-new-host-keys", action="store_true",
-                        help="trust and record the key of an endpoint not yet in the known_hosts "
-                             "file (a changed key is still refused)")
+                        help=_("trust and record the key of an endpoint not yet in the "
+                               "known_hosts file (a changed key is still refused)"))
     parser.add_argument("--connect-timeout", type=positive_seconds, default=d.connect_s,
                         metavar="S",
-                        help=f"TCP, SSH handshake and login deadline (default: {d.connect_s:g})")
+                        help=_("TCP, SSH handshake and login deadline (default: {seconds})").format(
+                            seconds=f"{d.connect_s:g}"))
     parser.add_argument("--command-timeout", type=positive_seconds, default=d.command_s,
                         metavar="S",
-                        help=f"deadline per command and reply (default: {d.command_s:g})")
+                        help=_("deadline per command and reply (default: {seconds})").format(
+                            seconds=f"{d.command_s:g}"))
     parser.add_argument("--endpoint-timeout", type=positive_seconds, default=d.endpoint_s,
                         metavar="S",
-                        help="deadline for all the work on one endpoint, a rollback excepted "
-                             f"(default: {d.endpoint_s:g})")
+                        help=_("deadline for all the work on one endpoint, a rollback excepted "
+                               "(default: {seconds})").format(seconds=f"{d.endpoint_s:g}"))
 
 
 def add_provisioning_options(parser: argparse.ArgumentParser) -> None:
     """Where provisioning files live and where fetches are audited (docs/push.md)."""
     parser.add_argument("--provisioning-store", type=Path, metavar="DIR",
-                        help="folder of the devices' provisioning files, shared by push and "
-                             "serve (default: provisioning in the user's state directory)")
+                        help=_("folder of the devices' provisioning files, shared by push and "
+                               "serve (default: provisioning in the user's state directory)"))
     parser.add_argument("--provisioning-audit-log", type=Path, metavar="FILE",
-                        help="append one JSON line per provisioning request here (default: "
-                             "provisioning-audit.jsonl in the user's data directory)")
+                        help=_("append one JSON line per provisioning request here (default: "
+                               "provisioning-audit.jsonl in the user's data directory)"))
 
 
 def provisioning_site(args: argparse.Namespace, inventory: Inventory,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from inventory import Endpoint, Inventory
 from vcfleet import i18n
-from vcfleet.i18n import _, number
+from vcfleet.i18n import N_, _, number
 from vcfleet.reasons import reasons_text
 from vcfleet.render.verdicts import COUNT_ORDER, label, symbol, word
 from vcfleet.report import EndpointReport, SweepReport, Verdict
@@ -47,6 +47,17 @@ def format_time(ts: float, tz: tzinfo | None = None) -> str:
     """Epoch seconds as ``2026-11-27 08:30:00 +0700`` (local time unless ``tz`` is given);
     in Vietnamese ``27/11/2026 08:30`` in the province's zone (``vcfleet.i18n``)."""
     return i18n.format_time(ts, tz)
+
+
+TIER_WORDS = {"province": N_("Province"), "department": N_("Department"),
+              "district": N_("District"), "commune": N_("Commune")}
+"""The words for the usual tiers; another tier (an inventory's own slug) is shown as its
+slug, capitalised."""
+
+
+def tier_name(tier: str) -> str:
+    """A tier in the operator's language ("Department", "Sở, ngành")."""
+    return _(TIER_WORDS[tier]) if tier in TIER_WORDS else tier.title()
 
 
 def unit_name(inventory: Inventory, slug: str | None) -> str:
