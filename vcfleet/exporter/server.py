@@ -148,7 +148,8 @@ class Exporter:
         from vcfleet.meetings.schedule import MeetingCollector, MeetingScheduler
 
         meetings = MeetingScheduler(self.config.meetings_path, self.state, self.config.options,
-                                    history, clock or clock_module.time)
+                                    history, clock or clock_module.time,
+                                    prepare=self._room_options)
         self.health.register(MeetingCollector(meetings))
         return meetings
 
@@ -209,6 +210,12 @@ class Exporter:
     async def _sweep_options(self, options: SweepOptions) -> SweepOptions:
         return await self._with_media(self._with_live(options), self.state.inventory,
                                       self.state.endpoints)
+
+    async def _room_options(self, options: SweepOptions, rooms: Sequence[Endpoint]
+                            ) -> SweepOptions:
+        """A meeting check's options: its device check reads the live sessions and its
+        WebRTC checks use the exporter's worker pool, as in the scheduled sweeps."""
+        return await self._with_media(self._with_live(options), self.state.inventory, rooms)
 
     def _with_live(self, options: SweepOptions) -> SweepOptions:
         """The options with the device check reading the live sessions, if any."""
