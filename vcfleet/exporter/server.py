@@ -19,7 +19,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,6 +134,9 @@ class Exporter:
         self._runner: web.AppRunner | None = None
         self._site: GuardedSite | None = None
         self._reload_lock = asyncio.Lock()
+        self.reload_hooks: list[Callable[[Inventory], None]] = []
+        """Called with each inventory a reload puts in force (``vcfleet serve``'s
+        provisioning server learns its rooms so)."""
         self._background: set[asyncio.Task[object]] = set()
         self.port = config.port
         self.meetings = self._meetings(history, clock)
@@ -272,6 +275,11 @@ class Exporter:
             s.inventory, s.endpoints = inventory, endpoints
             if self.live is not None:
                 await self.live.update(inventory, endpoints)
+            for hook in self.reload_hooks:
+                try:
+                    hook(inventory)
+                except Exception:  # one follower's bug must not undo the reload
+                    log.exception("after the inventory reload")
             s.reload_success = True
             s.reload_last_success_s = time.time()
             s.reloads["success"] += 1
