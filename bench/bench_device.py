@@ -1,12 +1,15 @@
 """Benchmark: a ``--checks device`` sweep of the demo fleet against the simulator.
 
     python bench/bench_device.py [--repeat 3] [--net N] [--no-cli] [--max-sessions N]
+                                  [--default-ciphers]
 
 Starts ``vcfleet simulate`` as a subprocess on a copy of the 348-room demo fleet moved to
-127.N.x.y (as bench_sweep.py does) whose rooms' profile runs the device check, waits for
+127.N.x.y (as bench_sweep.py does; its profile runs the device check), waits for
 its ``ready`` line, and sweeps it with ``--checks device``, trusting the simulator's host
 keys (``STATE_DIR/known_hosts``, as the push benchmark does):
 
+- logins: SSH logins alone (connect, key exchange, host-key check, password, close) to
+  every Cisco and Poly room, with the check's ciphers and concurrency: the floor;
 - in-process: ``run_sweep`` in this interpreter (wall and CPU of this process);
 - CLI: ``vcfleet sweep --checks device --known-hosts ... --format json`` as a subprocess.
 
@@ -44,20 +47,10 @@ from probes.device import Settings  # noqa: E402
 from probes.sshkeys import KnownHosts  # noqa: E402
 from vcfleet.sweep import SweepOptions, raise_open_file_limit, run_sweep  # noqa: E402
 
-PROFILE = """profiles:
-  codec:
-    checks: [device]
-"""
-
 
 def device_fleet(folder: Path, net: int) -> Path:
-    """The moved demo fleet, every room on a profile that runs the device check."""
-    path = write_fleet(folder, 348, net)
-    text = path.read_text(encoding="utf-8").replace("  profile: standard\n",
-                                                    "  profile: codec\n", 1)
-    text = text.replace("\ngroups:\n", f"\n{PROFILE}groups:\n", 1)
-    path.write_text(text, encoding="utf-8")
-    return path
+    """The moved demo fleet (its ``standard`` profile runs the device check)."""
+    return write_fleet(folder, 348, net)
 
 
 def group_cpu(pgid: int) -> float:
@@ -97,6 +90,44 @@ def sweep_in_process(inventory: Path, known_hosts: Path, pgid: int, max_sessions
     return wall, cpu, group_cpu(pgid) - sim0, summary
 
 
+def login_floor(inventory: Path, known_hosts: Path, pgid: int, max_sessions: int) -> Run:
+    """SSH logins alone (TCP, key exchange, host-key check, password, close), with the
+    device check's ciphers and concurrency, for every room it would check: the floor."""
+    import asyncssh
+
+    from probes import device
+    from vcfleet.checks import target_for
+
+    inv = load_inventory(inventory)
+    known = KnownHosts(known_hosts)
+    targets = [t for e in inv.endpoints
+               if isinstance(t := target_for(inv, e, "device"), device.DeviceTarget)
+               and t.vendor in device.VENDORS]  # SSH; a Yealink room logs in over HTTPS
+
+    async def logins() -> None:
+        sem = asyncio.Semaphore(max_sessions)
+
+        async def one(t: device.DeviceTarget) -> None:
+            async with sem:
+                conn = await asyncssh.connect(
+                    t.address, t.port, username=t.username, password=t.password,
+                    client_keys=None, agent_path=None, config=None,
+                    preferred_auth="password,keyboard-interactive",
+                    known_hosts=(known.trusted(t.address, t.port), [], []),
+                    encryption_algs=device.ENCRYPTION_ALGS)
+                conn.close()
+                await conn.wait_closed()
+
+        await asyncio.gather(*(one(t) for t in targets))
+
+    sim0, wall0, cpu0 = group_cpu(pgid), time.monotonic(), time.process_time()
+    asyncio.run(logins())
+    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    summary = {"checked": len(targets), "total": len(inv.endpoints), "ready": len(targets),
+               "degraded": 0, "down": 0}
+    return wall, cpu, group_cpu(pgid) - sim0, summary
+
+
 def sweep_cli(inventory: Path, known_hosts: Path, pgid: int) -> Run:
     """``vcfleet sweep --checks device`` as a subprocess."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -125,7 +156,7 @@ def show(label: str, runs: list[Run]) -> None:
     print(f"  {label:<11} wall best {min(walls):5.2f} s  median {statistics.median(walls):5.2f} s"
           f"   CPU median: prober {cpu:5.2f} s ({1000 * cpu / n:4.1f} ms/room), simulator "
           f"{sim:5.2f} s ({1000 * sim / n:4.1f} ms/room)", flush=True)
-    print(f"              last: {s['checked']} rooms checked; {s['ready']} ready, "
+    print(f"              last: {s['checked']} rooms; {s['ready']} ready, "
           f"{s['degraded']} degraded, {s['down']} down, {s.get('unknown', 0)} unknown of "
           f"{s['total']}", flush=True)
     for reason, count in s.get("reasons", []):
@@ -138,6 +169,9 @@ def main() -> int:
     parser.add_argument("--net", type=int, default=None,
                         help="first second octet of the moved addresses (default: random)")
     parser.add_argument("--no-cli", action="store_true", help="skip the CLI runs")
+    parser.add_argument("--default-ciphers", action="store_true",
+                        help="offer asyncssh's default cipher order (ChaCha20 first) instead "
+                             "of the device check's (AES-GCM first), in-process runs")
     parser.add_argument("--max-sessions", type=int, default=Settings().max_sessions,
                         help="SSH sessions at once, in-process runs "
                              f"(default: {Settings().max_sessions})")
@@ -153,8 +187,14 @@ def main() -> int:
         print(f"demo fleet of 348 at 127.{net}.x.y; simulator: {ready} "
               f"(waited {time.monotonic() - t0:.1f} s)", flush=True)
         known = folder / "state" / "known_hosts"
+        if args.default_ciphers:
+            from probes import device
+
+            device.ENCRYPTION_ALGS = ()  # type: ignore[assignment]  # () is asyncssh's default
         try:
             repeat = max(1, args.repeat)
+            show("logins", [login_floor(inventory, known, proc.pid, args.max_sessions)
+                            for _ in range(repeat)])
             show("in-process", [sweep_in_process(inventory, known, proc.pid, args.max_sessions)
                                 for _ in range(repeat)])
             if not args.no_cli:

@@ -16,7 +16,12 @@ does (the engine starts the WebRTC worker pool, ``vcfleet.media``).  Prints:
   unreliable (prober or responder overloaded);
 - RTT error against the injected delay (true RTT = delay_ms + the loopback's
   ~0.1 ms), p50 / p99 / max of |error| and how many rooms are within 10 ms
-  (target: all), over the reliable results and over all results.
+  (target: all), over the reliable results and over all results;
+- where a media check's time goes: the wait for a pool slot, the worker round
+  trip, and the probe's phases (signalling, ICE, DTLS, the wait for the first
+  report or echo, the window, the tail, DELETE, close), p50 / p90 / max each; the
+  pool's limits and probes in flight over the sweep; CPU per room and how busy
+  the two cores were.
 
 Figures only, never pass/fail; a shared machine makes them noisy.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -35,7 +41,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +53,7 @@ from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.p
 from inventory import Inventory, load_inventory  # noqa: E402
 from inventory.demofleet import DEMO_DIR, DEMO_FILES  # noqa: E402
 from simulator.faults import load_faults  # noqa: E402
+from vcfleet.media import MediaPool  # noqa: E402
 from vcfleet.report import SweepReport  # noqa: E402
 from vcfleet.sweep import SweepOptions, parse_checks, raise_open_file_limit, run_sweep  # noqa: E402
 
@@ -144,9 +153,91 @@ def summarize(report: SweepReport, delays: dict[str, float]) -> None:
               f"{percentile(setup, 0.99):.0f} ms", flush=True)
 
 
+class TimedPool(MediaPool):
+    """The sweep's media pool, timing each admission and each worker round trip, and
+    sampling its limits and probes in flight."""
+
+    def __init__(self, workers: int | None) -> None:
+        super().__init__(workers)
+        self.waits: list[float] = []
+        self.runs: list[float] = []
+        self.samples: list[tuple[float, int, int, float]] = []
+        """(time, probes admitted, total limit, worst worker lag in ms)."""
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        t0 = time.monotonic()
+        async with super().slot():
+            self.waits.append(time.monotonic() - t0)
+            yield
+
+    async def _run(self, target: Any, settings: Any) -> Any:
+        t0 = time.monotonic()
+        try:
+            return await super()._run(target, settings)
+        finally:
+            self.runs.append(time.monotonic() - t0)
+
+    async def sample(self) -> None:
+        t0 = time.monotonic()
+        while True:
+            await asyncio.sleep(0.25)
+            lags = [w.lag_ms for w in self.workers]
+            self.samples.append((time.monotonic() - t0, self._reserved, self._total_limit(),
+                                 max(lags, default=0.0)))
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return (f"{percentile(values, 0.5):7.0f} {percentile(values, 0.9):7.0f} "
+            f"{max(values):7.0f}")
+
+
+def breakdown(report: SweepReport, pool: TimedPool) -> None:
+    """Where the media checks' time went (ms), and the pool's concurrency over the sweep."""
+    checks = [r.checks["webrtc"] for r in report.endpoints if "webrtc" in r.checks]
+    ok = [c.result for c in checks if c.result.ok and "window_s" in c.result.info]
+    rows: list[tuple[str, list[float]]] = [
+        ("check (engine: slot wait + run + retry)", [c.duration_s * 1000 for c in checks]),
+        ("slot wait", [w * 1000 for w in pool.waits]),
+        ("worker round trip", [r * 1000 for r in pool.runs]),
+    ]
+    for name in ("signalling_ms", "ice_ms", "dtls_ms", "setup_ms"):
+        rows.append((f"probe: {name[:-3]}", [r.figures[name] for r in ok if name in r.figures]))
+    for name in ("preroll_ms", "tail_ms", "end_ms", "close_ms"):
+        rows.append((f"probe: {name[:-3]}", [float(r.info[name]) for r in ok if name in r.info]))
+    rows.insert(-3, ("probe: window", [float(r.info["window_s"]) * 1000 for r in ok]))
+    print(f"  time per media check (ms), {len(checks)} checks, {len(pool.runs)} probe runs "
+          f"({len(pool.runs) - len(checks)} retries):")
+    print(f"      {'':42s} {'p50':>7s} {'p90':>7s} {'max':>7s}")
+    for name, values in rows:
+        print(f"      {name:42s} {spread(values)}")
+    if pool.samples:
+        busy = [s for s in pool.samples if s[1]]
+        in_flight = [float(s[1]) for s in busy] or [0.0]
+        limits = [float(s[2]) for s in busy] or [0.0]
+        print(f"  pool: {pool.size} workers; probes in flight mean {statistics.mean(in_flight):.1f}"
+              f" max {max(in_flight):.0f}; total limit min {min(limits):.0f} mean "
+              f"{statistics.mean(limits):.1f} max {max(limits):.0f}; worker lag p50 "
+              f"{percentile([s[3] for s in busy] or [0.0], 0.5):.1f} ms p90 "
+              f"{percentile([s[3] for s in busy] or [0.0], 0.9):.1f} ms; "
+              f"{sum(1 for s in busy if s[1] >= s[2])} of {len(busy)} samples at the limit")
+
+
 async def sweep_once(inv: Inventory, checks: str, workers: int | None) -> SweepReport:
-    options = SweepOptions(checks=parse_checks(checks), media_workers=workers)
-    return await run_sweep(inv, options=options)
+    pool = TimedPool(workers)
+    await pool.start()
+    sampler = asyncio.create_task(pool.sample())
+    try:
+        options = SweepOptions(checks=parse_checks(checks), runners={"webrtc": pool})
+        report = await run_sweep(inv, options=options)
+    finally:
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
+        await pool.stop()
+    breakdown(report, pool)
+    return report
 
 
 def main() -> None:
@@ -182,14 +273,21 @@ def main() -> None:
                 workers_cpu = (children.ru_utime - children0.ru_utime
                                + children.ru_stime - children0.ru_stime)
                 sim_cpu, sim_rss = group_usage(sim.pid)
+                sim_cpu -= sim_cpu0
                 s = report.summary()
                 print(f"run {run}: sweep of {s['total']} rooms ({args.checks}) in {wall:.1f} s: "
                       f"{s['ready']} ready, {s['degraded']} degraded, {s['down']} down",
                       flush=True)
                 self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                rooms = max(1, s["total"])
                 print(f"  CPU: prober {cpu + workers_cpu:.1f} s (this process {cpu:.1f} s, "
                       f"media workers {workers_cpu:.1f} s), simulator "
-                      f"{sim_cpu - sim_cpu0:.1f} s; load average {os.getloadavg()[0]:.1f}")
+                      f"{sim_cpu:.1f} s; load average {os.getloadavg()[0]:.1f}")
+                print(f"  CPU per room: prober {(cpu + workers_cpu) / rooms * 1000:.0f} ms "
+                      f"(media workers {workers_cpu / rooms * 1000:.0f} ms), simulator "
+                      f"{sim_cpu / rooms * 1000:.0f} ms; the sweep kept "
+                      f"{(cpu + workers_cpu + sim_cpu) / wall:.2f} of {os.cpu_count()} cores "
+                      f"busy", flush=True)
                 print(f"  peak RSS: this process {self_rss / 1024:.0f} MiB, largest media "
                       f"worker {children.ru_maxrss / 1024:.0f} MiB, simulator (sum) "
                       f"{sim_rss / 1024:.0f} MiB", flush=True)

@@ -160,6 +160,12 @@ HEADER = """\
 version: 1
 province: Thanh Hóa
 tiers: [province, department, district, commune]
+profiles:
+  # The built-in standard profile and what each codec itself says (registration, calls,
+  # peripherals: the device check); sweeps trust the simulator's host keys.
+  standard:
+    checks: [icmp, sip, https, webrtc, device]
+    advisory: [icmp, https]
 # vcfleet's provisioning server, from which the Yealink rooms fetch their files.  Its key
 # and secret beside this file are demo-only (published with the code): a site makes its own.
 provisioning:

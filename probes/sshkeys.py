@@ -49,6 +49,14 @@ class KnownHosts:
             raise OSError(f"{path}: cannot read known_hosts file: {exc.strerror or exc}") from None
         self._known = asyncssh.import_known_hosts(text)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its file (read again where it is unpickled): the console's sweep
+        process gets the sweep's settings so.  Keys accepted in this run are not carried."""
+        return (type(self), (self.path,), {"accept_new": self.accept_new})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.accept_new = state["accept_new"]
+
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> core_schema.CoreSchema:
         """A settings field of this type (``probes.device.Settings.known_hosts``) takes a

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import statistics
 import time
@@ -62,7 +63,7 @@ from aiortc.rtcconfiguration import RTCBundlePolicy
 from yarl import URL
 
 from probes.aiortc_internals import on_keyframe_request
-from probes.base import EngineDeadline, ProbeResult, Target
+from probes.base import OwnDeadline, ProbeResult, Target
 from probes.mos import estimate_mos
 from probes.shaping import Shaper
 from probes.webrtc_media import (
@@ -83,13 +84,42 @@ from probes.webrtc_stats import LoopLag, ReceiverReport, RtcpMonitor
 
 log = logging.getLogger(__name__)
 
+_POLL_S = 0.1
+"""How often the window looks at its counters (whether the sample suffices)."""
+_RESULT_MARGIN_S = 0.5
+"""Of the budget, kept for the result's way back to the sweep (a worker's channel)."""
+
 
 @dataclass
-class Settings(EngineDeadline):
+class Settings(OwnDeadline):
     """How the WebRTC loopback probe runs (defaults suit a LAN or a province WAN)."""
 
     duration_s: float = 3.0
-    """Media window, from the moment the connection is up."""
+    """Media window of a room whose path shows loss or jitter, from the moment the
+    responder provably decrypts; a clean room ends sooner (``clean_sample_packets``),
+    a lossy one later (``loss_sample_packets``)."""
+    clean_sample_packets: int = 75
+    """A room that lost nothing ends its window once each direction counted this many
+    packets (1.5 s of audio), with ``min_rtt_samples`` and both jitters below
+    ``quiet_jitter_ms``.  A room losing 5 % each way shows no loss in 75 packets each way
+    with probability 0.05 % (0.95^150), one losing 3 % (the default threshold) 1 %; any
+    loss seen measures on to ``loss_sample_packets``.  The RFC 3550 jitter estimator
+    (gain 1/16) is 99 % converged after 75 packets."""
+    quiet_jitter_ms: float = 10.0
+    """Jitter (either direction) at or above which the room is measured for the whole
+    ``duration_s`` and on to ``jitter_sample_pairs``."""
+    jitter_sample_pairs: int = 150
+    """A jittery room measures on until the down jitter is the mean of this many packet
+    pairs that arrived in order.  On a path that reorders, few do (150 ± 150 ms of
+    injected jitter: 1 in 6, so 150 pairs take 9 s): the mean's spread there is 5.3 ms
+    on 48 pairs (3 s) and 3.1 ms on 150, so such a room, 8.5 ms above the 30 ms
+    threshold, reads below it 5 % of the time on 3 s and 0.3 % on 150 pairs (seeded
+    simulation of the shaper; without reordering 150 pairs take 3 s)."""
+    min_rtt_samples: int = 5
+    """Round-trip samples a clean room needs before its window may end."""
+    max_window_s: float = 12.0
+    """The longest window, whatever the sample still wants (the check's budget usually
+    ends it first)."""
     audio: bool = True
     """Send synthetic Opus (20 ms packets, about 32 kbit/s); its figures are the primary ones."""
     video: bool = False
@@ -143,8 +173,9 @@ class Settings(EngineDeadline):
     jitter (600 ms: 37 ms, past the 30 ms threshold), which a percentile does not see;
     250 ms adds at most 16 ms."""
     timeout_s: float | None = None
-    """The whole probe's budget (the sweep sets it to the check's deadline): a longer
-    handshake or window is cut so that the probe reports what it saw in time."""
+    """The whole probe's budget (None: the check's deadline, which the sweep fills in):
+    the handshake and the window are cut so that the session ends (DELETE, close) and
+    the probe reports what it saw before the engine's deadline."""
 
 
 async def probe(target: Target, settings: Settings | None = None) -> ProbeResult:
@@ -156,9 +187,10 @@ async def probe(target: Target, settings: Settings | None = None) -> ProbeResult
         return ProbeResult.failure("nothing to send: both audio and video are off")
     run = _Loopback(target, settings)
     try:
-        return await run.measure()
+        result = await run.measure()
     finally:
         await run.close()
+    return run.with_close_time(result)
 
 
 class _Failed(Exception):
@@ -220,6 +252,8 @@ class _Loopback:
         self.hearing: _Hearing | None = None
         self.responder_lag_ms: tuple[float, float] | None = None
         """(95th percentile, max) event-loop lag the responder reported over the session."""
+        self.cut_by_budget = False
+        """The budget, not the sample, ended the window."""
 
     def _mark(self, name: str) -> None:
         self.times.setdefault(name, time.monotonic())
@@ -235,7 +269,9 @@ class _Loopback:
         try:
             await self._connect()
             await self._media_window()
+            await self._stop_media()  # nothing more to measure: spare both ends the CPU
             await self._end_session(self.settings.close_timeout_s)  # its answer has its lag
+            self._mark("ended")
             return await self._result()
         except _Failed as exc:
             return ProbeResult.failure(str(exc), **self._setup_figures())
@@ -244,10 +280,13 @@ class _Loopback:
                                degraded=f"lossy media path: {exc}")
 
     def _budget_end(self) -> float:
-        """Monotonic time by which the media must end, so that closing fits the budget."""
+        """Monotonic time by which the media must end, so that ending the session and
+        closing (each within ``close_timeout_s``, one after the other) and the way back to
+        the sweep fit the budget."""
         if self.settings.timeout_s is None:
             return float("inf")
-        return self.times["start"] + self.settings.timeout_s - self.settings.close_timeout_s - 0.5
+        reserve = 2 * self.settings.close_timeout_s + _RESULT_MARGIN_S
+        return self.times["start"] + self.settings.timeout_s - reserve
 
     # -- connection ---------------------------------------------------------------------
 
@@ -297,7 +336,7 @@ class _Loopback:
                     clock: int) -> None:
         assert self.pc is not None
         transceiver = self.pc.addTransceiver(track, direction="sendrecv")
-        tap = tap_receiver(transceiver.receiver)
+        tap = tap_receiver(transceiver.receiver, meter=True)
         if isinstance(track, SyntheticVideoTrack):
             # A keyframe request (the responder forwards the client's) restarts the loop.
             on_keyframe_request(transceiver.sender, track.restart_cycle)
@@ -416,8 +455,10 @@ class _Loopback:
         self._mark("window_start")
         for stream in self.streams:
             stream.baseline = await _inbound_counters(stream)
-        await asyncio.sleep(max(0.0, min(s.duration_s, end_by - time.monotonic())))
-        await self._extend_for_loss(end_by)
+            if stream.tap.jitter is not None:
+                stream.tap.jitter.restart()
+        await self._measure_until_enough(end_by)
+        self._mark("window_end")
         # The first round-trip sample, and a report written after the window began.
         deadline = min(time.monotonic() + s.rtcp_grace_s, end_by)
         while (not primary.tap.frames or not primary.rtcp.rtt_samples
@@ -434,18 +475,51 @@ class _Loopback:
         if not primary.rtcp.rtt_samples:
             raise _Failed(f"no RTCP round-trip sample from the responder in {window:g} s")
 
-    async def _extend_for_loss(self, end_by: float) -> None:
-        """Measure on while a lossy direction has fewer than ``loss_sample_packets``."""
+    async def _measure_until_enough(self, end_by: float) -> None:
+        """Measure until the sample suffices, within the budget (``end_by``).
+
+        A clean room (nothing lost, quiet jitter) ends once each direction counted
+        ``clean_sample_packets`` and ``min_rtt_samples`` came; otherwise the window lasts
+        ``duration_s``, and while a packet was lost, until each direction counted
+        ``loss_sample_packets``, while the jitter is not quiet, until the down jitter
+        counted ``jitter_sample_pairs``.  The down jitter is sampled on the way.
+        """
         s = self.settings
         primary = self.streams[0]
-        while time.monotonic() < end_by:
+        full_end = min(self.times["window_start"] + s.duration_s, end_by)
+        longest_end = self.times["window_start"] + max(s.duration_s, s.max_window_s)
+        while True:
+            now = time.monotonic()
+            if now >= end_by:
+                self.cut_by_budget = True
+                return
             up = _up_interval(primary.rtcp.reports)
             down = _interval(primary.baseline, await _inbound_counters(primary))
             lost = (up[1] if up else 0) + (down[1] if down else 0)
             counted = min(up[0] if up else 0, down[0] if down else 0)
-            if not lost or counted >= s.loss_sample_packets:
+            loud = self._loud(primary)
+            if now >= full_end:
+                loss_done = not lost or counted >= s.loss_sample_packets
+                jitter_done = (not loud or primary.tap.jitter is None
+                               or primary.tap.jitter.pairs >= s.jitter_sample_pairs)
+                if (loss_done and jitter_done) or now >= longest_end:
+                    return
+            elif (not lost and not loud and counted >= s.clean_sample_packets
+                  and len(primary.rtcp.rtt_samples) >= s.min_rtt_samples):
                 return
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(min(_POLL_S, max(0.0, end_by - now)))
+
+    def _loud(self, stream: _Stream) -> bool:
+        """Whether the jitter seen so far, either way, is at or above ``quiet_jitter_ms``."""
+        report = stream.rtcp.last
+        up_ms = report.jitter * 1000.0 / stream.clock if report is not None else 0.0
+        return max(up_ms, _down_jitter_ms(stream) or 0.0) >= self.settings.quiet_jitter_ms
+
+    async def _stop_media(self) -> None:
+        """Stop the extra sender reports and our media (the echo stops with it)."""
+        for stream in self.streams:
+            await stream.rtcp.stop()
+            stream.track.stop()
 
     def _setup_figures(self) -> dict[str, float]:
         t = self.times
@@ -491,6 +565,9 @@ class _Loopback:
             "loop_lag_max_ms": round(worst * 1000.0, 1),
             "packets_sent": primary.track.sent,
             "window_s": round(self._ms("window_start", "media_end") / 1000.0, 2),
+            "preroll_ms": round(self._ms("connected", "window_start"), 1),
+            "tail_ms": round(self._ms("window_end", "media_end"), 1),
+            "end_ms": round(self._ms("media_end", "ended"), 1),
         }
         stalls = [("prober", p95, worst)]
         if self.responder_lag_ms is not None:
@@ -503,12 +580,36 @@ class _Loopback:
         if overloaded:
             info["overloaded"] = " and ".join(overloaded)
         return ProbeResult(ok=True, figures=figures, directions={"up": up, "down": down},
-                           info=info, unreliable=bool(overloaded))
+                           info=info, unreliable=bool(overloaded),
+                           degraded=self._cut_short(info))
+
+    def _cut_short(self, info: dict[str, str | int | float | bool]) -> str:
+        """"lossy media path" when the budget cut the window before a direction counted
+        enough packets for its loss: under heavy loss the handshake's retransmissions
+        (1, 2, 4 s) spent the check's deadline, which says the path is lossy."""
+        if not self.cut_by_budget:
+            return ""
+        short = [d for d in ("up", "down") if f"{d}_loss" in info]
+        if not short:
+            return ""
+        setup_s = self._ms("start", "connected") / 1000.0
+        window_s = self._ms("window_start", "media_end") / 1000.0
+        return (f"lossy media path: setup took {setup_s:.1f} s, leaving {window_s:.1f} s of "
+                f"media before the check's deadline, too few packets to count "
+                f"{' and '.join(short)} loss")
 
     # -- cleanup ------------------------------------------------------------------------
 
+    def with_close_time(self, result: ProbeResult) -> ProbeResult:
+        """``result`` with ``info.close_ms`` (how long ``close`` took), when it has info."""
+        if not result.info or "closed" not in self.times:
+            return result
+        info = {**result.info, "close_ms": round(self._ms("closing", "closed"), 1)}
+        return dataclasses.replace(result, info=info)
+
     async def close(self) -> None:
         """Close the peer connection, end the session at the responder, stop sampling."""
+        self._mark("closing")
         timeout = self.settings.close_timeout_s
         for stream in self.streams:
             await stream.rtcp.stop()
@@ -524,6 +625,7 @@ class _Loopback:
         if self.lag is not None:
             lag, self.lag = self.lag, None
             await lag.release()
+        self._mark("closed")
 
     async def _end_session(self, timeout: float) -> None:
         """DELETE the session (once), note the responder's lag, close the HTTP client."""
@@ -575,12 +677,21 @@ def _up_interval(reports: list[ReceiverReport]) -> tuple[int, int] | None:
     return expected, last.packets_lost - first.packets_lost
 
 
+def _down_jitter_ms(stream: _Stream) -> float | None:
+    """The down jitter of the window so far (ms): the meter's mean; None without a meter
+    (video: the receiver's RFC 3550 reading is used) or before a pair."""
+    mean = stream.tap.jitter.mean_s() if stream.tap.jitter is not None else None
+    return None if mean is None else mean * 1000.0
+
+
 async def _down_figures(stream: _Stream) -> dict[str, float]:
     out: dict[str, float] = {}
     report = await stream.transceiver.receiver.getStats()
     for stats in report.values():
         if stats.type == "inbound-rtp":
-            out["jitter_ms"] = round(stats.jitter * 1000.0 / stream.clock, 3)
+            mean = _down_jitter_ms(stream)
+            out["jitter_ms"] = round(stats.jitter * 1000.0 / stream.clock if mean is None
+                                     else mean, 3)
             counts = _interval(stream.baseline,
                                (stats.packetsReceived + stats.packetsLost, stats.packetsLost))
             if counts is not None:

@@ -62,13 +62,15 @@ class FrameTap:
     decoded and no thread outlives the receiver's start.
     """
 
-    def __init__(self, on_frame: FrameHandler) -> None:
+    def __init__(self, on_frame: FrameHandler, meter: bool = False) -> None:
         self.on_frame = on_frame
         self.ended = False
         self.frames = 0
         self.octets = 0
         self.first_at: float | None = None
         self.last_at: float | None = None
+        self.jitter = JitterMeter() if meter else None
+        """The interarrival deviation of the frames, when asked for (the probe's audio)."""
 
     def put(self, item: tuple[Any, Any] | None, *_: Any) -> None:
         """Receive one encoded frame from the receiver (None: the receiver stopped)."""
@@ -84,6 +86,8 @@ class FrameTap:
         self.last_at = now
         self.frames += 1
         self.octets += len(frame.data)
+        if self.jitter is not None:
+            self.jitter.add(now, frame.timestamp, codec.clockRate)
         self.on_frame(codec, frame)
 
     def get(self, *_: Any, **__: Any) -> None:
@@ -94,6 +98,43 @@ class FrameTap:
         if self.first_at is None or self.last_at is None or self.last_at <= self.first_at:
             return None
         return self.octets * 8 / (self.last_at - self.first_at)
+
+
+class JitterMeter:
+    """The mean interarrival deviation |D| (RFC 3550 section 6.4.1) of a stream, in seconds.
+
+    RFC 3550's jitter is an estimator that moves by 1/16 of each |D|: it starts at 0,
+    and on a path that reorders (a jitter wider than the packet spacing) it counts only
+    the packets that arrive in order, as aiortc's receiver does, so that it settles
+    over seconds and one reading spreads widely (±6 ms at 38 ms for 150 ± 150 ms of
+    injected jitter).  The mean of |D| over the same in-order pairs is what that
+    estimator converges to, without the start at 0 and with a spread that shrinks with
+    the number of pairs (``pairs``).  ``restart`` begins a new mean (the window).
+    """
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.pairs = 0
+        self._last: tuple[float, int] | None = None
+
+    def add(self, arrival: float, timestamp: int, clock: int) -> None:
+        """One packet: ``arrival`` in seconds, ``timestamp`` its RTP timestamp."""
+        last = self._last
+        if last is not None:
+            advance = (timestamp - last[1]) & 0xFFFFFFFF
+            if not advance or advance >= 1 << 31:
+                return  # out of order (or a repeat): not counted, as aiortc does
+            self.total += abs((arrival - last[0]) - advance / clock)
+            self.pairs += 1
+        self._last = (arrival, timestamp)
+
+    def restart(self) -> None:
+        """Begin a new mean from the next packet pair."""
+        self.total, self.pairs = 0.0, 0
+
+    def mean_s(self) -> float | None:
+        """The mean |D| in seconds, None before any pair."""
+        return self.total / self.pairs if self.pairs else None
 
 
 class PassThroughBuffer:
@@ -113,14 +154,18 @@ class PassThroughBuffer:
         return False, JitterFrame(data=depayloaded(packet), timestamp=packet.timestamp)
 
 
-def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None) -> FrameTap:
+def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None,
+                 meter: bool = False) -> FrameTap:
     """Take the receiver's encoded frames before its decoder; call before it starts.
 
-    Audio also skips the receiver's jitter buffer (``PassThroughBuffer``).  The
-    receiver's statistics, NACKs and RTCP reports are untouched.
+    Audio also skips the receiver's jitter buffer (``PassThroughBuffer``), so each
+    of its frames is one packet, and ``meter`` measures their interarrival deviation
+    (``FrameTap.jitter``).  The receiver's statistics, NACKs and RTCP reports are
+    untouched.
     """
-    tap = FrameTap(on_frame or _ignore)
-    if receiver_kind(receiver) == "audio":
+    audio = receiver_kind(receiver) == "audio"
+    tap = FrameTap(on_frame or _ignore, meter=meter and audio)
+    if audio:
         replace_jitter_buffer(receiver, PassThroughBuffer())
     replace_decoder_queue(receiver, tap)
     return tap

@@ -7,8 +7,8 @@
   keeps only an average, and only for a block naming the latest SR, which
   leaves a 3 s window with no sample too often.  ``start(interval)`` also sends
   an extra SR every ``interval`` (the same SR aiortc would send): a peer that
-  answers each SR with a report (our responder does) then gives a dozen samples
-  in 3 s, whose median shrugs off one late wake-up on either side.
+  answers each SR with a report (our responder does) then gives a sample every
+  interval, whose median shrugs off one late wake-up on either side.
 - ``LoopLag`` samples how late the event loop wakes up.  A late loop delays
   every packet's arrival time and every RTCP departure, so large lag means the
   figures describe the prober's CPU, not the network (results are then marked
@@ -34,6 +34,9 @@ from probes.aiortc_internals import (
     sender_counters,
     sender_ssrc,
 )
+
+_FIRST_PACKET_POLL_S = 0.02
+"""How soon an extra SR is tried again when nothing has been sent since the last."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +100,9 @@ class RtcpMonitor:
                     self.rtt_samples.append(sample)
 
     def start(self, interval_s: float) -> None:
-        """Send an extra SR every ``interval_s`` seconds until ``stop``."""
+        """Send an extra SR at once (as soon as a packet has been sent), then every
+        ``interval_s`` seconds until ``stop``: the first report back starts the window,
+        so it should not wait an interval."""
         if self._task is None:
             self._task = asyncio.create_task(self._extra_reports(interval_s),
                                              name="webrtc-extra-sr")
@@ -110,13 +115,17 @@ class RtcpMonitor:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _extra_reports(self, interval_s: float) -> None:
+        wait = 0.0
         while True:
-            await asyncio.sleep(interval_s)
+            await asyncio.sleep(wait)
             # The state aiortc's own SR carries: the last packet's NTP and RTP times.
             counters = sender_counters(self.sender)
             lsr = (counters.ntp_timestamp >> 16) & 0xFFFFFFFF
             if not counters.ntp_timestamp or lsr == self._last_lsr:
-                continue  # nothing sent since the last SR: its LSR would not be unique
+                # Nothing sent yet, or since the last SR (its LSR would not be unique).
+                wait = min(interval_s, _FIRST_PACKET_POLL_S)
+                continue
+            wait = interval_s
             self._last_lsr = lsr
             info = RtcpSenderInfo(ntp_timestamp=counters.ntp_timestamp,
                                   rtp_timestamp=counters.rtp_timestamp,

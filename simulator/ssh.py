@@ -151,9 +151,21 @@ class _Shell:
         self.echo = process.get_terminal_type() is not None
         self.line = ""
         self.after_cr = False
+        self._held: list[str] | None = None
 
     def write(self, text: str) -> None:
-        self.process.stdout.write(text.replace("\n", "\r\n"))
+        self._raw(text.replace("\n", "\r\n"))
+
+    def _raw(self, text: str) -> None:
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            self.process.stdout.write(text)
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self.process.stdout.write("".join(held))
 
     async def run(self) -> None:
         attach = getattr(self.session, "attach", None)
@@ -172,18 +184,24 @@ class _Shell:
             data = await self.process.stdin.read(4096)
             if not data:
                 return
+            # What one read makes the codec say (echo, replies, prompts) goes out in one
+            # write: one SSH packet, not two or more a command, as a codec's TCP stream
+            # would carry it.  Same text, same order.
+            self._held = []
             for ch in data:
                 reply = self.feed(ch)
                 if reply is None:
                     continue
                 self.write(reply.text)
                 if reply.close or reply.reboot:
+                    self._flush()
                     await self.process.stdout.drain()
                     self.process.exit(0)
                     if reply.reboot:
                         self.on_reboot()
                     return
                 self.write(self.session.prompt())
+            self._flush()
 
     def feed(self, ch: str) -> Reply | None:
         """Take one typed character; a Reply when it ended a line."""
@@ -200,7 +218,7 @@ class _Shell:
             if self.line:
                 self.line = self.line[:-1]
                 if self.echo:
-                    self.process.stdout.write("\b \b")
+                    self._raw("\b \b")
             return None
         if ch == "\x03":
             self.line = ""
@@ -210,5 +228,5 @@ class _Shell:
         if ch.isprintable() or ch == "\t":
             self.line += ch
             if self.echo:
-                self.process.stdout.write(ch)
+                self._raw(ch)
         return None

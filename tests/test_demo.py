@@ -55,7 +55,7 @@ def moved_demo_fleet(folder: Path) -> Path:
     text = (src / "thanh-hoa.yaml").read_text(encoding="utf-8")
     (folder / "thanh-hoa.yaml").write_text(
         re.sub(r"address: 127\.(10|20)\.(\d+)\.", move, text), encoding="utf-8")
-    for f in src.glob("*.txt"):
+    for f in [*src.glob("*.txt"), *src.glob("*.pem")]:  # secrets, provisioning files
         shutil.copy(f, folder / f.name)
     return folder / "thanh-hoa.yaml"
 
@@ -96,6 +96,36 @@ def test_shipped_faults_break_the_rooms_the_docs_name() -> None:
     broken = {e.id for rule in faults.rules for e in inv.select(rule.select)}
     assert broken >= BROKEN_DOWN
     assert {"na-meo", "so-xay-dung", "quan-son"} <= broken
+
+
+DEVICE_BROKEN = {
+    "so-tai-chinh": ("✖ down", "device: not registered to "),
+    "yen-tho": ("✖ down", "device: camera disconnected: "),
+    "tp-sam-son": ("▲ degraded", "device: busy: in a call"),
+    "so-tu-phap": ("▲ degraded", "device: microphones muted: "),
+}
+"""Rooms whose codec demo_faults.yaml breaks: verdict and the start of the reason."""
+
+
+@pytest.mark.timeout(240)
+def test_headless_demo_shows_what_the_codecs_say(tmp_path: Path) -> None:
+    """The device check (in the demo's default checks, tests/test_device_defaults.py)
+    trusts the demo simulator's host keys: the codecs it broke are named with their
+    problem, the others are read.  Only the device check, so that a loaded machine's
+    network figures cannot hide the device reasons."""
+    fleet = moved_demo_fleet(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vcfleet", "demo", "--headless", "--checks", "device",
+         "--inventory", str(fleet)],
+        cwd=ROOT, env=env_for(tmp_path), capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for room, (verdict, reason) in DEVICE_BROKEN.items():
+        line = next((li for li in out.splitlines() if f"({room})" in li), "")
+        assert line.startswith(f"| {verdict} |"), (room, line)
+        assert reason in line, (room, line)
+    assert "cannot check" not in out  # every Cisco and Poly key was trusted
+    assert not processes_mentioning(str(fleet))
 
 
 @pytest.mark.timeout(240)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncssh
 import pytest
 
 from inventory import InputError, Inventory, load_inventory, parse_inventory
@@ -22,7 +23,9 @@ from tests.test_push_sim import Served
 from vcfleet.checks import KINDS, inventory_kinds, target_for
 from vcfleet.cli import main
 from vcfleet.device_verdict import device_problems, older
+from vcfleet.i18n import set_language
 from vcfleet.push.hostkeys import default_known_hosts
+from vcfleet.reasons import reason_text
 from vcfleet.report import CheckReport, Verdict, judge
 
 # -- the rules, pure ------------------------------------------------------------------
@@ -129,6 +132,66 @@ def test_judge_files_device_reasons_and_an_advisory_device_check_only_degrades()
         Verdict.READY)
     assert judge(room, {"device": CheckReport("device", old, True, 0.1)},
                  settings={"device": POLICY}).verdict is Verdict.DEGRADED
+
+
+@pytest.mark.parametrize(("details", "info", "english", "vietnamese"), [
+    (with_(registration={"state": "failed", "registrar": "sip.thanhhoa.gov.vn",
+                         "reason": "403 Forbidden"}), {},
+     "device: not registered to sip.thanhhoa.gov.vn: 403 Forbidden",
+     "device: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden"),
+    (with_(registration={"state": "inactive", "registrar": "", "reason": ""}), {},
+     "device: not registered (no SIP proxy configured): inactive",
+     "device: chưa đăng ký (chưa đặt tổng đài SIP): không hoạt động"),
+    (with_(calls=1), {"call_with": "MCU Thanh Hóa"},
+     "device: busy: in a call with MCU Thanh Hóa",
+     "device: đang bận: đang trong cuộc gọi với MCU Thanh Hóa"),
+    (with_(peripherals=peripherals(camera=False)), {},
+     "device: camera disconnected: Camera (input 1)",
+     "device: camera bị ngắt kết nối: Camera (input 1)"),
+    (with_(peripherals=peripherals(mic1=False, mic2=False)), {},
+     "device: every microphone disconnected: Microphone 1, Microphone 2",
+     "device: tất cả micrô bị ngắt kết nối: Microphone 1, Microphone 2"),
+    (with_(standby=True), {}, "device: will not auto-answer: standby",
+     "device: sẽ không tự trả lời: đang ở chế độ chờ"),
+    (with_(software="6.1.9"), {}, "device: software 6.1.9 older than the fleet minimum 6.2",
+     "device: phần mềm 6.1.9 cũ hơn phiên bản tối thiểu của hệ thống 6.2"),
+])
+def test_device_reasons_in_an_operators_words_in_both_languages(
+        details: dict[str, Any], info: dict[str, str], english: str, vietnamese: str) -> None:
+    """A device reason is English in the JSON and the history, and says itself again in
+    Vietnamese, whether it is judge's Reason or the plain string read back (a version
+    ``6.2`` keeps its point: it is no decimal)."""
+    policy = {"device": Settings(software_min={"poly": "6.2"})}
+    read = ProbeResult(ok=True, details=details, info=info)
+    report = judge(ROOMS.get("poly"), {"device": CheckReport("device", read, True, 0.1)},
+                   settings=policy)
+    assert report.reasons == (english,)
+    try:
+        set_language("vi")
+        assert reason_text(report.reasons[0]) == vietnamese
+        assert reason_text(str(report.reasons[0])) == vietnamese
+    finally:
+        set_language("en")
+    assert reason_text(report.reasons[0]) == english
+
+
+def test_the_readiness_report_names_the_device_problem_in_vietnamese() -> None:
+    from vcfleet.render.markdown import render_markdown
+    from vcfleet.report import SweepReport
+
+    read = ProbeResult(ok=True, details=with_(
+        registration={"state": "failed", "registrar": "sip.thanhhoa.gov.vn",
+                      "reason": "403 Forbidden"}, peripherals=peripherals(camera=False)))
+    room = judge(ROOMS.get("cisco"), {"device": CheckReport("device", read, True, 0.1)})
+    report = SweepReport((room,), 1_800_000_000.0, 1.0, ("device",))
+    try:
+        set_language("vi")
+        text = render_markdown(report, ROOMS)
+    finally:
+        set_language("en")
+    assert ("device: chưa đăng ký với tổng đài sip.thanhhoa.gov.vn: 403 Forbidden; "
+            "device: camera bị ngắt kết nối: Camera (input 1)") in text
+    assert "not registered" not in text
 
 
 def test_device_targets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -333,7 +396,19 @@ def test_sweep_host_keys(served: Served, fleet: Path, tmp_path: Path,
                          capsys: pytest.CaptureFixture[str]) -> None:
     inventory = fleet
     empty = tmp_path / "operator" / "known_hosts"
+    # No key at all: one line, not a fleet of unknown rooms; the profile's sip still runs.
     code, report = sweep(tmp_path, inventory, empty, "--select", "id=room-1,room-2")
+    err = capsys.readouterr().err
+    assert code == 0
+    assert err.startswith("vcfleet sweep: device check not run: ")
+    assert err.count("\n") == 2  # that line and -o's summary
+    assert all(list(e["checks"]) == ["sip"] for e in rooms(report).values())
+    assert sweep(tmp_path, inventory, empty, "--checks", "device")[0] == 2  # asked for
+    other = tmp_path / "operator" / "other_hosts"  # keys, but not these rooms'
+    other.parent.mkdir()
+    key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    other.write_text(f"[192.0.2.1]:2222 {key}", encoding="utf-8")
+    code, report = sweep(tmp_path, inventory, other, "--select", "id=room-1,room-2")
     assert code == 1
     for entry in rooms(report).values():
         # a host key never recorded is a trust not yet set up, not the room's fault
@@ -341,6 +416,7 @@ def test_sweep_host_keys(served: Served, fleet: Path, tmp_path: Path,
         assert entry["checks"]["device"]["unchecked"] is True
         assert "--accept-new-host-keys" in entry["checks"]["device"]["reason"]
     assert not empty.exists()  # never accepted silently
+    assert other.read_text(encoding="utf-8") == f"[192.0.2.1]:2222 {key}"
     capsys.readouterr()
     assert sweep(tmp_path, inventory, tmp_path)[0] == 2  # a folder, not a file
     err = capsys.readouterr().err

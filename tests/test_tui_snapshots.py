@@ -13,12 +13,13 @@ import pytest
 from textual.pilot import Pilot
 
 from inventory import Inventory, load_inventory
+from probes import ProbeResult
 from tests.test_render import T0, sample_report
 from tui.app import ConsoleApp
 from tui.flaky_screen import FlakyScreen
 from vcfleet.history import History
 from vcfleet.render.readiness import FAILURE_WINDOW_S
-from vcfleet.report import Verdict
+from vcfleet.report import CheckReport, EndpointReport, SweepReport, Verdict, judge
 
 SIZE = (160, 45)
 
@@ -146,3 +147,70 @@ def test_often_failing_screen(snap: Any, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap(app, terminal_size=SIZE, run_before=open_often_failing)
+
+
+def device_read(i: int, vendor: str) -> ProbeResult:
+    """What the i-th room's codec says: clean, or one of a few problems (room 1: several)."""
+    cisco = vendor == "cisco_ce"
+    mics = [{"kind": "microphone", "name": f"Microphone {n}", "connected": True,
+             "muted": i in (1, 6)} for n in (1, 2)]
+    details: dict[str, Any] = {
+        "registration": {"state": "registered", "registrar": "sip.thanhhoa.gov.vn",
+                         "reason": ""},
+        "calls": 1 if i in (1, 2) else 0, "standby": (i == 10) if cisco else None,
+        "dnd": i == 8,
+        "peripherals": [{"kind": "camera", "name": "Camera (input 1)", "connected": i != 4},
+                        *mics, {"kind": "display", "name": "Display", "connected": True}],
+        "diagnostics": [{"level": "warning", "text": "Ánh sáng yếu"}] if i == 1 else [],
+        "software": "ce9.15.3.17" if cisco else "6.2.2.5-501003",
+        "uptime_s": 93784.0 if cisco else None}
+    if i in (1, 24):
+        details["registration"] = {"state": "failed", "registrar": "sip.thanhhoa.gov.vn",
+                                   "reason": "403 Forbidden"}
+    info = {"call_with": "MCU Thanh Hóa"} if details["calls"] else {}
+    return ProbeResult(ok=True, details=details, info=info)
+
+
+def device_report(inventory: Inventory) -> SweepReport:
+    """``sample_report`` with a device check for every Cisco and Poly room, judged again."""
+    base = sample_report(inventory)
+    rows: list[EndpointReport] = []
+    for i, r in enumerate(base.endpoints):
+        if r.endpoint.vendor not in ("cisco_ce", "poly"):
+            rows.append(r)
+            continue
+        checks = {**r.checks, "device": CheckReport("device", device_read(i, r.endpoint.vendor),
+                                                    True, 0.2)}
+        judged = judge(r.endpoint, checks)
+        rows.append(dataclasses.replace(judged, finished_at=r.finished_at))
+    return dataclasses.replace(base, endpoints=tuple(rows), checks=("sip", "webrtc", "device"))
+
+
+def device_console() -> ConsoleApp:
+    inventory = load_inventory()
+    return ConsoleApp(inventory, use_history=False, initial_report=device_report(inventory),
+                      tz=UTC)
+
+
+def test_fleet_screen_with_the_device_columns(snap: Any) -> None:
+    """Reg, Call and Periph: registered or not, busy / do-not-disturb / standby, a
+    peripheral unplugged or microphones muted."""
+    async def scrolled(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        await all_rows(pilot)
+        await pilot.press("t")  # the unit tree hidden: the device columns in view
+        await pilot.pause()
+
+    assert snap(device_console(), terminal_size=SIZE, run_before=scrolled)
+
+
+def test_details_screen_shows_the_device(snap: Any) -> None:
+    async def open_details(pilot: Pilot[int]) -> None:
+        app = pilot.app
+        assert isinstance(app, ConsoleApp)
+        await all_rows(pilot)
+        app.show_details(app.inventory.endpoints[1].id)
+        await pilot.pause(0.3)
+
+    assert snap(device_console(), terminal_size=SIZE, run_before=open_details)

@@ -106,8 +106,11 @@ class ConsoleApp(App[int]):
                  history_path: str | Path | None = None, use_history: bool = True,
                  report_dir: str | Path | None = None,
                  initial_report: SweepReport | None = None, tz: tzinfo | None = None,
-                 subtitle: str = "", meetings: Meetings | None = None) -> None:
+                 subtitle: str = "", meetings: Meetings | None = None,
+                 notice: str = "") -> None:
         super().__init__()
+        self.notice = notice
+        """A warning shown once the console is up (the device check not run: no host keys)."""
         self.inventory = inventory
         self.sweep_options = sweep_options or SweepOptions(source="tui")
         self.history_path = history_path
@@ -143,6 +146,8 @@ class ConsoleApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(self.fleet)
+        if self.notice:
+            self.notify(self.notice, severity="warning", timeout=20, markup=False)
         if self.use_history:
             self.open_history()
         self.start_sweeper()

@@ -16,10 +16,12 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, Static
 
 from inventory import Endpoint
+from tui import device_view
 from tui.console_screen import ConsoleScreen
 from tui.verdicts import figure_text, verdict_text
 from vcfleet.figures import KEY_FIGURES
 from vcfleet.history import HistoryEntry
+from vcfleet.i18n import _
 from vcfleet.render.readiness import format_time, unit_name
 from vcfleet.render.verdicts import word
 from vcfleet.report import CheckReport, EndpointReport, Verdict
@@ -77,6 +79,8 @@ class DetailsScreen(ConsoleScreen):
             yield Static(id="details-title")
             yield Static(self._info(), id="details-info")
             yield Static(id="details-reasons")
+            yield Label(_("Device"), id="details-device-label", classes="section")
+            yield Static(id="details-device")
             yield Label("Checks", classes="section")
             yield DataTable(id="details-checks", cursor_type="none", zebra_stripes=True)
             yield Label(f"Recent sweeps of {e.id}", classes="section")
@@ -116,6 +120,10 @@ class DetailsScreen(ConsoleScreen):
         reasons = "\n".join(shown) if shown \
             else ("No problem found." if report else "Not checked yet: press c to check now.")
         self.query_one("#details-reasons", Static).update(Text(reasons))  # not markup
+        device = device_view.details_text(report)
+        self.query_one("#details-device", Static).update(device or "")
+        for widget in self.query("#details-device-label, #details-device"):
+            widget.display = device is not None
         table = self.query_one("#details-checks", DataTable)
         table.clear()
         for check in (report.checks.values() if report else ()):

@@ -15,9 +15,11 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from inventory import Endpoint, Inventory, fold
+from tui import device_view
 from tui.fast_table import FastDataTable
 from tui.verdicts import figure_text, verdict_text
 from vcfleet.figures import KEY_FIGURES
+from vcfleet.i18n import _
 from vcfleet.render.readiness import unit_name
 from vcfleet.render.verdicts import RANK, word
 from vcfleet.report import EndpointReport, Verdict
@@ -28,6 +30,7 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("name", "Name", 32),
     ("unit", "Unit", 18),
     ("vendor", "Vendor", 7),
+    *device_view.COLUMNS,
     *((kf.key, kf.label, max(8, len(kf.label))) for kf in KEY_FIGURES),
 )
 FIRST_ROWS = 60
@@ -86,7 +89,7 @@ class EndpointTable(FastDataTable):
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+            self.add_column(_(label), key=key, width=width)
 
     def show(self, endpoints: Sequence[Endpoint], results: Mapping[str, EndpointReport]) -> None:
         """Replace the rows (on a new scope or filter; never per result).
@@ -129,7 +132,7 @@ class EndpointTable(FastDataTable):
                 continue
             new = self._cells(report.endpoint, report)
             self._shown[report.endpoint.id] = new
-            for (key, _, _), before, after in zip(COLUMNS, old, new, strict=True):
+            for (key, _label, _width), before, after in zip(COLUMNS, old, new, strict=True):
                 if before != after:
                     try:
                         self.update_cell(report.endpoint.id, key, after)
@@ -179,7 +182,8 @@ class EndpointTable(FastDataTable):
         # Text, not str: DataTable parses a str cell as markup (a room named "[x]"
         # would lose its brackets) on every render of the row.
         return (verdict_text(verdict), Text(safe_line(e.name)), Text(safe_line(unit)),
-                Text(VENDOR_LABELS.get(e.vendor, e.vendor)), *figures)
+                Text(VENDOR_LABELS.get(e.vendor, e.vendor)), *device_view.table_cells(report),
+                *figures)
 
     @on(DataTable.RowSelected)
     def _chosen(self, event: DataTable.RowSelected) -> None:

@@ -89,6 +89,38 @@ FIGURE_PHRASES: tuple[str, ...] = (
 )
 """The figure problems ``vcfleet.report.judge`` gives, per figure and direction."""
 
+DEVICE_PHRASES: tuple[str, ...] = (
+    N_("not registered to {registrar}: {answer}"),
+    N_("not registered (no SIP proxy configured): {answer}"),
+    N_("inactive"),
+    N_("failed"),
+    N_("busy: in a call with {remote}"),
+    N_("busy: in a call"),
+    N_("busy: in {n} calls with {remote}"),
+    N_("busy: in {n} calls"),
+    N_("will not auto-answer: standby"),
+    N_("will not auto-answer: do not disturb"),
+    N_("camera disconnected: {names}"),
+    N_("every camera disconnected: {names}"),
+    N_("no camera found"),
+    N_("microphone disconnected: {names}"),
+    N_("every microphone disconnected: {names}"),
+    N_("no microphone found"),
+    N_("display disconnected: {names}"),
+    N_("every display disconnected: {names}"),
+    N_("no display found"),
+    N_("touch panel disconnected: {names}"),
+    N_("every touch panel disconnected: {names}"),
+    N_("no touch panel found"),
+    N_("microphones muted: {names}"),
+    N_("diagnostics critical: {text}"),
+    N_("diagnostics error: {text}"),
+    N_("software {version} older than the fleet minimum {minimum}"),
+)
+"""What a device check read, in an operator's words (``vcfleet.device_verdict`` builds
+them; a reason read back from JSON or the history is recognised against them)."""
+
+
 @cache
 def _pattern(msgid: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", msgid)
@@ -122,12 +154,19 @@ def reason_text(reason: str) -> str:
     r = reason if isinstance(reason, Reason) else _recognise(reason)
     if not isinstance(r, Reason):
         return r
-    args = {k: reason_text(v) if isinstance(v, Reason) else decimal_arg(v)
-            for k, v in r.args.items()}
+    args = {k: reason_text(v) if isinstance(v, Reason)
+            else v if k in VERBATIM_ARGS else decimal_arg(v) for k, v in r.args.items()}
     try:
         return _(r.msgid).format(**args)
     except (KeyError, IndexError, ValueError):  # a broken translation: say it in English
         return str(r)
+
+
+VERBATIM_ARGS = frozenset({"version", "minimum", "registrar", "remote", "names", "text"})
+"""Arguments said as the codec said them: a software version ``6.2`` is no decimal."""
+
+RECOGNISED = (*FIGURE_PHRASES, *DEVICE_PHRASES, *PROBE_PHRASES)
+"""Every phrase a plain reason (from JSON or the history) is recognised against."""
 
 
 def _recognise(text: str) -> str:
@@ -135,7 +174,7 @@ def _recognise(text: str) -> str:
     if m and " " not in m["check"]:
         return Reason(text, CHECK_REASON,
                       {"check": m["check"],
-                       "problem": probe_reason(m["problem"], (*FIGURE_PHRASES, *PROBE_PHRASES))})
+                       "problem": probe_reason(m["problem"], RECOGNISED)})
     return probe_reason(text)
 
 

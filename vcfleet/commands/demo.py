@@ -35,8 +35,9 @@ from vcfleet.commands.common import positive_seconds
 
 HELP = "the simulated demo fleet (a few rooms broken) and the console on it"
 
-DEMO_CHECKS = "net"
-"""Checks of the demo unless --checks says otherwise (``--checks all`` adds WebRTC media,
+DEMO_CHECKS = "net,device"
+"""Checks of the demo unless --checks says otherwise: the network and what each codec
+itself says, trusting the simulator's host keys (``--checks all`` adds WebRTC media,
 which needs more CPU than a small machine shared with the simulator has)."""
 READY_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 10.0
@@ -89,17 +90,19 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{faults}: no such faults file")
     assert inventory.path is not None
     folder = demo_dir()
+    known_hosts = folder / SIMULATOR_STATE / "known_hosts"  # the simulator writes it
     with _stop_on_signals(), simulated_fleet(inventory.path, faults, len(inventory),
                                              args.ready_timeout, folder):
         if args.headless:
-            return _headless(inventory, args, folder / HISTORY_FILE)
+            return _headless(inventory, args, folder / HISTORY_FILE, known_hosts)
         return tui_command.run_console(inventory, args,
                                        subtitle="demo: simulated fleet, some rooms broken",
                                        history_path=folder / HISTORY_FILE,
-                                       report_dir=folder / REPORTS)
+                                       report_dir=folder / REPORTS, known_hosts=known_hosts)
 
 
-def _headless(inventory: object, args: argparse.Namespace, history_path: Path) -> int:
+def _headless(inventory: object, args: argparse.Namespace, history_path: Path,
+              known_hosts: Path) -> int:
     import asyncio
 
     from inventory import Inventory
@@ -110,7 +113,11 @@ def _headless(inventory: object, args: argparse.Namespace, history_path: Path) -
 
     assert isinstance(inventory, Inventory)
     raise_open_file_limit(4096)
-    options = SweepOptions(checks=parse_checks(args.checks), source="demo")
+    from vcfleet.commands.sweep import device_trust
+
+    trust = device_trust(inventory, inventory.endpoints, parse_checks(args.checks),
+                         known_hosts, "demo")
+    options = SweepOptions(checks=trust.checks, settings=trust.settings, source="demo")
     print(f"vcfleet demo: sweeping {len(inventory)} rooms…", file=sys.stderr, flush=True)
     report = asyncio.run(run_sweep(inventory, None, options))
     history = None if args.no_history else History(args.history or history_path)

@@ -18,6 +18,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -34,6 +35,7 @@ from vcfleet.commands.common import (
     seconds_problem,
     selected,
 )
+from vcfleet.i18n import _
 from vcfleet.outfile import check_output, write_output
 
 if TYPE_CHECKING:
@@ -60,7 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--known-hosts", metavar="FILE", type=Path,
                         help="trusted SSH host keys for the device check, the file push uses "
                              "(default: known_hosts in the user's data directory, see "
-                             "docs/push.md); an unknown or changed key is refused")
+                             "docs/push.md; for the shipped demo fleet the one `vcfleet "
+                             "simulate` writes in its state folder); an unknown or changed "
+                             "key is refused")
     parser.add_argument("--format", choices=FORMATS, default="table",
                         help="output format (default: table)")
     parser.add_argument("-o", "--output", metavar="FILE",
@@ -142,10 +146,12 @@ def run(args: argparse.Namespace) -> int:
     concurrency = min(args.concurrency, len(endpoints))
     limit = raise_open_file_limit(concurrency * FILES_PER_ENDPOINT + 256)
     concurrency = max(1, min(concurrency, (limit - 128) // FILES_PER_ENDPOINT))
-    options = SweepOptions(checks=checks, concurrency=concurrency, timeouts=timeouts,
+    trust = device_trust(inv, endpoints, checks, args.known_hosts)
+    if trust.note:
+        print(trust.note, file=sys.stderr)
+    options = SweepOptions(checks=trust.checks, concurrency=concurrency, timeouts=timeouts,
                            thresholds=thresholds, deadline_s=args.deadline,
-                           settings=_device_settings(args, inv, endpoints, checks),
-                           selector=args.select or "")
+                           settings=trust.settings, selector=args.select or "")
     show = sys.stderr.isatty() and not args.no_progress
     progress = Progress(len(endpoints), sys.stderr if show else None)
     report, interrupted = asyncio.run(_sweep(inv, endpoints, options, progress))
@@ -163,23 +169,81 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.all_ready() else 1
 
 
-def _device_settings(args: argparse.Namespace, inv: Inventory, endpoints: list[Endpoint],
-                     checks: frozenset[str] | None) -> dict[str, Any]:
-    """The device check's settings with the trusted host keys (``--known-hosts``, else
-    push's default file), read once for the sweep and never added to; nothing when no
-    selected room runs the check.  InputError (exit 2) when the file cannot be read."""
-    if checks is not None and "device" not in checks:
-        return {}
-    if not any("device" in inv.profile(e).checks for e in endpoints):
-        return {}
-    from probes.device import Settings
-    from vcfleet.push.hostkeys import KnownHosts, default_known_hosts
+def simulator_known_hosts() -> Path:
+    """``known_hosts`` in the state folder ``vcfleet simulate`` uses by default, where it
+    writes every simulated codec's host key (``simulator.default_state_dir()``, which this
+    module may not import; tests/test_device_defaults.py checks the two agree)."""
+    import platformdirs
 
+    return Path(platformdirs.user_state_path("vcfleet")) / "simulator" / "known_hosts"
+
+
+def default_known_hosts_for(inv: Inventory) -> Path:
+    """The host keys a sweep of ``inv`` trusts unless told otherwise: for the shipped demo
+    fleet (the file itself, never a copy: its rooms exist only in the simulator) the
+    simulator's own ``known_hosts``; for any other fleet push's file."""
+    from inventory import DEMO_INVENTORY
+    from vcfleet.push.hostkeys import default_known_hosts
+
+    if inv.path is not None and Path(inv.path).resolve() == DEMO_INVENTORY.resolve():
+        return simulator_known_hosts()
+    return default_known_hosts()
+
+
+@dataclass(frozen=True)
+class DeviceTrust:
+    """What a sweep needs for its device check: the settings with the trusted host keys,
+    the checks to run (the device check left out when there is nothing to trust), and the
+    one line that says why it was left out."""
+
+    settings: dict[str, Any]
+    checks: frozenset[str] | None
+    note: str = ""
+
+
+def device_trust(inv: Inventory, endpoints: Sequence[Endpoint], checks: frozenset[str] | None,
+                 known_hosts: Path | None = None, command: str = "sweep") -> DeviceTrust:
+    """The device check's trust for a sweep of ``endpoints``: ``known_hosts`` (else
+    ``default_known_hosts_for``), read once and never added to; nothing when no selected
+    room runs the check.
+
+    Without a known_hosts file (missing, or with no key in it) every room would be unknown
+    for the same reason: when ``--checks`` asked for the device check that is one line and
+    exit 2 (InputError); when only the rooms' profiles name it the sweep runs without it,
+    with ``note`` saying so (unless they name nothing else: InputError).  An unreadable
+    file: InputError."""
+    if checks is not None and "device" not in checks:
+        return DeviceTrust({}, checks)
+    profiles = {e.profile for e in endpoints}
+    if not any("device" in inv.profiles[p].checks for p in profiles):
+        return DeviceTrust({}, checks)
+    from probes.device import Settings
+    from vcfleet.push.hostkeys import KnownHosts
+
+    path = known_hosts or default_known_hosts_for(inv)
     try:
-        known = KnownHosts(args.known_hosts or default_known_hosts())
+        known = KnownHosts(path)
     except OSError as exc:
         raise InputError(str(exc)) from None
-    return {"device": Settings(known_hosts=known)}
+    if _has_keys(path):
+        return DeviceTrust({"device": Settings(known_hosts=known)}, checks)
+    why = _(
+        "{path}: no SSH host key recorded, so the device check cannot trust any codec "
+        "(record them with `vcfleet backup --accept-new-host-keys`, or pass --known-hosts "
+        "FILE; the simulator writes STATE_DIR/known_hosts)").format(path=path)
+    rest = frozenset(c for p in profiles for c in inv.profiles[p].checks) - {"device"}
+    if checks is not None or not rest:  # asked for, or nothing else to check
+        raise InputError(f"vcfleet {command}: {why}")
+    note = _("vcfleet {command}: device check not run: {why}").format(command=command, why=why)
+    return DeviceTrust({}, rest, note)
+
+
+def _has_keys(path: Path) -> bool:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    return any(line.strip() and not line.lstrip().startswith("#") for line in lines)
 
 
 async def _sweep(inv: Inventory, endpoints: list[Endpoint], options: SweepOptions,

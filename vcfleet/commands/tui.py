@@ -60,10 +60,12 @@ def require_terminal(command: str, hint: str) -> None:
 
 
 def run_console(inventory: object, args: argparse.Namespace, subtitle: str = "",
-                history_path: Path | None = None, report_dir: Path | None = None) -> int:
+                history_path: Path | None = None, report_dir: Path | None = None,
+                known_hosts: Path | None = None) -> int:
     """Build the console from the command's options and run it (used by ``demo`` too).
 
-    ``history_path`` and ``report_dir`` are the defaults when the options name none.
+    ``history_path`` and ``report_dir`` are the defaults when the options name none;
+    ``known_hosts`` the device check's trusted keys (default: as ``vcfleet sweep``).
     """
     from inventory import Inventory
     from tui.app import ConsoleApp
@@ -75,8 +77,14 @@ def run_console(inventory: object, args: argparse.Namespace, subtitle: str = "",
     meetings_file = getattr(args, "meetings", None) or default_meetings_path()
     meetings = load_meetings(meetings_file) if meetings_file else None
     raise_open_file_limit(4096)
-    options = SweepOptions(checks=parse_checks(args.checks), source="tui")
-    app = ConsoleApp(inventory, sweep_options=options,
+    from vcfleet.commands.sweep import device_trust
+
+    trust = device_trust(inventory, inventory.endpoints, parse_checks(args.checks),
+                         known_hosts, "tui")
+    if trust.note:
+        print(trust.note, file=sys.stderr)
+    options = SweepOptions(checks=trust.checks, settings=trust.settings, source="tui")
+    app = ConsoleApp(inventory, sweep_options=options, notice=trust.note,
                      history_path=args.history or history_path,
                      use_history=not args.no_history,
                      report_dir=Path(args.report_dir) if args.report_dir else report_dir,
