@@ -140,7 +140,8 @@ def main() -> int:
             start = time.monotonic()
             done = subprocess.run(
                 [sys.executable, "-m", "vcfleet", "backup", "-o", str(backups), "--inventory",
-                 str(inventory), "--known-hosts", str(known), "--concurrency", args.concurrency],
+                 str(inventory), "--known-hosts", str(known), "--concurrency", args.concurrency,
+                 "--provisioning-store", str(folder / "store")],
                 capture_output=True, text=True, timeout=600, check=False)
             backup_s = time.monotonic() - start
             files = sorted(p.name for p in backups.iterdir()) if backups.is_dir() else []

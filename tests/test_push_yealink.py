@@ -91,6 +91,15 @@ class YealinkFleet(Fleet):
         return super().push("--provisioning-store", str(self.store),
                             "--provisioning-audit-log", str(self.prov_audit), *extra)
 
+    def backup(self, out: str, *extra: str) -> int:
+        return super().backup(out, "--provisioning-store", str(self.store), *extra)
+
+    def stored(self) -> dict[str, str]:
+        """The store's files by name."""
+        if not self.store.exists():
+            return {}
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.store.iterdir())}
+
     def fetch_lines(self) -> list[dict[str, object]]:
         text = self.prov_audit.read_text(encoding="utf-8")
         return [json.loads(line) for line in text.splitlines()]
@@ -120,6 +129,45 @@ def serve_fleet(tmp_path: Path, prefix: str, faults: str = "") -> Iterator[Yeali
         return
 
 
+def assert_runs_its_file(fleet: YealinkFleet, room: str) -> None:
+    """The room's provisioning file holds only values the device runs."""
+    from vcfleet.provisioning import cfgfile
+
+    text = (fleet.store / f"{room}.cfg").read_text(encoding="utf-8")
+    assert text.startswith("#!version:1.0.0.1\n")
+    config = fleet.served.config(room)
+    values = cfgfile.parse(text)
+    assert "local_time.ntp_server1" in values, text
+    assert {k: config.get(k) for k in values} == values, room
+
+
+def reboot_with_server(fleet: YealinkFleet, room: str) -> dict[str, object]:
+    """Reboot a room while vcfleet's provisioning server (in this process) serves the test's
+    store, as a standing ``vcfleet serve`` does; the room's boot fetch as its status says."""
+    from vcfleet.provisioning.notify import CheckSync, send_check_sync
+    from vcfleet.provisioning.server import serving_during
+    from vcfleet.provisioning.site import site_of
+
+    inv = load_inventory(fleet.inventory)
+    site = site_of(inv, fleet.store)
+    assert site is not None
+    agent = fleet.served.sim.endpoints[room].provisioning
+    assert agent is not None
+    before = agent.fetches
+
+    async def reboot() -> None:
+        async with serving_during(site, [e for e in inv if e.vendor == "yealink"],
+                                  fleet.prov_audit):
+            await send_check_sync(CheckSync(room, inv.get(room).address, reboot=True), 5)
+            async with asyncio.timeout(20):
+                while agent.fetches <= before:
+                    await asyncio.sleep(0.05)
+
+    asyncio.run(reboot())
+    assert agent.last is not None
+    return agent.last.to_json()
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, loopback_prefix: str) -> Iterator[YealinkFleet]:
     yield from serve_fleet(tmp_path, loopback_prefix)
@@ -127,6 +175,7 @@ def fleet(tmp_path: Path, loopback_prefix: str) -> Iterator[YealinkFleet]:
 
 def test_dry_run_changes_nothing(fleet: YealinkFleet, capsys: pytest.CaptureFixture[str]) -> None:
     assert fleet.backup("before") == 0
+    files = fleet.stored()
     capsys.readouterr()
     assert fleet.push("--dry-run") == 0
     out = capsys.readouterr().out
@@ -136,7 +185,7 @@ def test_dry_run_changes_nothing(fleet: YealinkFleet, capsys: pytest.CaptureFixt
     assert summary(out)["would change (dry run)"] == 6
     assert fleet.backup("after") == 0
     assert same_dirs(fleet.tmp / "before", fleet.tmp / "after") == []
-    assert not fleet.store.exists()  # a dry run writes no provisioning file
+    assert fleet.stored() == files  # a dry run writes no provisioning file
     assert not fleet.prov_audit.exists()  # and runs no server
 
 
@@ -161,8 +210,11 @@ def test_push_to_one_district_changes_exactly_those(
     assert settings["settings"]["sip.display_name"] == "UBND xã Nga An - dong-a"
     assert fleet.served.config("yealink-a4")["account.1.auto_answer"] == "1"
     assert fleet.served.config("yealink-b1")["account.1.auto_answer"] == "0"
-    # The devices' files are in the store; each fetch is in the provisioning audit log.
-    assert sorted(p.name for p in fleet.store.iterdir()) == ["yealink-a2.cfg", "yealink-a4.cfg"]
+    # The devices' files are in the store (yealink-b1's from the backup, as it runs); each
+    # fetch is in the provisioning audit log.
+    assert sorted(fleet.stored()) == [f"{e}.cfg" for e in YEALINKS]
+    for room in YEALINKS:
+        assert_runs_its_file(fleet, room)
     stored = (fleet.store / "yealink-a2.cfg").read_text(encoding="utf-8")
     assert stored.startswith("#!version:1.0.0.1\n")
     assert "\nsip.notify_reboot_enable = 0\n" in stored
@@ -213,6 +265,47 @@ def test_refused_and_unreachable_rooms_end_as_they_were(
     # The store holds the original values again, for a later reboot.
     stored = (fleet.store / "yealink-a4.cfg").read_text(encoding="utf-8")
     assert "local_time.ntp_server1 = ntp.thanhhoa.gov.vn\n" in stored
+    for room in YEALINKS:
+        assert_runs_its_file(fleet, room)
+
+
+def test_an_unchanged_room_gets_its_file_for_a_later_reboot(
+        fleet: YealinkFleet, capsys: pytest.CaptureFixture[str]) -> None:
+    """A room that already runs the template is unchanged by the push, yet the store gets
+    its file (what it runs): when it reboots later, its fetch finds it (not a 404)."""
+    device = fleet.served.sim.device("yealink-b1")
+    for key, value in (("local_time.ntp_server1", "ntp2.thanhhoa.gov.vn"),
+                       ("account.1.auto_answer", "1"),
+                       ("account.1.display_name", "UBND xã Nga Thủy - tay-b")):
+        fleet.served.loop.call_soon_threadsafe(device.config.__setitem__, key, value)
+    assert fleet.push("--select", "id=yealink-b1") == 0
+    assert summary(capsys.readouterr().out)["unchanged"] == 1
+    assert sorted(fleet.stored()) == ["yealink-b1.cfg"]
+    assert_runs_its_file(fleet, "yealink-b1")
+    running = fleet.served.config("yealink-b1")
+    last = reboot_with_server(fleet, "yealink-b1")
+    assert last["result"] == "ok", last
+    assert last["rejected"] == []
+    assert fleet.served.config("yealink-b1") == running
+
+
+def test_a_backup_writes_each_rooms_file_as_it_runs(fleet: YealinkFleet) -> None:
+    """After a backup every Yealink room has its file in the store, holding what the room
+    runs: a stale file (a value the room no longer runs) is brought back in step."""
+    from vcfleet.provisioning import cfgfile
+    from vcfleet.provisioning.store import ProvisioningStore
+
+    ProvisioningStore(fleet.store).write("yealink-a2", cfgfile.render(
+        {"local_time.ntp_server1": "stale.example", "account.1.auto_answer": "1"}))
+    assert fleet.backup("saved") == 0
+    assert sorted(fleet.stored()) == [f"{e}.cfg" for e in YEALINKS]
+    for room in YEALINKS:
+        assert_runs_its_file(fleet, room)
+    assert "stale.example" not in fleet.stored()["yealink-a2.cfg"]
+    running = fleet.served.config("yealink-a2")
+    last = reboot_with_server(fleet, "yealink-a2")
+    assert last["result"] == "ok", last
+    assert fleet.served.config("yealink-a2") == running  # the reboot changed nothing
 
 
 def test_login_failure_is_unreachable(tmp_path: Path, loopback_prefix: str) -> None:

@@ -79,6 +79,55 @@ async def served(tmp_path: Path, loopback_prefix: str, seed: int
             await exporter.stop()
 
 
+async def test_meeting_checks_read_the_live_sessions(tmp_path: Path, loopback_prefix: str
+                                                    ) -> None:
+    """``vcfleet serve --meetings``: a meeting's scheduled check runs the device check
+    through the live sessions, as the scheduled sweeps do: no login at the codecs."""
+    from datetime import UTC, datetime, timedelta
+
+    path = write_fleet(tmp_path / "fleet", loopback_prefix)
+    start = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0)
+    meetings = tmp_path / "meetings.yaml"
+    meetings.write_text(f"""\
+meetings:
+  - id: giao-ban
+    title: Giao ban
+    start: {start.isoformat()}
+    duration: 1h
+    rooms: vendor=cisco_ce,poly
+    checks: device
+    checks_before: [15m]
+    organiser: {{name: "Chánh VP", phone: "0237 3852 000"}}
+""", encoding="utf-8")
+    sim = Simulator(load_inventory(path), None, tmp_path / "state")
+    async with sim:
+        settings = Settings(known_hosts=KnownHosts(sim.known_hosts))
+        options = SweepOptions(source="serve", media_workers=0, settings={"device": settings})
+        config = ExporterConfig(inventory_path=path, port=0, interval_s=0, options=options,
+                                process_metrics=False, meetings_path=meetings,
+                                live=LiveSettings(heartbeat_s=1.0, poll_s=0.5))
+        exporter = Exporter(config)
+        await exporter.start()
+        try:
+            assert exporter.meetings is not None
+            await until(lambda: all(sample(exporter, "vcfleet_device_session_up", r) == 1
+                                    for r in CODECS), 15, "every session up")
+            logins = {r: sim.endpoints[r].logins for r in CODECS}
+            assert logins == dict.fromkeys(CODECS, 1)
+            meeting = exporter.meetings.meetings.get("giao-ban")
+            for _ in range(2):
+                report = await exporter.meetings.check(meeting)
+                assert report is not None
+                assert sorted(r.endpoint.id for r in report.endpoints) == list(CODECS)
+                for room in report.endpoints:
+                    device = room.checks["device"].result
+                    assert device.ok, device
+                    assert device.details["registration"]["state"] == "registered"
+            assert {r: sim.endpoints[r].logins for r in CODECS} == logins  # no new login
+        finally:
+            await exporter.stop()
+
+
 def sample(exporter: Exporter, name: str, endpoint: str, **labels: str) -> float | None:
     return exporter.registry.get_sample_value(name, {"endpoint": endpoint, **labels})
 

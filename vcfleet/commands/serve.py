@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inventory import InputError
+from inventory import Endpoint, InputError, Inventory
 from vcfleet.commands.common import add_select, positive_int, url_host
 from vcfleet.i18n import N_, _
 
@@ -184,14 +184,37 @@ def _provisioning(args: argparse.Namespace, exporter: Exporter) -> ProvisioningS
     """The provisioning server of the inventory's ``provisioning:`` section (docs/push.md)."""
     from vcfleet.provisioning.server import ProvisioningServer
     from vcfleet.push.cliargs import provisioning_audit_log, provisioning_site
-    from vcfleet.push.dialects import DIALECTS
 
     inventory = exporter.state.inventory
     site = provisioning_site(args, inventory)
     if site is None:
         return None
-    devices = [e for e in inventory if e.vendor in DIALECTS and DIALECTS[e.vendor].provisioned]
-    return ProvisioningServer(site, devices, provisioning_audit_log(args))
+    server = ProvisioningServer(site, _provisioned(inventory), provisioning_audit_log(args))
+    exporter.reload_hooks.append(lambda new: _follow_reload(server, inventory, new))
+    return server
+
+
+def _provisioned(inventory: Inventory) -> list[Endpoint]:
+    """The inventory's rooms that fetch their settings from the provisioning server."""
+    from vcfleet.push.dialects import DIALECTS
+
+    return [e for e in inventory if e.vendor in DIALECTS and DIALECTS[e.vendor].provisioned]
+
+
+def _follow_reload(server: ProvisioningServer, first: Inventory, new: Inventory) -> None:
+    """After an inventory reload the server knows the new inventory's provisioned rooms;
+    its address, certificate and secret stay those of the start (a restart changes them)."""
+    import logging
+
+    before = set(server.devices)
+    server.update(_provisioned(new))
+    now = set(server.devices)
+    log = logging.getLogger("vcfleet.provisioning")
+    log.info("provisioning: %d rooms after the reload (%d added, %d removed)", len(now),
+             len(now - before), len(before - now))
+    if new.provisioning != first.provisioning:
+        log.warning("provisioning: the inventory's provisioning: section changed; its "
+                    "address, certificate and secret take effect when vcfleet serve restarts")
 
 
 async def _start_provisioning(provisioning: ProvisioningServer) -> None:

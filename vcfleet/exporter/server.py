@@ -19,7 +19,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,6 +134,9 @@ class Exporter:
         self._runner: web.AppRunner | None = None
         self._site: GuardedSite | None = None
         self._reload_lock = asyncio.Lock()
+        self.reload_hooks: list[Callable[[Inventory], None]] = []
+        """Called with each inventory a reload puts in force (``vcfleet serve``'s
+        provisioning server learns its rooms so)."""
         self._background: set[asyncio.Task[object]] = set()
         self.port = config.port
         self.meetings = self._meetings(history, clock)
@@ -148,7 +151,8 @@ class Exporter:
         from vcfleet.meetings.schedule import MeetingCollector, MeetingScheduler
 
         meetings = MeetingScheduler(self.config.meetings_path, self.state, self.config.options,
-                                    history, clock or clock_module.time)
+                                    history, clock or clock_module.time,
+                                    prepare=self._room_options)
         self.health.register(MeetingCollector(meetings))
         return meetings
 
@@ -210,6 +214,12 @@ class Exporter:
         return await self._with_media(self._with_live(options), self.state.inventory,
                                       self.state.endpoints)
 
+    async def _room_options(self, options: SweepOptions, rooms: Sequence[Endpoint]
+                            ) -> SweepOptions:
+        """A meeting check's options: its device check reads the live sessions and its
+        WebRTC checks use the exporter's worker pool, as in the scheduled sweeps."""
+        return await self._with_media(self._with_live(options), self.state.inventory, rooms)
+
     def _with_live(self, options: SweepOptions) -> SweepOptions:
         """The options with the device check reading the live sessions, if any."""
         return self.live.with_runner(options) if self.live is not None else options
@@ -265,6 +275,11 @@ class Exporter:
             s.inventory, s.endpoints = inventory, endpoints
             if self.live is not None:
                 await self.live.update(inventory, endpoints)
+            for hook in self.reload_hooks:
+                try:
+                    hook(inventory)
+                except Exception:  # one follower's bug must not undo the reload
+                    log.exception("after the inventory reload")
             s.reload_success = True
             s.reload_last_success_s = time.time()
             s.reloads["success"] += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from inventory import InputError
+from inventory import Endpoint, InputError
 from vcfleet.exporter.scheduler import BackgroundTask
 from vcfleet.meetings.check import meeting_options, record
 from vcfleet.meetings.loader import load_meetings
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+Prepare = Callable[[SweepOptions, Sequence[Endpoint]], Awaitable[SweepOptions]]
+"""Completes a check's options for its rooms (the exporter plugs in its live device
+sessions and media pool, as for its scheduled sweeps)."""
 LATE_S = 0.05
 """A check is due when its time is at most this far ahead (timers wake a little early)."""
 MOST_SLEEP_S = 60.0
@@ -57,12 +60,14 @@ class MeetingScheduler(BackgroundTask):
     TASK_NAME = "vcfleet-serve-meetings"
 
     def __init__(self, path: Path, state: ExporterState, options: SweepOptions,
-                 history: History | None = None, clock: Clock = time.time) -> None:
+                 history: History | None = None, clock: Clock = time.time,
+                 prepare: Prepare | None = None) -> None:
         self.path = path
         self.state = state
         self.options = options
         self.history = history
         self.clock = clock
+        self.prepare = prepare
         self.meetings = load_meetings(path)
         self.status: dict[str, MeetingStatus] = {}
         self.checks_run = 0
@@ -140,7 +145,10 @@ class MeetingScheduler(BackgroundTask):
         started = self.clock()
         log.info("check of meeting %s: %d rooms", meeting.id, len(rooms))
         try:
-            report = await run_sweep(inv, rooms, meeting_options(meeting, self.options))
+            options = meeting_options(meeting, self.options)
+            if self.prepare is not None:
+                options = await self.prepare(options, rooms)
+            report = await run_sweep(inv, rooms, options)
         except asyncio.CancelledError:
             raise
         except Exception:  # keep serving; the next check may succeed

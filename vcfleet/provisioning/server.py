@@ -147,6 +147,18 @@ class ProvisioningServer:
             self._audit.close()
             self._audit = None
 
+    @property
+    def devices(self) -> list[str]:
+        """The endpoint ids the server hands files to, in inventory order."""
+        return list(self._devices)
+
+    def update(self, endpoints: list[Endpoint]) -> None:
+        """Serve these endpoints from now on (an inventory reload): a room added can fetch
+        at once, a removed one is refused (401) from its next request."""
+        devices = {e.id: e for e in endpoints}
+        self._passwords = {k: v for k, v in self._passwords.items() if k in devices}
+        self._devices = devices
+
     def _password(self, endpoint_id: str) -> bytes:
         if endpoint_id not in self._passwords:
             self._passwords[endpoint_id] = self.site.device_password(endpoint_id).encode()

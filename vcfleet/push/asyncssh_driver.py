@@ -165,6 +165,9 @@ class ShellDriver:
     async def verify(self, expected: Mapping[str, str | None]) -> dict[str, str | None]:
         return await verify_by_reading(self, expected)
 
+    async def settled(self) -> None:
+        pass  # the device holds its configuration itself
+
     async def close(self) -> None:
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None

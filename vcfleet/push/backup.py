@@ -5,6 +5,10 @@ device printed it and ``DIR/<id>.json`` the vendor-neutral settings (sorted
 keys, two-space indent, trailing newline).  Nothing volatile (no timestamp)
 goes into either file, and a file is only rewritten when its content changed,
 so that a git commit of DIR shows exactly what changed on the fleet.
+
+A device that fetches its settings (Yealink) also gets its provisioning file
+rewritten to what it runs (``Driver.settled``), so that after a backup every such
+room finds its file when it reboots.
 """
 
 from __future__ import annotations
@@ -101,6 +105,11 @@ async def _backup(endpoint: Endpoint, options: DriverOptions, out_dir: Path, sta
         async with asyncio.timeout(budget):
             await driver.connect()
             config = await driver.read()
+            try:
+                await driver.settled()  # a provisioned device's file: what it runs
+            except PushError as exc:
+                return BackupResult(endpoint, "failed", str(exc),
+                                    duration_s=time.monotonic() - start)
     except Unreachable as exc:
         return BackupResult(endpoint, "unreachable", str(exc), duration_s=time.monotonic() - start)
     except TimeoutError:

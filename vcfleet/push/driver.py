@@ -2,9 +2,9 @@
 
 A driver talks to one endpoint: ``connect``, ``read`` (running configuration,
 raw and as native settings), ``apply`` one setting, ``verify`` expected values,
-``close``.  The push engine owns the flow (backup, diff, apply, verify,
-rollback); drivers only move text, and their dialect (``dialects.py``) says
-what the text means.
+``settled`` (the endpoint keeps what was read), ``close``.  The push engine owns
+the flow (backup, diff, apply, verify, rollback); drivers only move text, and
+their dialect (``dialects.py``) says what the text means.
 """
 
 from __future__ import annotations
@@ -95,6 +95,11 @@ class Driver(Protocol):
 
     async def verify(self, expected: Mapping[str, str | None]) -> dict[str, str | None]:
         """Read back; the settings whose value differs from ``expected``, with what was read."""
+
+    async def settled(self) -> None:
+        """The endpoint keeps what ``read`` last returned (a push that needs no change, a
+        backup): a driver whose device fetches its settings publishes what the device runs,
+        so that a later fetch (a reboot) gets exactly that (SSH drivers: nothing to do)."""
 
     async def close(self) -> None:
         """Close the session; never raises."""

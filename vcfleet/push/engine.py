@@ -47,7 +47,8 @@ class Outcome(StrEnum):
     ROLLBACK_FAILED = "rollback-failed"
     """Applying failed and so did restoring: the endpoint needs a person."""
     FAILED = "failed"
-    """Reached, but the current settings could not be read; nothing was changed."""
+    """Reached, but the current settings could not be read (or, for a device that fetches
+    its settings, what it runs could not be published); nothing was changed."""
     UNREACHABLE = "unreachable"
     SKIPPED = "skipped"
     """Not pushable (no driver for its vendor, no SSH service)."""
@@ -262,6 +263,13 @@ async def _push(driver: Driver, desired: list[NativeChange], options: DriverOpti
         return EndpointResult(e, Outcome.FAILED, error=f"reading settings: {_why(exc)}")
     changes = diff(before, desired, driver)
     if not changes:
+        if dry_run:
+            return EndpointResult(e, Outcome.UNCHANGED)
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await driver.settled()
+        except (PushError, TimeoutError) as exc:
+            return EndpointResult(e, Outcome.FAILED, error=_why(exc))
         return EndpointResult(e, Outcome.UNCHANGED)
     if dry_run:
         return EndpointResult(e, Outcome.WOULD_CHANGE, changes)

@@ -122,6 +122,9 @@ class NetmikoDriver:
     async def verify(self, expected: Mapping[str, str | None]) -> dict[str, str | None]:
         return await verify_by_reading(self, expected)
 
+    async def settled(self) -> None:
+        pass  # the device holds its configuration itself
+
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         self._stale = False

@@ -12,8 +12,15 @@ diff, apply, verify and rollback unchanged:
   device's auto-provisioning status (``GET /api/autop/status``) shows a fetch that
   ended after the NOTIFY, then read back.  A fetch that failed, or settings the
   device refused, raise ``CommandFailed``, and the engine rolls back: the backed-up
-  values staged, published, triggered and read back the same way.
+  values staged, published, triggered and read back the same way.  Once read back,
+  the file is rewritten to what the device runs;
+- ``settled`` (a push that needs no change, a backup): the device's file becomes
+  what it runs, so that a device that reboots later is served exactly that.
 
+The file of a device holds the keys vcfleet manages on it (the native names of the
+neutral settings, and the keys earlier files held), each with the value the device
+reported at the last read: never a value the device does not run (keys it did not
+report are left out), and ``sip.notify_reboot_enable = 0`` (``cfgfile.MANAGED``).
 With nothing staged (a rollback of a device that never took the new values),
 ``verify`` only brings the store back in step and reads: a device that could not
 fetch is not asked to fetch again, yet a later reboot finds the old values.
@@ -27,12 +34,14 @@ import asyncio
 import json
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from inventory import Endpoint, vendors
 from inventory.secrets import SecretUnavailable, resolve_secret
+from vcfleet.provisioning import cfgfile
 from vcfleet.provisioning.notify import CheckSync, NotifyError, send_check_sync
 from vcfleet.push.dialects import DIALECTS
 from vcfleet.push.driver import (
@@ -45,6 +54,8 @@ from vcfleet.push.driver import (
     verify_by_reading,
 )
 
+SECRET_MASK = "********"
+"""How a device shows a secret it will not tell: never a value to publish."""
 POLL_S = 0.15
 """How often the device's auto-provisioning status is read while it fetches."""
 MAX_REPLY = 1 << 20
@@ -68,6 +79,8 @@ class ProvisioningDriver:
         self._verify_tls = https.verify_tls
         self._http: aiohttp.ClientSession | None = None
         self._staged: dict[str, str] = {}
+        self._running: dict[str, str] | None = None
+        """The settings the device reported at the last ``read``."""
 
     # -- the session ------------------------------------------------------------------
 
@@ -159,7 +172,9 @@ class ProvisioningDriver:
     async def read(self) -> RunningConfig:
         raw = await self._call("GET", "/api/config/export", text=True)
         assert isinstance(raw, str)
-        return RunningConfig(raw, self.dialect.parse_dump(raw))
+        config = RunningConfig(raw, self.dialect.parse_dump(raw))
+        self._running = config.settings
+        return config
 
     async def apply(self, name: str, value: str) -> None:
         self._staged[name] = value
@@ -170,15 +185,41 @@ class ProvisioningDriver:
         if staged:
             await self._provision({**values, **staged}, staged)
         else:
+            self._store_update(values)
+        wrong = await verify_by_reading(self, expected)
+        await self.settled()  # values the device refused or lost leave the file too
+        return wrong
+
+    async def settled(self) -> None:
+        """Publish what the device ran at the last ``read`` as its provisioning file."""
+        if self._running is None:
+            return
+        store, running = self.site.store, self._running
+        keys = set(store.settings(self.endpoint.id)) | self._managed_keys()
+        values = {k: running[k] for k in keys - set(cfgfile.MANAGED)
+                  if k in running and running[k] != SECRET_MASK}
+        try:
+            store.write(self.endpoint.id, cfgfile.render(values))
+        except OSError as exc:
+            raise PushError(_store_problem(store.root, exc)) from None
+
+    def _managed_keys(self) -> set[str]:
+        """The native names of every neutral setting vcfleet knows for this vendor."""
+        vendor = self.endpoint.vendor
+        return {s.native[vendor] for s in vendors.SETTINGS.values() if vendor in s.native}
+
+    def _store_update(self, values: dict[str, str]) -> None:
+        try:
             self.site.store.update(self.endpoint.id, values)
-        return await verify_by_reading(self, expected)
+        except OSError as exc:
+            raise PushError(_store_problem(self.site.store.root, exc)) from None
 
     # -- publish, trigger, wait -------------------------------------------------------
 
     async def _provision(self, values: dict[str, str], staged: Mapping[str, str]) -> None:
         """Publish the file, trigger a fetch, wait for it; CommandFailed if it failed."""
         before = await self._autop()
-        self.site.store.update(self.endpoint.id, values)
+        self._store_update(values)
         timeout = self.options.deadlines.command_s
         try:
             async with asyncio.timeout(timeout):
@@ -234,6 +275,10 @@ class ProvisioningDriver:
 
 class _SessionExpired(PushError):
     """The device answered 401: the login cookie is no longer valid."""
+
+
+def _store_problem(root: Path, exc: OSError) -> str:
+    return f"provisioning store {root}: cannot write the device's file: {exc.strerror or exc}"
 
 
 def _client_why(exc: BaseException) -> str:
