@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=_("folder for the backups (created if missing; may be a git repo)"))
     add_ssh_options(parser)
     parser.add_argument("--provisioning-store", type=Path, metavar="DIR",
-                        help="folder of the provisioning files, where each Yealink room's "
-                             "file is written as it runs (default: as vcfleet push and serve)")
+                        help=_("folder of the provisioning files, where each Yealink room's "
+                               "file is written as it runs (default: as vcfleet push and serve)"))
 
 
 def run(args: argparse.Namespace) -> int:
