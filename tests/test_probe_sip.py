@@ -88,7 +88,8 @@ async def tcp_responder(host: str, reply: Reply | None) -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-FAST = Settings(t1_s=0.05, timeout_s=1.0)
+FAST = Settings(t1_s=0.05, timeout_s=1.0, transactions=1)
+"""One transaction, so that the tests of timer E see its retransmissions alone."""
 
 
 async def test_udp_200_ok_gives_rtt_status_and_server(loopback_prefix: str) -> None:
@@ -162,7 +163,8 @@ async def test_without_timestamp_echo_rtt_is_from_the_first_and_marked_ambiguous
 async def test_retransmission_intervals_double_up_to_t2(loopback_prefix: str) -> None:
     host = f"{loopback_prefix}.1"
     async with udp_responder(host, lambda d, i: []) as (resp, port):
-        result = await probe(Target(host, port), Settings(t1_s=0.05, t2_s=0.2, timeout_s=0.9))
+        result = await probe(Target(host, port), Settings(t1_s=0.05, t2_s=0.2, timeout_s=0.9,
+                                                          transactions=1))
     assert not result.ok
     # sent at 0, .05, .15, .35, .55, .75 (interval .05, .1, .2, .2, .2) before 0.9 s
     assert len(resp.received) == 6
@@ -172,9 +174,48 @@ async def test_retransmission_intervals_double_up_to_t2(loopback_prefix: str) ->
 async def test_silence_fails_with_a_reason(loopback_prefix: str) -> None:
     host = f"{loopback_prefix}.1"
     async with udp_responder(host, lambda d, i: []) as (_, port):
-        result = await probe(Target(host, port), Settings(timeout_s=0.3))
+        result = await probe(Target(host, port), Settings(timeout_s=0.3, transactions=1))
     assert not result.ok
     assert result.reason == f"no answer to OPTIONS on {port}/udp in 0.3 s (1 transmission)"
+
+
+async def test_silence_starts_independent_transactions_a_gap_apart(loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    async with udp_responder(host, lambda d, i: []) as (resp, port):
+        result = await probe(Target(host, port), Settings(t1_s=5.0, timeout_s=0.8))
+    assert not result.ok
+    # four transactions (the cap) start at 0, .1, .2, .3; none retransmits before T1 = 5 s
+    assert len({parse_via_branch(d) for d in resp.received}) == len(resp.received) == 4
+    assert result.reason == f"no answer to OPTIONS on {port}/udp in 0.8 s (4 transmissions)"
+
+
+async def test_an_answer_to_a_later_transaction_ends_the_check_with_a_note(
+        loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    ok = answer()
+
+    def third_only(data: bytes, index: int) -> list[bytes]:
+        return ok(data, index) if index == 2 else []
+
+    async with udp_responder(host, third_only) as (resp, port):
+        result = await probe(Target(host, port), Settings(timeout_s=2.0))
+    assert result.ok, result.reason
+    assert len(resp.received) == 3
+    assert len({parse_via_branch(d) for d in resp.received}) == 3
+    assert result.info["transmissions"] == 3
+    assert result.info["unanswered"] == 2
+    assert result.notes == ("answered after 2 unanswered transmissions (signalling loss)",)
+    assert result.figures["rtt_ms"] < 90  # from the third transaction's own Timestamp
+    assert "ignored_messages" not in result.info
+
+
+async def test_a_clean_answer_has_no_note(loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    async with udp_responder(host, answer()) as (_, port):
+        result = await probe(Target(host, port), Settings(timeout_s=2.0))
+    assert result.ok
+    assert result.notes == ()
+    assert "unanswered" not in result.info
 
 
 async def test_garbage_and_foreign_responses_are_ignored(loopback_prefix: str) -> None:

@@ -67,6 +67,9 @@ class EndpointReport:
     checks: Mapping[str, CheckReport] = field(default_factory=dict)
     finished_at: float = 0.0
     """Wall-clock time (epoch seconds) when the endpoint's last check finished."""
+    notes: tuple[str, ...] = ()
+    """What the operator should see that does not change the verdict ("sip: SIP 401
+    Unauthorized: alive, demands authentication"), from the checks' ``notes``."""
 
     def figure(self, check: str, name: str, direction: str | None = None) -> float | None:
         """A figure of one check (optionally of one direction), or None if absent."""
@@ -86,6 +89,7 @@ class EndpointReport:
             "district": e.district,
             "verdict": self.verdict.value,
             "reasons": list(self.reasons),
+            **({"notes": list(self.notes)} if self.notes else {}),
             "checks": {name: c.to_json() for name, c in self.checks.items()},
         }
 
@@ -219,7 +223,9 @@ def judge(
     else:
         verdict = Verdict.READY
     reasons = tuple(down + unknown + degraded)
-    return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time())
+    notes = tuple(check_reason(name, note) for name, check in checks.items()
+                  for note in check.result.notes)
+    return EndpointReport(endpoint, verdict, reasons, dict(checks), time.time(), notes)
 
 
 def _figure_reason(figure: str, direction: str, value: str, limit: str) -> Reason:
