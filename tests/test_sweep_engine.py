@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 
 from inventory import Inventory
@@ -220,8 +219,12 @@ async def test_paced_kind_starts_no_faster_than_its_rate(loopback_prefix: str) -
     report = await run_sweep(inv, options=options)
     assert {r.verdict for r in report.endpoints} == {Verdict.READY}
     starts.sort()
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.05 - 0.005  # 20 a second: at least 50 ms apart
+    # 20 a second: the k-th start comes no sooner than k x 50 ms after the first.  Two
+    # starts may be closer than 50 ms when the loop stalled (the overdue ones wake in
+    # one iteration), but never ahead of the rate: a stall only delays.
+    early = [(k, round(t - starts[0], 4)) for k, t in enumerate(starts)
+             if t - starts[0] < k * 0.05 - 0.002]
+    assert early == [], starts
 
 
 async def test_a_hanging_check_gives_up_its_place_after_its_lease(loopback_prefix: str) -> None:

@@ -67,6 +67,7 @@ PROBE_PHRASES: tuple[str, ...] = (
     N_("no echo reply to {n} request"),
     N_("no echo reply to {n} requests"),
     N_("prober overloaded: figures not trusted"),
+    N_("prober overloaded: its timeout not trusted"),
     N_("lossy media path: {why}"),
     N_("answered after {n} unanswered transmission (signalling loss)"),
     N_("answered after {n} unanswered transmissions (signalling loss)"),

@@ -34,6 +34,9 @@ class Verdict(StrEnum):
 
 UNRELIABLE_REASON = "prober overloaded: figures not trusted"
 """The reason of a check whose figures were taken while the prober or responder stalled."""
+STARVED_REASON = "prober overloaded: its timeout not trusted"
+"""The reason of a check that ran out of time while the prober's event loop stalled, and
+did again when measured once more (``vcfleet.sweep.STALL_S``)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class SweepReport:
     """Wall-clock time (epoch seconds) when the sweep started."""
     duration_s: float
     checks: tuple[str, ...] = ()
+    """The check kinds that ran on at least one room, in the check table's order (not
+    what ``--checks`` asked for: ``net`` asks for dns and ssh, which few rooms have)."""
     selector: str = ""
     cancelled: bool = False
     source: str = "sweep"
@@ -174,7 +179,9 @@ def judge(
     down; a failed advisory check, or a figure past its threshold, makes it degraded.
     Figures marked unreliable (the prober or the responder stalled) are reported but
     not judged: the room is unknown, never degraded, unless their packet loss is past
-    its threshold (a stall delays packets but loses none).  A check that could not be
+    its threshold (a stall delays packets but loses none); a failed check marked
+    unreliable (it ran out of time while the prober stalled, twice) makes it unknown,
+    never down.  A check that could not be
     run (a configuration problem on the prober's side) makes the room unknown, never
     down or degraded, unless another check already shows it down.  A check that
     reached its service but was answered in a way that degrades the room
@@ -191,6 +198,9 @@ def judge(
         result = check.result
         if result.unchecked:
             unknown.append(check_reason(name, result.reason or "cannot check"))
+            continue
+        if not result.ok and result.unreliable:
+            unknown.append(check_reason(name, STARVED_REASON))  # the prober's trouble
             continue
         if not result.ok:
             reason = check_reason(name, result.reason or "failed")

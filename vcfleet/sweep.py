@@ -14,6 +14,7 @@ stops a running sweep and its report says what finished.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import dataclasses
 import logging
@@ -43,6 +44,16 @@ DEFAULT_KIND_LIMITS: dict[str, int] = {"https": 128}
 """At most this many checks of a kind at once, sweep-wide (see ``SweepOptions.kind_limits``)."""
 DEFAULT_KIND_RATES: dict[str, float] = {"https": 1000.0}
 """At most this many checks of a kind start per second (see ``SweepOptions.kind_rates``)."""
+
+STALL_S = 0.25
+"""A check that ran out of time while the sweep's event loop stalled this long at once (or
+was late by a quarter of the check's deadline in all) says nothing about the room: the
+prober was starved (a competing process, a burst of TLS handshakes), so it is measured
+once more, and if that still fails under a stall the room is unknown, never down."""
+NET_RETRY_CONCURRENCY = 64
+"""At most this many such re-measurements of timed-out checks at once (cheap checks,
+most of them dead rooms that wait their deadline: 8 at a time would make a loaded
+sweep with 34 dead rooms 9 s longer)."""
 
 PROBE_GRACE_S = 0.25
 """How long after a check's deadline the engine cuts a probe that keeps the deadline itself
@@ -167,6 +178,8 @@ class Sweep:
         self._turns: dict[str, Turns] = {}
         self._pacers: dict[str, Pacer] = {}
         self._retries = asyncio.Semaphore(1)
+        self._timeout_retries = asyncio.Semaphore(NET_RETRY_CONCURRENCY)
+        self._watch = LoopWatch()
         self._pooled: dict[str, Runner] = {}
 
     def cancel(self) -> None:
@@ -185,6 +198,7 @@ class Sweep:
                         if rate > 0}
         self._retries = asyncio.Semaphore(max(1, self.options.retry_concurrency))
         pool = await self._start_media_pool()
+        self._watch.start()
         self._tasks = [asyncio.create_task(self._endpoint(e, sem), name=f"sweep:{e.id}")
                        for e in self.endpoints]
         timed_out = False
@@ -196,15 +210,17 @@ class Sweep:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._watch.stop()
             if pool is not None:
                 await pool.stop()
         why = "sweep cancelled" if self._cancelled else "sweep deadline passed"
         reports = tuple(self.results.get(e.id) or EndpointReport(e, Verdict.UNKNOWN,
                                                                  (f"not checked: {why}",))
                         for e in self.endpoints)
+        ran = {name for r in reports for name in r.checks}
         return SweepReport(
             endpoints=reports, started_at=started, duration_s=time.monotonic() - t0,
-            checks=tuple(sorted(self.options.checks or ())), selector=self.options.selector,
+            checks=tuple(kind for kind in CHECKS if kind in ran), selector=self.options.selector,
             cancelled=self._cancelled or timed_out, source=self.options.source)
 
     async def _start_media_pool(self) -> Any:
@@ -283,7 +299,13 @@ class Sweep:
                 result = target
             else:
                 result, timed_out = await self._run_probe(kind, endpoint, target, timeout)
-                for _ in range(self.options.retry_unreliable if result.unreliable else 0):
+                stalled = (self._starved(result, timed_out, start, timeout)
+                           if KINDS[kind].group == "net" else None)  # media: its own test
+                if stalled is not None:
+                    result, timed_out = await self._measure_again(kind, endpoint, target,
+                                                                  timeout, stalled)
+                for _ in range(self.options.retry_unreliable if result.unreliable
+                               and stalled is None else 0):
                     # The prober, not the network, was starved: measure once more (the
                     # media pool admits fewer checks while its loops lag).  Only a good,
                     # reliable retry replaces the first figures: a retry that fails under
@@ -299,6 +321,33 @@ class Sweep:
         self._emit(CheckFinished(endpoint.id, check))
         return check
 
+    def _starved(self, result: ProbeResult, timed_out: bool, start: float,
+                 timeout: float) -> ProbeResult | None:
+        """The result marked unreliable when it is a failure from running out of time
+        while the event loop stalled (``STALL_S``); None when it tells about the room."""
+        if result.ok or result.unchecked:
+            return None
+        end = time.monotonic()
+        if not timed_out and end - start < 0.9 * timeout:
+            return None  # refused, closed, garbage: an answer, not a deadline
+        worst, total = self._watch.lag(start, end)
+        if worst < STALL_S and total < 0.25 * timeout:
+            return None
+        info = {**result.info, "loop_lag_max_ms": round(worst * 1000, 1),
+                "loop_lag_total_ms": round(total * 1000, 1), "overloaded": "prober"}
+        return dataclasses.replace(result, unreliable=True, info=info)
+
+    async def _measure_again(self, kind: str, endpoint: Endpoint, target: Target,
+                             timeout: float, stalled: ProbeResult) -> tuple[ProbeResult, bool]:
+        """Measure a check that timed out under a stall once more; its result stands
+        unless it too timed out under a stall (then the first, unreliable, stays)."""
+        async with self._timeout_retries:
+            start = time.monotonic()
+            retry, retry_timed_out = await self._run_probe(kind, endpoint, target, timeout)
+        if self._starved(retry, retry_timed_out, start, timeout) is None:
+            return retry, retry_timed_out
+        return stalled, True
+
     async def _run_probe(self, kind: str, endpoint: Endpoint, target: Target,
                          timeout: float) -> tuple[ProbeResult, bool]:
         try:
@@ -312,6 +361,54 @@ class Sweep:
         except Exception as exc:  # one probe's crash is that check's failure, nothing more
             log.debug("probe %s on %s crashed", kind, target.name, exc_info=True)
             return ProbeResult.failure(f"probe error: {type(exc).__name__}: {exc}"), False
+
+
+class LoopWatch:
+    """How late the sweep's event loop ran: a timer every ``TICK_S`` notes its lateness,
+    so that a check can be asked how much the loop stalled while it ran (``lag``)."""
+
+    TICK_S = 0.02
+    FLOOR_S = 0.005
+    """Lateness below this is not kept (scheduling noise)."""
+
+    def __init__(self) -> None:
+        self._late: list[tuple[float, float]] = []
+        """(when the tick ran, how late it was), in time order, lateness >= FLOOR_S."""
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+
+    def start(self) -> None:
+        """Start ticking (in the running loop)."""
+        self._due = asyncio.get_running_loop().time() + self.TICK_S
+        self._handle = asyncio.get_running_loop().call_at(self._due, self._tick)
+
+    def stop(self) -> None:
+        """Stop ticking."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._due >= self.FLOOR_S:
+            self._late.append((now, now - self._due))
+        self._due = now + self.TICK_S
+        self._handle = loop.call_at(self._due, self._tick)
+
+    def lag(self, start: float, end: float) -> tuple[float, float]:
+        """The worst single stall and the total lateness of the loop between ``start``
+        and ``end`` (``time.monotonic()``, the loop's clock), in seconds: only the part
+        of a stall inside the window counts (a check that starts as a stall ends did
+        not suffer it)."""
+        worst = total = 0.0
+        for at, late in self._late[bisect.bisect_left(self._late, (start, 0.0)):]:
+            if at - late > end:
+                break
+            inside = min(at, end) - max(at - late, start)
+            if inside > 0:
+                worst, total = max(worst, inside), total + inside
+        return worst, total
 
 
 class Turns:
@@ -348,7 +445,10 @@ class Turns:
 
 
 class Pacer:
-    """Spaces the starts of one check kind at least ``1/rate`` seconds apart (FIFO)."""
+    """Paces the starts of one check kind at ``rate`` a second (FIFO): the k-th start
+    comes no sooner than ``k/rate`` seconds after the first.  Starts are ``1/rate``
+    apart while the loop keeps time; after a loop stall the overdue ones start in the
+    same iteration (a stall delays starts, it never brings one ahead of the rate)."""
 
     def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate
