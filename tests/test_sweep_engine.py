@@ -276,3 +276,18 @@ async def test_a_failed_retry_keeps_the_unreliable_figures(loopback_prefix: str)
     report = await run_sweep(inv, options=SweepOptions(runners={"tcp": runner}))
     assert report.endpoints[0].verdict is Verdict.UNKNOWN
     assert report.endpoints[0].checks["tcp"].result.ok
+
+
+async def test_the_report_lists_the_checks_that_ran_not_those_asked_for(
+        loopback_prefix: str) -> None:
+    from vcfleet.render.table import report_table
+
+    servers, port = await _listen(loopback_prefix, 1)
+    try:
+        report = await run_sweep(_inventory(loopback_prefix, 1, port),
+                                 options=SweepOptions(checks=parse_checks("net")))
+    finally:
+        await _close(servers)
+    assert report.checks == ("tcp",)  # net asks for six kinds; the tcp-only rooms ran one
+    assert report.to_json()["checks"] == ["tcp"]
+    assert report_table(report).startswith("Sweep of 1 rooms (tcp) in ")

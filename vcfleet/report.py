@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -251,6 +251,23 @@ def _figure_reason(figure: str, direction: str, value: str, limit: str) -> Reaso
     return Reason(generic.replace(name, scope, 1).format(value=value, limit=limit))
 
 
+def _shown(value: float, digits: int, holds: Callable[[float], bool],
+           percent: bool = False) -> str:
+    """``value`` with ``digits`` decimals, or more if the figure so rounded would
+    contradict its comparison (MOS 3.5996 is "3.5996 < 3.6", never "3.60 < 3.6")."""
+    scale = 100.0 if percent else 1.0
+    for n in range(digits, digits + 5):
+        text = f"{value * scale:.{n}f}"
+        if holds(float(text) / scale):
+            break
+    return text + ("%" if percent else "")
+
+
+def _limit(value: float, percent: bool = False) -> str:
+    """A threshold as given (250, 3.6, 3.65; 3 % for 0.03): every digit it has."""
+    return f"{value * 100:g}%" if percent else f"{value:g}"
+
+
 def _figure_problems(result: ProbeResult, t: Thresholds, loss_only: bool = False
                      ) -> Iterable[Reason]:
     scopes: list[tuple[str, Mapping[str, float]]] = [("", result.figures)]
@@ -258,13 +275,18 @@ def _figure_problems(result: ProbeResult, t: Thresholds, loss_only: bool = False
     for d, figs in scopes:
         rtt = figs.get("rtt_ms")
         if rtt is not None and rtt >= t.rtt_ms and not loss_only:
-            yield _figure_reason("rtt_ms", d, f"{rtt:.0f}", f"{t.rtt_ms:.0f}")
+            yield _figure_reason("rtt_ms", d, _shown(rtt, 0, lambda v: v >= t.rtt_ms),
+                                 _limit(t.rtt_ms))
         jitter = figs.get("jitter_ms")
         if jitter is not None and jitter >= t.jitter_ms and not loss_only:
-            yield _figure_reason("jitter_ms", d, f"{jitter:.1f}", f"{t.jitter_ms:.0f}")
+            yield _figure_reason("jitter_ms", d,
+                                 _shown(jitter, 1, lambda v: v >= t.jitter_ms),
+                                 _limit(t.jitter_ms))
         loss = figs.get("loss_ratio")
         if loss is not None and loss >= t.loss_ratio:
-            yield _figure_reason("loss_ratio", d, f"{loss:.1%}", f"{t.loss_ratio:.0%}")
+            yield _figure_reason("loss_ratio", d,
+                                 _shown(loss, 1, lambda v: v >= t.loss_ratio, percent=True),
+                                 _limit(t.loss_ratio, percent=True))
         mos = figs.get("mos")
         if mos is not None and mos < t.mos and not loss_only:
-            yield _figure_reason("mos", d, f"{mos:.2f}", f"{t.mos:.1f}")
+            yield _figure_reason("mos", d, _shown(mos, 2, lambda v: v < t.mos), _limit(t.mos))
