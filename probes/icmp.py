@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import random
@@ -223,22 +224,32 @@ async def probe(target: Target, settings: Settings) -> ProbeResult:
     except NotPermitted as exc:
         return ProbeResult(ok=False, reason=str(exc), info={"not_permitted": True})
     try:
-        rtts, sent = await _burst(pinger, address, settings)
+        rtts, sent, unjudged = await _burst(pinger, address, settings)
     except OSError as exc:
         return ProbeResult.failure(f"cannot send ICMP echo to {address}: {exc.strerror or exc}")
     finally:
         _release(loop, family, settings.mode)
-    return summarise(rtts, sent, raw=pinger.raw)
+    result = summarise(rtts, sent, raw=pinger.raw)
+    if unjudged:
+        result = dataclasses.replace(result, info={**result.info, "unjudged": unjudged})
+    return result
 
 
 async def _burst(pinger: _Pinger, address: str,
-                 settings: Settings) -> tuple[list[float | None], int]:
-    """Send the burst; the RTT (seconds) of each request in order, None if unanswered."""
+                 settings: Settings) -> tuple[list[float | None], int, int]:
+    """Send the burst; the RTT (seconds) of each judged request in order (None if
+    unanswered), how many were judged, and how many were not.
+
+    An unanswered request is lost only if it had its whole ``reply_timeout_s`` or a
+    later request was answered (replies come back in order).  The others, sent so
+    late that the deadline cut their wait (a starved loop fell behind the burst's
+    schedule), are left out of the figures: they say nothing about the room."""
     loop = asyncio.get_running_loop()
     budget = settings.timeout_s if settings.timeout_s is not None else float("inf")
     deadline = loop.time() + budget
     payload = b"vcfleet-" + bytes(max(0, settings.payload_bytes - 8))
     pending: list[tuple[float, tuple[str, int], asyncio.Future[float]]] = []
+    sent_loop: list[float] = []
     try:
         # Start at a random point of the first interval, so that concurrent bursts
         # interleave instead of all sending at once (SmokePing spreads its pings too),
@@ -253,14 +264,18 @@ async def _burst(pinger: _Pinger, address: str,
             fut: asyncio.Future[float] = loop.create_future()
             pinger.waiters[key] = fut
             packet = echo_request(pinger.family, pinger.ident, seq, payload)
+            sent_loop.append(loop.time())
             sent_at = await _send(pinger.sock, packet, address, deadline)
             pending.append((sent_at, key, fut))
         wait_until = min(deadline, loop.time() + settings.reply_timeout_s)
         futures = [f for _, _, f in pending]
         if futures and (left := wait_until - loop.time()) > 0:
             await asyncio.wait(futures, timeout=left)
-        return [f.result() - sent_at if f.done() and not f.cancelled() else None
-                for sent_at, _, f in pending], len(pending)
+        rtts = [f.result() - sent_at if f.done() and not f.cancelled() else None
+                for sent_at, _, f in pending]
+        judged = judged_replies(rtts, [loop.time() - t for t in sent_loop],
+                                settings.reply_timeout_s)
+        return judged, len(judged), len(rtts) - len(judged)
     finally:
         for _, key, fut in pending:
             pinger.waiters.pop(key, None)
@@ -279,6 +294,19 @@ async def _send(sock: socket.socket, packet: bytes, address: str, deadline: floa
             if loop.time() >= deadline:
                 return sent_at  # never sent: it will count as lost
             await asyncio.sleep(0.002)
+
+
+def judged_replies(rtts_s: list[float | None], waited_s: list[float],
+                   reply_timeout_s: float) -> list[float | None]:
+    """The requests of a burst that tell about the room (``_burst``): every answered
+    one, every unanswered one before the last answered, and every unanswered one that
+    was waited for ``reply_timeout_s`` (``waited_s``: how long since each was sent).
+    All of them when none would be left (nothing answered at all)."""
+    answered = [i for i, r in enumerate(rtts_s) if r is not None]
+    last = answered[-1] if answered else -1
+    judged = [r for i, r in enumerate(rtts_s)
+              if r is not None or i < last or waited_s[i] >= reply_timeout_s]
+    return judged or list(rtts_s)
 
 
 def summarise(rtts_s: list[float | None], sent: int, *, raw: bool = True) -> ProbeResult:

@@ -233,6 +233,20 @@ class _Exchange:
     sent: list[float] = field(default_factory=list)
     ignored: int = 0
     provisional: list[int] = field(default_factory=list)
+    requests: list[_Request] = field(default_factory=list)
+    """UDP: every transaction's request."""
+    answers: list[tuple[bytes, float]] = field(default_factory=list)
+    """UDP: datagrams received but not yet read when the deadline passed."""
+
+    def late_final(self) -> tuple[Response, float] | None:
+        """A final answer that had arrived, but was not read, by the deadline (a stalled
+        loop wakes to the deadline's timer and the datagram in the same iteration)."""
+        for data, at in self.answers:
+            resp = parse_response(data)
+            if (resp is not None and resp.code >= 200
+                    and any(matches(resp, req) for req in self.requests)):
+                return resp, at
+        return None
 
 
 async def probe(target: Target, settings: Settings) -> ProbeResult:
@@ -251,7 +265,10 @@ async def probe(target: Target, settings: Settings) -> ProbeResult:
             else:
                 resp, received = await _over_tcp(target, port, settings, ex)
     except TimeoutError:
-        return ProbeResult.failure(_silence(ex, where, timeout))
+        late = ex.late_final()
+        if late is None:
+            return ProbeResult.failure(_silence(ex, where, timeout))
+        resp, received = late
     except ConnectionRefusedError:
         what = "ICMP port unreachable" if transport == "udp" else "connection refused"
         return ProbeResult.failure(f"SIP port {where} closed ({what})")
@@ -342,6 +359,11 @@ async def _over_udp(target: Target, port: int, settings: Settings,
             return await _transactions(sock, target, port, settings, ex, answers)
         finally:
             loop.remove_reader(sock.fileno())
+            _drain(sock, answers)  # what arrived but was not read yet
+            while not answers.empty():
+                item = answers.get_nowait()
+                if not isinstance(item, Exception):
+                    ex.answers.append(item)
     finally:
         sock.close()
 
@@ -360,6 +382,7 @@ async def _transactions(sock: socket.socket, target: Target, port: int, settings
         if len(started) < max(1, settings.transactions) and now >= next_start:
             req = build_request(target, port, "udp", local, settings)
             started.append(_Transaction(req, now, settings.t1_s))
+            ex.requests.append(req)
             next_start = now + settings.transaction_gap_s
         for tr in started:
             if tr.due <= now:

@@ -20,7 +20,7 @@ import pytest
 
 from probes import icmp
 from probes.base import Target
-from probes.icmp import Settings, checksum, echo_request, probe, summarise
+from probes.icmp import Settings, checksum, echo_request, judged_replies, probe, summarise
 from tests.conftest import ROOT, require_external
 
 QUICK = Settings(count=5, interval_s=0.01, reply_timeout_s=1.0)
@@ -173,3 +173,13 @@ def test_echo_request_checksum_verifies() -> None:
     assert checksum(packet) == 0
     assert packet[0] == 8
     assert packet[4:8] == bytes.fromhex("12340007")
+
+
+def test_requests_whose_wait_the_deadline_cut_are_not_counted_lost() -> None:
+    # A starved loop fell behind the burst: the last two were sent 0.1 and 0.05 s
+    # before the deadline and are unanswered; they were not lost, just not waited for.
+    rtts = [0.001, None, 0.001, None, None]
+    waited = [1.5, 1.45, 1.4, 0.1, 0.05]
+    assert judged_replies(rtts, waited, 1.0) == [0.001, None, 0.001]  # the 2nd was lost
+    assert judged_replies(rtts, [2.0] * 5, 1.0) == rtts  # every one had its full wait
+    assert judged_replies([None, None], [0.2, 0.1], 1.0) == [None, None]  # nothing at all

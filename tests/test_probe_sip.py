@@ -329,3 +329,38 @@ def test_parse_response_compact_headers_and_garbage() -> None:
     assert parse_response(b"\xff\xfe") is None
     assert parse_response(b"OPTIONS sip:x SIP/2.0\r\n\r\n") is None
     assert parse_response(b"SIP/2.0 20 OK\r\n\r\n") is None
+
+
+async def test_an_answer_that_arrived_during_a_stall_at_the_deadline_counts(
+        loopback_prefix: str) -> None:
+    """The loop is blocked across the deadline; the answer (from a thread, which the
+    stall does not stop) is in the socket when the deadline's timer fires with it."""
+    import socket
+    import threading
+    import time
+
+    host = f"{loopback_prefix}.1"
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind((host, 0))
+    server.settimeout(5)
+    reply = answer()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            data, addr = server.recvfrom(65535)
+            for out in reply(data, 0):
+                server.sendto(out, addr)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, time.sleep, 0.6)  # a starved prober, past the 0.3 s deadline
+        result = await probe(Target(host, server.getsockname()[1]),
+                             Settings(t1_s=5.0, timeout_s=0.3, transactions=1))
+    finally:
+        thread.join(5)
+        server.close()
+    assert result.ok, result.reason
+    assert result.info["status"] == 200
+    assert result.figures["rtt_ms"] < 100  # kernel arrival stamp: the stall is not in it

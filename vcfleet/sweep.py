@@ -53,7 +53,9 @@ once more, and if that still fails under a stall the room is unknown, never down
 NET_RETRY_CONCURRENCY = 64
 """At most this many such re-measurements of timed-out checks at once (cheap checks,
 most of them dead rooms that wait their deadline: 8 at a time would make a loaded
-sweep with 34 dead rooms 9 s longer)."""
+sweep with 34 dead rooms 9 s longer).  A kind with a limit of its own in flight
+(``kind_limits``: HTTPS, whose TLS handshakes cost CPU) is re-measured
+``retry_concurrency`` at a time."""
 
 PROBE_GRACE_S = 0.25
 """How long after a check's deadline the engine cuts a probe that keeps the deadline itself
@@ -341,7 +343,10 @@ class Sweep:
                              timeout: float, stalled: ProbeResult) -> tuple[ProbeResult, bool]:
         """Measure a check that timed out under a stall once more; its result stands
         unless it too timed out under a stall (then the first, unreliable, stays)."""
-        async with self._timeout_retries:
+        # A TLS handshake is the prober's costly check: its re-measurements go 8 at a
+        # time (retry_concurrency) like the media ones; the cheap ones 64 at a time.
+        limit = self._retries if kind in self.options.kind_limits else self._timeout_retries
+        async with limit:
             start = time.monotonic()
             retry, retry_timed_out = await self._run_probe(kind, endpoint, target, timeout)
         if self._starved(retry, retry_timed_out, start, timeout) is None:
