@@ -52,6 +52,10 @@ PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 SO_RCVBUFFORCE = 33
 SOL_RAW, ICMP_FILTER = 255, 1
 RCVBUF_BYTES = 16 << 20
+LATE_S = 0.1
+"""A burst whose timers the loop ran this late (or later) does not measure loss: an
+unanswered request may be the starved prober's, not the room's (its figures are then
+``unreliable`` without ``loss_ratio``, and the sweep measures the check again)."""
 
 
 @dataclass(frozen=True)
@@ -224,21 +228,33 @@ async def probe(target: Target, settings: Settings) -> ProbeResult:
     except NotPermitted as exc:
         return ProbeResult(ok=False, reason=str(exc), info={"not_permitted": True})
     try:
-        rtts, sent, unjudged = await _burst(pinger, address, settings)
+        rtts, sent, unjudged, late = await _burst(pinger, address, settings)
     except OSError as exc:
         return ProbeResult.failure(f"cannot send ICMP echo to {address}: {exc.strerror or exc}")
     finally:
         _release(loop, family, settings.mode)
-    result = summarise(rtts, sent, raw=pinger.raw)
-    if unjudged:
-        result = dataclasses.replace(result, info={**result.info, "unjudged": unjudged})
-    return result
+    return starved(summarise(rtts, sent, raw=pinger.raw), rtts, unjudged, late)
+
+
+def starved(result: ProbeResult, rtts_s: list[float | None], unjudged: int,
+            late_s: float) -> ProbeResult:
+    """``result`` with what the burst could not judge: ``info.unjudged``, and when the
+    loop ran ``LATE_S`` late while some request went unanswered, no ``loss_ratio`` and
+    ``unreliable`` (a reply not seen in time may be the starved prober's fault, like
+    the kernel work that answers on loopback; the sweep measures the check again)."""
+    info = {**result.info, **({"unjudged": unjudged} if unjudged else {})}
+    if result.ok and late_s >= LATE_S and any(r is None for r in rtts_s):
+        figures = {k: v for k, v in result.figures.items() if k != "loss_ratio"}
+        info.update(loop_late_ms=round(late_s * 1000, 1), overloaded="prober")
+        return dataclasses.replace(result, figures=figures, info=info, unreliable=True)
+    return dataclasses.replace(result, info=info) if unjudged else result
 
 
 async def _burst(pinger: _Pinger, address: str,
-                 settings: Settings) -> tuple[list[float | None], int, int]:
+                 settings: Settings) -> tuple[list[float | None], int, int, float]:
     """Send the burst; the RTT (seconds) of each judged request in order (None if
-    unanswered), how many were judged, and how many were not.
+    unanswered), how many were judged, how many were not, and how late (seconds) the
+    loop woke the burst at worst.
 
     An unanswered request is lost only if it had its whole ``reply_timeout_s`` or a
     later request was answered (replies come back in order).  The others, sent so
@@ -255,8 +271,11 @@ async def _burst(pinger: _Pinger, address: str,
         # interleave instead of all sending at once (SmokePing spreads its pings too),
         # and keep to the schedule, so that a late wake-up does not delay the rest.
         first = loop.time() + random.uniform(0, settings.interval_s)
+        late = 0.0
         for i in range(settings.count):
-            await asyncio.sleep(max(0.0, first + i * settings.interval_s - loop.time()))
+            planned = first + i * settings.interval_s
+            await asyncio.sleep(max(0.0, planned - loop.time()))
+            late = max(late, loop.time() - planned)
             if loop.time() >= deadline:
                 break
             seq = pinger.seq()
@@ -271,11 +290,13 @@ async def _burst(pinger: _Pinger, address: str,
         futures = [f for _, _, f in pending]
         if futures and (left := wait_until - loop.time()) > 0:
             await asyncio.wait(futures, timeout=left)
+            if not all(f.done() for f in futures):
+                late = max(late, loop.time() - wait_until)
         rtts = [f.result() - sent_at if f.done() and not f.cancelled() else None
                 for sent_at, _, f in pending]
         judged = judged_replies(rtts, [loop.time() - t for t in sent_loop],
                                 settings.reply_timeout_s)
-        return judged, len(judged), len(rtts) - len(judged)
+        return judged, len(judged), len(rtts) - len(judged), late
     finally:
         for _, key, fut in pending:
             pinger.waiters.pop(key, None)

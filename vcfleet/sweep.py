@@ -312,7 +312,7 @@ class Sweep:
                     # media pool admits fewer checks while its loops lag).  Only a good,
                     # reliable retry replaces the first figures: a retry that fails under
                     # load must not turn an unjudged room into a down one.
-                    async with self._retries:
+                    async with self._retry_limit(kind):
                         retry, retry_timed_out = await self._run_probe(kind, endpoint, target,
                                                                        timeout)
                     if retry.ok and not retry.unreliable:
@@ -339,14 +339,18 @@ class Sweep:
                 "loop_lag_total_ms": round(total * 1000, 1), "overloaded": "prober"}
         return dataclasses.replace(result, unreliable=True, info=info)
 
+    def _retry_limit(self, kind: str) -> asyncio.Semaphore:
+        """How many re-measurements of a kind at once: ``retry_concurrency`` for media
+        and the kinds with a limit in flight (HTTPS: TLS handshakes cost CPU), else
+        ``NET_RETRY_CONCURRENCY`` (ICMP, SIP, TCP: cheap, mostly waiting)."""
+        cheap = KINDS[kind].group == "net" and kind not in self.options.kind_limits
+        return self._timeout_retries if cheap else self._retries
+
     async def _measure_again(self, kind: str, endpoint: Endpoint, target: Target,
                              timeout: float, stalled: ProbeResult) -> tuple[ProbeResult, bool]:
         """Measure a check that timed out under a stall once more; its result stands
         unless it too timed out under a stall (then the first, unreliable, stays)."""
-        # A TLS handshake is the prober's costly check: its re-measurements go 8 at a
-        # time (retry_concurrency) like the media ones; the cheap ones 64 at a time.
-        limit = self._retries if kind in self.options.kind_limits else self._timeout_retries
-        async with limit:
+        async with self._retry_limit(kind):
             start = time.monotonic()
             retry, retry_timed_out = await self._run_probe(kind, endpoint, target, timeout)
         if self._starved(retry, retry_timed_out, start, timeout) is None:
