@@ -19,7 +19,7 @@ from probes.sip import probe as sip_probe
 from simulator import parse_faults
 from tests.simulated import simulated_fleet
 from vcfleet.report import STARVED_REASON, Verdict
-from vcfleet.sweep import STALL_S, LoopWatch, SweepOptions, parse_checks, run_sweep
+from vcfleet.sweep import STALL_S, LoopWatch, SweepOptions, Turns, parse_checks, run_sweep
 
 SIP = parse_checks("sip")
 DEADLINE_S = 0.6
@@ -106,3 +106,23 @@ async def test_the_loop_watch_reports_the_worst_stall_and_the_total() -> None:
     worst, total = watch.lag(start, end)
     assert 0.25 <= worst <= total
     assert watch.lag(end + 1, end + 2) == (0.0, 0.0)
+
+
+async def test_a_limited_kind_keeps_to_its_floor_while_the_loop_lags() -> None:
+    watch = LoopWatch()
+    turns = Turns(128, watch)
+    most = 0
+
+    async def check() -> None:
+        nonlocal most
+        async with turns.lease():
+            most = max(most, turns.held)
+            await asyncio.sleep(0.05)
+
+    watch._late.append((time.monotonic() + 60, 0.1))  # the loop lags (for the next minute)
+    await asyncio.gather(*(check() for _ in range(40)))
+    assert most == Turns.FLOOR
+    most = 0
+    watch._late.clear()  # on time again: the kind's own limit
+    await asyncio.gather(*(check() for _ in range(40)))
+    assert most == 40

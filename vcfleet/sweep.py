@@ -194,7 +194,7 @@ class Sweep:
         """Run every endpoint's checks and return the report (partial if cancelled)."""
         started, t0 = time.time(), time.monotonic()
         sem = asyncio.Semaphore(max(1, self.options.concurrency))
-        self._turns = {kind: Turns(n)
+        self._turns = {kind: Turns(n, self._watch)
                        for kind, n in self.options.kind_limits.items()}
         self._pacers = {kind: Pacer(rate) for kind, rate in self.options.kind_rates.items()
                         if rate > 0}
@@ -379,6 +379,8 @@ class LoopWatch:
     TICK_S = 0.02
     FLOOR_S = 0.005
     """Lateness below this is not kept (scheduling noise)."""
+    LAGGING_S = 0.05
+    RECENT_S = 0.25
 
     def __init__(self) -> None:
         self._late: list[tuple[float, float]] = []
@@ -405,6 +407,13 @@ class LoopWatch:
         self._due = now + self.TICK_S
         self._handle = loop.call_at(self._due, self._tick)
 
+    def lagging(self) -> bool:
+        """True when the loop ran ``LAGGING_S`` late within the last ``RECENT_S``."""
+        if not self._late:
+            return False
+        at, late = self._late[-1]
+        return late >= self.LAGGING_S and time.monotonic() - at < self.RECENT_S
+
     def lag(self, start: float, end: float) -> tuple[float, float]:
         """The worst single stall and the total lateness of the loop between ``start``
         and ``end`` (``time.monotonic()``, the loop's clock), in seconds: only the part
@@ -429,20 +438,30 @@ class Turns:
     delays the queue by its lease, never by its whole deadline."""
 
     LEASE_S = 0.25
+    FLOOR = 8
+    """While the sweep's loop lags (``LoopWatch.lagging``), no more than this many in
+    flight: hundreds of TLS handshakes advanced in one slow loop iteration are what
+    stalls a starved prober for a second at a time, and every check then times out."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, watch: LoopWatch | None = None) -> None:
         self.free = asyncio.Semaphore(max(1, n))
+        self.watch = watch
+        self.held = 0
 
     @contextlib.asynccontextmanager
     async def lease(self) -> AsyncIterator[None]:
         """Hold a place for the block, or for ``LEASE_S`` if the block runs longer."""
+        while self.watch is not None and self.held >= self.FLOOR and self.watch.lagging():
+            await asyncio.sleep(LoopWatch.TICK_S)
         await self.free.acquire()
+        self.held += 1
         released = False
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
+                self.held -= 1
                 self.free.release()
 
         timer = asyncio.get_running_loop().call_later(self.LEASE_S, release)
