@@ -28,7 +28,11 @@ first: lost, or overtaken under jitter.  They are a note, never a verdict: one
 check's dozen datagrams are too small a sample to judge loss by (a 5 % loss room
 would flip between verdicts), the ICMP burst and the media check measure it.
 
-**RTT** (``rtt_ms``) is measured from the transmission that was answered.  Every
+**RTT** (``rtt_ms``) is measured from the transmission that was answered; when
+several transactions were in flight, their answers are awaited as long again as
+the first took (at most 0.5 s) and the fastest round trip is the figure (a stack
+or simulator that answers its backlog at once makes the first answer's RTT its
+queue, not the path).  Every
 transmission carries a ``Timestamp`` header (RFC 3261 20.38) with its own send
 time; a UAS copies it into the response (8.2.6.1), so the answer says which
 transmission it answers, even after retransmissions.  When the answer carries no
@@ -74,6 +78,9 @@ MAGIC_COOKIE = "z9hG4bK"
 COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "l": "content-length",
            "m": "contact", "c": "content-type"}
 MAX_MESSAGE = 65536
+MAX_EXTRA_WAIT_S = 0.5
+"""At most this long for the other transactions' answers after the first (see
+``_later_answers``)."""
 MAX_PHRASE = 64
 """Longest reason phrase quoted in a verdict reason (``info.reason`` keeps it whole)."""
 
@@ -237,10 +244,16 @@ class _Exchange:
     """UDP: every transaction's request."""
     answers: list[tuple[bytes, float]] = field(default_factory=list)
     """UDP: datagrams received but not yet read when the deadline passed."""
+    final: tuple[Response, float] | None = None
+    """UDP: the first final answer, once it came."""
+    more: list[tuple[Response, float]] = field(default_factory=list)
+    """UDP: final answers to the other transactions in flight, after the first."""
 
     def late_final(self) -> tuple[Response, float] | None:
         """A final answer that had arrived, but was not read, by the deadline (a stalled
         loop wakes to the deadline's timer and the datagram in the same iteration)."""
+        if self.final is not None:
+            return self.final
         for data, at in self.answers:
             resp = parse_response(data)
             if (resp is not None and resp.code >= 200
@@ -291,8 +304,19 @@ def _silence(ex: _Exchange, where: str, timeout: float) -> str:
     return f"no answer to OPTIONS on {where} in {timeout:g} s ({sent})"
 
 
+def _echoed_rtt(resp: Response, received: float) -> float | None:
+    """The round trip of the transmission whose Timestamp the answer echoes, if any."""
+    stamp = resp.first("timestamp").split()
+    with contextlib.suppress(ValueError, IndexError):
+        return received - float(stamp[0])
+    return None
+
+
 def _result(resp: Response, received: float, ex: _Exchange, transport: str) -> ProbeResult:
     rtt_s, ambiguous, unanswered = _rtt(resp, received, ex.sent)
+    faster = [r for r in (_echoed_rtt(*more) for more in ex.more) if r is not None]
+    if faster and not ambiguous and min(faster) < rtt_s:
+        rtt_s = min(faster)
     info: dict[str, Info] = {"status": resp.code, "reason": resp.reason,
                              "transport": transport, "transmissions": len(ex.sent)}
     if resp.first("server") or resp.first("user-agent"):
@@ -390,14 +414,37 @@ async def _transactions(sock: socket.socket, target: Target, port: int, settings
                 ex.sent.append(sent_at)
                 with contextlib.suppress(BlockingIOError):  # a full buffer: a lost request
                     sock.send(tr.req.wire(sent_at))
-                tr.due = now + tr.interval
+                tr.due = loop.time() + tr.interval  # timer E from the send itself
                 tr.interval = min(tr.interval * 2, settings.t2_s)
         until = min(tr.due for tr in started)
         if len(started) < max(1, settings.transactions):
             until = min(until, next_start)
         found = await _await_final(answers, [tr.req for tr in started], ex, until)
         if found is not None:
+            await _later_answers(answers, started, found, ex)
             return found
+
+
+async def _later_answers(answers: asyncio.Queue[tuple[bytes, float] | Exception],
+                         started: list[_Transaction], first: tuple[Response, float],
+                         ex: _Exchange) -> None:
+    """When several transactions were in flight, wait for their answers as long again as
+    the first took (at most ``MAX_EXTRA_WAIT_S``): the round trip is the fastest one's
+    (``_result``).  A busy SIP stack (or simulator) that answers a backlog at once
+    makes the first answer's RTT its queue, not the path."""
+    ex.final = first
+    rtt = _echoed_rtt(*first)
+    others = [tr.req for tr in started if not matches(first[0], tr.req)]
+    if not others or rtt is None:
+        return
+    loop = asyncio.get_running_loop()
+    until = loop.time() + min(rtt, MAX_EXTRA_WAIT_S)
+    while others:
+        found = await _await_final(answers, others, ex, until)
+        if found is None:
+            return
+        ex.more.append(found)
+        others = [req for req in others if not matches(found[0], req)]
 
 
 async def _resolve(address: str, port: int) -> tuple[int, str]:

@@ -364,3 +364,43 @@ async def test_an_answer_that_arrived_during_a_stall_at_the_deadline_counts(
     assert result.ok, result.reason
     assert result.info["status"] == 200
     assert result.figures["rtt_ms"] < 100  # kernel arrival stamp: the stall is not in it
+
+
+async def test_the_round_trip_is_the_fastest_answered_transaction(loopback_prefix: str) -> None:
+    """A stack that answers its backlog at once, 0.45 s after the first request (busy, or
+    a starved simulator): the first answer is the first transaction's, but the RTT is
+    the fastest answered one's, not the queue's."""
+    host = f"{loopback_prefix}.1"
+    ok = answer()
+    backlog: list[tuple[bytes, tuple[str, int]]] = []
+    released = False
+
+    class Backlogged(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            if released:
+                self.transport.sendto(ok(data, 0)[0], addr)
+                return
+            if not backlog:
+                asyncio.get_running_loop().call_later(0.45, self.release)
+            backlog.append((data, addr))
+
+        def release(self) -> None:
+            nonlocal released
+            released = True
+            for data, addr in backlog:
+                self.transport.sendto(ok(data, 0)[0], addr)
+
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Backlogged, local_addr=(host, 0))
+    try:
+        result = await probe(Target(host, transport.get_extra_info("sockname")[1]),
+                             Settings(t1_s=5.0, timeout_s=2.0))
+    finally:
+        transport.close()
+    assert result.ok, result.reason
+    assert result.info["transmissions"] == 4  # 0, .1, .2, .3 s: all in the backlog
+    assert result.figures["rtt_ms"] < 200  # the last one's, about 150 ms (the first's: 450)
+    assert "unanswered" not in result.info  # the first answer is the first transaction's
