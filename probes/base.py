@@ -114,6 +114,10 @@ class ProbeResult:
     details: Mapping[str, Any] = field(default_factory=dict)
     """Structured, check-specific entries of the sweep JSON, merged at its top level
     (the device check's ``registration``, ``peripherals``, ``diagnostics``...)."""
+    notes: tuple[str, ...] = ()
+    """What the operator should see that does not change the verdict, as short English
+    sentences ("SIP 401 Unauthorized: alive, demands authentication"); judge() puts
+    them in the room's ``notes``, which every format shows."""
 
     @classmethod
     def cannot_check(cls, reason: str) -> ProbeResult:
@@ -142,4 +146,6 @@ class ProbeResult:
             out["unreliable"] = True
         if self.unchecked:
             out["unchecked"] = True
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import os
 import random
@@ -51,6 +52,10 @@ PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 SO_RCVBUFFORCE = 33
 SOL_RAW, ICMP_FILTER = 255, 1
 RCVBUF_BYTES = 16 << 20
+LATE_S = 0.1
+"""A burst whose timers the loop ran this late (or later) does not measure loss: an
+unanswered request may be the starved prober's, not the room's (its figures are then
+``unreliable`` without ``loss_ratio``, and the sweep measures the check again)."""
 
 
 @dataclass(frozen=True)
@@ -223,29 +228,54 @@ async def probe(target: Target, settings: Settings) -> ProbeResult:
     except NotPermitted as exc:
         return ProbeResult(ok=False, reason=str(exc), info={"not_permitted": True})
     try:
-        rtts, sent = await _burst(pinger, address, settings)
+        rtts, sent, unjudged, late = await _burst(pinger, address, settings)
     except OSError as exc:
         return ProbeResult.failure(f"cannot send ICMP echo to {address}: {exc.strerror or exc}")
     finally:
         _release(loop, family, settings.mode)
-    return summarise(rtts, sent, raw=pinger.raw)
+    return starved(summarise(rtts, sent, raw=pinger.raw), rtts, unjudged, late)
+
+
+def starved(result: ProbeResult, rtts_s: list[float | None], unjudged: int,
+            late_s: float) -> ProbeResult:
+    """``result`` with what the burst could not judge: ``info.unjudged``, and when the
+    loop ran ``LATE_S`` late while some request went unanswered, no ``loss_ratio`` and
+    ``unreliable`` (a reply not seen in time may be the starved prober's fault, like
+    the kernel work that answers on loopback; the sweep measures the check again)."""
+    info = {**result.info, **({"unjudged": unjudged} if unjudged else {})}
+    if result.ok and late_s >= LATE_S and any(r is None for r in rtts_s):
+        figures = {k: v for k, v in result.figures.items() if k != "loss_ratio"}
+        info.update(loop_late_ms=round(late_s * 1000, 1), overloaded="prober")
+        return dataclasses.replace(result, figures=figures, info=info, unreliable=True)
+    return dataclasses.replace(result, info=info) if unjudged else result
 
 
 async def _burst(pinger: _Pinger, address: str,
-                 settings: Settings) -> tuple[list[float | None], int]:
-    """Send the burst; the RTT (seconds) of each request in order, None if unanswered."""
+                 settings: Settings) -> tuple[list[float | None], int, int, float]:
+    """Send the burst; the RTT (seconds) of each judged request in order (None if
+    unanswered), how many were judged, how many were not, and how late (seconds) the
+    loop woke the burst at worst.
+
+    An unanswered request is lost only if it had its whole ``reply_timeout_s`` or a
+    later request was answered (replies come back in order).  The others, sent so
+    late that the deadline cut their wait (a starved loop fell behind the burst's
+    schedule), are left out of the figures: they say nothing about the room."""
     loop = asyncio.get_running_loop()
     budget = settings.timeout_s if settings.timeout_s is not None else float("inf")
     deadline = loop.time() + budget
     payload = b"vcfleet-" + bytes(max(0, settings.payload_bytes - 8))
     pending: list[tuple[float, tuple[str, int], asyncio.Future[float]]] = []
+    sent_loop: list[float] = []
     try:
         # Start at a random point of the first interval, so that concurrent bursts
         # interleave instead of all sending at once (SmokePing spreads its pings too),
         # and keep to the schedule, so that a late wake-up does not delay the rest.
         first = loop.time() + random.uniform(0, settings.interval_s)
+        late = 0.0
         for i in range(settings.count):
-            await asyncio.sleep(max(0.0, first + i * settings.interval_s - loop.time()))
+            planned = first + i * settings.interval_s
+            await asyncio.sleep(max(0.0, planned - loop.time()))
+            late = max(late, loop.time() - planned)
             if loop.time() >= deadline:
                 break
             seq = pinger.seq()
@@ -253,14 +283,20 @@ async def _burst(pinger: _Pinger, address: str,
             fut: asyncio.Future[float] = loop.create_future()
             pinger.waiters[key] = fut
             packet = echo_request(pinger.family, pinger.ident, seq, payload)
+            sent_loop.append(loop.time())
             sent_at = await _send(pinger.sock, packet, address, deadline)
             pending.append((sent_at, key, fut))
         wait_until = min(deadline, loop.time() + settings.reply_timeout_s)
         futures = [f for _, _, f in pending]
         if futures and (left := wait_until - loop.time()) > 0:
             await asyncio.wait(futures, timeout=left)
-        return [f.result() - sent_at if f.done() and not f.cancelled() else None
-                for sent_at, _, f in pending], len(pending)
+            if not all(f.done() for f in futures):
+                late = max(late, loop.time() - wait_until)
+        rtts = [f.result() - sent_at if f.done() and not f.cancelled() else None
+                for sent_at, _, f in pending]
+        judged = judged_replies(rtts, [loop.time() - t for t in sent_loop],
+                                settings.reply_timeout_s)
+        return judged, len(judged), len(rtts) - len(judged), late
     finally:
         for _, key, fut in pending:
             pinger.waiters.pop(key, None)
@@ -279,6 +315,19 @@ async def _send(sock: socket.socket, packet: bytes, address: str, deadline: floa
             if loop.time() >= deadline:
                 return sent_at  # never sent: it will count as lost
             await asyncio.sleep(0.002)
+
+
+def judged_replies(rtts_s: list[float | None], waited_s: list[float],
+                   reply_timeout_s: float) -> list[float | None]:
+    """The requests of a burst that tell about the room (``_burst``): every answered
+    one, every unanswered one before the last answered, and every unanswered one that
+    was waited for ``reply_timeout_s`` (``waited_s``: how long since each was sent).
+    All of them when none would be left (nothing answered at all)."""
+    answered = [i for i, r in enumerate(rtts_s) if r is not None]
+    last = answered[-1] if answered else -1
+    judged = [r for i, r in enumerate(rtts_s)
+              if r is not None or i < last or waited_s[i] >= reply_timeout_s]
+    return judged or list(rtts_s)
 
 
 def summarise(rtts_s: list[float | None], sent: int, *, raw: bool = True) -> ProbeResult:

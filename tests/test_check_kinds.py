@@ -107,8 +107,8 @@ def test_a_check_name_the_table_lacks_is_located_in_the_list() -> None:
 
 @pytest.mark.parametrize(("settings", "expected"), [
     ("{sip: {retries: 3}}", "fleet.yaml:4:22: unknown key 'profiles.patient.settings.sip."
-                            "retries' (allowed: transport, port, t1_s, t2_s, timeout_s, "
-                            "from_user, user_agent)"),
+                            "retries' (allowed: transport, port, t1_s, t2_s, transactions, "
+                            "transaction_gap_s, timeout_s, from_user, user_agent)"),
     ("{sip: {t1_s: soon}}", "fleet.yaml:4:28: profiles.patient.settings.sip.t1_s: expected a "
                             "number, got 'soon'"),
     ("{icmp: {count: 2.5}}", "fleet.yaml:4:30: profiles.patient.settings.icmp.count: expected "

@@ -20,7 +20,15 @@ import pytest
 
 from probes import icmp
 from probes.base import Target
-from probes.icmp import Settings, checksum, echo_request, probe, summarise
+from probes.icmp import (
+    Settings,
+    checksum,
+    echo_request,
+    judged_replies,
+    probe,
+    starved,
+    summarise,
+)
 from tests.conftest import ROOT, require_external
 
 QUICK = Settings(count=5, interval_s=0.01, reply_timeout_s=1.0)
@@ -173,3 +181,28 @@ def test_echo_request_checksum_verifies() -> None:
     assert checksum(packet) == 0
     assert packet[0] == 8
     assert packet[4:8] == bytes.fromhex("12340007")
+
+
+def test_requests_whose_wait_the_deadline_cut_are_not_counted_lost() -> None:
+    # A starved loop fell behind the burst: the last two were sent 0.1 and 0.05 s
+    # before the deadline and are unanswered; they were not lost, just not waited for.
+    rtts = [0.001, None, 0.001, None, None]
+    waited = [1.5, 1.45, 1.4, 0.1, 0.05]
+    assert judged_replies(rtts, waited, 1.0) == [0.001, None, 0.001]  # the 2nd was lost
+    assert judged_replies(rtts, [2.0] * 5, 1.0) == rtts  # every one had its full wait
+    assert judged_replies([None, None], [0.2, 0.1], 1.0) == [None, None]  # nothing at all
+
+
+def test_loss_seen_by_a_late_loop_is_not_measured() -> None:
+    rtts = [0.001, None, 0.001, 0.002]
+    late = starved(summarise(rtts, 4), rtts, 1, 0.4)
+    assert late.unreliable
+    assert "loss_ratio" not in late.figures
+    assert late.figures["rtt_ms"] == 1.0
+    assert late.info["overloaded"] == "prober"
+    assert late.info["unjudged"] == 1
+    on_time = starved(summarise(rtts, 4), rtts, 0, 0.01)
+    assert not on_time.unreliable
+    assert on_time.figures["loss_ratio"] == 0.25
+    answered = [0.001, 0.001]
+    assert not starved(summarise(answered, 2), answered, 0, 0.4).unreliable  # nothing lost

@@ -88,7 +88,8 @@ async def tcp_responder(host: str, reply: Reply | None) -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-FAST = Settings(t1_s=0.05, timeout_s=1.0)
+FAST = Settings(t1_s=0.05, timeout_s=1.0, transactions=1)
+"""One transaction, so that the tests of timer E see its retransmissions alone."""
 
 
 async def test_udp_200_ok_gives_rtt_status_and_server(loopback_prefix: str) -> None:
@@ -162,7 +163,8 @@ async def test_without_timestamp_echo_rtt_is_from_the_first_and_marked_ambiguous
 async def test_retransmission_intervals_double_up_to_t2(loopback_prefix: str) -> None:
     host = f"{loopback_prefix}.1"
     async with udp_responder(host, lambda d, i: []) as (resp, port):
-        result = await probe(Target(host, port), Settings(t1_s=0.05, t2_s=0.2, timeout_s=0.9))
+        result = await probe(Target(host, port), Settings(t1_s=0.05, t2_s=0.2, timeout_s=0.9,
+                                                          transactions=1))
     assert not result.ok
     # sent at 0, .05, .15, .35, .55, .75 (interval .05, .1, .2, .2, .2) before 0.9 s
     assert len(resp.received) == 6
@@ -172,9 +174,48 @@ async def test_retransmission_intervals_double_up_to_t2(loopback_prefix: str) ->
 async def test_silence_fails_with_a_reason(loopback_prefix: str) -> None:
     host = f"{loopback_prefix}.1"
     async with udp_responder(host, lambda d, i: []) as (_, port):
-        result = await probe(Target(host, port), Settings(timeout_s=0.3))
+        result = await probe(Target(host, port), Settings(timeout_s=0.3, transactions=1))
     assert not result.ok
     assert result.reason == f"no answer to OPTIONS on {port}/udp in 0.3 s (1 transmission)"
+
+
+async def test_silence_starts_independent_transactions_a_gap_apart(loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    async with udp_responder(host, lambda d, i: []) as (resp, port):
+        result = await probe(Target(host, port), Settings(t1_s=5.0, timeout_s=0.8))
+    assert not result.ok
+    # four transactions (the cap) start at 0, .1, .2, .3; none retransmits before T1 = 5 s
+    assert len({parse_via_branch(d) for d in resp.received}) == len(resp.received) == 4
+    assert result.reason == f"no answer to OPTIONS on {port}/udp in 0.8 s (4 transmissions)"
+
+
+async def test_an_answer_to_a_later_transaction_ends_the_check_with_a_note(
+        loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    ok = answer()
+
+    def third_only(data: bytes, index: int) -> list[bytes]:
+        return ok(data, index) if index == 2 else []
+
+    async with udp_responder(host, third_only) as (resp, port):
+        result = await probe(Target(host, port), Settings(timeout_s=2.0))
+    assert result.ok, result.reason
+    assert len(resp.received) == 3
+    assert len({parse_via_branch(d) for d in resp.received}) == 3
+    assert result.info["transmissions"] == 3
+    assert result.info["unanswered"] == 2
+    assert result.notes == ("answered after 2 unanswered transmissions (signalling loss)",)
+    assert result.figures["rtt_ms"] < 90  # from the third transaction's own Timestamp
+    assert "ignored_messages" not in result.info
+
+
+async def test_a_clean_answer_has_no_note(loopback_prefix: str) -> None:
+    host = f"{loopback_prefix}.1"
+    async with udp_responder(host, answer()) as (_, port):
+        result = await probe(Target(host, port), Settings(timeout_s=2.0))
+    assert result.ok
+    assert result.notes == ()
+    assert "unanswered" not in result.info
 
 
 async def test_garbage_and_foreign_responses_are_ignored(loopback_prefix: str) -> None:
@@ -288,3 +329,78 @@ def test_parse_response_compact_headers_and_garbage() -> None:
     assert parse_response(b"\xff\xfe") is None
     assert parse_response(b"OPTIONS sip:x SIP/2.0\r\n\r\n") is None
     assert parse_response(b"SIP/2.0 20 OK\r\n\r\n") is None
+
+
+async def test_an_answer_that_arrived_during_a_stall_at_the_deadline_counts(
+        loopback_prefix: str) -> None:
+    """The loop is blocked across the deadline; the answer (from a thread, which the
+    stall does not stop) is in the socket when the deadline's timer fires with it."""
+    import socket
+    import threading
+    import time
+
+    host = f"{loopback_prefix}.1"
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind((host, 0))
+    server.settimeout(5)
+    reply = answer()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            data, addr = server.recvfrom(65535)
+            for out in reply(data, 0):
+                server.sendto(out, addr)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, time.sleep, 0.6)  # a starved prober, past the 0.3 s deadline
+        result = await probe(Target(host, server.getsockname()[1]),
+                             Settings(t1_s=5.0, timeout_s=0.3, transactions=1))
+    finally:
+        thread.join(5)
+        server.close()
+    assert result.ok, result.reason
+    assert result.info["status"] == 200
+    assert result.figures["rtt_ms"] < 100  # kernel arrival stamp: the stall is not in it
+
+
+async def test_the_round_trip_is_the_fastest_answered_transaction(loopback_prefix: str) -> None:
+    """A stack that answers its backlog at once, 0.45 s after the first request (busy, or
+    a starved simulator): the first answer is the first transaction's, but the RTT is
+    the fastest answered one's, not the queue's."""
+    host = f"{loopback_prefix}.1"
+    ok = answer()
+    backlog: list[tuple[bytes, tuple[str, int]]] = []
+    released = False
+
+    class Backlogged(asyncio.DatagramProtocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            if released:
+                self.transport.sendto(ok(data, 0)[0], addr)
+                return
+            if not backlog:
+                asyncio.get_running_loop().call_later(0.45, self.release)
+            backlog.append((data, addr))
+
+        def release(self) -> None:
+            nonlocal released
+            released = True
+            for data, addr in backlog:
+                self.transport.sendto(ok(data, 0)[0], addr)
+
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Backlogged, local_addr=(host, 0))
+    try:
+        result = await probe(Target(host, transport.get_extra_info("sockname")[1]),
+                             Settings(t1_s=5.0, timeout_s=2.0))
+    finally:
+        transport.close()
+    assert result.ok, result.reason
+    assert result.info["transmissions"] == 4  # 0, .1, .2, .3 s: all in the backlog
+    assert result.figures["rtt_ms"] < 200  # the last one's, about 150 ms (the first's: 450)
+    assert "unanswered" not in result.info  # the first answer is the first transaction's

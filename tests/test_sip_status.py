@@ -54,6 +54,8 @@ async def test_probe_classes_each_status_the_simulator_answers(tmp_path: Path,
                 assert result.info["reason"] == reason, seen
                 assert result.info["transport"] == transport, seen
                 assert result.info.get("auth_required", False) is (code == 401), seen
+                assert result.notes == ((f"SIP {code} {reason}: alive, demands authentication",)
+                                        if code == 401 else ()), seen
                 if not ok:
                     assert result.reason == f"SIP {code} {reason}: the SIP stack refuses calls"
                 assert "rtt_ms" in result.figures
@@ -119,6 +121,7 @@ SWEEP_FAULTS = """
   services: {sip: {status: 401}}
 """
 DEGRADED = {"cisco-ce-2": "sip: SIP 403 Forbidden", "cisco-ce-3": "sip: SIP 404 Not Found"}
+AUTH_NOTE = "sip: SIP 401 Unauthorized: alive, demands authentication"
 
 
 async def _sweep(inventory: Path, fmt: str, home: Path) -> tuple[int, str, str]:
@@ -153,14 +156,21 @@ async def test_403_and_404_rooms_are_degraded_with_their_codes_in_every_format(
         assert rooms[room]["checks"]["sip"]["degraded"] == reason.removeprefix("sip: ")
     assert rooms["cisco-ce-4"]["verdict"] == "ready"  # 401: alive, demands authentication
     assert rooms["cisco-ce-4"]["checks"]["sip"]["info"]["auth_required"] is True
+    assert rooms["cisco-ce-4"]["notes"] == [AUTH_NOTE]
+    assert rooms["cisco-ce-4"]["checks"]["sip"]["notes"] == [AUTH_NOTE.removeprefix("sip: ")]
     assert rooms["cisco-ce-1"]["verdict"] == "ready"
+    assert "notes" not in rooms["cisco-ce-1"]
     rows = {r["id"]: r for r in csv.DictReader(io.StringIO(runs["csv"][1]))}
     for room, reason in DEGRADED.items():
         assert (rows[room]["verdict"], rows[room]["reasons"]) == ("degraded", reason)
+    assert (rows["cisco-ce-4"]["verdict"], rows["cisco-ce-4"]["notes"]) == ("ready", AUTH_NOTE)
+    assert rows["cisco-ce-1"]["notes"] == ""
     for fmt in ("table", "md", "html"):
         text = runs[fmt][1]
         for reason in DEGRADED.values():
             assert reason.removeprefix("sip: ") in text, (fmt, text)
+        # A ready room's note is shown too (every format has a Notes section).
+        assert AUTH_NOTE in text, (fmt, text)
 
 
 async def test_status_faults_reach_worker_processes(tmp_path: Path,

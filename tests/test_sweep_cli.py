@@ -17,7 +17,6 @@ import pytest
 from simulator import parse_faults
 from tests.conftest import ROOT
 from tests.simulated import simulated_fleet
-from vcfleet.checks import GROUPS
 
 
 async def vcfleet(*args: str, interrupt: bool = False,
@@ -93,7 +92,7 @@ async def test_not_ready_table_csv_and_output_file(tmp_path: Path, loopback_pref
         code_csv, stdout, err = await vcfleet("sweep", "--inventory", str(inv.path), "--checks",
                                               "net", "--format", "csv", "-o", str(out_file))
     assert code == code_csv == 1
-    assert table.startswith(f"Sweep of 3 rooms ({', '.join(sorted(GROUPS['net']))}) in ")
+    assert table.startswith("Sweep of 3 rooms (icmp, sip, https) in ")  # the checks that ran
     assert ": 2 ready, 0 degraded, 1 down" in table.splitlines()[0]
     assert "By tier" in table
     assert "By district" in table

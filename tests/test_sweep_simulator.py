@@ -45,7 +45,7 @@ async def test_faults_give_the_right_verdicts_and_reasons(tmp_path: Path,
     faults = parse_faults(FAULTS, "faults.yaml")
     async with simulated_fleet(tmp_path, loopback_prefix, faults,
                                vendors=("cisco_ce",) * 6) as (_, inv):
-        options = SweepOptions(checks=NET, timeouts={"icmp": 2, "sip": 1.5, "https": 2})
+        options = SweepOptions(checks=NET, timeouts={"icmp": 2, "sip": 1.4, "https": 2})
         report = await run_sweep(inv, options=options)
     verdicts = {r.endpoint.id: r.verdict for r in report.endpoints}
     assert verdicts == {
@@ -59,7 +59,7 @@ async def test_faults_give_the_right_verdicts_and_reasons(tmp_path: Path,
     assert _reasons(report, "cisco-ce-3") == (
         "sip: SIP port 5060/udp closed (ICMP port unreachable)",)
     assert _reasons(report, "cisco-ce-4") == (
-        "sip: no answer to OPTIONS on 5060/udp in 1.5 s (2 transmissions)",)
+        "sip: no answer to OPTIONS on 5060/udp in 1.4 s (8 transmissions)",)
     slow = report.get("cisco-ce-5")
     assert slow is not None
     rtt = slow.figure("sip", "rtt_ms")

@@ -62,6 +62,21 @@ def test_each_threshold_degrades(figures: dict[str, float], reason: str) -> None
     assert report.reasons == (reason,)
 
 
+@pytest.mark.parametrize(("figures", "thresholds", "reason"), [
+    # Rounded to two decimals, 3.5996 would read "3.60 < 3.6": more digits are shown.
+    ({"mos": 3.5996}, Thresholds(), "sip: estimated MOS 3.5996 < 3.6"),
+    ({"mos": 3.599}, Thresholds(), "sip: estimated MOS 3.599 < 3.6"),
+    ({"mos": 3.6}, Thresholds(mos=3.65), "sip: estimated MOS 3.60 < 3.65"),
+    ({"jitter_ms": 30.04}, Thresholds(jitter_ms=30.04), "sip: jitter 30.04 ms >= 30.04 ms"),
+    ({"loss_ratio": 0.02501}, Thresholds(loss_ratio=0.025), "sip: packet loss 2.5% >= 2.5%"),
+    ({"rtt_ms": 250.4}, Thresholds(rtt_ms=250.5), None),
+])
+def test_a_shown_figure_never_contradicts_its_comparison(
+        figures: dict[str, float], thresholds: Thresholds, reason: str | None) -> None:
+    report = judge(ROOM, {"sip": check("sip", ok(**figures))}, thresholds)
+    assert report.reasons == ((reason,) if reason else ())
+
+
 def test_just_under_the_thresholds_is_ready() -> None:
     figures = {"rtt_ms": 249.9, "jitter_ms": 29.9, "loss_ratio": 0.0299, "mos": 3.6}
     assert judge(ROOM, {"sip": check("sip", ok(**figures))}).verdict is Verdict.READY

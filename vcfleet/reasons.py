@@ -71,7 +71,11 @@ PROBE_PHRASES: tuple[str, ...] = (
     N_("no echo reply to {n} request"),
     N_("no echo reply to {n} requests"),
     N_("prober overloaded: figures not trusted"),
+    N_("prober overloaded: its timeout not trusted"),
     N_("lossy media path: {why}"),
+    N_("answered after {n} unanswered transmission (signalling loss)"),
+    N_("answered after {n} unanswered transmissions (signalling loss)"),
+    N_("{answer}: alive, demands authentication"),
 )
 """The English sentences of the probes (and of judge) that people see most, as
 templates: ``probe_reason`` matches a probe's sentence against them."""

@@ -14,6 +14,7 @@ stops a running sweep and its report says what finished.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import dataclasses
 import logging
@@ -43,6 +44,18 @@ DEFAULT_KIND_LIMITS: dict[str, int] = {"https": 128}
 """At most this many checks of a kind at once, sweep-wide (see ``SweepOptions.kind_limits``)."""
 DEFAULT_KIND_RATES: dict[str, float] = {"https": 1000.0}
 """At most this many checks of a kind start per second (see ``SweepOptions.kind_rates``)."""
+
+STALL_S = 0.25
+"""A check that ran out of time while the sweep's event loop stalled this long at once
+says nothing about the room: the
+prober was starved (a competing process, a burst of TLS handshakes), so it is measured
+once more, and if that still fails under a stall the room is unknown, never down."""
+NET_RETRY_CONCURRENCY = 64
+"""At most this many such re-measurements of timed-out checks at once (cheap checks,
+most of them dead rooms that wait their deadline: 8 at a time would make a loaded
+sweep with 34 dead rooms 9 s longer).  A kind with a limit of its own in flight
+(``kind_limits``: HTTPS, whose TLS handshakes cost CPU) is re-measured
+``retry_concurrency`` at a time."""
 
 PROBE_GRACE_S = 0.25
 """How long after a check's deadline the engine cuts a probe that keeps the deadline itself
@@ -167,6 +180,8 @@ class Sweep:
         self._turns: dict[str, Turns] = {}
         self._pacers: dict[str, Pacer] = {}
         self._retries = asyncio.Semaphore(1)
+        self._timeout_retries = asyncio.Semaphore(NET_RETRY_CONCURRENCY)
+        self._watch = LoopWatch()
         self._pooled: dict[str, Runner] = {}
 
     def cancel(self) -> None:
@@ -179,12 +194,13 @@ class Sweep:
         """Run every endpoint's checks and return the report (partial if cancelled)."""
         started, t0 = time.time(), time.monotonic()
         sem = asyncio.Semaphore(max(1, self.options.concurrency))
-        self._turns = {kind: Turns(n)
+        self._turns = {kind: Turns(n, self._watch)
                        for kind, n in self.options.kind_limits.items()}
         self._pacers = {kind: Pacer(rate) for kind, rate in self.options.kind_rates.items()
                         if rate > 0}
         self._retries = asyncio.Semaphore(max(1, self.options.retry_concurrency))
         pool = await self._start_media_pool()
+        self._watch.start()
         self._tasks = [asyncio.create_task(self._endpoint(e, sem), name=f"sweep:{e.id}")
                        for e in self.endpoints]
         timed_out = False
@@ -196,15 +212,17 @@ class Sweep:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._watch.stop()
             if pool is not None:
                 await pool.stop()
         why = "sweep cancelled" if self._cancelled else "sweep deadline passed"
         reports = tuple(self.results.get(e.id) or EndpointReport(e, Verdict.UNKNOWN,
                                                                  (f"not checked: {why}",))
                         for e in self.endpoints)
+        ran = {name for r in reports for name in r.checks}
         return SweepReport(
             endpoints=reports, started_at=started, duration_s=time.monotonic() - t0,
-            checks=tuple(sorted(self.options.checks or ())), selector=self.options.selector,
+            checks=tuple(kind for kind in CHECKS if kind in ran), selector=self.options.selector,
             cancelled=self._cancelled or timed_out, source=self.options.source)
 
     async def _start_media_pool(self) -> Any:
@@ -266,7 +284,7 @@ class Sweep:
     def _hard_deadline(self, settings: Any, timeout: float) -> float:
         """The engine's own bound: the check's deadline, plus a grace when the probe keeps
         that deadline itself (so that the probe, not the engine, says what it saw)."""
-        own = settings.own_deadline() if isinstance(settings, ProbeSettings) else None
+        own = settings.own_deadline() if _is_probe_settings(type(settings)) else None
         return timeout + PROBE_GRACE_S if own is not None and own <= timeout else timeout
 
     async def _check(self, endpoint: Endpoint, kind: str, target: Target | ProbeResult,
@@ -283,12 +301,18 @@ class Sweep:
                 result = target
             else:
                 result, timed_out = await self._run_probe(kind, endpoint, target, timeout)
-                for _ in range(self.options.retry_unreliable if result.unreliable else 0):
+                stalled = (self._starved(result, timed_out, start, timeout)
+                           if KINDS[kind].group == "net" else None)  # media: its own test
+                if stalled is not None:
+                    result, timed_out = await self._measure_again(kind, endpoint, target,
+                                                                  timeout, stalled)
+                for _ in range(self.options.retry_unreliable if result.unreliable
+                               and stalled is None else 0):
                     # The prober, not the network, was starved: measure once more (the
                     # media pool admits fewer checks while its loops lag).  Only a good,
                     # reliable retry replaces the first figures: a retry that fails under
                     # load must not turn an unjudged room into a down one.
-                    async with self._retries:
+                    async with self._retry_limit(kind):
                         retry, retry_timed_out = await self._run_probe(kind, endpoint, target,
                                                                        timeout)
                     if retry.ok and not retry.unreliable:
@@ -298,6 +322,40 @@ class Sweep:
         check = CheckReport(kind, result, required, duration, timed_out)
         self._emit(CheckFinished(endpoint.id, check))
         return check
+
+    def _starved(self, result: ProbeResult, timed_out: bool, start: float,
+                 timeout: float) -> ProbeResult | None:
+        """The result marked unreliable when it is a failure from running out of time
+        while the event loop stalled (``STALL_S``); None when it tells about the room."""
+        if result.ok or result.unchecked:
+            return None
+        end = time.monotonic()
+        if not timed_out and end - start < 0.9 * timeout:
+            return None  # refused, closed, garbage: an answer, not a deadline
+        worst, total = self._watch.lag(start, end)
+        if worst < STALL_S:  # a busy loop, many times a few ms late, loses no answer
+            return None
+        info = {**result.info, "loop_lag_max_ms": round(worst * 1000, 1),
+                "loop_lag_total_ms": round(total * 1000, 1), "overloaded": "prober"}
+        return dataclasses.replace(result, unreliable=True, info=info)
+
+    def _retry_limit(self, kind: str) -> asyncio.Semaphore:
+        """How many re-measurements of a kind at once: ``retry_concurrency`` for media
+        and the kinds with a limit in flight (HTTPS: TLS handshakes cost CPU), else
+        ``NET_RETRY_CONCURRENCY`` (ICMP, SIP, TCP: cheap, mostly waiting)."""
+        cheap = KINDS[kind].group == "net" and kind not in self.options.kind_limits
+        return self._timeout_retries if cheap else self._retries
+
+    async def _measure_again(self, kind: str, endpoint: Endpoint, target: Target,
+                             timeout: float, stalled: ProbeResult) -> tuple[ProbeResult, bool]:
+        """Measure a check that timed out under a stall once more; its result stands
+        unless it too timed out under a stall (then the first, unreliable, stays)."""
+        async with self._retry_limit(kind):
+            start = time.monotonic()
+            retry, retry_timed_out = await self._run_probe(kind, endpoint, target, timeout)
+        if self._starved(retry, retry_timed_out, start, timeout) is None:
+            return retry, retry_timed_out
+        return stalled, True
 
     async def _run_probe(self, kind: str, endpoint: Endpoint, target: Target,
                          timeout: float) -> tuple[ProbeResult, bool]:
@@ -314,6 +372,63 @@ class Sweep:
             return ProbeResult.failure(f"probe error: {type(exc).__name__}: {exc}"), False
 
 
+class LoopWatch:
+    """How late the sweep's event loop ran: a timer every ``TICK_S`` notes its lateness,
+    so that a check can be asked how much the loop stalled while it ran (``lag``)."""
+
+    TICK_S = 0.02
+    FLOOR_S = 0.005
+    """Lateness below this is not kept (scheduling noise)."""
+    LAGGING_S = 0.05
+    RECENT_S = 0.25
+
+    def __init__(self) -> None:
+        self._late: list[tuple[float, float]] = []
+        """(when the tick ran, how late it was), in time order, lateness >= FLOOR_S."""
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+
+    def start(self) -> None:
+        """Start ticking (in the running loop)."""
+        self._due = asyncio.get_running_loop().time() + self.TICK_S
+        self._handle = asyncio.get_running_loop().call_at(self._due, self._tick)
+
+    def stop(self) -> None:
+        """Stop ticking."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now - self._due >= self.FLOOR_S:
+            self._late.append((now, now - self._due))
+        self._due = now + self.TICK_S
+        self._handle = loop.call_at(self._due, self._tick)
+
+    def lagging(self) -> bool:
+        """True when the loop ran ``LAGGING_S`` late within the last ``RECENT_S``."""
+        if not self._late:
+            return False
+        at, late = self._late[-1]
+        return late >= self.LAGGING_S and time.monotonic() - at < self.RECENT_S
+
+    def lag(self, start: float, end: float) -> tuple[float, float]:
+        """The worst single stall and the total lateness of the loop between ``start``
+        and ``end`` (``time.monotonic()``, the loop's clock), in seconds: only the part
+        of a stall inside the window counts (a check that starts as a stall ends did
+        not suffer it)."""
+        worst = total = 0.0
+        for at, late in self._late[bisect.bisect_left(self._late, (start, 0.0)):]:
+            if at - late > end:
+                break
+            inside = min(at, end) - max(at - late, start)
+            if inside > 0:
+                worst, total = max(worst, inside), total + inside
+        return worst, total
+
+
 class Turns:
     """At most ``n`` checks of a kind in flight, each holding its place at most ``LEASE_S``.
 
@@ -323,20 +438,30 @@ class Turns:
     delays the queue by its lease, never by its whole deadline."""
 
     LEASE_S = 0.25
+    FLOOR = 8
+    """While the sweep's loop lags (``LoopWatch.lagging``), no more than this many in
+    flight: hundreds of TLS handshakes advanced in one slow loop iteration are what
+    stalls a starved prober for a second at a time, and every check then times out."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, watch: LoopWatch | None = None) -> None:
         self.free = asyncio.Semaphore(max(1, n))
+        self.watch = watch
+        self.held = 0
 
     @contextlib.asynccontextmanager
     async def lease(self) -> AsyncIterator[None]:
         """Hold a place for the block, or for ``LEASE_S`` if the block runs longer."""
+        while self.watch is not None and self.held >= self.FLOOR and self.watch.lagging():
+            await asyncio.sleep(LoopWatch.TICK_S)
         await self.free.acquire()
+        self.held += 1
         released = False
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
+                self.held -= 1
                 self.free.release()
 
         timer = asyncio.get_running_loop().call_later(self.LEASE_S, release)
@@ -348,7 +473,10 @@ class Turns:
 
 
 class Pacer:
-    """Spaces the starts of one check kind at least ``1/rate`` seconds apart (FIFO)."""
+    """Paces the starts of one check kind at ``rate`` a second (FIFO): the k-th start
+    comes no sooner than ``k/rate`` seconds after the first.  Starts are ``1/rate``
+    apart while the loop keeps time; after a loop stall the overdue ones start in the
+    same iteration (a stall delays starts, it never brings one ahead of the rate)."""
 
     def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate
@@ -364,13 +492,25 @@ class Pacer:
             await asyncio.sleep(at - now)
 
 
+_PROBE_SETTINGS: dict[type, bool] = {}
+
+
+def _is_probe_settings(kind: type) -> bool:
+    """``isinstance(settings, ProbeSettings)`` once per type: a runtime-checkable
+    Protocol's isinstance walks its members (about 50 us), once per check before."""
+    found = _PROBE_SETTINGS.get(kind)
+    if found is None:
+        found = _PROBE_SETTINGS[kind] = issubclass(kind, ProbeSettings)
+    return found
+
+
 def with_probe_deadline(settings: Any, timeout: float) -> Any:
     """Settings that keep the check's deadline where the probe keeps one itself
     (``ProbeSettings.with_deadline``), so that the probe stops on time and says what it
     saw ("no answer to OPTIONS in 2 s (3 transmissions)") rather than the engine's bare
     "no answer within 2 s".  The engine still cuts the check ``PROBE_GRACE_S`` later,
     whatever the probe does.  Settings of a stand-in runner pass unchanged."""
-    return settings.with_deadline(timeout) if isinstance(settings, ProbeSettings) else settings
+    return settings.with_deadline(timeout) if _is_probe_settings(type(settings)) else settings
 
 
 async def run_sweep(inventory: Inventory, endpoints: Sequence[Endpoint] | None = None,

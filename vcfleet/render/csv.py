@@ -42,14 +42,15 @@ def _csv_cell(value: object, guard: Callable[[str], str]) -> object:
 
 
 def report_csv(report: SweepReport) -> str:
-    """One row per room, worst first as in every format: identity, verdict, reasons, then
+    """One row per room, worst first as in every format: identity, verdict, reasons, notes,
+    then
     ``CHECK_ok`` and every figure any room reported (columns in the order the sweep's
     rooms first report them, so that they do not move when verdicts change)."""
     cols = _figure_columns(report)
-    headers = ["id", "name", "tier", "district", "address", "verdict", "reasons",
+    headers = ["id", "name", "tier", "district", "address", "verdict", "reasons", "notes",
                *("_".join(p for p in c if p) for c in cols)]
     rows = [[r.endpoint.id, r.endpoint.name, r.endpoint.tier, r.endpoint.district or "",
-             r.endpoint.address, r.verdict.value, "; ".join(r.reasons),
+             r.endpoint.address, r.verdict.value, "; ".join(r.reasons), "; ".join(r.notes),
              *(_cell(r, c) for c in cols)] for r in worst_first(report.endpoints)]
     return render_csv(headers, rows)
 

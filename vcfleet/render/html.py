@@ -70,6 +70,10 @@ def render_html(report: SweepReport, inventory: Inventory, history: History | No
     out += ["</dl>", f'<p class="summary">{_h(rr.summary_line(report))}</p>',
             "<h2>" + _h(_("Not ready")) + "</h2>"]
     out += _html_not_ready(report, inventory, rr.recent_failures(report, history))
+    notes = rr.notes_table(report, inventory)
+    if notes:
+        out.append(f"<h2>{_h(rr.notes_title())}</h2>")
+        out += _html_table(*notes)
     flaky = rr.often_failing(report, history)
     if flaky:
         headers, table, verdicts = rr.flaky_table(report, inventory, flaky, tz)

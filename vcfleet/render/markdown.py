@@ -41,6 +41,9 @@ def render_markdown(report: SweepReport, inventory: Inventory, history: History 
     lines += [f"- **{k}:** {_md(v)}" for k, v in rr.meta(report, tz)]
     lines += ["", f"**{rr.summary_line(report)}**", "", "## " + _("Not ready"), ""]
     lines += _md_not_ready(report, inventory, rr.recent_failures(report, history))
+    notes = rr.notes_table(report, inventory)
+    if notes:
+        lines += ["", f"## {rr.notes_title()}", "", *_md_table(*notes)]
     flaky = rr.often_failing(report, history)
     if flaky:
         headers, table, _verdicts = rr.flaky_table(report, inventory, flaky, tz)

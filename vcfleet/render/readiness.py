@@ -4,9 +4,9 @@ formats (``vcfleet.render.markdown`` and ``vcfleet.render.html``).
 Both are pure functions of a ``SweepReport`` and the inventory (and, optionally,
 the history store for each room's recent failures): the time of the sweep, a
 summary by tier and by district, the rooms that are not ready with their
-reasons and the person to phone, and the rooms that failed most often over the
-last 7 days.  This module builds the sections' headers and cells; the format
-modules only escape and lay them out.
+reasons and the person to phone, the notes of rooms (whatever their verdict),
+and the rooms that failed most often over the last 7 days.  This module builds
+the sections' headers and cells; the format modules only escape and lay them out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from inventory import Endpoint, Inventory
 from vcfleet import i18n
 from vcfleet.i18n import N_, _, number
 from vcfleet.reasons import reasons_text
-from vcfleet.render.verdicts import COUNT_ORDER, label, symbol, word
+from vcfleet.render.verdicts import COUNT_ORDER, label, symbol, word, worst_first
 from vcfleet.report import EndpointReport, SweepReport, Verdict
 
 if TYPE_CHECKING:
@@ -144,6 +144,25 @@ def not_ready_table(rows: list[EndpointReport], inventory: Inventory,
         if failures is not None:
             row.append(failures.get(r.endpoint.id, 0))
         table.append(row)
+    return headers, table
+
+
+def notes_title() -> str:
+    """The heading of the section of notes."""
+    return _("Notes")
+
+
+def notes_table(report: SweepReport, inventory: Inventory) -> Table | None:
+    """Headers and cells of the "Notes" section: every room with a note (what does not
+    change its verdict, e.g. a SIP stack that demands authentication), worst first;
+    None when no room has one."""
+    rows = [r for r in worst_first(report.endpoints) if r.notes]
+    if not rows:
+        return None
+    headers = [_("Verdict"), _("Room"), _("District"), _("Notes")]
+    table: list[list[object]] = [
+        [label(r.verdict), f"{r.endpoint.name} ({r.endpoint.id})",
+         unit_name(inventory, r.endpoint.district), reasons_text(r.notes)] for r in rows]
     return headers, table
 
 

@@ -11,7 +11,7 @@ from rich.cells import cell_len
 
 from vcfleet.i18n import N_, _, number
 from vcfleet.reasons import reasons_text
-from vcfleet.render.verdicts import COUNT_ORDER, not_ready, symbol, word
+from vcfleet.render.verdicts import COUNT_ORDER, not_ready, symbol, word, worst_first
 from vcfleet.report import SweepReport, Verdict
 from vcfleet.safe_text import safe_line
 
@@ -38,7 +38,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
 
 def report_table(report: SweepReport) -> str:
     """Summary line, summaries by tier and by district, then the rooms not ready (worst
-    first) with their reasons."""
+    first) with their reasons, and the rooms with notes (any verdict) with their notes."""
     parts = [_headline(report) + "\n"]
     for key, heading in (("tier", _("By tier")), ("district", _("By district"))):
         parts.append(f"\n{heading}\n")
@@ -46,17 +46,25 @@ def report_table(report: SweepReport) -> str:
     rows = not_ready(report.endpoints)
     if not rows:
         parts.append("\n" + _("Every room is ready.") + "\n")
-        return "".join(parts)
-    parts.append("\n" + _("Not ready ({n})").format(n=len(rows)) + "\n")
-    # The verdict column has the machine value in English ("unknown"), as it always did.
-    cells = [[f"{symbol(r.verdict)} {_(r.verdict.value)}", r.endpoint.id, r.endpoint.name,
-              r.endpoint.district or "", reasons_text(r.reasons)] for r in rows]
-    parts.append(render_table([_(h) for h in COLUMNS], cells))
+    else:
+        parts.append("\n" + _("Not ready ({n})").format(n=len(rows)) + "\n")
+        # The verdict column has the machine value in English ("unknown"), as it always did.
+        cells = [[f"{symbol(r.verdict)} {_(r.verdict.value)}", r.endpoint.id, r.endpoint.name,
+                  r.endpoint.district or "", reasons_text(r.reasons)] for r in rows]
+        parts.append(render_table([_(h) for h in COLUMNS], cells))
+    noted = [r for r in worst_first(report.endpoints) if r.notes]
+    if noted:
+        parts.append("\n" + _("Notes ({n})").format(n=len(noted)) + "\n")
+        cells = [[f"{symbol(r.verdict)} {_(r.verdict.value)}", r.endpoint.id, r.endpoint.name,
+                  r.endpoint.district or "", reasons_text(r.notes)] for r in noted]
+        parts.append(render_table([_(h) for h in NOTE_COLUMNS], cells))
     return "".join(parts)
 
 
 COLUMNS = (N_("verdict"), N_("id"), N_("name"), N_("district"), N_("reasons"))
 """The headings of the "Not ready" table (translated when written)."""
+NOTE_COLUMNS = (N_("verdict"), N_("id"), N_("name"), N_("district"), N_("notes"))
+"""The headings of the "Notes" table: what does not change a room's verdict."""
 SUMMARY_COLUMNS = (N_("tier"), N_("district"), N_("total"), N_("unknown"))
 """Headings of the summary tables besides the verdict words (translated when written)."""
 
