@@ -299,16 +299,18 @@ DEMO_FILES = ("demo-secret.txt", "demo-webrtc-token.txt", "prov-cert.pem", "prov
 DEMO_PROVISIONING_SECRET = "vcfleet-demo-provisioning\n"
 
 
-def self_signed_certificate(days: int = 3650) -> tuple[bytes, bytes]:
+def self_signed_certificate(days: int = 3650, common_name: str = "vcfleet demo provisioning"
+                            ) -> tuple[bytes, bytes]:
     """(certificate PEM, PKCS#8 key PEM) of a new self-signed server certificate for
-    localhost and 127.0.0.1 (P-256), the demo provisioning server's."""
+    localhost and 127.0.0.1 (P-256): the demo provisioning server's, and the simulated
+    endpoints' HTTPS one."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vcfleet demo provisioning")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     san = x509.SubjectAlternativeName([x509.DNSName("localhost"),
                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])

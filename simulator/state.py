@@ -15,8 +15,6 @@ simulators sharing a state directory never replace each other's keys.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import os
 import tempfile
 from collections.abc import Iterable
@@ -109,28 +107,13 @@ def tls_files(state_dir: Path) -> tuple[Path, Path]:
     cert_path, key_path = state_dir / "tls" / "cert.pem", state_dir / "tls" / "key.pem"
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from inventory.demofleet import self_signed_certificate
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vcfleet simulator")])
-    now = datetime.datetime.now(datetime.UTC)
-    san = x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(san, critical=False).sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM,
-                                serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    cert_pem, key_pem = self_signed_certificate(common_name="vcfleet simulator")
     _write_once(key_path, key_pem)
     if key_path.read_bytes() == key_pem:
         cert_path.unlink(missing_ok=True)
-        _write_once(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        _write_once(cert_path, cert_pem, 0o644)
     else:  # another simulator won the race; wait for its certificate
         import time
 

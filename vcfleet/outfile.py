@@ -146,3 +146,22 @@ def _remember(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(record, f, indent=1, sort_keys=True)
         os.replace(name, where)
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write atomically unless the file already holds exactly ``text``; whether it wrote."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:  # missing or unreadable: written anew
+        pass
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True

@@ -9,12 +9,11 @@ fetch never sees half a file, even from another process.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import platformdirs
 
+from vcfleet.outfile import write_if_changed
 from vcfleet.provisioning import cfgfile
 
 
@@ -49,23 +48,8 @@ class ProvisioningStore:
 
     def write(self, endpoint_id: str, text: str) -> bool:
         """Replace the endpoint's file atomically unless it holds ``text``; whether it wrote."""
-        path = self.path(endpoint_id)
-        data = text.encode("utf-8")
-        try:
-            if path.read_bytes() == data:
-                return False
-        except OSError:
-            pass
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return True
+        return write_if_changed(self.path(endpoint_id), text)
 
     def update(self, endpoint_id: str, values: dict[str, str]) -> bool:
         """Merge ``values`` into the endpoint's file (other keys kept); whether it changed."""

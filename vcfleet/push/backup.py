@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from inventory import Endpoint, vendors
+from vcfleet.outfile import write_if_changed
 from vcfleet.push.driver import (
     DriverOptions,
     PushError,
@@ -62,25 +61,6 @@ def normalised_json(endpoint: Endpoint, config: RunningConfig) -> str:
     doc = {"endpoint": endpoint.id, "vendor": endpoint.vendor,
            "settings": neutral_settings(endpoint.vendor, config.settings)}
     return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-
-
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write atomically unless the file already holds exactly ``text``; whether it wrote."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
 
 
 async def backup_endpoint(endpoint: Endpoint, options: DriverOptions, out_dir: Path
