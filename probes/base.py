@@ -8,7 +8,9 @@ a probe may simply be cancelled when its deadline passes.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self, runtime_checkable
@@ -149,3 +151,20 @@ class ProbeResult:
         if self.notes:
             out["notes"] = list(self.notes)
         return out
+
+
+class LoopSemaphores:
+    """One ``asyncio.Semaphore`` per running event loop: a probe module's bound on the
+    sessions it has open at once (a loop's semaphore cannot serve another loop)."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                  asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+    def get(self, limit: int) -> asyncio.Semaphore:
+        """The running loop's semaphore, made with ``limit`` (at least 1) on first use."""
+        loop = asyncio.get_running_loop()
+        sem = self._by_loop.get(loop)
+        if sem is None:
+            sem = self._by_loop[loop] = asyncio.Semaphore(max(1, limit))
+        return sem

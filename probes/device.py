@@ -22,14 +22,13 @@ Poly documents no standby or uptime query: both are null for Poly.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import asyncssh
 
 from probes import device_cisco, device_poly, device_yealink
-from probes.base import OwnDeadline, ProbeResult, Target
+from probes.base import LoopSemaphores, OwnDeadline, ProbeResult, Target
 from probes.sshkeys import HostKeyClient, KnownHosts
 
 VENDORS = ("cisco_ce", "poly")
@@ -45,8 +44,8 @@ default choices, so that a codec without GCM still connects.  No weak cipher (CB
 3DES) is offered; key exchange and host-key algorithms stay asyncssh's defaults
 (post-quantum hybrid first).  docs/sweep.md has the figures."""
 
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary())
+_sessions = LoopSemaphores()
+"""Sessions open at once, per event loop (``Settings.max_sessions``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +110,6 @@ class _Unchecked(_Failed):
     unchecked = True
 
 
-def _semaphore(limit: int) -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    sem = _semaphores.get(loop)
-    if sem is None:
-        sem = _semaphores[loop] = asyncio.Semaphore(max(1, limit))
-    return sem
-
-
 async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
     """Log in to the codec and read registration, calls, standby, DND, peripherals,
     diagnostics, software and uptime."""
@@ -130,7 +121,7 @@ async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
         return ProbeResult.cannot_check("no known_hosts file to verify the host key against")
     try:
         async with asyncio.timeout(settings.timeout_s):
-            async with _semaphore(settings.max_sessions):
+            async with _sessions.get(settings.max_sessions):
                 text = await _read(target, settings)
     except _Unchecked as exc:
         return ProbeResult.cannot_check(str(exc))

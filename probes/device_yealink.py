@@ -18,12 +18,11 @@ import asyncio
 import functools
 import json
 import ssl
-import weakref
 from typing import Any, Protocol
 
 import aiohttp
 
-from probes.base import ProbeResult
+from probes.base import LoopSemaphores, ProbeResult
 
 PATHS = ("/api/common/info", "/api/account/status", "/api/call/status",
          "/api/peripheral/status")
@@ -66,8 +65,8 @@ class Settings(Protocol):
     def max_sessions(self) -> int: ...
 
 
-_semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary())
+_sessions = LoopSemaphores()
+"""Sessions open at once, per event loop (``Settings.max_sessions``)."""
 
 
 class _Failed(Exception):
@@ -85,14 +84,6 @@ def _tls(verify: bool) -> ssl.SSLContext:
     return ctx
 
 
-def _semaphore(limit: int) -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    sem = _semaphores.get(loop)
-    if sem is None:
-        sem = _semaphores[loop] = asyncio.Semaphore(max(1, limit))
-    return sem
-
-
 async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
     """Log in to the room's HTTPS API and read registration, calls, DND, peripherals,
     software and uptime."""
@@ -100,7 +91,7 @@ async def probe(target: DeviceTarget, settings: Settings) -> ProbeResult:
         return ProbeResult.cannot_check("a Yealink room's API needs a password "
                                         "(credentials.secret), not the SSH agent")
     try:
-        async with asyncio.timeout(settings.timeout_s), _semaphore(settings.max_sessions):
+        async with asyncio.timeout(settings.timeout_s), _sessions.get(settings.max_sessions):
             answers = await _read(target, target.password, settings)
     except _Failed as exc:
         return ProbeResult.failure(str(exc))
