@@ -210,7 +210,8 @@ def device_trust(inv: Inventory, endpoints: Sequence[Endpoint], checks: frozense
     ``default_known_hosts_for``), read once and never added to; nothing when no selected
     room runs the check.
 
-    Without a known_hosts file (missing, or with no key in it) every room would be unknown
+    Without a known_hosts file (missing, or with no key in it) every Cisco and Poly room
+    (SSH) would be unknown
     for the same reason: when ``--checks`` asked for the device check that is one line and
     exit 2 (InputError); when only the rooms' profiles name it the sweep runs without it,
     with ``note`` saying so (unless they name nothing else: InputError).  An unreadable
@@ -220,6 +221,7 @@ def device_trust(inv: Inventory, endpoints: Sequence[Endpoint], checks: frozense
     profiles = {e.profile for e in endpoints}
     if not any("device" in inv.profiles[p].checks for p in profiles):
         return DeviceTrust({}, checks)
+    from probes.device import VENDORS as SSH_VENDORS
     from probes.device import Settings
     from vcfleet.push.hostkeys import KnownHosts
 
@@ -228,7 +230,9 @@ def device_trust(inv: Inventory, endpoints: Sequence[Endpoint], checks: frozense
         known = KnownHosts(path)
     except OSError as exc:
         raise InputError(str(exc)) from None
-    if _has_keys(path):
+    if _has_keys(path) or not any(
+            e.vendor in SSH_VENDORS and "device" in inv.profiles[e.profile].checks
+            for e in endpoints):  # Yealink rooms only: their HTTPS API needs no host key
         return DeviceTrust({"device": Settings(known_hosts=known)}, checks)
     why = _(
         "{path}: no SSH host key recorded, so the device check cannot trust any codec "
