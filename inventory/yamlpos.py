@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from inventory.errors import InputError, Problem
+from inventory.errors import N_, InputError, Message, Problem
 
 Mark = tuple[int, int]
 
@@ -263,7 +263,8 @@ class _EventBuilder:
             frame.merges.append((value, mark))
         elif key in container:
             first = container.key_marks[key]
-            self.problem(frame.key_mark, f"duplicate key '{key}' (first at line {first[0]})")
+            self.problem(frame.key_mark, Message.of(
+                N_("duplicate key '{key}' (first at line {line})"), key=key, line=first[0]))
         else:
             container[key] = value
             container.key_marks[key] = frame.key_mark
@@ -293,8 +294,9 @@ def decode(data: bytes, path: str) -> str:
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         raise InputError([Problem(path, line, col,
-                                  f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
-                                  "save it as UTF-8")]) from None
+                                  Message.of(N_("file is not valid UTF-8 (byte 0x{byte}); "
+                                                "save it as UTF-8"),
+                                             byte=f"{data[exc.start]:02x}"))]) from None
 
 
 def read_input(path: Path, what: str) -> bytes:
@@ -360,5 +362,12 @@ def _reader_problem(exc: yaml.reader.ReaderError, text: str, path: str) -> Probl
     line = before.count("\n") + 1
     col = len(before) - (before.rfind("\n") + 1) + 1
     char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
-    return Problem(path, line, col, f"YAML syntax error: character U+{char:04X} is not allowed "
-                                    f"({exc.reason})")
+    reason = Message(exc.reason) if exc.reason in READER_REASONS else exc.reason
+    return Problem(path, line, col, Message.of(
+        N_("YAML syntax error: character U+{code} is not allowed ({reason})"),
+        code=f"{char:04X}", reason=reason))
+
+
+READER_REASONS = (N_("control characters are not allowed"),
+                  N_("special characters are not allowed"))
+"""What the YAML readers (libyaml, PyYAML) say of a refused character, translated."""
