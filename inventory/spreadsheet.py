@@ -127,14 +127,16 @@ def export_file(endpoints: Sequence[Endpoint], out: Path) -> None:
     """Write endpoints to ``out``: ``.csv`` (UTF-8 with BOM) or ``.xlsx``."""
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InputError(f"{out}: export writes .csv or .xlsx, not {suffix or 'no suffix'!r}")
+        raise InputError(Message.of(N_("{path}: export writes .csv or .xlsx, not {suffix}"),
+                                    path=out, suffix=_suffix(suffix)))
     try:
         if suffix == ".csv":
             out.write_bytes(csv_bytes(endpoints))
         else:
             _write_xlsx(endpoints, out)
     except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+        raise InputError(Message.of(N_("{path}: cannot write: {error}"), path=out,
+                                    error=exc.strerror or exc)) from None
 
 
 def csv_bytes(endpoints: Sequence[Endpoint]) -> bytes:
@@ -221,11 +223,13 @@ def read_sheet(src: Path) -> Sheet:
     """Read a CSV or XLSX file into a header and numbered rows."""
     suffix = src.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InputError(f"{src}: import reads .csv or .xlsx, not {suffix or 'no suffix'!r}")
+        raise InputError(Message.of(N_("{path}: import reads .csv or .xlsx, not {suffix}"),
+                                    path=src, suffix=_suffix(suffix)))
     try:
         data = src.read_bytes()
     except OSError as exc:
-        raise InputError(f"{src}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(Message.of(N_("{path}: cannot read: {error}"), path=src,
+                                    error=exc.strerror or exc)) from None
     return _read_csv(data, str(src)) if suffix == ".csv" else _read_xlsx(data, str(src))
 
 
@@ -327,8 +331,8 @@ def load_base(path: Path) -> Base:
         raise InputError(f"{path}: cannot read base inventory: {exc.strerror or exc}") from None
     doc = load(decode(data, str(path)), str(path))
     if not isinstance(doc, PosDict):
-        raise InputError([Problem(str(path), 1, 1, "base: expected a mapping with tiers, "
-                                                   "profiles, defaults or groups")])
+        raise InputError([Problem(str(path), 1, 1, Message.of(N_(
+            "base: expected a mapping with tiers, profiles, defaults or groups")))])
     probe = PosDict({k: v for k, v in doc.items() if k != "endpoints"})
     probe.key_marks.update(doc.key_marks)
     probe.value_marks.update(doc.value_marks)
@@ -484,6 +488,11 @@ def _date_text(value: dt.datetime | dt.date | dt.time) -> str:
     return value.isoformat()
 
 
+def _suffix(suffix: str) -> str:
+    """A file's suffix as a message names it: ``'.pdf'``, or ``'no suffix'``."""
+    return repr(suffix) if suffix else Message.of(N_("'no suffix'"))
+
+
 def _said(exc: ValueError) -> str:
     """A ValueError's message: the ``Message`` it was raised with, else its text."""
     return exc.args[0] if exc.args and isinstance(exc.args[0], Message) else str(exc)
@@ -608,5 +617,6 @@ def import_file(src: Path, out: Path, base_path: Path | None = None) -> Inventor
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+        raise InputError(Message.of(N_("{path}: cannot write: {error}"), path=out,
+                                    error=exc.strerror or exc)) from None
     return inv
