@@ -66,7 +66,7 @@ def _renamed(exc: InputError, old: str, new: str) -> InputError:
     """``exc`` with the path ``old`` said as ``new``; its problems keep their templates
     (to be said in the operator's language) unless a message names ``old`` itself."""
     if not exc.problems:
-        return InputError(str(exc).replace(old, new))
+        return InputError(exc.text.replace(old, new) if old in exc.text else exc.text)
     return InputError([Problem(p.path.replace(old, new), p.line, p.col,
                                p.message.replace(old, new) if old in p.message else p.message)
                        for p in exc.problems])
