@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Literal
 
-from inventory.errors import Problem
+from inventory.errors import N_, Message, Problem, endpoint_label, labelled
 from inventory.model import Endpoint
 from inventory.yamlpos import Mark
 
@@ -20,7 +20,7 @@ Field = Literal["id", "address", "tier", "profile", "parent"]
 
 def fleet_problems(name: str, endpoints: Sequence[Endpoint],
                    where: Callable[[int, Field], Mark], tiers: Sequence[str],
-                   profiles: Collection[str], *, first: str = "first at line",
+                   profiles: Collection[str], *, first: str = N_("first at line"),
                    tier_hint: str = "", rejected: Collection[str] = ()) -> list[Problem]:
     """Every consistency problem of valid endpoints, in endpoint order.
 
@@ -41,18 +41,22 @@ def fleet_problems(name: str, endpoints: Sequence[Endpoint],
     first_addr: dict[str, int] = {}
     for i, e in enumerate(endpoints):
         if e.id in first_id:
-            error(i, "id", f"duplicate endpoint id '{e.id}' ({first} {first_id[e.id]})")
+            error(i, "id", Message.of(N_("duplicate endpoint id '{id}' ({first} {line})"),
+                                      id=e.id, first=Message(first), line=first_id[e.id]))
         first_id.setdefault(e.id, where(i, "id")[0])
         if e.address in first_addr:
-            error(i, "address", f"endpoint '{e.id}': duplicate address {e.address} "
-                                f"({first} {first_addr[e.address]})")
+            error(i, "address", labelled(endpoint_label(e.id), Message.of(
+                N_("duplicate address {address} ({first} {line})"), address=e.address,
+                first=Message(first), line=first_addr[e.address])))
         first_addr.setdefault(e.address, where(i, "address")[0])
         if e.tier not in tiers:
-            error(i, "tier", f"endpoint '{e.id}': tier '{e.tier}' is not one of the "
-                             f"tiers ({', '.join(tiers)}){tier_hint}")
+            error(i, "tier", labelled(endpoint_label(e.id), Message.of(
+                N_("tier '{tier}' is not one of the tiers ({tiers}){hint}"), tier=e.tier,
+                tiers=", ".join(tiers), hint=Message(tier_hint) if tier_hint else "")))
         if e.profile not in profiles:
-            error(i, "profile", f"endpoint '{e.id}': unknown profile '{e.profile}' "
-                                f"(defined: {', '.join(sorted(profiles))})")
+            error(i, "profile", labelled(endpoint_label(e.id), Message.of(
+                N_("unknown profile '{profile}' (defined: {defined})"), profile=e.profile,
+                defined=", ".join(sorted(profiles)))))
         message = _parent_problem(e, by_id, tiers, rejected)
         if message:
             error(i, "parent", message)
@@ -64,11 +68,13 @@ def _parent_problem(e: Endpoint, by_id: Mapping[str, Endpoint], tiers: Sequence[
     if e.parent is None or (e.parent in rejected and e.parent not in by_id):
         return None
     if e.parent not in by_id:
-        return f"endpoint '{e.id}': parent '{e.parent}' does not exist"
+        return labelled(endpoint_label(e.id), Message.of(
+            N_("parent '{parent}' does not exist"), parent=e.parent))
     if e.parent == e.id:
-        return f"endpoint '{e.id}': is its own parent"
+        return labelled(endpoint_label(e.id), Message.of(N_("is its own parent")))
     ptier = by_id[e.parent].tier
     if ptier in tiers and e.tier in tiers and tiers.index(ptier) >= tiers.index(e.tier):
-        return (f"endpoint '{e.id}': parent '{e.parent}' is a {ptier}, "
-                f"which is not above tier '{e.tier}'")
+        return labelled(endpoint_label(e.id), Message.of(
+            N_("parent '{parent}' is a {parent_tier}, which is not above tier '{tier}'"),
+            parent=e.parent, parent_tier=ptier, tier=e.tier))
     return None

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from inventory.consistency import fleet_problems
-from inventory.errors import InputError, Problem
+from inventory.errors import N_, InputError, Message, Problem, endpoint_label, labelled
 from inventory.model import (
     DEFAULT_PROFILES,
     DEFAULT_TIERS,
@@ -135,8 +135,8 @@ def parse_inventory(data: bytes | str, name: str, path: Path | None = None,
     if not text.strip() or all(
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
-        raise InputError([Problem(name, 1, 1, "file is empty: expected a mapping with "
-                                              "'endpoints' (see docs/inventory.md)")])
+        raise InputError([Problem(name, 1, 1, Message.of(N_(
+            "file is empty: expected a mapping with 'endpoints' (see docs/inventory.md)")))])
     # Building ~200,000 small objects triggers the cyclic GC again and again for
     # nothing (they form no cycles); pausing it makes large inventories load ~30% faster.
     with _gc_paused():
@@ -176,12 +176,14 @@ class _Builder:
     def build(self, doc: Any) -> Inventory:
         if not isinstance(doc, PosDict):
             self.error(getattr(doc, "mark", (1, 1)),
-                       "expected a mapping with 'endpoints' at the top of the file")
+                       Message.of(N_("expected a mapping with 'endpoints' at the top of "
+                                     "the file")))
             raise InputError(self.problems)
         for key in doc:
             if key not in TOP_LEVEL_KEYS:
-                self.error(doc.key_marks[key], f"unknown key '{key}' "
-                                               f"(allowed: {', '.join(TOP_LEVEL_KEYS)})")
+                self.error(doc.key_marks[key], Message.of(
+                    N_("unknown key '{key}' (allowed: {allowed})"), key=key,
+                    allowed=", ".join(TOP_LEVEL_KEYS)))
         self.version(doc)
         tiers = self.tiers(doc)
         thresholds = self.thresholds(doc)
@@ -203,24 +205,27 @@ class _Builder:
     def version(self, doc: PosDict) -> None:
         value = doc.get("version", 1)
         if type(value) is not int or value != 1:  # bool is an int: `version: true` is wrong too
-            self.error(doc.value_marks["version"], f"version: this vcfleet reads inventory "
-                                                   f"format version 1, got {shown(value)}")
+            self.error(doc.value_marks["version"], Message.of(N_(
+                "version: this vcfleet reads inventory format version 1, got {value}"),
+                value=shown(value)))
 
     def tiers(self, doc: PosDict) -> list[str]:
         raw = doc.get("tiers")
         if raw is None:
             return list(DEFAULT_TIERS)
         if not isinstance(raw, PosList) or not raw:
-            self.error(doc.value_marks["tiers"], "tiers: expected a non-empty list of tier names")
+            self.error(doc.value_marks["tiers"], Message.of(N_(
+                "tiers: expected a non-empty list of tier names")))
             return list(DEFAULT_TIERS)
         import re
 
         tiers: list[str] = []
         for item, mark in zip(raw, raw.marks, strict=True):
             if not isinstance(item, str) or not re.match(SLUG, item):
-                self.error(mark, f"tiers: invalid tier name {shown(item)}")
+                self.error(mark, Message.of(N_("tiers: invalid tier name {value}"),
+                                             value=shown(item)))
             elif item in tiers:
-                self.error(mark, f"tiers: duplicate tier '{item}'")
+                self.error(mark, Message.of(N_("tiers: duplicate tier '{tier}'"), tier=item))
             else:
                 tiers.append(item)
         return tiers
@@ -239,7 +244,8 @@ class _Builder:
         if raw is None:
             return None
         if not isinstance(raw, PosDict):
-            self.error(doc.value_marks["provisioning"], "provisioning: expected a mapping")
+            self.error(doc.value_marks["provisioning"],
+                       Message.of(N_("provisioning: expected a mapping")))
             return None
         try:
             return Provisioning.model_validate(raw)
@@ -289,7 +295,7 @@ class _Builder:
         if raw is None:
             return PosDict()
         if not isinstance(raw, PosDict):
-            self.error(doc.value_marks[key], f"{key}: expected a mapping")
+            self.error(doc.value_marks[key], Message.of(N_("{key}: expected a mapping"), key=key))
             return PosDict()
         return raw
 
@@ -303,21 +309,23 @@ class _Builder:
             if k == "groups" and label != "defaults":
                 continue
             if k not in INHERITABLE_FIELDS:
-                hint = ("; 'id' and 'name' belong to each endpoint"
-                        if k in ("id", "name") else "")
-                self.error(raw.key_marks[k], f"{label}: unknown key '{k}'{hint}")
+                problem = (Message.of(N_("unknown key '{key}'; 'id' and 'name' belong to "
+                                         "each endpoint"), key=k)
+                           if k in ("id", "name") else Message.of(N_("unknown key '{key}'"), key=k))
+                self.error(raw.key_marks[k], labelled(label, problem))
 
     def groups(self, doc: PosDict) -> dict[str, PosDict]:
         raw = self.mapping(doc, "groups")
         out: dict[str, PosDict] = {}
         for name, body in raw.items():
             if not isinstance(body, PosDict):
-                self.error(raw.value_marks[name], f"group '{name}': expected a mapping")
+                self.error(raw.value_marks[name], labelled(_group(name),
+                                                             Message.of(N_("expected a mapping"))))
                 continue
-            self.check_partial_keys(body, f"group '{name}'")
+            self.check_partial_keys(body, _group(name))
             out[name] = body
         for name, body in out.items():
-            self.group_refs(body, out, f"group '{name}'")
+            self.group_refs(body, out, _group(name))
         return out
 
     def group_refs(self, body: PosDict, groups: dict[str, PosDict], label: str) -> list[str]:
@@ -325,16 +333,19 @@ class _Builder:
             return []
         refs = body["groups"]
         if not isinstance(refs, PosList):
-            self.error(body.value_marks["groups"], f"{label}: groups must be a list of names")
+            self.error(body.value_marks["groups"], labelled(label, Message.of(
+                N_("groups must be a list of names"))))
             return []
         if all(isinstance(ref, str) and ref in groups for ref in refs):
             return list(refs)
         names: list[str] = []
         for ref, mark in zip(refs, refs.marks, strict=True):
             if not isinstance(ref, str):
-                self.error(mark, f"{label}: group names must be strings, got {shown(ref)}")
+                self.error(mark, labelled(label, Message.of(
+                    N_("group names must be strings, got {value}"), value=shown(ref))))
             elif ref not in groups:
-                self.error(mark, f"{label}: unknown group '{ref}'")
+                self.error(mark, labelled(label, Message.of(N_("unknown group '{group}'"),
+                                                           group=ref)))
             else:
                 names.append(ref)
         return names
@@ -364,10 +375,10 @@ class _Builder:
         mark of its ``address:`` key (its own mark when the address is inherited)."""
         raw = doc.get("endpoints")
         if raw is None:
-            self.error(doc.mark, "missing required key 'endpoints'")
+            self.error(doc.mark, Message.of(N_("missing required key 'endpoints'")))
             return [], {}, [], []
         if not isinstance(raw, PosList):
-            self.error(doc.value_marks["endpoints"], "endpoints: expected a list")
+            self.error(doc.value_marks["endpoints"], Message.of(N_("endpoints: expected a list")))
             return [], {}, [], []
         out: list[Endpoint] = []
         lines: dict[str, int] = {}
@@ -377,9 +388,9 @@ class _Builder:
         bases: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, BaseModel]]] = {}
         for item, mark, end in zip(raw, raw.marks, ends, strict=True):
             if not isinstance(item, PosDict):
-                self.error(mark, "endpoints: each item must be a mapping")
+                self.error(mark, Message.of(N_("endpoints: each item must be a mapping")))
                 continue
-            label = f"endpoint '{item.get('id', '?')}'"
+            label = endpoint_label(item.get("id", "?"))
             names = self.group_refs(item, groups, label) if "groups" in item else []
             key = tuple(names)
             if key not in bases:
@@ -435,6 +446,10 @@ class _Builder:
         or the defaults is reported once, at the group, without the endpoint's label."""
         self.problems.extend(validation_problems(exc, data, start, model, self.name, label,
                                                  prefix, own_lines))
+
+
+def _group(name: str) -> str:
+    return Message.of(N_("group '{name}'"), name=name)
 
 
 _SETTINGS_MODELS: dict[type[Any], type[BaseModel]] = {}

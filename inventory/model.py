@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 
+from inventory.errors import N_, Message
+
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
 SECRET_REF = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+|keyring:[^/\s]+/\S+|agent)$")
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -63,8 +65,9 @@ def _text_is_safe(value: str) -> str:
     if found is None:
         return value
     code = ord(found.group())
-    raise ValueError(f"control or bidi character U+{code:04X} at position {found.start() + 1}: "
-                     "remove it (it would act on the terminal that shows this text)")
+    raise ValueError(Message.of(N_("control or bidi character U+{code} at position {position}: "
+                                   "remove it (it would act on the terminal that shows this "
+                                   "text)"), code=f"{code:04X}", position=found.start() + 1))
 
 
 Text = Annotated[str, AfterValidator(_text_is_safe)]
@@ -154,7 +157,8 @@ class Contact(Strict):
 def _known_check(value: str, info: ValidationInfo) -> str:
     kinds = (info.context or {}).get("kinds")
     if kinds is not None and value not in kinds:
-        raise ValueError(f"unknown check {value!r} (choose from {', '.join(kinds)})")
+        raise ValueError(Message.of(N_("unknown check {value} (choose from {kinds})"),
+                                    value=repr(value), kinds=", ".join(kinds)))
     return value
 
 
@@ -218,7 +222,8 @@ class Profile(Strict):
     def _advisory_subset(self) -> Profile:
         extra = [c for c in self.advisory if c not in self.checks]
         if extra:
-            raise ValueError(f"advisory checks {extra} are not in checks")
+            raise ValueError(Message.of(N_("advisory checks {extra} are not in checks"),
+                                        extra=extra))
         return self
 
 
@@ -263,7 +268,8 @@ class Endpoint(Strict):
             pass
         if HOSTNAME.match(value) and not value.replace(".", "").isdigit():
             return value
-        raise ValueError(f"invalid address {value!r}: expected an IP address or a host name")
+        raise ValueError(Message.of(N_("invalid address {value}: expected an IP address or a "
+                                       "host name"), value=repr(value)))
 
     @property
     def is_name(self) -> bool:
@@ -290,32 +296,33 @@ def _listen_valid(value: str) -> str:
     host, sep, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"expected HOST:PORT with a port 1-65535 (127.0.0.1:8446), "
-                         f"got {value!r}")
+        raise ValueError(Message.of(N_("expected HOST:PORT with a port 1-65535 "
+                                       "(127.0.0.1:8446), got {value}"), value=repr(value)))
     try:
         ipaddress.ip_address(host)
     except ValueError:
         if not HOSTNAME.match(host):
-            raise ValueError(f"invalid host {host!r} in {value!r}") from None
+            raise ValueError(Message.of(N_("invalid host {host} in {value}"),
+                                        host=repr(host), value=repr(value))) from None
     return value
 
 
 def _url_valid(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname:
-        raise ValueError(f"expected an https:// URL (devices check the server's certificate), "
-                         f"got {value!r}")
+        raise ValueError(Message.of(N_("expected an https:// URL (devices check the server's "
+                                       "certificate), got {value}"), value=repr(value)))
     if parts.query or parts.fragment or not parts.path.endswith("/"):
-        raise ValueError(f"must end with '/' and have no query (devices append their file "
-                         f"names), got {value!r}")
+        raise ValueError(Message.of(N_("must end with '/' and have no query (devices append "
+                                       "their file names), got {value}"), value=repr(value)))
     return value
 
 
 def _path_not_pem(value: str) -> str:
     if PEM_TEXT in value:
-        raise ValueError("expected the path of a PEM file, not its content")
+        raise ValueError(Message.of(N_("expected the path of a PEM file, not its content")))
     if not value.strip():
-        raise ValueError("must not be empty")
+        raise ValueError(Message.of(N_("must not be empty")))
     return value
 
 
@@ -339,11 +346,11 @@ class Provisioning(Strict):
     @classmethod
     def _secret_is_reference(cls, value: str) -> str:
         if value == "agent":
-            raise ValueError("the SSH agent holds no provisioning secret: use env:VAR, "
-                             "file:PATH or keyring:SERVICE/USER")
+            raise ValueError(Message.of(N_("the SSH agent holds no provisioning secret: use "
+                                           "env:VAR, file:PATH or keyring:SERVICE/USER")))
         if not SECRET_REF.match(value):
-            raise ValueError("plaintext secret is not allowed: use env:VAR, file:PATH or "
-                             "keyring:SERVICE/USER")
+            raise ValueError(Message.of(N_("plaintext secret is not allowed: use env:VAR, "
+                                           "file:PATH or keyring:SERVICE/USER")))
         return value
 
 
@@ -354,6 +361,6 @@ INHERITABLE_FIELDS = tuple(f for f in ENDPOINT_FIELDS if f not in ("id", "name")
 def _check_secret_ref(value: str | None) -> str | None:
     if value is None or SECRET_REF.match(value):
         return value
-    raise ValueError(
+    raise ValueError(Message.of(N_(
         "plaintext secret is not allowed: use env:VAR, file:PATH, keyring:SERVICE/USER or agent"
-    )
+    )))

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from inventory.errors import InputError, Problem
+from inventory.errors import N_, InputError, Message, Problem, endpoint_label, labelled
 from inventory.yamlpos import Mark, PosDict, PosList
 
 
@@ -18,7 +18,7 @@ class SecretUnavailable(InputError):
     """A reference that cannot be resolved here (unset variable, missing file, ...)."""
 
     def __init__(self, ref: str, reason: str) -> None:
-        super().__init__(f"secret {ref}: {reason}")
+        super().__init__(Message.of(N_("secret {ref}: {reason}"), ref=ref, reason=reason))
         self.ref = ref
         self.reason = reason
         """Why, without the reference: "environment variable VCFLEET_X is not set"."""
@@ -41,7 +41,8 @@ def resolve_secret(ref: str, base_dir: Path | None = None) -> str | None:
     if scheme == "env":
         value = os.environ.get(rest)
         if value is None:
-            raise SecretUnavailable(ref, f"environment variable {rest} is not set")
+            raise SecretUnavailable(ref, Message.of(
+                N_("environment variable {name} is not set"), name=rest))
         return value
     if scheme == "file":
         path = Path(rest).expanduser()
@@ -50,8 +51,9 @@ def resolve_secret(ref: str, base_dir: Path | None = None) -> str | None:
         try:
             return path.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise SecretUnavailable(ref, f"cannot read {path}: "
-                                         f"{exc.strerror or exc}") from None
+            raise SecretUnavailable(ref, Message.of(
+                N_("cannot read {path}: {error}"), path=path,
+                error=exc.strerror or exc)) from None
     if scheme == "keyring":
         return _from_keyring(ref, rest)
     raise SecretUnavailable(ref, "unknown reference scheme")
@@ -70,7 +72,8 @@ def _from_keyring(ref: str, rest: str) -> str:
     except Exception as exc:
         # NoKeyringError on a server without a desktop keyring, a locked keyring, D-Bus
         # down: all "not here", one line, never a traceback
-        raise SecretUnavailable(ref, f"keyring error: {exc}") from None
+        raise SecretUnavailable(ref, Message.of(N_("keyring error: {error}"),
+                                                error=exc)) from None
     if value is None:
         raise SecretUnavailable(ref, "no such entry in the keyring")
     return str(value)
@@ -92,18 +95,19 @@ def unresolved_references(doc: Any, name: str, base_dir: Path | None) -> list[Pr
     places.append(("defaults", doc.get("defaults")))
     groups = doc.get("groups")
     if isinstance(groups, PosDict):
-        places += [(f"group '{g}'", body) for g, body in groups.items()]
+        places += [(Message.of(N_("group '{name}'"), name=g), body) for g, body in groups.items()]
     endpoints = doc.get("endpoints")
     if isinstance(endpoints, PosList):
-        places += [(f"endpoint '{e.get('id', '?')}'", e) for e in endpoints
+        places += [(endpoint_label(e.get("id", "?")), e) for e in endpoints
                    if isinstance(e, PosDict)]
     problems: list[Problem] = []
     provisioning = _written(doc, ("provisioning", "secret"))
     if provisioning is not None:
         reason = unresolvable(provisioning[0], base_dir)
         if reason is not None:
-            problems.append(Problem(name, *provisioning[1], f"provisioning.secret "
-                                    f"{provisioning[0]}: cannot be resolved here: {reason}"))
+            problems.append(Problem(name, *provisioning[1], Message.of(
+                N_("{key} {ref}: cannot be resolved here: {reason}"), key="provisioning.secret",
+                ref=provisioning[0], reason=reason)))
     for label, body in places:
         for fields in REFERENCE_FIELDS:
             found = _written(body, fields)
@@ -112,8 +116,9 @@ def unresolved_references(doc: Any, name: str, base_dir: Path | None) -> list[Pr
             ref, mark = found
             reason = unresolvable(ref, base_dir)
             if reason is not None:
-                problems.append(Problem(name, *mark, f"{label}: {'.'.join(fields)} {ref}: "
-                                                     f"cannot be resolved here: {reason}"))
+                problems.append(Problem(name, *mark, labelled(label, Message.of(
+                    N_("{key} {ref}: cannot be resolved here: {reason}"), key=".".join(fields),
+                    ref=ref, reason=reason))))
     return problems
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from inventory.errors import InputError
+from inventory.errors import N_, InputError, Message
 from inventory.model import Endpoint
 
 
@@ -96,7 +96,8 @@ class Selector:
         try:
             words = shlex.split(text)
         except ValueError:  # shlex's only complaint: a quote left open
-            raise InputError(f"invalid selector {text!r}: a quote is not closed") from None
+            raise InputError(Message.of(INVALID, selector=repr(text), why=Message.of(
+                N_("a quote is not closed")))) from None
         return cls(tuple(_parse_term(w, text) for w in words), text)
 
     def matches(self, endpoint: Endpoint, inv: Tree | None = None) -> bool:
@@ -107,21 +108,27 @@ class Selector:
         return self.text
 
 
+INVALID = N_("invalid selector {selector}: {why}")
+
+
 def _parse_term(word: str, text: str) -> Term:
     def fail(why: str) -> InputError:
-        return InputError(f"invalid selector {text!r}: {why}")
+        return InputError(Message.of(INVALID, selector=repr(text), why=why))
 
     negate = word.startswith("!")
     body = word[1:] if negate else word
     key, eq, raw = body.partition("=")
     if not eq:
-        raise fail(f"term {word!r} is not KEY=VALUE (keys: {', '.join(KEYS)})")
+        raise fail(Message.of(N_("term {term} is not KEY=VALUE (keys: {keys})"),
+                              term=repr(word), keys=", ".join(KEYS)))
     if not key:
-        raise fail(f"term {word!r} has no key before '=' (keys: {', '.join(KEYS)})")
+        raise fail(Message.of(N_("term {term} has no key before '=' (keys: {keys})"),
+                              term=repr(word), keys=", ".join(KEYS)))
     if key not in KEYS:
-        raise fail(f"unknown key {key!r} (keys: {', '.join(KEYS)})")
+        raise fail(Message.of(N_("unknown key {key} (keys: {keys})"), key=repr(key),
+                              keys=", ".join(KEYS)))
     values = raw.split(",")
     if not raw or any(not v for v in values):
-        raise fail(f"term {word!r} has an empty value")
+        raise fail(Message.of(N_("term {term} has an empty value"), term=repr(word)))
     norm: Callable[[str], str] = fold if key == "name" else (lambda v: v)
     return Term(key, tuple(norm(v) for v in values), negate)

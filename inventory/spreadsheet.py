@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inventory.consistency import fleet_problems
-from inventory.errors import InputError, Problem
+from inventory.errors import N_, InputError, Message, Problem, endpoint_label, labelled
 from inventory.loader import Inventory, build_inventory, merge_plain, parse_inventory
 from inventory.model import DEFAULT_PROFILES, DEFAULT_TIERS, Endpoint, Profile
 from inventory.yamlerrors import describe, model_of
@@ -127,14 +127,16 @@ def export_file(endpoints: Sequence[Endpoint], out: Path) -> None:
     """Write endpoints to ``out``: ``.csv`` (UTF-8 with BOM) or ``.xlsx``."""
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InputError(f"{out}: export writes .csv or .xlsx, not {suffix or 'no suffix'!r}")
+        raise InputError(Message.of(N_("{path}: export writes .csv or .xlsx, not {suffix}"),
+                                    path=out, suffix=_suffix(suffix)))
     try:
         if suffix == ".csv":
             out.write_bytes(csv_bytes(endpoints))
         else:
             _write_xlsx(endpoints, out)
     except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+        raise InputError(Message.of(N_("{path}: cannot write: {error}"), path=out,
+                                    error=exc.strerror or exc)) from None
 
 
 def csv_bytes(endpoints: Sequence[Endpoint]) -> bytes:
@@ -221,11 +223,13 @@ def read_sheet(src: Path) -> Sheet:
     """Read a CSV or XLSX file into a header and numbered rows."""
     suffix = src.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InputError(f"{src}: import reads .csv or .xlsx, not {suffix or 'no suffix'!r}")
+        raise InputError(Message.of(N_("{path}: import reads .csv or .xlsx, not {suffix}"),
+                                    path=src, suffix=_suffix(suffix)))
     try:
         data = src.read_bytes()
     except OSError as exc:
-        raise InputError(f"{src}: cannot read: {exc.strerror or exc}") from None
+        raise InputError(Message.of(N_("{path}: cannot read: {error}"), path=src,
+                                    error=exc.strerror or exc)) from None
     return _read_csv(data, str(src)) if suffix == ".csv" else _read_xlsx(data, str(src))
 
 
@@ -234,8 +238,9 @@ def _read_csv(data: bytes, name: str) -> Sheet:
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
-            raise InputError([Problem(name, 1, 1, f"not valid UTF-16 text (at byte {exc.start}): "
-                                                  "save it again as CSV UTF-8")]) from None
+            raise InputError([Problem(name, 1, 1, Message.of(N_(
+                "not valid UTF-16 text (at byte {byte}): save it again as CSV UTF-8"),
+                byte=exc.start))]) from None
     else:
         text = decode(data, name)
     first = text.split("\n", 1)[0]
@@ -249,10 +254,11 @@ def _read_csv(data: bytes, name: str) -> Sheet:
             rows.append((start, [unguard_cell(c) for c in record]))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InputError([Problem(name, start, 1, f"CSV error: {exc}")]) from None
+        raise InputError([Problem(name, start, 1, Message.of(N_("CSV error: {error}"),
+                                                             error=exc))]) from None
     if not rows:
-        raise InputError([Problem(name, 1, 1, "file is empty: expected a header row "
-                                              "(see docs/spreadsheets.md)")])
+        raise InputError([Problem(name, 1, 1, Message.of(N_(
+            "file is empty: expected a header row (see docs/spreadsheets.md)")))])
     return _sheet(name, rows)
 
 
@@ -265,20 +271,21 @@ def _read_xlsx(data: bytes, name: str) -> Sheet:
         wb = load_workbook(io.BytesIO(data), data_only=True)
         formulas = load_workbook(io.BytesIO(data), data_only=False)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
-        raise InputError([Problem(name, 1, 1, f"not a readable XLSX workbook ({exc})")]) from None
+        raise InputError([Problem(name, 1, 1, Message.of(
+            N_("not a readable XLSX workbook ({error})"), error=exc))]) from None
     ws = wb[SHEET_NAME] if SHEET_NAME in wb.sheetnames else wb.worksheets[0]
     fs = formulas[ws.title]
     rows = [(n, [_xlsx_value(c) for c in cells]) for n, cells in enumerate(ws.iter_rows(), 1)]
     if not rows or all(v is None for _, r in rows for v in r):
-        raise InputError([Problem(name, 1, 1, "sheet is empty: expected a header row "
-                                              "(see docs/spreadsheets.md)")])
+        raise InputError([Problem(name, 1, 1, Message.of(N_(
+            "sheet is empty: expected a header row (see docs/spreadsheets.md)")))])
     problems = []
     for cells in fs.iter_rows():
         for f in cells:
             if f.data_type == "f" and rows[f.row - 1][1][f.column - 1] is None:
-                problems.append(Problem(name, f.row, f.column, f"{f.coordinate}: formula "
-                                        "without a saved value: open and save the file in "
-                                        "Excel, or type the value"))
+                problems.append(Problem(name, f.row, f.column, Message.of(N_(
+                    "{cell}: formula without a saved value: open and save the file in "
+                    "Excel, or type the value"), cell=f.coordinate)))
     for merged in ws.merged_cells.ranges:  # every cell of a merged range shows its top-left
         top = rows[merged.min_row - 1][1][merged.min_col - 1]
         for r in range(merged.min_row, merged.max_row + 1):
@@ -324,8 +331,8 @@ def load_base(path: Path) -> Base:
         raise InputError(f"{path}: cannot read base inventory: {exc.strerror or exc}") from None
     doc = load(decode(data, str(path)), str(path))
     if not isinstance(doc, PosDict):
-        raise InputError([Problem(str(path), 1, 1, "base: expected a mapping with tiers, "
-                                                   "profiles, defaults or groups")])
+        raise InputError([Problem(str(path), 1, 1, Message.of(N_(
+            "base: expected a mapping with tiers, profiles, defaults or groups")))])
     probe = PosDict({k: v for k, v in doc.items() if k != "endpoints"})
     probe.key_marks.update(doc.key_marks)
     probe.value_marks.update(doc.value_marks)
@@ -366,20 +373,24 @@ class _RowReader:
             if not name:
                 continue
             if name in PLAINTEXT_COLUMNS:
-                self.error(at, i, f"column '{raw}': plaintext passwords are not allowed: use "
-                                 "the 'secret' column with env:VAR, file:PATH, "
-                                 "keyring:SERVICE/USER or agent")
+                self.error(at, i, Message.of(N_(
+                    "column '{column}': plaintext passwords are not allowed: use the 'secret' "
+                    "column with env:VAR, file:PATH, keyring:SERVICE/USER or agent"), column=raw))
             elif name not in by_name:
-                self.error(at, i, f"unknown column '{raw}' (columns: {', '.join(COLUMN_NAMES)})")
+                self.error(at, i, Message.of(
+                    N_("unknown column '{column}' (columns: {columns})"), column=raw,
+                    columns=", ".join(COLUMN_NAMES)))
             elif name in self.col_of:
-                self.error(at, i, f"duplicate column '{name}' (first in column "
-                                 f"{self.col_of[name]})")
+                self.error(at, i, Message.of(N_(
+                    "duplicate column '{column}' (first in column {first})"), column=name,
+                    first=self.col_of[name]))
             else:
                 self.columns[i] = by_name[name]
                 self.col_of[name] = i
         missing = [n for n in REQUIRED_COLUMNS if n not in self.col_of]
         if missing:
-            self.error(at, 1, f"missing required column(s): {', '.join(missing)}")
+            self.error(at, 1, Message.of(N_("missing required column(s): {columns}"),
+                                             columns=", ".join(missing)))
 
     def endpoints(self) -> list[tuple[int, Endpoint]]:
         out: list[tuple[int, Endpoint]] = []
@@ -403,12 +414,13 @@ class _RowReader:
             try:
                 value = _cell_in(_at(cells, i), column)
             except ValueError as exc:
-                self.error(row, i, f"column '{column.name}': {exc}")
+                self.error(row, i, Message.of(N_("column '{column}': {problem}"),
+                                                    column=column.name, problem=_said(exc)))
                 unreadable = True
                 continue
             if value is not None:
                 _put(data, column.path, value)
-        label = f"endpoint '{data.get('id', '?')}'"
+        label = endpoint_label(data.get("id", "?"))
         defaults = (self.base.sections or {}).get("defaults")
         if isinstance(defaults, dict):  # empty cells take the base's defaults
             data = merge_plain(data, defaults)
@@ -429,7 +441,8 @@ class _RowReader:
         col = self.col_of.get(column.name, 1) if column else 1
         name = column.name if column else ".".join(loc)
         if err["type"] == "missing":
-            self.error(row, col, f"{label}: missing value in column '{name}'")
+            self.error(row, col, labelled(label, Message.of(
+                N_("missing value in column '{column}'"), column=name)))
             return
         self.error(row, col, describe(err, name, label, Endpoint, loc))
 
@@ -449,8 +462,8 @@ class _RowReader:
 
         self.problems.extend(fleet_problems(
             self.sheet.name, [e for _, e in endpoints], where, list(self.base.tiers),
-            self.base.profiles or DEFAULT_PROFILES, first="first in row",
-            tier_hint="; pass --base with a 'tiers' list", rejected=self.rejected_ids))
+            self.base.profiles or DEFAULT_PROFILES, first=N_("first in row"),
+            tier_hint=N_("; pass --base with a 'tiers' list"), rejected=self.rejected_ids))
 
 def _at(cells: list[Any], col: int) -> Any:
     return cells[col - 1] if col <= len(cells) else None
@@ -475,16 +488,27 @@ def _date_text(value: dt.datetime | dt.date | dt.time) -> str:
     return value.isoformat()
 
 
+def _suffix(suffix: str) -> str:
+    """A file's suffix as a message names it: ``'.pdf'``, or ``'no suffix'``."""
+    return repr(suffix) if suffix else Message.of(N_("'no suffix'"))
+
+
+def _said(exc: ValueError) -> str:
+    """A ValueError's message: the ``Message`` it was raised with, else its text."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], Message) else str(exc)
+
+
 def _cell_in(raw: Any, column: Column) -> Any:
     """A cell as the model expects it; None for an empty cell (the model's default)."""
     if isinstance(raw, dt.datetime | dt.date | dt.time):
-        raise ValueError(f"the cell is a date or time ({_date_text(raw)}), not text: format the "
-                         "cell as Text and type the value again")
+        raise ValueError(Message.of(N_("the cell is a date or time ({value}), not text: format "
+                                       "the cell as Text and type the value again"),
+                                    value=_date_text(raw)))
     if column.name == "contact_phone" and isinstance(raw, int | float) \
             and not isinstance(raw, bool):
-        raise ValueError(f"the phone number is stored as a number ({_text(raw)}), which "
-                         "loses a leading 0: format the cell as Text (or as 0000000000) "
-                         "and type it again")
+        raise ValueError(Message.of(N_("the phone number is stored as a number ({value}), which "
+                                       "loses a leading 0: format the cell as Text (or as "
+                                       "0000000000) and type it again"), value=_text(raw)))
     text = _text(raw)
     if text == "":
         return None
@@ -518,7 +542,7 @@ def read_endpoints(src: Path, base: Base | None = None) -> list[Endpoint]:
         raise InputError(reader.problems)
     if not rows:
         raise InputError([Problem(sheet.name, sheet.header_row + 1, 1,
-                                  "no endpoint rows under the header")])
+                                  Message.of(N_("no endpoint rows under the header")))])
     return [e for _, e in rows]
 
 
@@ -593,5 +617,6 @@ def import_file(src: Path, out: Path, base_path: Path | None = None) -> Inventor
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"{out}: cannot write: {exc.strerror or exc}") from None
+        raise InputError(Message.of(N_("{path}: cannot write: {error}"), path=out,
+                                    error=exc.strerror or exc)) from None
     return inv

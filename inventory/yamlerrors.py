@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from inventory.errors import Problem
+from inventory.errors import N_, Message, Problem, labelled
 from inventory.yamlpos import Mark, PosDict, PosList
 
 COMPLETE = "complete_message"
@@ -94,46 +94,69 @@ def complete(message: str, keyed: bool = False) -> PydanticCustomError:
 
 def describe(err: Any, dotted: str, label: str | None, model: type[BaseModel],
              path: list[str]) -> str:
-    """One clear message for a pydantic error."""
+    """One clear message for a pydantic error (a ``Message``: English, and its template)."""
+    problem = _problem(err, dotted, model, path)
+    return labelled(label, problem) if label else problem
+
+
+def _problem(err: Any, dotted: str, model: type[BaseModel], path: list[str]) -> str:
     kind = err["type"]
-    value = err.get("input")
+    value = shown(err.get("input"))
     key = path[-1] if path else ""
-    where = f"{label}: " if label else ""
     if kind == COMPLETE:
-        message = str(err["ctx"]["message"])
-        return where + (message.replace("{key}", key) if err["ctx"]["keyed"] else message)
+        message = err["ctx"]["message"]
+        if err["ctx"]["keyed"]:  # "{key}" in it stands for the key
+            if isinstance(message, Message):
+                return Message.of(message.msgid, **{**message.args, "key": key})
+            return str(message).replace("{key}", key)
+        return message if isinstance(message, str) else str(message)
     if kind == "extra_forbidden":
         if key.lower() in PLAINTEXT_KEYS:
-            return (f"{where}plaintext password is not allowed: use 'secret:' with env:VAR, "
-                    "file:PATH, keyring:SERVICE/USER or agent")
+            return Message.of(N_("plaintext password is not allowed: use 'secret:' with "
+                                 "env:VAR, file:PATH, keyring:SERVICE/USER or agent"))
         allowed = allowed_keys(model, path[:-1])
-        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
-        return f"{where}unknown key '{dotted}'{hint}"
+        if allowed:
+            return Message.of(N_("unknown key '{key}' (allowed: {allowed})"),
+                              key=dotted, allowed=", ".join(allowed))
+        return Message.of(N_("unknown key '{key}'"), key=dotted)
     if kind == "missing":
-        return f"{where}missing required field '{dotted}'"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{where}{dotted}: expected an integer, got {shown(value)}"
+        return Message.of(N_("missing required field '{key}'"), key=dotted)
     if kind in ("greater_than_equal", "less_than_equal") and key == "port":
-        return f"{where}{dotted}: port must be between 1 and 65535, got {shown(value)}"
-    if kind in ("float_parsing", "float_type"):
-        return f"{where}{dotted}: expected a number, got {shown(value)}"
-    if kind in ("bool_parsing", "bool_type"):
-        return f"{where}{dotted}: expected true or false, got {shown(value)}"
-    if kind in ("string_type",):
-        return f"{where}{dotted}: expected a string, got {shown(value)}"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{where}{dotted}: expected a mapping, got {shown(value)}"
-    if kind in ("list_type",):
-        return f"{where}{dotted}: expected a list, got {shown(value)}"
+        return Message.of(N_("{key}: port must be between 1 and 65535, got {value}"),
+                          key=dotted, value=value)
+    if kind in EXPECTED:
+        return Message.of(EXPECTED[kind], key=dotted, value=value)
     if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
-        return f"{where}{dotted}: must not be empty"
+        return Message.of(N_("{key}: must not be empty"), key=dotted)
     if kind == "string_pattern_mismatch":
-        return (f"{where}{dotted}: {shown(value)} is not a valid slug "
-                "(lowercase letters, digits and '-')")
+        return Message.of(N_("{key}: {value} is not a valid slug "
+                             "(lowercase letters, digits and '-')"), key=dotted, value=value)
     if kind == "literal_error":
-        return f"{where}{dotted}: {shown(value)} is not allowed; expected {err['ctx']['expected']}"
+        return Message.of(N_("{key}: {value} is not allowed; expected {expected}"),
+                          key=dotted, value=value, expected=err["ctx"]["expected"])
+    error = err.get("ctx", {}).get("error")
+    if kind == "value_error" and isinstance(error, ValueError) and error.args \
+            and isinstance(error.args[0], Message):
+        return Message.of(KEYED, key=dotted, problem=error.args[0])  # a validator's own words
     msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{where}{dotted}: {msg[0].lower()}{msg[1:]}" if msg else f"{where}{dotted}: invalid"
+    return f"{dotted}: {msg[0].lower()}{msg[1:]}" if msg else f"{dotted}: invalid"
+
+
+KEYED = N_("{key}: {problem}")
+"""A problem of one key's value: ``name: control or bidi character ...``."""
+
+EXPECTED = {
+    **dict.fromkeys(("int_parsing", "int_type", "int_from_float"),
+                    N_("{key}: expected an integer, got {value}")),
+    **dict.fromkeys(("float_parsing", "float_type"), N_("{key}: expected a number, got {value}")),
+    **dict.fromkeys(("bool_parsing", "bool_type"),
+                    N_("{key}: expected true or false, got {value}")),
+    "string_type": N_("{key}: expected a string, got {value}"),
+    **dict.fromkeys(("model_type", "model_attributes_type", "dict_type"),
+                    N_("{key}: expected a mapping, got {value}")),
+    "list_type": N_("{key}: expected a list, got {value}"),
+}
+"""pydantic's wrong-type errors, in the loaders' words."""
 
 
 class _Repr(reprlib.Repr):

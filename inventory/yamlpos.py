@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from inventory.errors import InputError, Problem
+from inventory.errors import N_, InputError, Message, Problem
 
 Mark = tuple[int, int]
 
@@ -69,6 +69,9 @@ def _event_mark(event: yaml.Event) -> Mark:
 
 
 _NO_KEY = object()
+
+
+YAML_ERROR = N_("YAML error: {problem}")
 
 
 class _Frame:
@@ -200,18 +203,22 @@ class _EventBuilder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            self.problem(mark, f"YAML error: {exc.problem}")
+            self.problem(mark, Message.of(YAML_ERROR, problem=exc.problem))
         except (ValueError, TypeError, OverflowError) as exc:
-            self.problem(mark, f"YAML error: invalid {tag.rsplit(':', 1)[-1]} {text!r} ({exc})")
+            self.problem(mark, Message.of(YAML_ERROR, problem=Message.of(
+                N_("invalid {tag} {value} ({error})"), tag=tag.rsplit(":", 1)[-1],
+                value=repr(text), error=exc)))
         return text
 
     def start(self, event: yaml.CollectionStartEvent) -> None:
         mark = _event_mark(event)
         if len(self.stack) >= MAX_DEPTH:
-            self.problem(mark, f"YAML error: nested deeper than {MAX_DEPTH} levels")
+            self.problem(mark, Message.of(YAML_ERROR, problem=Message.of(
+                N_("nested deeper than {n} levels"), n=MAX_DEPTH)))
             raise _TooDeep
         if event.tag not in _DEFAULT_TAGS:
-            self.problem(mark, f"YAML error: tag {event.tag!r} is not supported here")
+            self.problem(mark, Message.of(YAML_ERROR, problem=Message.of(
+                N_("tag {tag} is not supported here"), tag=repr(event.tag))))
         container: PosDict | PosList
         container = PosDict() if type(event) is yaml.MappingStartEvent else PosList()
         container.mark = mark
@@ -229,13 +236,15 @@ class _EventBuilder:
     def alias(self, event: yaml.AliasEvent) -> None:
         mark = _event_mark(event)
         if event.anchor not in self.anchors:
-            self.problem(mark, f"YAML error: unknown alias '*{event.anchor}'")
+            self.problem(mark, Message.of(YAML_ERROR, problem=Message.of(
+                N_("unknown alias '*{anchor}'"), anchor=event.anchor)))
             self.add(None, mark)
             return
         target = self.anchors[event.anchor]
         if any(frame.container is target for frame in self.stack):
-            self.problem(mark, f"YAML error: alias '*{event.anchor}' refers to a mapping or "
-                               "list that contains it")
+            self.problem(mark, Message.of(YAML_ERROR, problem=Message.of(
+                N_("alias '*{anchor}' refers to a mapping or list that contains it"),
+                anchor=event.anchor)))
             target = None
         self.add(target, mark)
 
@@ -263,7 +272,8 @@ class _EventBuilder:
             frame.merges.append((value, mark))
         elif key in container:
             first = container.key_marks[key]
-            self.problem(frame.key_mark, f"duplicate key '{key}' (first at line {first[0]})")
+            self.problem(frame.key_mark, Message.of(
+                N_("duplicate key '{key}' (first at line {line})"), key=key, line=first[0]))
         else:
             container[key] = value
             container.key_marks[key] = frame.key_mark
@@ -293,8 +303,13 @@ def decode(data: bytes, path: str) -> str:
         line = before.count(b"\n") + 1
         col = exc.start - (before.rfind(b"\n") + 1) + 1
         raise InputError([Problem(path, line, col,
-                                  f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
-                                  "save it as UTF-8")]) from None
+                                  Message.of(N_("file is not valid UTF-8 (byte 0x{byte}); "
+                                                "save it as UTF-8"),
+                                             byte=f"{data[exc.start]:02x}"))]) from None
+
+
+INPUTS = (N_("inventory"), N_("faults file"), N_("meetings"), N_("template"))
+"""What ``read_input`` calls the files it reads (said in the operator's language)."""
 
 
 def read_input(path: Path, what: str) -> bytes:
@@ -303,7 +318,9 @@ def read_input(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+        raise InputError(Message.of(N_("{path}: cannot read {what}: {error}"), path=path,
+                                    what=Message(what) if what in INPUTS else what,
+                                    error=exc.strerror or exc)) from None
 
 
 class _LibyamlTooDeep(Exception):
@@ -339,11 +356,13 @@ def _load(text: str, path: str, loader_class: Any) -> Any:
                 mark is None or (start.line, start.column) != (mark.line, mark.column)):
             what += f" {exc.context} (line {start.line + 1}, column {start.column + 1})"
         raise InputError([*builder.problems,
-                          Problem(path, line, col, f"YAML syntax error: {what}")]) from None
+                          Problem(path, line, col, Message.of(
+                              N_("YAML syntax error: {problem}"), problem=what))]) from None
     except yaml.reader.ReaderError as exc:
         raise InputError([*builder.problems, _reader_problem(exc, text, path)]) from None
     except yaml.YAMLError as exc:
-        raise InputError([*builder.problems, Problem(path, 1, 1, f"YAML error: {exc}")]) from None
+        raise InputError([*builder.problems, Problem(path, 1, 1, Message.of(
+            YAML_ERROR, problem=exc))]) from None
     finally:
         loader.dispose()
     if builder.problems:
@@ -360,5 +379,12 @@ def _reader_problem(exc: yaml.reader.ReaderError, text: str, path: str) -> Probl
     line = before.count("\n") + 1
     col = len(before) - (before.rfind("\n") + 1) + 1
     char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
-    return Problem(path, line, col, f"YAML syntax error: character U+{char:04X} is not allowed "
-                                    f"({exc.reason})")
+    reason = Message(exc.reason) if exc.reason in READER_REASONS else exc.reason
+    return Problem(path, line, col, Message.of(
+        N_("YAML syntax error: character U+{code} is not allowed ({reason})"),
+        code=f"{char:04X}", reason=reason))
+
+
+READER_REASONS = (N_("control characters are not allowed"),
+                  N_("special characters are not allowed"))
+"""What the YAML readers (libyaml, PyYAML) say of a refused character, translated."""

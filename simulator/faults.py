@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
+from inventory.errors import N_, Message, labelled
 from inventory.vendors import SETTINGS
 from inventory.yamlerrors import shown, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
@@ -73,20 +74,19 @@ class SipFault(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _mode_or_answer(cls, value: Any) -> Any:
-        expected = "expected 'down', 'hang' or {status: N} (a SIP status 100-699)"
         if isinstance(value, str):
             if value not in ("down", "hang"):
-                raise ValueError(f"{shown(value)} is not allowed; {expected}")
+                raise ValueError(Message.of(NOT_A_MODE, value=shown(value)))
             return {"mode": value}
         if not isinstance(value, dict) or "mode" in value or "status" not in value:
-            raise ValueError(f"{shown(value)} is not allowed; {expected}")
+            raise ValueError(Message.of(NOT_A_MODE, value=shown(value)))
         return value
 
     @field_validator("status")
     @classmethod
     def _status_range(cls, value: int | None) -> int | None:
         if value is not None and not 100 <= value <= 699:
-            raise ValueError(f"a SIP status is 100-699, got {value}")
+            raise ValueError(Message.of(N_("a SIP status is 100-699, got {value}"), value=value))
         return value
 
     @field_validator("reason")
@@ -94,7 +94,8 @@ class SipFault(BaseModel):
     def _reason_one_line(cls, value: str | None) -> str | None:
         if value is not None and (not value.strip() or any(
                 ord(c) < 0x20 or ord(c) == 0x7F for c in value)):
-            raise ValueError(f"a reason phrase is one line of text, got {shown(value)}")
+            raise ValueError(Message.of(N_("a reason phrase is one line of text, got {value}"),
+                                        value=shown(value)))
         return value
 
     @model_serializer
@@ -159,10 +160,19 @@ class FaultRule(BaseModel):
         natives = specs("yealink")
         unknown = [k for k in value if k not in SETTINGS and k not in natives]
         if unknown:
-            raise ValueError(f"unknown setting key(s) {', '.join(unknown)} "
-                             f"(known: {', '.join(SETTINGS)}, or a Yealink "
-                             "configuration-file key)")
+            raise ValueError(Message.of(N_("unknown setting key(s) {keys} (known: {known}, or "
+                                           "a Yealink configuration-file key)"),
+                                        keys=", ".join(unknown), known=", ".join(SETTINGS)))
         return value
+
+
+NOT_A_MODE = N_("{value} is not allowed; expected 'down', 'hang' or {{status: N}} (a SIP status "
+                "100-699)")
+
+
+def _fault(i: int) -> str:
+    """``fault N`` (from 1), the label of a fault item's problems."""
+    return Message.of(N_("fault {n}"), n=i + 1)
 
 
 @dataclass(frozen=True)
@@ -205,9 +215,10 @@ class Faults:
             if inventory.select(rule.select):
                 continue
             mark = self.marks[i] if i < len(self.marks) else (1, 1)
-            where = inventory.path or "the inventory"
-            problems.append(Problem(self.source, *mark, f"fault {i + 1}: select "
-                                    f"{rule.select!r} matches no endpoint of {where}"))
+            where = inventory.path or Message.of(N_("the inventory"))
+            problems.append(Problem(self.source, *mark, labelled(_fault(i), Message.of(
+                N_("select {selector} matches no endpoint of {inventory}"),
+                selector=repr(rule.select), inventory=where))))
         if problems:
             raise InputError(problems)
 
@@ -258,7 +269,8 @@ def parse_faults(text: str, name: str) -> Faults:
     if not isinstance(doc, PosList):
         mark = getattr(doc, "mark", (1, 1))
         raise InputError([Problem(name, mark[0], mark[1],
-                                  "expected a list of fault items (each with 'select')")])
+                                  Message.of(N_("expected a list of fault items (each with "
+                                                "'select')")))])
     rules: list[FaultRule] = []
     marks: list[Mark] = []
     problems: list[Problem] = []
@@ -269,7 +281,7 @@ def parse_faults(text: str, name: str) -> Faults:
                          if isinstance(item, PosDict) else mark)
         except ValidationError as exc:
             problems.extend(validation_problems(exc, item, mark, FaultRule, name,
-                                                f"fault {i + 1}"))
+                                                _fault(i)))
     if problems:
         raise InputError(problems)
     return Faults(tuple(rules), name, tuple(marks))

@@ -136,15 +136,22 @@ def test_every_message_has_a_vietnamese_entry() -> None:
     assert not problems, "\n".join(problems)
 
 
+def _extracted(tui_folder: Path) -> tuple[tuple[Path, str], ...]:
+    """The folders and file patterns babel.cfg extracts (the loaders' own marker too)."""
+    return ((PACKAGE, "**.py"), (tui_folder, "**.py"), (ROOT / "inventory", "**.py"),
+            (ROOT / "simulator", "faults.py"))
+
+
 def test_the_template_is_up_to_date_with_the_sources() -> None:
     """Re-extracting the messages (babel.cfg) gives the template's msgids exactly."""
     import tui
 
     with (ROOT / "babel.cfg").open(encoding="utf-8") as f:
-        assert "[python: vcfleet/**.py]\n[python: tui/**.py]" in f.read()
+        assert ("[python: vcfleet/**.py]\n[python: tui/**.py]\n[python: inventory/**.py]\n"
+                "[python: simulator/faults.py]") in f.read()
     found = {msg[2] if isinstance(msg[2], str) else msg[2][0]
-             for folder in (PACKAGE, Path(tui.__file__).resolve().parent)
-             for msg in extract_from_dir(str(folder), [("**.py", "python")])}
+             for folder, pattern in _extracted(Path(tui.__file__).resolve().parent)
+             for msg in extract_from_dir(str(folder), [(pattern, "python")])}
     assert found == {m.id for m in _catalog(POT) if m.id}, (
         "run: pybabel extract -F babel.cfg --no-location --sort-output "
         "-o vcfleet/locale/vcfleet.pot .  (then update vi.po: docs/language.md)")

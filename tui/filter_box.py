@@ -55,7 +55,8 @@ class FilterBox(Input):
             parsed = Filter.parse(self.value)
         except InputError as exc:
             self.add_class("-invalid")
-            self.border_subtitle = str(exc.lines()[0]) if exc.lines() else str(exc)
+            lines = exc.lines(_)  # the selector's error in the operator's language
+            self.border_subtitle = lines[0] if lines else str(exc)
             return
         self.remove_class("-invalid")
         self.border_subtitle = ""

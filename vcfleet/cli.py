@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except InputError as exc:
-        for line in exc.lines():
+        for line in exc.lines(_):  # the loaders' English messages, said in the language
             print(safe_line(line), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from inventory import InputError
+from inventory import InputError, Problem
 
 RECORD_NAME = "written-files.json"
 
@@ -62,6 +62,16 @@ def _check_folder(path: Path) -> None:
         raise InputError(f"{path}: cannot write: {folder} is not a folder")
 
 
+def _renamed(exc: InputError, old: str, new: str) -> InputError:
+    """``exc`` with the path ``old`` said as ``new``; its problems keep their templates
+    (to be said in the operator's language) unless a message names ``old`` itself."""
+    if not exc.problems:
+        return InputError(exc.text.replace(old, new) if old in exc.text else exc.text)
+    return InputError([Problem(p.path.replace(old, new), p.line, p.col,
+                               p.message.replace(old, new) if old in p.message else p.message)
+                       for p in exc.problems])
+
+
 @contextlib.contextmanager
 def output_file(path: Path, *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path (same folder and suffix) to write; rename it onto ``path``.
@@ -84,7 +94,7 @@ def output_file(path: Path, *, force: bool = False) -> Iterator[Path]:
         try:
             yield tmp
         except InputError as exc:  # name the operator's file, not our temporary one
-            raise InputError(str(exc).replace(str(tmp), str(path))) from None
+            raise _renamed(exc, str(tmp), str(path)) from None
         data = tmp.read_bytes()
         os.chmod(tmp, _mode(target))
         os.replace(tmp, target)

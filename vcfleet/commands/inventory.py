@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from inventory import Endpoint, InputError, Inventory, Problem
+from inventory.errors import translated
 from vcfleet.checks import load_fleet
 from vcfleet.commands.common import add_force, add_select, inventory_of, selected
 from vcfleet.i18n import N_, _
@@ -81,7 +82,8 @@ def _validate(args: argparse.Namespace) -> int:
         raise InputError(unresolved)
     for problem in sorted(unresolved):
         print(f"{problem.path}:{problem.line}:{problem.col}: "
-              + _("warning: {message}").format(message=problem.message), file=sys.stderr)
+              + _("warning: {message}").format(message=translated(problem.message, _)),
+              file=sys.stderr)
     note = _(" ({n} warning(s))").format(n=len(unresolved)) if unresolved else ""
     print(_("{path}: ok, {n} endpoints").format(path=inv.path, n=len(inv)) + note,
           file=sys.stderr)

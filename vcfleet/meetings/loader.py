@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inventory import Endpoint, InputError, Inventory, Problem, Selector
+from inventory.errors import N_, Message, labelled
 
 # The inventory's error helpers, imported here only (they are moving to their own module).
 from inventory.yamlerrors import validation_problems
@@ -47,8 +48,9 @@ class Meetings:
         for m in self.meetings:
             if m.id == meeting_id:
                 return m
-        known = ", ".join(m.id for m in self.meetings) or "none"
-        raise InputError(f"{self.path}: no meeting {meeting_id!r} (meetings: {known})")
+        known = ", ".join(m.id for m in self.meetings) or Message.of(N_("none"))
+        raise InputError(Message.of(N_("{path}: no meeting {meeting} (meetings: {known})"),
+                                    path=self.path, meeting=repr(meeting_id), known=known))
 
     def upcoming(self, now: datetime) -> list[Meeting]:
         """Meetings not yet ended, soonest first."""
@@ -69,9 +71,9 @@ class Meetings:
         for i, room in enumerate(meeting.extra_rooms):
             if room not in inv:
                 mark = extra_marks[i] if i < len(extra_marks) else own
-                problems.append(Problem(self.path, *mark, f"meeting '{meeting.id}': "
-                                        f"extra room '{room}' is not in the inventory "
-                                        f"{inv.path or 'given'}"))
+                problems.append(Problem(self.path, *mark, labelled(_meeting(meeting.id), Message.of(
+                    N_("extra room '{room}' is not in the inventory {inventory}"), room=room,
+                    inventory=inv.path or Message.of(N_("given"))))))
             elif room not in ids:
                 chosen.append(inv.get(room))
                 ids.add(room)
@@ -79,11 +81,16 @@ class Meetings:
             raise InputError(problems)
         if not chosen:
             mark = keys.get("rooms", own)
-            raise InputError([Problem(self.path, *mark, f"meeting '{meeting.id}': no room of "
-                                      f"the inventory {inv.path or 'given'} takes part "
-                                      "(check 'rooms' and 'extra_rooms')")])
+            raise InputError([Problem(self.path, *mark, labelled(_meeting(meeting.id), Message.of(
+                N_("no room of the inventory {inventory} takes part (check 'rooms' and "
+                   "'extra_rooms')"), inventory=inv.path or Message.of(N_("given")))))])
         order = {e.id: i for i, e in enumerate(inv.endpoints)}
         return sorted(chosen, key=lambda e: order.get(e.id, 0))
+
+
+def _meeting(ident: str) -> str:
+    """``meeting 'ID'``, the label of a meeting's problems."""
+    return Message.of(N_("meeting '{id}'"), id=ident)
 
 
 def default_meetings_path() -> Path | None:
@@ -97,8 +104,8 @@ def meetings_path(arg: str | os.PathLike[str] | None) -> Path:
     neither names one."""
     path = Path(arg) if arg else default_meetings_path()
     if path is None:
-        raise InputError(f"no meetings file: give --meetings PATH or set ${ENV} "
-                         "(see docs/meetings.md)")
+        raise InputError(Message.of(N_("no meetings file: give --meetings PATH or set ${env} "
+                                       "(see docs/meetings.md)"), env=ENV))
     return path
 
 
@@ -113,8 +120,8 @@ def parse_meetings(data: bytes | str, name: str) -> Meetings:
     text = decode(data, name) if isinstance(data, bytes) else data
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#")
                                for ln in text.splitlines()):
-        raise InputError([Problem(name, 1, 1, "file is empty: expected a mapping with "
-                                              "'meetings' (see docs/meetings.md)")])
+        raise InputError([Problem(name, 1, 1, Message.of(N_(
+            "file is empty: expected a mapping with 'meetings' (see docs/meetings.md)")))])
     return _Builder(name).build(load(text, name))
 
 
@@ -129,16 +136,18 @@ class _Builder:
     def build(self, doc: Any) -> Meetings:
         if not isinstance(doc, PosDict):
             self.error(getattr(doc, "mark", (1, 1)),
-                       "expected a mapping with 'meetings' at the top of the file")
+                       Message.of(N_("expected a mapping with 'meetings' at the top of "
+                                     "the file")))
             raise InputError(self.problems)
         for key in doc:
             if key not in TOP_LEVEL_KEYS:
-                self.error(doc.key_marks[key], f"unknown key '{key}' "
-                                               f"(allowed: {', '.join(TOP_LEVEL_KEYS)})")
+                self.error(doc.key_marks[key], Message.of(
+                    N_("unknown key '{key}' (allowed: {allowed})"), key=key,
+                    allowed=", ".join(TOP_LEVEL_KEYS)))
         items = doc.get("meetings", PosList())
         if not isinstance(items, PosList):
             self.error(doc.value_marks.get("meetings", doc.mark),
-                       "meetings: expected a list of meetings")
+                       Message.of(N_("meetings: expected a list of meetings")))
             raise InputError(self.problems)
         meetings, marks = self.meetings(items)
         if self.problems:
@@ -152,10 +161,11 @@ class _Builder:
         for i, item in enumerate(items):
             mark = items.marks[i]
             if not isinstance(item, PosDict):
-                self.error(mark, f"meetings[{i}]: expected a mapping with id, title, start")
+                self.error(mark, Message.of(
+                    N_("{key}: expected a mapping with id, title, start"), key=f"meetings[{i}]"))
                 continue
             ident = item.get("id")
-            label = f"meeting '{ident}'" if isinstance(ident, str) else f"meetings[{i}]"
+            label = _meeting(ident) if isinstance(ident, str) else f"meetings[{i}]"
             try:
                 meeting = Meeting.model_validate(dict(item))
             except ValidationError as exc:
@@ -163,8 +173,9 @@ class _Builder:
                 continue
             if meeting.id in seen:
                 first = seen[meeting.id]
-                self.error(item.value_marks["id"], f"meeting '{meeting.id}' is defined twice "
-                                                   f"(first at line {first[0]})")
+                self.error(item.value_marks["id"], Message.of(
+                    N_("meeting '{id}' is defined twice (first at line {line})"),
+                    id=meeting.id, line=first[0]))
                 continue
             seen[meeting.id] = item.value_marks["id"]
             extra = item.get("extra_rooms")

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from inventory import InputError, Selector
+from inventory.errors import N_, Message
 from inventory.model import SLUG, Text
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
@@ -26,26 +27,29 @@ MOST_DURATION = timedelta(days=7)
 DEFAULT_CHECKS_BEFORE = ("60m", "15m")
 
 
+NOT_A_DURATION = N_("expected a duration such as 2h, 15m or 100s, got {value}")
+
+
 def parse_duration(value: object) -> object:
     """``2h``, ``90m``, ``1h30m``, ``100s`` or a number of seconds as a timedelta."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 2h, 15m or 100s, got {value!r}")
+        raise ValueError(Message.of(NOT_A_DURATION, value=repr(value)))
     if isinstance(value, int | float):
         return timedelta(seconds=value)
     if not isinstance(value, str):
         return value  # pydantic says what type it expected
     match = _DURATION.match(value.strip())
     if not value.strip() or match is None:
-        raise ValueError(f"expected a duration such as 2h, 15m or 100s, got {value!r}")
+        raise ValueError(Message.of(NOT_A_DURATION, value=repr(value)))
     h, m, s = (int(g or 0) for g in match.groups())
     return timedelta(hours=h, minutes=m, seconds=s)
 
 
 def _bounded(value: timedelta) -> timedelta:
     if value <= timedelta(0):
-        raise ValueError("must be longer than 0 s")
+        raise ValueError(Message.of(N_("must be longer than 0 s")))
     if value > MOST_DURATION:
-        raise ValueError("must be at most 7 days")
+        raise ValueError(Message.of(N_("must be at most 7 days")))
     return value
 
 
@@ -55,13 +59,13 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration), AfterValidator(
 
 def _has_offset(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("needs a UTC offset, e.g. 2026-12-01T14:00:00+07:00")
+        raise ValueError(Message.of(N_("needs a UTC offset, e.g. 2026-12-01T14:00:00+07:00")))
     return value
 
 
 def _not_blank(text: str) -> str:
     if not text.strip():
-        raise ValueError("must not be empty")
+        raise ValueError(Message.of(N_("must not be empty")))
     return text
 
 
@@ -69,7 +73,7 @@ def _selector_valid(text: str) -> str:
     try:
         Selector.parse(text)
     except InputError as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(exc.text) from None  # a Message: said in the operator's language
     return text
 
 
@@ -119,7 +123,7 @@ class Meeting(BaseModel):
     def _no_repeats(cls, value: list[str]) -> list[str]:
         seen = [v for i, v in enumerate(value) if v in value[:i]]
         if seen:
-            raise ValueError(f"room {seen[0]!r} is listed twice")
+            raise ValueError(Message.of(N_("room {room} is listed twice"), room=repr(seen[0])))
         return value
 
     @property

@@ -28,6 +28,7 @@ import jinja2.sandbox
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from inventory import Endpoint, InputError, Problem, vendors
+from inventory.errors import N_, Message
 from inventory.yamlerrors import complete, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 from vcfleet.push.dialects import DIALECTS
@@ -68,20 +69,23 @@ class Template:
 
 def _known_setting(key: str) -> str:
     if key not in vendors.SETTINGS:
-        raise complete(f"unknown setting '{key}' (known: {', '.join(sorted(vendors.SETTINGS))})")
+        raise complete(Message.of(N_("unknown setting '{key}' (known: {known})"), key=key,
+                                  known=", ".join(sorted(vendors.SETTINGS))))
     return key
 
 
 def _known_vendor(vendor: str) -> str:
     if vendor not in DIALECTS:
-        raise complete(f"no push driver for vendor '{vendor}' (vendors with drivers: "
-                       f"{', '.join(sorted(DIALECTS))})")
+        raise complete(Message.of(N_("no push driver for vendor '{vendor}' (vendors with "
+                                     "drivers: {vendors})"), vendor=vendor,
+                                  vendors=", ".join(sorted(DIALECTS))))
     return vendor
 
 
 def _single_value(value: Any) -> Any:
     if value is None or isinstance(value, list | dict):
-        raise complete("setting '{key}' needs a single value (text or boolean)", keyed=True)
+        raise complete(Message.of(N_("setting '{key}' needs a single value (text or boolean)"),
+                                  key="{key}"), keyed=True)
     return value
 
 
@@ -111,8 +115,9 @@ def load_template(path: str | Path) -> Template:
     data = read_input(p, "template")
     doc = load(decode(data, name), name)
     if not isinstance(doc, PosDict):
-        raise InputError([Problem(name, 1, 1, "a template is a mapping with 'settings' "
-                                              "and/or 'vendor_lines' (see docs/push.md)")])
+        raise InputError([Problem(name, 1, 1, Message.of(N_(
+            "a template is a mapping with 'settings' and/or 'vendor_lines' (see docs/push.md)"
+        )))])
     problems = _line_problems(doc, name)
     try:
         parsed = TemplateFile.model_validate(doc)
@@ -124,8 +129,8 @@ def load_template(path: str | Path) -> Template:
     settings = dict(parsed.settings or {})
     lines = {v: list(ls) for v, ls in (parsed.vendor_lines or {}).items()}
     if not settings and not any(lines.values()):
-        raise InputError([Problem(name, *doc.mark, "template sets nothing: add 'settings' "
-                                                   "or 'vendor_lines'")])
+        raise InputError([Problem(name, *doc.mark, Message.of(N_(
+            "template sets nothing: add 'settings' or 'vendor_lines'")))])
     description = parsed.description if isinstance(parsed.description, str) else ""
     return Template(p, hashlib.sha256(data).hexdigest(), description, settings, lines,
                     _marks(doc))
@@ -173,9 +178,11 @@ def check_template(template: Template, endpoints: Sequence[Endpoint]) -> None:
     for vendor, ids in vendors_seen.items():
         for key in template.keys_for(vendor):
             problems.append(Problem(name, *template.marks[f"settings.{key}"],
-                                    f"setting '{key}' cannot be set on {vendor} endpoints "
-                                    f"(selected: {_few(ids)}); {vendor} supports "
-                                    f"{', '.join(vendors.settable(vendor))}"))
+                                    Message.of(N_("setting '{key}' cannot be set on {vendor} "
+                                                  "endpoints (selected: {selected}); {vendor} "
+                                                  "supports {supported}"), key=key,
+                                               vendor=vendor, selected=_few(ids),
+                                               supported=", ".join(vendors.settable(vendor)))))
     for e in endpoints:
         if e.vendor not in DIALECTS:
             continue
@@ -192,7 +199,9 @@ def check_template(template: Template, endpoints: Sequence[Endpoint]) -> None:
 
 
 def _few(ids: list[str]) -> str:
-    return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    if len(ids) <= 3:
+        return ", ".join(ids)
+    return Message.of(N_("{ids} and {n} more"), ids=", ".join(ids[:3]), n=len(ids) - 3)
 
 
 def render(template: Template, endpoint: Endpoint) -> list[NativeChange]:
@@ -209,12 +218,14 @@ def render(template: Template, endpoint: Endpoint) -> list[NativeChange]:
             value = _render_value(setting, raw, endpoint)
         except TemplateLimit as exc:
             raise TemplateLimitError([Problem(str(template.path), *mark,
-                                              f"settings.{key}: {exc} (endpoint "
-                                              f"{endpoint.id}; see docs/push.md, Limits)")]
+                                              Message.of(LIMIT, key=f"settings.{key}",
+                                                         problem=_said(exc), id=endpoint.id))]
                                      ) from None
         except ValueError as exc:
             problems.append(Problem(str(template.path), *mark,
-                                    f"setting '{key}' for endpoint {endpoint.id}: {exc}"))
+                                    Message.of(N_("setting '{key}' for endpoint {id}: "
+                                                  "{problem}"), key=key, id=endpoint.id,
+                                               problem=_said(exc))))
             continue
         out.append(NativeChange(setting.native[endpoint.vendor],
                                 vendors.native_value(endpoint.vendor, setting, value), key))
@@ -226,28 +237,35 @@ def render(template: Template, endpoint: Endpoint) -> list[NativeChange]:
     return out
 
 
+def _said(exc: Exception) -> str:
+    """An error's message: the ``Message`` it was raised with, else its text."""
+    return exc.args[0] if exc.args and isinstance(exc.args[0], Message) else str(exc)
+
+
 def _render_value(setting: vendors.Setting, raw: Any, endpoint: Endpoint) -> Value:
     if isinstance(raw, bool):
         if setting.kind != "bool":
-            raise ValueError("expected text, got a boolean (quote it)")
+            raise ValueError(Message.of(N_("expected text, got a boolean (quote it)")))
         return raw
     text = str(raw)
     if "{{" in text or "{%" in text:
         try:
             text = _ENV.render_value(text, endpoint=endpoint)
         except jinja2.TemplateSyntaxError as exc:
-            raise ValueError(f"Jinja2 syntax error: {exc.message}") from None
+            raise ValueError(Message.of(N_("Jinja2 syntax error: {error}"),
+                                        error=exc.message)) from None
         except TemplateLimit:
             raise
         except Exception as exc:  # any error a template expression raises is the template's
-            raise ValueError(f"Jinja2 error: {exc}") from None
+            raise ValueError(Message.of(N_("Jinja2 error: {error}"), error=exc)) from None
     if setting.kind == "bool":
         word = text.strip().lower()
         if word not in BOOL_TEXT:
-            raise ValueError(f"expected a boolean (true/false, on/off, yes/no), got {text!r}")
+            raise ValueError(Message.of(N_("expected a boolean (true/false, on/off, yes/no), "
+                                           "got {value}"), value=repr(text)))
         return BOOL_TEXT[word]
     if "\n" in text or "\r" in text:
-        raise ValueError("a value must be a single line")
+        raise ValueError(Message.of(N_("a value must be a single line")))
     return text
 
 
@@ -268,6 +286,10 @@ RENDER_S = 1.0
 
 _PERCENT_SPEC = re.compile(r"%[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _BRACE_SPEC = re.compile(r"\{[^{}]*:[^{}]*?(\d+)")
+
+
+LIMIT = N_("{key}: {problem} (endpoint {id}; see docs/push.md, Limits)")
+"""A value past a rendering cap: which cap, and for which endpoint."""
 
 
 class TemplateLimit(Exception):
@@ -291,12 +313,15 @@ def _too_wide(fmt: str) -> bool:
 def _check_args(args: Sequence[Any]) -> None:
     for a in args:
         if isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_INT_ARG:
-            raise TemplateLimit(f"argument {a} larger than {MAX_INT_ARG}")
+            raise TemplateLimit(Message.of(N_("argument {value} larger than {limit}"),
+                                           value=a, limit=MAX_INT_ARG))
         size = _size(a)
         if size is not None and size > MAX_ITEMS:
-            raise TemplateLimit(f"argument longer than {MAX_ITEMS} items")
+            raise TemplateLimit(Message.of(N_("argument longer than {limit} items"),
+                                           limit=MAX_ITEMS))
         if isinstance(a, str) and _too_wide(a):
-            raise TemplateLimit(f"format width larger than {MAX_INT_ARG}")
+            raise TemplateLimit(Message.of(N_("format width larger than {limit}"),
+                                           limit=MAX_INT_ARG))
 
 
 def _check_binop(operator: str, left: Any, right: Any) -> None:
@@ -304,20 +329,23 @@ def _check_binop(operator: str, left: Any, right: Any) -> None:
     if operator == "*":
         for size, other in zip(sizes, (right, left), strict=True):
             if size is not None and isinstance(other, int) and size * other > MAX_ITEMS:
-                raise TemplateLimit(f"'*' would build more than {MAX_ITEMS} items")
+                raise TemplateLimit(Message.of(N_("'*' would build more than {limit} items"),
+                                               limit=MAX_ITEMS))
     elif operator == "+" and None not in sizes and sum(s or 0 for s in sizes) > MAX_ITEMS:
-        raise TemplateLimit(f"'+' would build more than {MAX_ITEMS} items")
+        raise TemplateLimit(Message.of(N_("'+' would build more than {limit} items"),
+                                       limit=MAX_ITEMS))
     elif operator == "%" and isinstance(left, str):
         _check_args([left, *(right if isinstance(right, tuple) else (right,))])
     elif (operator == "**" and isinstance(left, int) and isinstance(right, int)
           and abs(left) > 1 and right * abs(left).bit_length() > MAX_POWER_BITS):
-        raise TemplateLimit(f"'**' would build an integer over {MAX_POWER_BITS} bits")
+        raise TemplateLimit(Message.of(N_("'**' would build an integer over {limit} bits"),
+                                       limit=MAX_POWER_BITS))
 
 
 def _bounded_range(*args: int) -> range:
     rng = range(*args)
     if len(rng) > MAX_RANGE:
-        raise TemplateLimit(f"range() of more than {MAX_RANGE} items")
+        raise TemplateLimit(Message.of(N_("range() of more than {limit} items"), limit=MAX_RANGE))
     return rng
 
 
@@ -328,7 +356,8 @@ def _guarded(f: Callable[..., Any]) -> Callable[..., Any]:
         result = f(*args, **kwargs)
         size = _size(result)
         if size is not None and size > MAX_VALUE_CHARS * 16:
-            raise TemplateLimit(f"a filter built more than {MAX_VALUE_CHARS * 16} items")
+            raise TemplateLimit(Message.of(N_("a filter built more than {limit} items"),
+                                           limit=MAX_VALUE_CHARS * 16))
         return result
 
     return guarded
@@ -338,7 +367,8 @@ def _bounded_join(parts: Iterable[Any]) -> str:
     """``a ~ b``: Jinja2 compiles it to a join that no sandbox hook sees."""
     texts = [str(p) for p in parts]
     if sum(len(t) for t in texts) > MAX_ITEMS:
-        raise TemplateLimit(f"'~' would build more than {MAX_ITEMS} characters")
+        raise TemplateLimit(Message.of(N_("'~' would build more than {limit} characters"),
+                                       limit=MAX_ITEMS))
     return "".join(texts)
 
 
@@ -387,7 +417,8 @@ class BoundedEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
         result = super().call(__context, __obj, *args, **kwargs)
         size = _size(result)
         if size is not None and size > MAX_VALUE_CHARS * 16:
-            raise TemplateLimit(f"a call built more than {MAX_VALUE_CHARS * 16} items")
+            raise TemplateLimit(Message.of(N_("a call built more than {limit} items"),
+                                           limit=MAX_VALUE_CHARS * 16))
         return result
 
     def render_value(self, source: str, **context: Any) -> str:
@@ -399,8 +430,8 @@ class BoundedEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
             for chunk in template.generate(**context):
                 length += len(chunk)
                 if length > MAX_VALUE_CHARS:
-                    raise TemplateLimit(f"rendered value longer than {MAX_VALUE_CHARS} "
-                                        "characters")
+                    raise TemplateLimit(Message.of(N_("rendered value longer than {limit} "
+                                                      "characters"), limit=MAX_VALUE_CHARS))
                 out.append(chunk)
         return "".join(out)
 
@@ -419,7 +450,8 @@ def _time_limit(seconds: float) -> Iterator[None]:
         return
 
     def expired(signum: int, frame: Any) -> None:
-        raise TemplateLimit(f"rendering took longer than {seconds:g} s")
+        raise TemplateLimit(Message.of(N_("rendering took longer than {seconds} s"),
+                                       seconds=f"{seconds:g}"))
 
     previous = signal.signal(signal.SIGALRM, expired)
     start = time.monotonic()
