@@ -237,7 +237,15 @@ def tally(report: SweepReport, classes: dict[str, RoomClass], truths: dict[str, 
                       f"{info.get('loop_lag_max_ms', '?')} ms, responder max "
                       f"{info.get('responder_lag_max_ms', '?')} ms)"] += 1
         elif r.verdict not in room_class.right(checks):
-            t.wrong[f"{r.verdict.value}: {first}"] += 1
+            seen = ""
+            if check is not None and r.verdict is Verdict.READY:  # what the figures were
+                res = check.result
+                seen = " (" + ", ".join(
+                    f"{d} loss {figs.get('loss_ratio', 'none')} of "
+                    f"{res.info.get(d + '_packets', '?')} packets"
+                    for d, figs in res.directions.items()) + (
+                    f", window {res.info.get('window_s', '?')} s)")
+            t.wrong[f"{r.verdict.value}: {first}{seen}"] += 1
         if check is None or not check.result.ok or check.result.unreliable:
             continue
         res, truth = check.result, truths[room_class.name]
