@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 Translate = Callable[[str], str]
 """A gettext function: a message id to its text in the current language."""
@@ -38,10 +38,10 @@ class Message(str):
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Message, (str(self), self.msgid, self.args))
+        return (type(self), (str(self), self.msgid, self.args))
 
     @classmethod
-    def of(cls, msgid: str, **args: object) -> Message:
+    def of(cls, msgid: str, **args: object) -> Self:
         """The message ``msgid`` (a ``{name}`` template marked with ``N_``) with ``args``;
         an argument that is itself a ``Message`` is translated with it, any other is
         said as it is (names, keys, values, paths)."""

@@ -15,33 +15,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
 
+from inventory.errors import Message
 from vcfleet.i18n import N_, _, decimal
 
 
-class Reason(str):
-    """An English reason that can be said again in another language."""
-
-    msgid: str
-    args: dict[str, str]
-
-    def __new__(cls, text: str, msgid: str | None = None,
-                args: dict[str, str] | None = None) -> Reason:
-        """Use ``Reason.of``; this signature is what pickle and ``str`` need."""
-        self = super().__new__(cls, text)
-        self.msgid = text if msgid is None else msgid
-        self.args = dict(args or {})
-        return self
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Reason, (str(self), self.msgid, self.args))
-
-    @classmethod
-    def of(cls, msgid: str, **args: str) -> Reason:
-        """The reason ``msgid`` (a ``{name}`` template marked with ``N_``) with ``args``;
-        an argument that is itself a ``Reason`` is translated with it."""
-        return cls(msgid.format(**args), msgid, args)
+class Reason(Message):
+    """An English reason that can be said again in another language: an
+    ``inventory.errors.Message`` (its text, message id and arguments), said by
+    ``reason_text`` with the verdict's conventions (decimal comma, check words)."""
 
 
 CHECK_REASON = N_("{check}: {problem}")
