@@ -37,7 +37,7 @@ from inventory.model import (
     Thresholds,
 )
 from inventory.selectors import Selector
-from inventory.yamlerrors import shown, validation_problems
+from inventory.yamlerrors import shown, top_level_problems, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 
 TOP_LEVEL_KEYS = ("version", "province", "tiers", "thresholds", "profiles", "defaults", "groups",
@@ -174,16 +174,8 @@ class _Builder:
         self.problems.append(Problem(self.name, mark[0], mark[1], message))
 
     def build(self, doc: Any) -> Inventory:
-        if not isinstance(doc, PosDict):
-            self.error(getattr(doc, "mark", (1, 1)),
-                       Message.of(N_("expected a mapping with 'endpoints' at the top of "
-                                     "the file")))
+        if not top_level_problems(doc, "endpoints", TOP_LEVEL_KEYS, self.error):
             raise InputError(self.problems)
-        for key in doc:
-            if key not in TOP_LEVEL_KEYS:
-                self.error(doc.key_marks[key], Message.of(
-                    N_("unknown key '{key}' (allowed: {allowed})"), key=key,
-                    allowed=", ".join(TOP_LEVEL_KEYS)))
         self.version(doc)
         tiers = self.tiers(doc)
         thresholds = self.thresholds(doc)

@@ -10,6 +10,7 @@ column it came from and words it the same way for all three files.
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +23,23 @@ COMPLETE = "complete_message"
 """Error type of ``complete``."""
 PLAINTEXT_KEYS = ("password", "passwd", "pass", "secret_value")
 """Keys refused with a hint to use a secret reference instead."""
+
+
+def top_level_problems(doc: Any, required: str, allowed: Sequence[str],
+                       error: Callable[[Mark, str], None]) -> bool:
+    """Report, through ``error``, a document that is not a mapping (then False: nothing
+    else can be read) or each of its unknown top-level keys (True)."""
+    if not isinstance(doc, PosDict):
+        error(getattr(doc, "mark", (1, 1)),
+              Message.of(N_("expected a mapping with '{key}' at the top of the file"),
+                         key=required))
+        return False
+    for key in doc:
+        if key not in allowed:
+            error(doc.key_marks[key], Message.of(
+                N_("unknown key '{key}' (allowed: {allowed})"), key=key,
+                allowed=", ".join(allowed)))
+    return True
 
 
 def validation_problems(exc: ValidationError, data: Any, start: Mark, model: type[BaseModel],

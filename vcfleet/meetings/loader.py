@@ -20,7 +20,7 @@ from inventory import Endpoint, InputError, Inventory, Problem, Selector
 from inventory.errors import N_, Message, labelled
 
 # The inventory's error helpers, imported here only (they are moving to their own module).
-from inventory.yamlerrors import validation_problems
+from inventory.yamlerrors import top_level_problems, validation_problems
 from inventory.yamlpos import Mark, PosDict, PosList, decode, load, read_input
 from vcfleet.meetings.model import Meeting
 
@@ -134,16 +134,8 @@ class _Builder:
         self.problems.append(Problem(self.name, mark[0], mark[1], message))
 
     def build(self, doc: Any) -> Meetings:
-        if not isinstance(doc, PosDict):
-            self.error(getattr(doc, "mark", (1, 1)),
-                       Message.of(N_("expected a mapping with 'meetings' at the top of "
-                                     "the file")))
+        if not top_level_problems(doc, "meetings", TOP_LEVEL_KEYS, self.error):
             raise InputError(self.problems)
-        for key in doc:
-            if key not in TOP_LEVEL_KEYS:
-                self.error(doc.key_marks[key], Message.of(
-                    N_("unknown key '{key}' (allowed: {allowed})"), key=key,
-                    allowed=", ".join(TOP_LEVEL_KEYS)))
         items = doc.get("meetings", PosList())
         if not isinstance(items, PosList):
             self.error(doc.value_marks.get("meetings", doc.mark),
