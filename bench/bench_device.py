@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_sweep import write_fleet  # noqa: E402  (bench/ is sys.path[0])
-from simulator_proc import start_simulator, stop  # noqa: E402
+from simulator_proc import group_cpu, start_simulator, stop  # noqa: E402
 
 from inventory import load_inventory  # noqa: E402
 from probes.device import Settings  # noqa: E402
@@ -51,23 +51,6 @@ from vcfleet.sweep import SweepOptions, raise_open_file_limit, run_sweep  # noqa
 def device_fleet(folder: Path, net: int) -> Path:
     """The moved demo fleet (its ``standard`` profile runs the device check)."""
     return write_fleet(folder, 348, net)
-
-
-def group_cpu(pgid: int) -> float:
-    """CPU seconds (user + system) of the live processes of a process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid:  # pgrp
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
 
 
 Run = tuple[float, float, float, dict[str, Any]]

@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_device import device_fleet, group_cpu  # noqa: E402  (bench/ is sys.path[0])
-from simulator_proc import start_simulator, stop  # noqa: E402
+from bench_device import device_fleet  # noqa: E402  (bench/ is sys.path[0])
+from simulator_proc import group_cpu, start_simulator, stop  # noqa: E402
 
 from probes.device import Settings  # noqa: E402
 from probes.device_live import LiveSettings  # noqa: E402

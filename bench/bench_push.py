@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from simulator_proc import start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
+from simulator_proc import group_cpu, start_simulator, stop  # noqa: E402  (bench/ is sys.path[0])
 
 sys.path.insert(0, str(ROOT))
 from inventory.demofleet import DEMO_FILES  # noqa: E402
@@ -51,23 +51,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def group_cpu(pgid: int) -> float:
-    """CPU seconds (user + system) of the live processes of a process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid:  # pgrp
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
 
 
 def fleet_copy(folder: Path, keep_addresses: bool) -> Path:

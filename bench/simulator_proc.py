@@ -57,6 +57,23 @@ def stop(proc: subprocess.Popen[str]) -> None:
             proc.wait(10)
 
 
+def group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) of the live processes of a process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
 def _exit_on_sigterm() -> None:
     # The simulator has its own process group, so a benchmark ended by SIGTERM (say,
     # by `timeout`) would leave it running: make SIGTERM unwind through `finally`.
