@@ -10,6 +10,7 @@ not write byte-identical.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import os
 import re
 import subprocess
@@ -19,6 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.conftest import require_external
 
 CORPUS = Path(__file__).resolve().parent / "hostile"
 CASES = sorted(p for p in CORPUS.rglob("*.yaml") if p.parent.name != "http")
@@ -30,7 +33,7 @@ def load_case(path: Path) -> dict[str, Any]:
     """One case file as a mapping (the format is in tests/hostile/README.md)."""
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
     unknown = set(case) - {"argv", "files", "files_b64", "env", "stdin", "exit", "stderr",
-                           "stdout", "secrets", "may_change", "timeout"}
+                           "stdout", "secrets", "may_change", "timeout", "needs"}
     assert not unknown, f"{path}: unknown keys {sorted(unknown)}"
     return dict(case)
 
@@ -83,6 +86,9 @@ def expected_lines(value: str | list[str], folder: Path) -> list[str]:
                                              for p in CASES])
 def test_hostile_case(path: Path, tmp_path: Path) -> None:
     case = load_case(path)
+    for module in case.get("needs", []):  # an optional extra the case is about
+        require_external(importlib.util.find_spec(module) is not None,
+                         f"module {module!r} is not installed")
     folder, home = tmp_path / "case", tmp_path / "home"
     folder.mkdir()
     home.mkdir()
