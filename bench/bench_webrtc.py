@@ -163,6 +163,8 @@ class TimedPool(MediaPool):
         self.runs: list[float] = []
         self.samples: list[tuple[float, int, int, float]] = []
         """(time, probes admitted, total limit, worst worker lag in ms)."""
+        self.unreliable: list[dict[str, Any]] = []
+        """The info of every probe run that came back unreliable (retried or not)."""
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
@@ -174,9 +176,12 @@ class TimedPool(MediaPool):
     async def _run(self, target: Any, settings: Any) -> Any:
         t0 = time.monotonic()
         try:
-            return await super()._run(target, settings)
+            result = await super()._run(target, settings)
         finally:
             self.runs.append(time.monotonic() - t0)
+        if result.unreliable:
+            self.unreliable.append(dict(result.info))
+        return result
 
     async def sample(self) -> None:
         t0 = time.monotonic()
@@ -213,6 +218,17 @@ def breakdown(report: SweepReport, pool: TimedPool) -> None:
     print(f"      {'':42s} {'p50':>7s} {'p90':>7s} {'max':>7s}")
     for name, values in rows:
         print(f"      {name:42s} {spread(values)}")
+    if pool.unreliable:
+        why: Counter[str] = Counter()
+        for info in pool.unreliable:
+            for who in ("prober", "responder"):
+                prefix = "" if who == "prober" else "responder_"
+                if float(info.get(f"{prefix}loop_lag_max_ms", 0.0)) > 250.0:
+                    why[f"{who} stall > 250 ms"] += 1
+                elif float(info.get(f"{prefix}loop_lag_p95_ms", 0.0)) > 10.0:
+                    why[f"{who} lag p95 > 10 ms"] += 1
+        print(f"  unreliable probe runs: {len(pool.unreliable)} ("
+              + ", ".join(f"{k}: {v}" for k, v in why.most_common()) + ")")
     if pool.samples:
         busy = [s for s in pool.samples if s[1]]
         in_flight = [float(s[1]) for s in busy] or [0.0]

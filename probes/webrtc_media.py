@@ -262,7 +262,7 @@ class EchoTrack(MediaStreamTrack):
 
 
 class _PacedPacketTrack(MediaStreamTrack):
-    """Sends a cycle of pre-encoded packets at a fixed rate on the loop's clock.
+    """Sends a cycle of pre-encoded packets at a fixed rate on the monotonic clock.
 
     Each packet's timestamp is the moment it is handed to the sender, not its
     slot on the ideal grid: a late wake-up of this process then shifts the
@@ -290,18 +290,20 @@ class _PacedPacketTrack(MediaStreamTrack):
         """The next packet, when its time has come."""
         if self.readyState != "live":
             raise MediaStreamError
-        loop = asyncio.get_running_loop()
+        # time.monotonic(), not loop.time(): uvloop's clock (the media workers' loop)
+        # has whole milliseconds and is read once per loop iteration, and a timestamp
+        # off by that would show as jitter at the far end.
         if self._start is None:
-            self._start = loop.time()
+            self._start = time.monotonic()
         else:
-            wait = self._start + self.sent * self._interval - loop.time()
+            wait = self._start + self.sent * self._interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             if self.readyState != "live":
                 raise MediaStreamError
         packet = self._packets[self._index]
         self._index = (self._index + 1) % len(self._packets)
-        pts = max(round((loop.time() - self._start) * self._clock), self._last_pts + 1)
+        pts = max(round((time.monotonic() - self._start) * self._clock), self._last_pts + 1)
         self._last_pts = pts
         packet.pts = pts
         packet.time_base = self._time_base

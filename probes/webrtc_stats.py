@@ -180,12 +180,14 @@ class LoopLag:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _sample(self) -> None:
-        loop = asyncio.get_running_loop()
+        # time.monotonic(), not loop.time(): uvloop's clock (the media workers' loop) is
+        # read once per loop iteration in whole milliseconds, so a stall inside one
+        # iteration would not show in it.
         while True:
-            due = loop.time() + self.INTERVAL_S
+            due = time.monotonic() + self.INTERVAL_S
             await asyncio.sleep(self.INTERVAL_S)
-            now = loop.time()
-            self.samples.append((time.monotonic(), max(0.0, now - due)))
+            now = time.monotonic()
+            self.samples.append((now, max(0.0, now - due)))
 
     def between(self, start: float, end: float) -> list[float]:
         """Lag samples (seconds) taken between two monotonic times."""

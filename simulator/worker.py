@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import uvloop
+
 from inventory import Inventory, load_inventory
 from probes.childproc import ParentLink
 
@@ -89,7 +91,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     index, count = int(sys.argv[1]), int(sys.argv[2])
-    asyncio.run(_serve(index, count))
+    uvloop.run(_serve(index, count))  # as vcfleet.media's workers: less CPU per media session
     return 0
 
 
