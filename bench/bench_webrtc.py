@@ -199,6 +199,19 @@ def spread(values: list[float]) -> str:
             f"{max(values):7.0f}")
 
 
+def timeline(pool: TimedPool) -> None:
+    """The pool second by second: probes in flight, total limit, worst worker lag."""
+    print("  timeline (s: in flight / limit / worst lag ms):")
+    line: list[str] = []
+    for t, admitted, limit, lag in pool.samples[3::4]:
+        line.append(f"{t:4.0f}: {admitted:2d}/{limit:2d}/{lag:4.1f}")
+        if len(line) == 6:
+            print("    " + "   ".join(line))
+            line = []
+    if line:
+        print("    " + "   ".join(line))
+
+
 def breakdown(report: SweepReport, pool: TimedPool) -> None:
     """Where the media checks' time went (ms), and the pool's concurrency over the sweep."""
     checks = [r.checks["webrtc"] for r in report.endpoints if "webrtc" in r.checks]
@@ -241,9 +254,12 @@ def breakdown(report: SweepReport, pool: TimedPool) -> None:
               f"{sum(1 for s in busy if s[1] >= s[2])} of {len(busy)} samples at the limit")
 
 
-async def sweep_once(inv: Inventory, checks: str, workers: int | None) -> SweepReport:
+async def sweep_once(inv: Inventory, checks: str, workers: int | None,
+                     show_timeline: bool = False) -> SweepReport:
     pool = TimedPool(workers)
+    t0 = time.monotonic()
     await pool.start()
+    print(f"  media pool started in {time.monotonic() - t0:.1f} s", flush=True)
     sampler = asyncio.create_task(pool.sample())
     try:
         options = SweepOptions(checks=parse_checks(checks), runners={"webrtc": pool})
@@ -253,6 +269,8 @@ async def sweep_once(inv: Inventory, checks: str, workers: int | None) -> SweepR
         await asyncio.gather(sampler, return_exceptions=True)
         await pool.stop()
     breakdown(report, pool)
+    if show_timeline:
+        timeline(pool)
     return report
 
 
@@ -263,6 +281,8 @@ def main() -> None:
     parser.add_argument("--sim-workers", default="auto", help="simulator worker processes")
     parser.add_argument("--checks", default="net,webrtc")
     parser.add_argument("--net", type=int, default=None, help="first 127.A octet to use")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print the pool's probes in flight, limit and lag each second")
     args = parser.parse_args()
     raise_open_file_limit(8192)
     net = args.net or random.randint(60, 200)
@@ -283,7 +303,7 @@ def main() -> None:
                 sim_cpu0, _ = group_usage(sim.pid)
                 children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 wall0, cpu0 = time.monotonic(), time.process_time()
-                report = asyncio.run(sweep_once(inv, args.checks, args.workers))
+                report = asyncio.run(sweep_once(inv, args.checks, args.workers, args.timeline))
                 wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
                 children = resource.getrusage(resource.RUSAGE_CHILDREN)
                 workers_cpu = (children.ru_utime - children0.ru_utime

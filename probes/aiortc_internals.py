@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -99,6 +100,10 @@ PEER_CONNECTION_CREATE_ANSWER = _aiortc(
     "RTCPeerConnection", "createAnswer", "method",
     "make_dtls_server: an answer keeps a DTLS role set before it", (),
     source_has=('if dtlsTransport._role == "auto":', "media.dtls.role = dtlsTransport._role"))
+ICE_TRANSPORT_RECV = _aiortc(
+    "RTCIceTransport", "_recv", "field",
+    "stamp_arrivals: the DTLS transport reads each datagram through it; the datagram's "
+    "arrival time (probes.shaping.StampedDatagram) is kept while it is handled")
 PEER_CONNECTION_CONNECT = _aiortc(
     "RTCPeerConnection", "__connect", "method",
     "connect_tasks: the ICE/DTLS task aiortc does not keep, awaited on close", ())
@@ -108,7 +113,7 @@ UPSTREAM: tuple[Upstream, ...] = (
     RECEIVER_RTCP_SSRC, RECEIVER_REMOTE_STREAMS, *STREAM_STATISTICS, RECEIVER_HANDLE_RTCP,
     RECEIVER_SEND_RTCP, RECEIVER_SEND_PLI, SENDER_SSRC, *SENDER_COUNTERS, SENDER_SEND_RTCP,
     SENDER_HANDLE_RTCP, SENDER_SEND_KEYFRAME, ICE_GATHERER_CONNECTION, DTLS_SET_ROLE,
-    PEER_CONNECTION_CREATE_ANSWER, PEER_CONNECTION_CONNECT)
+    PEER_CONNECTION_CREATE_ANSWER, PEER_CONNECTION_CONNECT, ICE_TRANSPORT_RECV)
 """Every private name of aiortc this module touches."""
 
 
@@ -193,15 +198,16 @@ def after_rtcp_received(receiver: RTCRtpReceiver,
                         callback: Callable[[Any, float], Awaitable[None]]) -> None:
     """After the receiver handles each RTCP packet, await ``callback(packet, arrived)``.
 
-    ``arrived`` is the wall-clock time (``time.time()``) at which the packet
-    reached the receiver.  Wraps ``_handle_rtcp_packet`` on this instance
+    ``arrived`` is the wall-clock time (``time.time()``) at which the packet's
+    datagram was read from its socket when ``stamp_arrivals`` watches the transport,
+    else when the packet reached the receiver.  Wraps ``_handle_rtcp_packet`` on this instance
     only: aiortc's RTP router calls it through the instance.
     """
     target: Any = receiver
     handle: Callable[[Any], Awaitable[None]] = _get(target, RECEIVER_HANDLE_RTCP)
 
     async def handle_rtcp(packet: Any) -> None:
-        arrived = time.time()
+        arrived = datagram_arrival(receiver.transport) or time.time()
         await handle(packet)
         await callback(packet, arrived)
 
@@ -275,7 +281,40 @@ def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> N
     _replace(sender, SENDER_SEND_KEYFRAME, callback)
 
 
-# --- RTCIceGatherer, RTCDtlsTransport, RTCPeerConnection -----------------------------
+# --- RTCIceGatherer, RTCIceTransport, RTCDtlsTransport, RTCPeerConnection ------------
+
+_ARRIVALS: weakref.WeakKeyDictionary[Any, list[float | None]] = weakref.WeakKeyDictionary()
+"""Per ICE transport: the arrival time of the datagram its DTLS transport handles now."""
+
+
+def stamp_arrivals(ice_transport: Any) -> None:
+    """Keep, while the DTLS transport handles each datagram, the time it arrived.
+
+    Wraps the ICE transport's ``_recv`` (what the DTLS transport awaits for each
+    datagram) on this instance: it notes the datagram's ``at`` (a
+    ``probes.shaping.StampedDatagram``, stamped by the socket's shaper) or None, which
+    ``datagram_arrival`` reads until the next datagram.  Idempotent.
+    """
+    if ice_transport in _ARRIVALS:
+        return
+    recv: Callable[[], Awaitable[bytes]] = _get(ice_transport, ICE_TRANSPORT_RECV)
+    box: list[float | None] = [None]
+
+    async def stamped_recv() -> bytes:
+        data = await recv()
+        box[0] = getattr(data, "at", None)
+        return data
+
+    ice_transport._recv = stamped_recv
+    _ARRIVALS[ice_transport] = box
+
+
+def datagram_arrival(dtls_transport: Any) -> float | None:
+    """When the datagram ``dtls_transport`` is handling arrived (``time.time()``), if its
+    ICE transport is watched (``stamp_arrivals``) and the datagram was stamped."""
+    box = _ARRIVALS.get(getattr(dtls_transport, "transport", None))
+    return box[0] if box is not None else None
+
 
 def make_dtls_server(transport: Any) -> None:
     """Make an answerer's ``RTCDtlsTransport`` the DTLS server (``_set_role``).

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,10 +78,34 @@ class Shaper:
         else:
             asyncio.get_running_loop().call_later(delay, _safe_call, send, args)
 
-    def receive(self, deliver: Callable[..., Any], *args: Any) -> None:
-        """Deliver an incoming datagram unless the shaper drops it."""
+    def receive(self, deliver: Callable[..., Any], data: Any, addr: Any) -> None:
+        """Deliver an incoming datagram unless the shaper drops it (an RTCP one stamped
+        with its arrival, ``stamp_rtcp``)."""
         if not self.drop():
-            deliver(*args)
+            deliver(stamp_rtcp(data), addr)
+
+
+class StampedDatagram(bytes):
+    """An incoming RTCP datagram and the wall-clock time (``time.time()``) at which it
+    was read from its socket.
+
+    Between that moment and the moment aiortc hands the report to the probe lies a
+    queue (aioice's) and a task switch (the DTLS transport's), as long as one turn of a
+    busy event loop; a round-trip time taken at the socket leaves that out, on both
+    sides (the prober's arrival, the responder's delay since the last SR).
+    """
+
+    at: float
+
+
+def stamp_rtcp(data: Any) -> Any:
+    """``data`` as a ``StampedDatagram`` when it is an SRTCP or RTCP packet (RFC 5761:
+    first byte 128-191, packet type 192-208, as aiortc tells them apart), else as is."""
+    if len(data) >= 2 and 127 < data[0] < 192 and 192 <= data[1] <= 208:
+        stamped = StampedDatagram(data)
+        stamped.at = time.time()
+        return stamped
+    return data
 
 
 def _safe_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:

@@ -65,7 +65,7 @@ from yarl import URL
 from probes.aiortc_internals import on_keyframe_request
 from probes.base import OwnDeadline, ProbeResult, Target
 from probes.mos import estimate_mos
-from probes.shaping import Shaper
+from probes.shaping import Shaper, stamp_rtcp
 from probes.webrtc_media import (
     AUDIO_CLOCK,
     VIDEO_CLOCK,
@@ -209,12 +209,12 @@ class _Hearing(Shaper):
         self.first_at: float | None = None
         self._on_first = on_first
 
-    def receive(self, deliver: Callable[..., Any], *args: Any) -> None:
-        """Note the first arrival, then deliver."""
+    def receive(self, deliver: Callable[..., Any], data: Any, addr: Any) -> None:
+        """Note the first arrival, then deliver (RTCP stamped with its arrival)."""
         if self.first_at is None:
             self.first_at = time.monotonic()
             self._on_first()
-        deliver(*args)
+        deliver(stamp_rtcp(data), addr)
 
 
 class _Lossy(Exception):

@@ -9,7 +9,8 @@ Shared by the probe and the echo responder (docs/webrtc.md, "The loopback"):
   route to the responder uses (``route_source_address``).
 - ``shape_connection(pc, shaper)`` puts a ``probes.shaping.Shaper`` on every
   ICE socket of a peer connection: delay and jitter on what it sends, loss on
-  what it sends and on what it receives, independently.
+  what it sends and on what it receives, independently; and it stamps each
+  incoming RTCP datagram with its arrival, which the round-trip samples use.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from probes.aioice_internals import (
     protocol_transport,
     replace_host_addresses,
 )
-from probes.aiortc_internals import connect_tasks, ice_gatherer_connection
+from probes.aiortc_internals import connect_tasks, ice_gatherer_connection, stamp_arrivals
 from probes.shaping import ShapedDatagramTransport, Shaper
 
 _ICE_ADDRESSES: ContextVar[tuple[str, ...] | None] = ContextVar("vcfleet_ice_addresses",
@@ -147,6 +148,8 @@ def shape_connection(pc: RTCPeerConnection, shaper: Shaper | None) -> int:
     """
     if shaper is None:
         return 0
+    for transceiver in pc.getTransceivers():  # the shaper stamps RTCP arrivals
+        stamp_arrivals(transceiver.receiver.transport.transport)
     count = 0
     for proto in ice_protocols(pc):
         transport = protocol_transport(proto)

@@ -326,7 +326,9 @@ class Responder:
         with ice_addresses(self.media_addresses):
             await pc.setLocalDescription(answer)  # gathers the ICE candidates
         # Before any further await: ICE checks start on the next loop iteration.
-        shape_connection(pc, self.shaper)
+        # An unimpaired room gets a no-op shaper: it stamps RTCP arrivals (the delay
+        # since the last SR is counted from the socket, as RFC 3550 means it).
+        shape_connection(pc, self.shaper or Shaper())
         description = pc.localDescription
         if description is None or "a=candidate:" not in description.sdp:
             raise RuntimeError(f"no ICE candidate on {self.media_addresses or 'any address'}")

@@ -29,6 +29,7 @@ from aiortc import RTCRtpSender
 from aiortc.rtp import RtcpRrPacket, RtcpSenderInfo, RtcpSrPacket
 
 from probes.aiortc_internals import (
+    datagram_arrival,
     hook_sender_rtcp,
     send_sender_rtcp,
     sender_counters,
@@ -85,7 +86,9 @@ class RtcpMonitor:
             self.sr_sent.popitem(last=False)
 
     def _reports(self, packet: RtcpRrPacket | RtcpSrPacket) -> None:
-        now = time.time()
+        # When its datagram was read from the socket, not after aioice's queue and the
+        # DTLS transport's task switch (a busy loop's turn, counted as RTT otherwise).
+        now = datagram_arrival(self.sender.transport) or time.time()
         ours = sender_ssrc(self.sender)
         for block in packet.reports:
             if block.ssrc != ours:

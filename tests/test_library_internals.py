@@ -81,7 +81,8 @@ async def aiortc_objects() -> AsyncIterator[dict[str, object]]:
         yield {"RTCRtpReceiver": transceiver.receiver, "RTCRtpSender": transceiver.sender,
                "RTCIceGatherer": transceiver.receiver.transport.transport.iceGatherer,
                "RTCPeerConnection": pc, "StreamStatistics": stream,
-               "RTCDtlsTransport": transceiver.receiver.transport}
+               "RTCDtlsTransport": transceiver.receiver.transport,
+               "RTCIceTransport": transceiver.receiver.transport.transport}
     finally:
         await pc.close()
 
