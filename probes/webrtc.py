@@ -197,24 +197,73 @@ class _Failed(Exception):
     """The loopback failed; the message is the result's reason."""
 
 
+_STUN_COOKIE = b"\x21\x12\xa4\x42"
+"""RFC 5389's magic cookie, bytes 4-7 of every STUN message."""
+_BINDING_REQUEST = 0x0001
+_BINDING_ANSWERS = (0x0101, 0x0111)
+"""Binding success and error responses."""
+MIN_CHECKS_FOR_ESTIMATE = 3
+"""ICE check transmissions below which no loss figure is estimated from them."""
+
+
+def _stun_type(data: Any) -> int | None:
+    """The STUN message type of a datagram, or None when it is not STUN (RFC 7983)."""
+    if len(data) < 20 or data[0] > 3 or data[4:8] != _STUN_COOKIE:
+        return None
+    return int.from_bytes(data[0:2], "big")
+
+
 class _Hearing(Shaper):
-    """No impairment: notes when the first datagram from the responder arrives.
+    """No impairment: notes when the first datagram from the responder arrives, and
+    counts our ICE checks and the answers to them.
 
     Any datagram (an answer to our ICE checks, the responder's own checks, a DTLS
     record) proves the path carries something, so setup may take the long deadline.
+    Each transmission of a check (retransmissions keep their transaction id) is
+    answered when both it and its answer get through, with probability (1 - p)^2 for
+    a loss p each way: ``loss_estimate`` says what the counts imply.
     """
 
     def __init__(self, on_first: Callable[[], None]) -> None:
         super().__init__()
         self.first_at: float | None = None
         self._on_first = on_first
+        self.checks_sent = 0
+        """Transmissions of our binding requests (ICE checks, consent checks)."""
+        self.checks_answered = 0
+        """Answers to them that came back (success or error)."""
+        self._transactions: set[bytes] = set()
+
+    def send(self, send: Callable[..., Any], *args: Any) -> None:
+        """Count our ICE checks, then send."""
+        data = args[0]
+        if _stun_type(data) == _BINDING_REQUEST:
+            self.checks_sent += 1
+            self._transactions.add(bytes(data[8:20]))
+        super().send(send, *args)
 
     def receive(self, deliver: Callable[..., Any], data: Any, addr: Any) -> None:
-        """Note the first arrival, then deliver (RTCP stamped with its arrival)."""
+        """Note the first arrival and answers to our checks, then deliver (RTCP stamped
+        with its arrival)."""
         if self.first_at is None:
             self.first_at = time.monotonic()
             self._on_first()
+        if _stun_type(data) in _BINDING_ANSWERS and bytes(data[8:20]) in self._transactions:
+            self.checks_answered += 1
         deliver(stamp_rtcp(data), addr)
+
+    def loss_estimate(self) -> str:
+        """What the ICE checks say about loss, for a "lossy media path" reason ("" when
+        too few were sent).  Assumes the same loss each way; none answered names no
+        figure, since one direction alone may be dead."""
+        sent, answered = self.checks_sent, min(self.checks_answered, self.checks_sent)
+        if sent < MIN_CHECKS_FOR_ESTIMATE:
+            return ""
+        counts = f"{answered} of {sent} ICE checks answered"
+        if not answered:
+            return counts
+        each_way = 1.0 - (answered / sent) ** 0.5
+        return f"{counts}: about {each_way * 100:.0f} % loss each way"
 
 
 class _Lossy(Exception):
@@ -276,8 +325,14 @@ class _Loopback:
         except _Failed as exc:
             return ProbeResult.failure(str(exc), **self._setup_figures())
         except _Lossy as exc:
-            return ProbeResult(ok=True, figures=self._setup_figures(),
-                               degraded=f"lossy media path: {exc}")
+            estimate = self.hearing.loss_estimate() if self.hearing is not None else ""
+            info: dict[str, str | int | float | bool] = {}
+            if self.hearing is not None:
+                info = {"ice_checks_sent": self.hearing.checks_sent,
+                        "ice_checks_answered": self.hearing.checks_answered}
+            return ProbeResult(ok=True, figures=self._setup_figures(), info=info,
+                               degraded=f"lossy media path: {exc}"
+                               + (f" ({estimate})" if estimate else ""))
 
     def _budget_end(self) -> float:
         """Monotonic time by which the media must end, so that ending the session and
@@ -358,9 +413,12 @@ class _Loopback:
         headers = {"Content-Type": "application/sdp"}
         if self.target.token:
             headers["Authorization"] = f"Bearer {self.target.token}"
+        # One connection for the offer and the DELETE (kept alive in between, closed
+        # with the session): a second TCP (and TLS) handshake per room cost both ends
+        # CPU.  aiohttp retries the idempotent DELETE once if the responder closed it.
         self.http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=s.signalling_timeout_s),
-            connector=aiohttp.TCPConnector(ssl=s.verify_tls, force_close=True))
+            connector=aiohttp.TCPConnector(ssl=s.verify_tls, limit=1))
         self._mark("offer_sent")
         try:
             async with self.http.post(self.url, data=offer.encode(), headers=headers) as resp:
