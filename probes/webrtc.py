@@ -62,7 +62,7 @@ from aiortc import (
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from yarl import URL
 
-from probes.aiortc_internals import on_keyframe_request
+from probes.aiortc_internals import on_keyframe_request, share_certificate
 from probes.base import OwnDeadline, ProbeResult, Target
 from probes.mos import estimate_mos
 from probes.shaping import Shaper, stamp_rtcp
@@ -363,6 +363,7 @@ class _Loopback:
 
     async def _connect(self) -> None:
         pc = self.pc = RTCPeerConnection(self._configuration())
+        share_certificate(pc)
         pc.on("iceconnectionstatechange", self._on_state)
         pc.on("connectionstatechange", self._on_state)
         if self.settings.audio:

@@ -52,7 +52,12 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from probes.aiortc_internals import make_dtls_server, on_keyframe_request, request_keyframe
+from probes.aiortc_internals import (
+    make_dtls_server,
+    on_keyframe_request,
+    request_keyframe,
+    share_certificate,
+)
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from probes.shaping import Shaper
 from probes.webrtc_media import EchoTrack, answer_sender_reports, tap_receiver
@@ -284,7 +289,9 @@ class Responder:
 
     def _new_peer_connection(self) -> RTCPeerConnection:
         servers = [RTCIceServer(urls=url) for url in self.ice_servers]
-        return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        share_certificate(pc)
+        return pc
 
     async def _answer(self, session: Session, offer: str) -> str:
         pc = session.pc

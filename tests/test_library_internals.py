@@ -21,7 +21,8 @@ from typing import Any
 import aioice
 import aioice.ice
 import pytest
-from aiortc import RTCPeerConnection
+from aiortc import RTCCertificate, RTCPeerConnection
+from aiortc.rtcdtlstransport import SRTP_PROFILES
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
 from textual.widgets import DataTable
@@ -82,7 +83,8 @@ async def aiortc_objects() -> AsyncIterator[dict[str, object]]:
                "RTCIceGatherer": transceiver.receiver.transport.transport.iceGatherer,
                "RTCPeerConnection": pc, "StreamStatistics": stream,
                "RTCDtlsTransport": transceiver.receiver.transport,
-               "RTCIceTransport": transceiver.receiver.transport.transport}
+               "RTCIceTransport": transceiver.receiver.transport.transport,
+               "RTCCertificate": RTCCertificate.generateCertificate()}
     finally:
         await pc.close()
 
@@ -187,3 +189,24 @@ def test_no_private_name_of_aiortc_or_aioice_outside_its_adapter() -> None:
 def test_no_private_name_of_datatable_outside_fast_table() -> None:
     found = _uses(_sources("tui"), _private_names(TEXTUAL_UPSTREAM), on_self=True)
     assert not found, "\n".join(found)
+
+
+async def test_peer_connections_share_one_certificate_and_its_ssl_context() -> None:
+    """share_certificate: a process's connections offer the same certificate (aiortc
+    alone makes one per connection), whose SSL context is built once."""
+    pcs = [RTCPeerConnection() for _ in range(3)]
+    try:
+        aiortc_internals.share_certificate(pcs[0])
+        aiortc_internals.share_certificate(pcs[1])
+        for pc in pcs:
+            pc.addTransceiver("audio")
+        prints = [pc.getTransceivers()[0].receiver.transport.getLocalParameters().fingerprints
+                  for pc in pcs]
+        assert prints[0] == prints[1]
+        assert prints[2] != prints[0]
+    finally:
+        for pc in pcs:
+            await pc.close()
+    certificate = aiortc_internals.SharedCertificate.generateCertificate()
+    assert certificate._create_ssl_context(SRTP_PROFILES) is \
+        certificate._create_ssl_context(SRTP_PROFILES)
