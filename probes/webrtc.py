@@ -153,6 +153,10 @@ class Settings(OwnDeadline):
     """When a packet was lost, the window grows until each direction counted this many
     packets (6 s of audio), so that a 5 % room is not read below 3 % by chance (the
     binomial standard deviation at 5 % is 1.3 points on 300 packets, 1.8 on 150)."""
+    loss_threshold: float | None = None
+    """The loss ratio the room is judged by (None: 0.03, the inventory's default); the
+    sweep fills it from the room's thresholds (``thresholds.loss_ratio``), as it fills
+    ``timeout_s``."""
     min_loss_packets: int = 50
     """Below this many packets in a direction (one second of audio), its loss is
     reported as an insufficient sample and not judged: the 99 % binomial half-width at
