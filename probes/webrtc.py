@@ -168,7 +168,9 @@ class Settings(OwnDeadline):
     """Below this many packets in a direction (one second of audio), its loss is
     reported as an insufficient sample and not judged: the 99 % binomial half-width at
     3 % loss is then above 6 points, twice the threshold.  The window measures on
-    (within ``max_window_s`` and the budget) until each direction counted this many."""
+    (within ``max_window_s`` and the budget) until each direction counted this many.  A
+    room with a direction still short is never ready on the other's figure: degraded
+    ("lossy media path") when the budget cut its window, else unknown (``judge``)."""
     close_timeout_s: float = 1.5
     """Deadline for closing the peer connection and ending the session (DELETE)."""
     sender_report_interval_s: float = 0.25
@@ -575,8 +577,9 @@ class _Loopback:
                     ("down", down, await _down_figures(stream))):
                 packets = int(figures.pop("packets", 0))
                 info[f"{prefix}{direction}_packets"] = packets
-                if "loss_ratio" in figures and packets < s.min_loss_packets:
-                    del figures["loss_ratio"]
+                if "loss_ratio" not in figures or packets < s.min_loss_packets:
+                    # No figure (fewer than two reports, nothing counted) or too few.
+                    figures.pop("loss_ratio", None)
                     info[f"{prefix}{direction}_loss"] = (
                         f"insufficient sample ({packets} < {s.min_loss_packets} packets)")
                 _merge(into, prefix, figures)

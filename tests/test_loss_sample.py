@@ -1,6 +1,7 @@
 """The lossy room's sequential stopping rule (probes/loss_sample.py): the interval, the
 rule against seeded binomial draws, the window it makes through the real responder's
-shaping, and the threshold the sweep hands the probe."""
+shaping, the threshold the sweep hands the probe, and a direction without a loss figure
+never passing a room as ready."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import bisect
 import math
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,9 @@ from probes.loss_sample import clear_limits, loss_is_clear, wilson_interval, z_s
 from probes.webrtc import Settings, _Loopback, probe
 from probes.webrtc_responder import Responder
 from tests.test_webrtc import TOKEN, EveryFifthRtpLost, assert_no_leaks, target
+from vcfleet.i18n import set_language
+from vcfleet.reasons import reason_text
+from vcfleet.report import CheckReport, Verdict, judge
 from vcfleet.sweep import SweepOptions, run_sweep
 
 # -- the interval ---------------------------------------------------------------------
@@ -218,6 +223,58 @@ async def test_the_sweep_hands_the_probe_the_loss_threshold_of_each_room(
     options = SweepOptions(runners={"webrtc": runner}, thresholds=overrides)
     await run_sweep(inv, options=options)
     assert seen == expected
+
+
+# -- a direction without a loss figure ------------------------------------------------
+
+
+def webrtc_result(up: dict[str, float], down: dict[str, float], **kw: Any) -> ProbeResult:
+    info = {f"{d}_loss": "insufficient sample (40 < 50 packets)"
+            for d, figs in (("up", up), ("down", down)) if "loss_ratio" not in figs}
+    return ProbeResult(ok=True, figures={"rtt_ms": 5.0, "mos": 4.4},
+                       directions={"up": up, "down": down}, info=info, **kw)
+
+
+def verdict_of(result: ProbeResult) -> tuple[Verdict, tuple[str, ...]]:
+    parse = parse_inventory(FLEET, "fleet.yaml")
+    report = judge(parse.get("hub"), {"webrtc": CheckReport("webrtc", result, True, 1.0)})
+    return report.verdict, report.reasons
+
+
+@pytest.mark.parametrize(("up", "down", "kw", "verdict", "reasons"), [
+    # One direction's 0 % does not make the room ready: it is unknown, with the why.
+    ({"loss_ratio": 0.0, "jitter_ms": 1.0}, {"jitter_ms": 1.0}, {}, Verdict.UNKNOWN,
+     ("webrtc: packet loss down not measured: insufficient sample (40 < 50 packets)",)),
+    ({"jitter_ms": 1.0}, {"jitter_ms": 1.0}, {}, Verdict.UNKNOWN,
+     ("webrtc: packet loss up not measured: insufficient sample (40 < 50 packets)",
+      "webrtc: packet loss down not measured: insufficient sample (40 < 50 packets)")),
+    # The other direction's loss past the threshold degrades it all the same.
+    ({"loss_ratio": 0.08}, {"jitter_ms": 1.0}, {}, Verdict.DEGRADED,
+     ("webrtc: packet loss up 8.0% >= 3%",)),
+    # The budget cut its window: the probe says "lossy media path".
+    ({"loss_ratio": 0.0}, {"jitter_ms": 1.0},
+     {"degraded": "lossy media path: setup took 9.1 s, leaving 1.2 s of media before the "
+                  "check's deadline, too few packets to count down loss"},
+     Verdict.DEGRADED,
+     ("webrtc: lossy media path: setup took 9.1 s, leaving 1.2 s of media before the "
+      "check's deadline, too few packets to count down loss",)),
+    ({"loss_ratio": 0.0}, {"loss_ratio": 0.01}, {}, Verdict.READY, ()),
+])
+def test_a_direction_without_a_loss_figure_never_passes_a_room_as_ready(
+        up: dict[str, float], down: dict[str, float], kw: dict[str, Any], verdict: Verdict,
+        reasons: Sequence[str]) -> None:
+    assert verdict_of(webrtc_result(up, down, **kw)) == (verdict, tuple(reasons))
+
+
+def test_the_unmeasured_direction_is_said_in_vietnamese() -> None:
+    _, reasons = verdict_of(webrtc_result({"loss_ratio": 0.0}, {"jitter_ms": 1.0}))
+    set_language("vi")
+    try:
+        assert reason_text(reasons[0]) == \
+            "webrtc: mất gói chiều về chưa đo được: mẫu không đủ (40 < 50 gói)"
+        assert reason_text(str(reasons[0])) == reason_text(reasons[0])  # read back from JSON
+    finally:
+        set_language("en")
 
 
 def test_the_window_waits_for_each_direction_to_count_its_minimum() -> None:
