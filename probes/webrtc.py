@@ -21,7 +21,9 @@ provably decrypts (its first report about our stream, or the first echoed
 packet), and the probe is the DTLS client (the responder answers
 ``setup:passive``), so its "connected" already implies the responder's.  A
 direction counted on fewer than ``min_loss_packets`` has no ``loss_ratio``
-(``info`` says "insufficient sample").
+(``info`` says "insufficient sample").  A room that lost packets measures on past
+``loss_sample_packets`` while its loss is ambiguous against the threshold it is
+judged by (``loss_threshold``, ``probes.loss_sample``), within its budget.
 
 Setup waits ``connect_timeout_s`` while nothing answers, and
 ``lossy_connect_timeout_s`` once ICE has or any datagram came from the
@@ -64,6 +66,7 @@ from yarl import URL
 
 from probes.aiortc_internals import on_keyframe_request, share_certificate
 from probes.base import OwnDeadline, ProbeResult, Target
+from probes.loss_sample import DEFAULT_THRESHOLD, loss_is_clear
 from probes.mos import estimate_mos
 from probes.shaping import Shaper, stamp_rtcp
 from probes.webrtc_media import (
@@ -151,12 +154,33 @@ class Settings(OwnDeadline):
     the first round-trip sample."""
     loss_sample_packets: int = 300
     """When a packet was lost, the window grows until each direction counted this many
-    packets (6 s of audio), so that a 5 % room is not read below 3 % by chance (the
-    binomial standard deviation at 5 % is 1.3 points on 300 packets, 1.8 on 150)."""
+    packets (6 s of audio; the binomial standard deviation at 5 % is 1.3 points on 300
+    packets, 1.8 on 150), and on while the loss is still ambiguous (``loss_confidence``)."""
+    loss_threshold: float | None = None
+    """The loss ratio the room is judged by (None: 0.03, the inventory's default); the
+    sweep fills it from the room's thresholds (``thresholds.loss_ratio``), as it fills
+    ``timeout_s``.  Only the window's length depends on it, never a figure."""
+    loss_confidence: float = 0.95
+    """After ``loss_sample_packets``, a room measures on (within ``max_window_s`` and the
+    budget) while its loss is ambiguous: some direction's Wilson interval at this
+    confidence contains ``loss_threshold`` and none lies wholly at or above it
+    (``probes.loss_sample.loss_is_clear``); it stops once a direction is clearly at or
+    above the threshold, or both are clearly below.  Seeded simulation of the window
+    (``bench/bench_loss_rule.py``, a million rooms a row, at most 11 s of window, what a
+    15 s check leaves): a 5 % room read ready (both directions below 3 %) 0.156 % of
+    the time on the fixed 300 packets, 0.056 % with the rule (0.046 % of that is the
+    clean sample's: no loss in 75 packets each way); its window grows from 6.0 s to
+    6.4 s on average (p90 7.6 s, 3 % of the rooms to the budget); a 20 % room's stays
+    6 s; a 1 % room reads ready 99.30 % -> 99.99 %.  The level changes how long the
+    ambiguous rooms count, not who reads ready: at 99 % a 5 % room reads ready 0.060 %
+    with a mean window of 7.2 s and p90 11 s (docs/webrtc.md)."""
     min_loss_packets: int = 50
     """Below this many packets in a direction (one second of audio), its loss is
     reported as an insufficient sample and not judged: the 99 % binomial half-width at
-    3 % loss is then above 6 points, twice the threshold."""
+    3 % loss is then above 6 points, twice the threshold.  The window measures on
+    (within ``max_window_s`` and the budget) until each direction counted this many.  A
+    room with a direction still short is never ready on the other's figure: degraded
+    ("lossy media path") when the budget cut its window, else unknown (``judge``)."""
     close_timeout_s: float = 1.5
     """Deadline for closing the peer connection and ending the session (DELETE)."""
     sender_report_interval_s: float = 0.25
@@ -539,9 +563,10 @@ class _Loopback:
 
         A clean room (nothing lost, quiet jitter) ends once each direction counted
         ``clean_sample_packets`` and ``min_rtt_samples`` came; otherwise the window lasts
-        ``duration_s``, and while a packet was lost, until each direction counted
-        ``loss_sample_packets``, while the jitter is not quiet, until the down jitter
-        counted ``jitter_sample_pairs``.  The down jitter is sampled on the way.
+        ``duration_s``, until each direction counted ``min_loss_packets``, while a packet
+        was lost until the loss sample suffices (``_loss_done``), while the jitter is not
+        quiet until the down jitter counted ``jitter_sample_pairs``.  The down jitter is
+        sampled on the way.
         """
         s = self.settings
         primary = self.streams[0]
@@ -552,21 +577,36 @@ class _Loopback:
             if now >= end_by:
                 self.cut_by_budget = True
                 return
-            up = _up_interval(primary.rtcp.reports)
-            down = _interval(primary.baseline, await _inbound_counters(primary))
-            lost = (up[1] if up else 0) + (down[1] if down else 0)
-            counted = min(up[0] if up else 0, down[0] if down else 0)
+            up = _up_interval(primary.rtcp.reports) or (0, 0)
+            down = _interval(primary.baseline, await _inbound_counters(primary)) or (0, 0)
             loud = self._loud(primary)
             if now >= full_end:
-                loss_done = not lost or counted >= s.loss_sample_packets
                 jitter_done = (not loud or primary.tap.jitter is None
                                or primary.tap.jitter.pairs >= s.jitter_sample_pairs)
-                if (loss_done and jitter_done) or now >= longest_end:
+                if (self._loss_done(up, down) and jitter_done) or now >= longest_end:
                     return
-            elif (not lost and not loud and counted >= s.clean_sample_packets
+            elif (max(up[1], down[1]) <= 0 and not loud
+                  and min(up[0], down[0]) >= s.clean_sample_packets
                   and len(primary.rtcp.rtt_samples) >= s.min_rtt_samples):
                 return
             await asyncio.sleep(min(_POLL_S, max(0.0, end_by - now)))
+
+    def _loss_done(self, up: tuple[int, int], down: tuple[int, int]) -> bool:
+        """Whether each direction's (packets counted, lost) suffices for its loss: at
+        least ``min_loss_packets``; when a packet was lost, at least
+        ``loss_sample_packets`` and no longer ambiguous (``loss_confidence``).  A
+        direction that counted nothing at all (no echo, fewer than two receiver reports)
+        does not hold the window: waiting would not help, and the result says so."""
+        s = self.settings
+        short = [n for n, _ in (up, down) if n < s.min_loss_packets]
+        if short:
+            return not any(short)
+        counted = min(up[0], down[0])
+        if up[1] <= 0 and down[1] <= 0:
+            return True
+        threshold = DEFAULT_THRESHOLD if s.loss_threshold is None else s.loss_threshold
+        return (counted >= s.loss_sample_packets
+                and loss_is_clear((up, down), threshold, s.loss_confidence))
 
     def _loud(self, stream: _Stream) -> bool:
         """Whether the jitter seen so far, either way, is at or above ``quiet_jitter_ms``."""
@@ -606,8 +646,9 @@ class _Loopback:
                     ("down", down, await _down_figures(stream))):
                 packets = int(figures.pop("packets", 0))
                 info[f"{prefix}{direction}_packets"] = packets
-                if "loss_ratio" in figures and packets < s.min_loss_packets:
-                    del figures["loss_ratio"]
+                if "loss_ratio" not in figures or packets < s.min_loss_packets:
+                    # No figure (fewer than two reports, nothing counted) or too few.
+                    figures.pop("loss_ratio", None)
                     info[f"{prefix}{direction}_loss"] = (
                         f"insufficient sample ({packets} < {s.min_loss_packets} packets)")
                 _merge(into, prefix, figures)

@@ -42,8 +42,8 @@ def test_every_kind_has_a_probe_module_with_probe_and_settings(name: str) -> Non
 
 def test_every_probe_module_is_a_kind() -> None:
     helpers = {"base", "aioice_internals", "aiortc_internals", "childproc", "device_cisco",
-               "device_live", "device_poly", "device_yealink", "httpserver", "mos", "shaping",
-               "sshkeys", "timestamps", "upstream", "webrtc_media", "webrtc_net",
+               "device_live", "device_poly", "device_yealink", "httpserver", "loss_sample",
+               "mos", "shaping", "sshkeys", "timestamps", "upstream", "webrtc_media", "webrtc_net",
                "webrtc_responder", "webrtc_stats"}
     # the modules of the imported package (the installed wheel's in CI, where the tests run
     # from a copy without the sources)

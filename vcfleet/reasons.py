@@ -58,6 +58,7 @@ PROBE_PHRASES: tuple[str, ...] = (
     N_("answered after {n} unanswered transmission (signalling loss)"),
     N_("answered after {n} unanswered transmissions (signalling loss)"),
     N_("{answer}: alive, demands authentication"),
+    N_("insufficient sample ({packets} < {needed} packets)"),
 )
 """The English sentences of the probes (and of judge) that people see most, as
 templates: ``probe_reason`` matches a probe's sentence against them."""
@@ -78,6 +79,13 @@ FIGURE_PHRASES: tuple[str, ...] = (
     N_("estimated MOS down {value} < {limit}"),
 )
 """The figure problems ``vcfleet.report.judge`` gives, per figure and direction."""
+
+LOSS_UNMEASURED: dict[str, str] = {
+    "up": N_("packet loss up not measured: {why}"),
+    "down": N_("packet loss down not measured: {why}"),
+}
+"""Why ``vcfleet.report.judge`` calls a room unknown whose media check has no loss
+figure in a direction (``why``: the probe's ``info.up_loss`` / ``down_loss``)."""
 
 DEVICE_PHRASES: tuple[str, ...] = (
     N_("not registered to {registrar}: {answer}"),
@@ -156,7 +164,7 @@ def reason_text(reason: str) -> str:
 VERBATIM_ARGS = frozenset({"version", "minimum", "registrar", "remote", "names", "text"})
 """Arguments said as the codec said them: a software version ``6.2`` is no decimal."""
 
-RECOGNISED = (*FIGURE_PHRASES, *DEVICE_PHRASES, *PROBE_PHRASES)
+RECOGNISED = (*FIGURE_PHRASES, *LOSS_UNMEASURED.values(), *DEVICE_PHRASES, *PROBE_PHRASES)
 """Every phrase a plain reason (from JSON or the history) is recognised against."""
 
 

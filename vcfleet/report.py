@@ -18,7 +18,13 @@ from typing import Any
 from inventory import Endpoint, Thresholds
 from probes.base import ProbeResult
 from vcfleet.device_verdict import device_problems
-from vcfleet.reasons import FIGURE_PHRASES, Reason, check_reason
+from vcfleet.reasons import (
+    FIGURE_PHRASES,
+    LOSS_UNMEASURED,
+    Reason,
+    check_reason,
+    probe_reason,
+)
 
 
 class Verdict(StrEnum):
@@ -194,9 +200,12 @@ def judge(
     down or degraded, unless another check already shows it down.  A check that
     reached its service but was answered in a way that degrades the room
     (``ProbeResult.degraded``: a SIP 403, a lossy media path) makes it degraded with
-    that reason.  What a device check read is judged by ``vcfleet.device_verdict`` under
-    the profile's device policy (``settings["device"]``, the settings the check ran
-    with); an advisory device check only degrades.
+    that reason.  A media check with a direction that has no loss figure (too few
+    packets counted) and nothing else wrong makes the room unknown with the
+    probe's why, never ready on the other direction's figure.  What a device check
+    read is judged by ``vcfleet.device_verdict`` under the profile's device policy
+    (``settings["device"]``, the settings the check ran with); an advisory device
+    check only degrades.
     """
     t = thresholds or Thresholds()
     down: list[str] = []
@@ -229,7 +238,10 @@ def judge(
             if not lossy:
                 unknown.append(check_reason(name, UNRELIABLE_REASON))
             continue
-        degraded.extend(check_reason(name, msg) for msg in _figure_problems(result, t))
+        problems = [check_reason(name, msg) for msg in _figure_problems(result, t)]
+        degraded.extend(problems)
+        if not problems and not result.degraded:
+            unknown.extend(check_reason(name, msg) for msg in _unmeasured_loss(result))
     if down:
         verdict = Verdict.DOWN
     elif unknown:
@@ -298,3 +310,12 @@ def _figure_problems(result: ProbeResult, t: Thresholds, loss_only: bool = False
         mos = figs.get("mos")
         if mos is not None and mos < t.mos and not loss_only:
             yield _figure_reason("mos", d, _shown(mos, 2, lambda v: v < t.mos), _limit(t.mos))
+
+
+def _unmeasured_loss(result: ProbeResult) -> Iterable[Reason]:
+    """A direction of a media result (``up``, ``down``) without a ``loss_ratio``, with
+    the probe's why (``info.up_loss``: "insufficient sample (40 < 50 packets)")."""
+    for d, msgid in LOSS_UNMEASURED.items():
+        if d in result.directions and "loss_ratio" not in result.directions[d]:
+            why = str(result.info.get(f"{d}_loss", "no figure"))
+            yield Reason.of(msgid, why=probe_reason(why))

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any
 
-from inventory import Endpoint, InputError, Inventory
+from inventory import Endpoint, InputError, Inventory, Thresholds
 from probes import ProbeResult, ProbeSettings, Target
 from vcfleet.checks import CHECKS, DEFAULT_TIMEOUTS, GROUPS, KINDS, target_for
 from vcfleet.report import (
@@ -267,9 +267,11 @@ class Sweep:
     def _timeout(self, kind: str) -> float:
         return self.options.timeouts.get(kind, DEFAULT_TIMEOUTS.get(kind, 5.0))
 
-    def _runner(self, kind: str, profile: str) -> tuple[Runner, Any]:
-        """The runner and settings of a kind for rooms of a profile (its ``settings:``
-        change keys of the sweep's settings)."""
+    def _runner(self, kind: str, endpoint: Endpoint) -> tuple[Runner, Any]:
+        """The runner and settings of a kind for rooms of the endpoint's profile (its
+        ``settings:`` change keys of the sweep's settings; its thresholds, which depend
+        on the profile only, fill the loss threshold a probe sizes its sample by)."""
+        profile = endpoint.profile
         if (kind, profile) not in self._runners:
             spec = KINDS[kind].probe()
             settings = self.options.settings.get(kind) or KINDS[kind].settings()
@@ -277,6 +279,8 @@ class Sweep:
             if changes:
                 settings = dataclasses.replace(settings, **changes)
             settings = with_probe_deadline(settings, self._timeout(kind))
+            settings = with_loss_threshold(
+                settings, self.inventory.thresholds_for(endpoint, self.options.thresholds))
             runner = self.options.runners.get(kind) or self._pooled.get(kind, spec.probe)
             self._runners[kind, profile] = (runner, settings)
         return self._runners[kind, profile]
@@ -360,7 +364,7 @@ class Sweep:
     async def _run_probe(self, kind: str, endpoint: Endpoint, target: Target,
                          timeout: float) -> tuple[ProbeResult, bool]:
         try:
-            runner, settings = self._runner(kind, endpoint.profile)
+            runner, settings = self._runner(kind, endpoint)
             slot = getattr(runner, "slot", None)  # a pool admits checks as capacity frees
             async with slot() if slot is not None else contextlib.nullcontext():
                 async with asyncio.timeout(self._hard_deadline(settings, timeout)):
@@ -511,6 +515,15 @@ def with_probe_deadline(settings: Any, timeout: float) -> Any:
     "no answer within 2 s".  The engine still cuts the check ``PROBE_GRACE_S`` later,
     whatever the probe does.  Settings of a stand-in runner pass unchanged."""
     return settings.with_deadline(timeout) if _is_probe_settings(type(settings)) else settings
+
+
+def with_loss_threshold(settings: Any, thresholds: Thresholds) -> Any:
+    """``settings`` with ``loss_threshold`` set to the loss ratio the room is judged by,
+    where the probe takes one and none is set (the WebRTC probe measures an ambiguous
+    room's loss on until it is clearly on one side of it)."""
+    if getattr(settings, "loss_threshold", False) is None:
+        return dataclasses.replace(settings, loss_threshold=thresholds.loss_ratio)
+    return settings
 
 
 async def run_sweep(inventory: Inventory, endpoints: Sequence[Endpoint] | None = None,
