@@ -234,11 +234,10 @@ def breakdown(report: SweepReport, pool: TimedPool) -> None:
     if pool.unreliable:
         why: Counter[str] = Counter()
         for info in pool.unreliable:
-            for who in ("prober", "responder"):
-                prefix = "" if who == "prober" else "responder_"
-                if float(info.get(f"{prefix}loop_lag_max_ms", 0.0)) > 250.0:
+            for who, prefix in (("prober", "loop_lag"), ("responder", "responder_lag")):
+                if float(info.get(f"{prefix}_max_ms", 0.0)) > 250.0:
                     why[f"{who} stall > 250 ms"] += 1
-                elif float(info.get(f"{prefix}loop_lag_p95_ms", 0.0)) > 10.0:
+                elif float(info.get(f"{prefix}_p95_ms", 0.0)) > 10.0:
                     why[f"{who} lag p95 > 10 ms"] += 1
         print(f"  unreliable probe runs: {len(pool.unreliable)} ("
               + ", ".join(f"{k}: {v}" for k, v in why.most_common()) + ")")

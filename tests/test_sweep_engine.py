@@ -268,6 +268,43 @@ async def test_unreliable_figures_are_measured_once_more(loopback_prefix: str) -
     assert report.endpoints[2].checks["tcp"].result.unreliable
 
 
+async def test_retries_wait_their_turn_only_while_first_measurements_remain(
+        loopback_prefix: str) -> None:
+    """retry_concurrency holds while a first measurement of the kind is still to come;
+    after the last one, the retries are all that is left and run side by side."""
+    inv = _inventory(loopback_prefix, 6, 9)
+    calls: dict[str, int] = {}
+    last_first_done = False
+    running = 0
+    peak = {"before": 0, "after": 0}
+
+    async def runner(target: Target, settings: object) -> ProbeResult:
+        nonlocal running, last_first_done
+        calls[target.name] = calls.get(target.name, 0) + 1
+        if calls[target.name] == 1:
+            if target.name == "e5":  # the last first measurement, still running
+                await asyncio.sleep(0.5)
+                last_first_done = True
+            return ProbeResult(ok=True, unreliable=True)
+        running += 1
+        phase = "after" if last_first_done else "before"
+        peak[phase] = max(peak[phase], running)
+        try:
+            await asyncio.sleep(0.2)
+        finally:
+            running -= 1
+        return ProbeResult(ok=True)
+
+    # A kind with a limit in flight is a costly one: its retries go through the gate.
+    options = SweepOptions(runners={"tcp": runner}, kind_limits={"tcp": 6},
+                           retry_concurrency=1)
+    report = await run_sweep(inv, options=options)
+    assert calls == {f"e{i}": 2 for i in range(6)}
+    assert [r.verdict for r in report.endpoints] == [Verdict.READY] * 6
+    assert peak["before"] == 1
+    assert peak["after"] >= 2
+
+
 async def test_a_failed_retry_keeps_the_unreliable_figures(loopback_prefix: str) -> None:
     inv = _inventory(loopback_prefix, 1, 9)
     results = iter([ProbeResult(ok=True, unreliable=True), ProbeResult.failure("timed out")])
