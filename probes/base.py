@@ -9,6 +9,7 @@ a probe may simply be cancelled when its deadline passes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import weakref
 from collections.abc import Mapping
@@ -168,3 +169,13 @@ class LoopSemaphores:
         if sem is None:
             sem = self._by_loop[loop] = asyncio.Semaphore(max(1, limit))
         return sem
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` (if any) and wait until it has ended; its own CancelledError ends
+    there, any other error it ended with reaches the caller."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

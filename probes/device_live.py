@@ -42,7 +42,7 @@ from typing import Literal
 import asyncssh
 
 from probes import device
-from probes.base import ProbeResult
+from probes.base import ProbeResult, cancel_and_wait
 from probes.device import MAX_REPLY, READ_SIZE, DeviceTarget, SessionError, Settings
 
 log = logging.getLogger(__name__)
@@ -227,10 +227,7 @@ class LiveSession:
     async def stop(self) -> None:
         """Close the session and wait for its task to end."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def wait_ready(self, timeout_s: float) -> LiveView:
         """The view once the first session attempt has an outcome (or ``timeout_s``)."""

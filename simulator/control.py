@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import sys
 from typing import Any, TextIO
@@ -11,6 +10,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from inventory import InputError
+from probes.base import cancel_and_wait
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from simulator.core import Simulator
 from simulator.faults import Faults, load_faults, parse_faults
@@ -102,9 +102,7 @@ async def serve_until_stopped(sim: Simulator, faults_path: str | None,
         await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         if not starting.done():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
+            await cancel_and_wait(starting)
             return 0
         starting.result()
         if control is not None:
@@ -124,9 +122,7 @@ async def serve_until_stopped(sim: Simulator, faults_path: str | None,
         failing = asyncio.create_task(sim.wait_worker_exit())
         await asyncio.wait({stopping, failing}, return_when=asyncio.FIRST_COMPLETED)
         for task in (stopping, failing):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if not failing.cancelled() and failing.done() and failing.exception() is None:
             print(f"vcfleet simulate: {failing.result()}", file=sys.stderr, flush=True)
             return 1

@@ -9,7 +9,6 @@ a flap or a reboot ask for, touching only those whose mode changes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import os
@@ -22,6 +21,7 @@ import asyncssh
 
 from inventory import Endpoint, InputError, Inventory
 from inventory.secrets import resolve_secret
+from probes.base import cancel_and_wait
 from probes.shaping import Shaper, seeded_rng
 from simulator import cisco, poly, webrtc, yealink
 from simulator.devices import Device, native_names
@@ -239,11 +239,8 @@ class SimulatedEndpoint:
         """Put new faults in force; services whose mode stays the same are left alone."""
         old = self._set(faults)
         if faults.flap_s != old.flap_s:
-            if self._flap_task is not None:
-                self._flap_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._flap_task
-                self._flap_task = None
+            await cancel_and_wait(self._flap_task)
+            self._flap_task = None
             self.flap_down = False
             if faults.flap_s:
                 self._flap_task = asyncio.create_task(self._flap(faults.flap_s))

@@ -16,6 +16,7 @@ import ipaddress
 import logging
 from collections.abc import Mapping
 
+from probes.base import cancel_and_wait
 from simulator.codec_state import CodecState
 from simulator.registrar import EXPIRES_S, REGISTRAR_PORT, register
 
@@ -87,11 +88,8 @@ class RegistrationAgent:
 
     async def stop(self) -> None:
         """Stop and await the background task."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -11,7 +11,6 @@ it applies the keys it knows, refuses invalid values and locked keys (fault
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import hashlib
 import logging
@@ -25,6 +24,7 @@ import aiohttp
 
 from inventory import Inventory
 from inventory.provisioning import device_password, file_path
+from probes.base import cancel_and_wait
 from simulator.devices import Device
 
 log = logging.getLogger(__name__)
@@ -240,11 +240,8 @@ class AutoProvisioning:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def status(self) -> dict[str, Any]:
         """``data`` of ``GET /api/autop/status``."""

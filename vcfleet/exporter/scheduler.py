@@ -9,11 +9,11 @@ stacked.  Within a sweep the engine's concurrency bound lets endpoints in by wav
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from probes.base import cancel_and_wait
 from vcfleet.exporter.state import ExporterState
 from vcfleet.report import SweepReport
 from vcfleet.sweep import SweepOptions, run_sweep
@@ -40,10 +40,7 @@ class BackgroundTask:
     async def stop(self) -> None:
         """Cancel the task (and the work in flight) and wait for it to end."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         raise NotImplementedError
