@@ -68,7 +68,7 @@ from probes.aiortc_internals import on_keyframe_request, share_certificate
 from probes.base import OwnDeadline, ProbeResult, Target
 from probes.loss_sample import DEFAULT_THRESHOLD, loss_is_clear
 from probes.mos import estimate_mos
-from probes.shaping import Shaper, stamp_rtcp
+from probes.shaping import Shaper
 from probes.webrtc_media import (
     AUDIO_CLOCK,
     VIDEO_CLOCK,
@@ -274,7 +274,7 @@ class _Hearing(Shaper):
             self._on_first()
         if _stun_type(data) in _BINDING_ANSWERS and bytes(data[8:20]) in self._transactions:
             self.checks_answered += 1
-        deliver(stamp_rtcp(data), addr)
+        super().receive(deliver, data, addr)
 
     def loss_estimate(self) -> str:
         """What the ICE checks say about loss, for a "lossy media path" reason ("" when
@@ -349,11 +349,12 @@ class _Loopback:
         except _Failed as exc:
             return ProbeResult.failure(str(exc), **self._setup_figures())
         except _Lossy as exc:
-            estimate = self.hearing.loss_estimate() if self.hearing is not None else ""
             info: dict[str, str | int | float | bool] = {}
+            estimate = ""
             if self.hearing is not None:
                 info = {"ice_checks_sent": self.hearing.checks_sent,
                         "ice_checks_answered": self.hearing.checks_answered}
+                estimate = self.hearing.loss_estimate()
             return ProbeResult(ok=True, figures=self._setup_figures(), info=info,
                                degraded=f"lossy media path: {exc}"
                                + (f" ({estimate})" if estimate else ""))

@@ -203,8 +203,7 @@ class Sweep:
                         if rate > 0}
         self._retries = RetryGate(self.options.retry_concurrency)
         for endpoint in self.endpoints:
-            self._retries.first_left.update(k for k in self._wanted(endpoint)
-                                            if not self._cheap(k))
+            self._retries.first_left.update(self._wanted(endpoint))
         pool = await self._start_media_pool()
         self._watch.start()
         self._tasks = [asyncio.create_task(self._endpoint(e, sem), name=f"sweep:{e.id}")
@@ -260,7 +259,7 @@ class Sweep:
             planned = [(kind, target_for(self.inventory, endpoint, kind))
                        for kind in self._wanted(endpoint)]
             for kind, target in planned:
-                if target is None and not self._cheap(kind):
+                if target is None:
                     self._retries.first_done(kind)  # the room has no such check
             runs = [self._check(endpoint, kind, target, kind not in profile.advisory)
                     for kind, target in planned if target is not None]
@@ -316,8 +315,7 @@ class Sweep:
             timed_out = False
             if isinstance(target, ProbeResult):  # the target could not be built (a secret)
                 result = target
-                if not self._cheap(kind):
-                    self._retries.first_done(kind)
+                self._retries.first_done(kind)
             else:
                 result, timed_out = await self._run_probe(kind, endpoint, target, timeout)
                 stalled = (self._starved(result, timed_out, start, timeout)
@@ -325,8 +323,7 @@ class Sweep:
                 if stalled is not None:
                     result, timed_out = await self._measure_again(kind, endpoint, target,
                                                                   timeout, stalled)
-                if not self._cheap(kind):
-                    self._retries.first_done(kind)
+                self._retries.first_done(kind)
                 for _ in range(self.options.retry_unreliable if result.unreliable
                                and stalled is None else 0):
                     # The prober, not the network, was starved: measure once more (the
@@ -412,7 +409,8 @@ class RetryGate:
         self.low = max(1, low)
         self.running = 0
         self.first_left: collections.Counter[str] = collections.Counter()
-        """Per kind: first measurements not yet run."""
+        """Per kind: first measurements not yet run (every kind is counted; only the
+        costly ones ask the gate)."""
         self._changed = asyncio.Event()
 
     def first_done(self, kind: str) -> None:
