@@ -11,6 +11,8 @@ serves them in-process with a state directory under ``tmp_path``.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -121,3 +123,35 @@ async def read_until(process: asyncssh.SSHClientProcess[str], marker: str,
             assert chunk, f"session closed; got {out!r}"
             out += chunk
     return out
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "inventory" / "demo"
+
+
+def provisioning_head(folder: Path, port: int, device_secret: str,
+                      provisioning_secret: str) -> list[str]:
+    """The first lines of an inventory whose Yealink rooms provision from 127.0.0.1:``port``
+    (the demo's certificate and key, both secrets as files in ``folder``), up to and
+    including ``endpoints:``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "secret.txt").write_text(device_secret + "\n", encoding="utf-8")
+    (folder / "prov-secret.txt").write_text(provisioning_secret + "\n", encoding="utf-8")
+    for name in ("prov-cert.pem", "prov-key.pem"):
+        shutil.copy(DEMO_DIR / name, folder / name)
+    return ["tiers: [province, commune]",
+            "provisioning:",
+            f"  listen: 127.0.0.1:{port}",
+            f"  url: https://127.0.0.1:{port}/yealink/",
+            "  certificate: prov-cert.pem",
+            "  key: prov-key.pem",
+            '  secret: "file:prov-secret.txt"',
+            "defaults:",
+            '  credentials: {username: admin, secret: "file:secret.txt"}',
+            "endpoints:"]

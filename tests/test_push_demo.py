@@ -17,21 +17,13 @@ import pytest
 
 from inventory import Inventory, load_inventory
 from inventory.demofleet import DEMO_FILES
+from tests.simulated import free_port
 from tests.test_push_sim import Served, summary
 from vcfleet.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "push-meeting-defaults.yaml"
 DISTRICT = "ha-trung"
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 nobody listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def demo_copy(folder: Path, prefix: str) -> Path:

@@ -10,22 +10,15 @@ stays in that endpoint's result, so the final table is always printed.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from inventory import load_inventory
+from tests.simulated import free_port
 from tests.test_push_sim import PASSWORD, TEMPLATE, Served
 from vcfleet.cli import main
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_fleet(folder: Path, prefix: str, port: int) -> Path:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -21,11 +20,9 @@ pytest.importorskip("simulator.yealink", reason="needs the simulated Yealink roo
 
 from inventory import load_inventory
 from inventory.provisioning import device_password
-from tests.test_push_demo import free_port
+from tests.simulated import free_port, provisioning_head
 from tests.test_push_sim import Fleet, Served, same_dirs, summary
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "inventory" / "demo"
 PASSWORD = "Simulated-push-Secret-7"
 SECRET = "Provisioning-sim-Secret-9"
 
@@ -49,21 +46,7 @@ settings:
 
 def write_fleet(folder: Path, prefix: str, port: int) -> Path:
     """The six-endpoint inventory at PREFIX.1-6 with a provisioning section on ``port``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "secret.txt").write_text(PASSWORD + "\n", encoding="utf-8")
-    (folder / "prov-secret.txt").write_text(SECRET + "\n", encoding="utf-8")
-    for name in ("prov-cert.pem", "prov-key.pem"):
-        shutil.copy(DEMO / name, folder / name)
-    lines = ["tiers: [province, commune]",
-             "provisioning:",
-             f"  listen: 127.0.0.1:{port}",
-             f"  url: https://127.0.0.1:{port}/yealink/",
-             "  certificate: prov-cert.pem",
-             "  key: prov-key.pem",
-             '  secret: "file:prov-secret.txt"',
-             "defaults:",
-             '  credentials: {username: admin, secret: "file:secret.txt"}',
-             "endpoints:"]
+    lines = provisioning_head(folder, port, PASSWORD, SECRET)
     for i, (ident, vendor, district, name) in enumerate(ENDPOINTS, start=1):
         lines += [f"  - id: {ident}", f'    name: "{name}"', "    tier: commune",
                   f"    district: {district}", f"    address: {prefix}.{i}",

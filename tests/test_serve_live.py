@@ -26,8 +26,8 @@ from probes.sshkeys import KnownHosts
 from simulator.core import Simulator
 from simulator.faults import parse_faults
 from tests.conftest import require_tool
-from tests.simulated import PASSWORD
-from tests.test_serve_prometheus import free_port, line_in, spawned
+from tests.simulated import PASSWORD, free_port
+from tests.test_serve_prometheus import line_in, spawned
 from vcfleet.exporter import Exporter, ExporterConfig
 from vcfleet.sweep import SweepOptions
 

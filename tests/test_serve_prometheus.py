@@ -14,7 +14,6 @@ import contextlib
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ROOT, require_tool
-from tests.simulated import write_inventory
+from tests.simulated import free_port, write_inventory
 
 pytestmark = [pytest.mark.slow, pytest.mark.external, pytest.mark.timeout(150)]
 
@@ -33,12 +32,6 @@ DOWN = "poly-2"
 DEADLINE = 60.0
 HTTP = aiohttp.ClientTimeout(total=10)
 DASHBOARD = ROOT / "deploy" / "grafana" / "vcfleet-dashboard.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -5,7 +5,6 @@ as a device does (HTTP Basic, the per-device password, the pinned certificate)."
 
 from __future__ import annotations
 
-import shutil
 import ssl
 import sys
 from pathlib import Path
@@ -13,34 +12,19 @@ from pathlib import Path
 import aiohttp
 
 from inventory.provisioning import device_password
-from tests.test_serve_prometheus import free_port, line_in, spawned
+from tests.simulated import DEMO_DIR, free_port, provisioning_head
+from tests.test_serve_prometheus import line_in, spawned
 from vcfleet.provisioning import cfgfile
 from vcfleet.provisioning.server import basic
 from vcfleet.provisioning.store import ProvisioningStore
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO = ROOT / "inventory" / "demo"
 SECRET = "Provisioning-reload-Secret-3"
 MAC = "805ec0aabbcc"
 
 
 def write_inventory(folder: Path, prefix: str, port: int, rooms: list[str]) -> Path:
     """Yealink rooms ``rooms`` at PREFIX.1.. with a provisioning section on ``port``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "secret.txt").write_text("Device-Login-1\n", encoding="utf-8")
-    (folder / "prov-secret.txt").write_text(SECRET + "\n", encoding="utf-8")
-    for name in ("prov-cert.pem", "prov-key.pem"):
-        shutil.copy(DEMO / name, folder / name)
-    lines = ["tiers: [province, commune]",
-             "provisioning:",
-             f"  listen: 127.0.0.1:{port}",
-             f"  url: https://127.0.0.1:{port}/yealink/",
-             "  certificate: prov-cert.pem",
-             "  key: prov-key.pem",
-             '  secret: "file:prov-secret.txt"',
-             "defaults:",
-             '  credentials: {username: admin, secret: "file:secret.txt"}',
-             "endpoints:"]
+    lines = provisioning_head(folder, port, "Device-Login-1", SECRET)
     for i, room in enumerate(rooms, start=1):
         lines.append(f"  - {{id: {room}, name: 'Điểm cầu {i}', tier: commune, "
                      f"address: {prefix}.{i}, vendor: yealink, "
@@ -52,7 +36,7 @@ def write_inventory(folder: Path, prefix: str, port: int, rooms: list[str]) -> P
 
 async def fetch(http: aiohttp.ClientSession, port: int, room: str) -> tuple[int, str]:
     """What the provisioning server answers ``room`` for its MAC file."""
-    tls = ssl.create_default_context(cafile=str(DEMO / "prov-cert.pem"))
+    tls = ssl.create_default_context(cafile=str(DEMO_DIR / "prov-cert.pem"))
     tls.check_hostname = False
     auth = {"Authorization": basic(room, device_password(SECRET, room))}
     async with http.get(f"https://127.0.0.1:{port}/yealink/{MAC}.cfg", headers=auth,

@@ -14,15 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.simulated import write_inventory
+from tests.simulated import free_port, write_inventory
 
 DEADLINE = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def spawn(*args: str) -> asyncio.subprocess.Process:
