@@ -449,7 +449,11 @@ _SETTINGS_MODELS: dict[type[Any], type[BaseModel]] = {}
 
 def settings_model(settings_type: type[Any]) -> type[BaseModel]:
     """A strict pydantic model with the fields of a probe's settings dataclass, unknown
-    keys forbidden, to validate what a profile sets (collections also from YAML lists)."""
+    keys forbidden, to validate what a profile sets (collections also from YAML lists).
+
+    A field's bounds come from its dataclass metadata, ``field(..., metadata={"gt": 0,
+    "lt": 1})`` (keys ``gt``, ``ge``, ``lt``, ``le``): the probe states them without
+    knowing pydantic, and a value outside them is the profile's error."""
     if settings_type in _SETTINGS_MODELS:
         return _SETTINGS_MODELS[settings_type]
     hints = typing.get_type_hints(settings_type)
@@ -458,6 +462,9 @@ def settings_model(settings_type: type[Any]) -> type[BaseModel]:
         hint = hints[f.name]
         if typing.get_origin(hint) in (frozenset, set, tuple):
             hint = Annotated[hint, Field(strict=False)]
+        bounds = {k: f.metadata[k] for k in ("gt", "ge", "lt", "le") if k in f.metadata}
+        if bounds:
+            hint = Annotated[hint, Field(**bounds)]
         fields[f.name] = (hint, None)
     config = ConfigDict(extra="forbid", strict=True)
     model = create_model(settings_type.__name__, __config__=config, **fields)

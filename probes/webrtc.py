@@ -156,11 +156,11 @@ class Settings(OwnDeadline):
     """When a packet was lost, the window grows until each direction counted this many
     packets (6 s of audio; the binomial standard deviation at 5 % is 1.3 points on 300
     packets, 1.8 on 150), and on while the loss is still ambiguous (``loss_confidence``)."""
-    loss_threshold: float | None = None
+    loss_threshold: float | None = field(default=None, metadata={"gt": 0.0, "lt": 1.0})
     """The loss ratio the room is judged by (None: 0.03, the inventory's default); the
     sweep fills it from the room's thresholds (``thresholds.loss_ratio``), as it fills
     ``timeout_s``.  Only the window's length depends on it, never a figure."""
-    loss_confidence: float = 0.95
+    loss_confidence: float = field(default=0.95, metadata={"gt": 0.0, "lt": 1.0})
     """After ``loss_sample_packets``, a room measures on (within ``max_window_s`` and the
     budget) while its loss is ambiguous: some direction's Wilson interval at this
     confidence contains ``loss_threshold`` and none lies wholly at or above it
