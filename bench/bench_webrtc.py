@@ -1,7 +1,7 @@
 """Benchmark: a full ``--checks net,webrtc`` sweep of the 348-room demo fleet, RTT truth.
 
     python bench/bench_webrtc.py [--repeat N] [--workers N] [--sim-workers N|auto]
-                                 [--checks net,webrtc] [--net A]
+                                 [--checks net,webrtc] [--net A] [--timeline]
 
 Starts ``vcfleet simulate`` as a subprocess (on a copy of the demo inventory moved
 to 127.A.x.y, so that it never collides with another simulator on the machine)
@@ -21,7 +21,8 @@ does (the engine starts the WebRTC worker pool, ``vcfleet.media``).  Prints:
   trip, and the probe's phases (signalling, ICE, DTLS, the wait for the first
   report or echo, the window, the tail, DELETE, close), p50 / p90 / max each; the
   pool's limits and probes in flight over the sweep; CPU per room and how busy
-  the two cores were.
+  the two cores were; which side's lag made each unreliable probe run; with
+  ``--timeline``, the pool second by second (probes in flight / limit / worst lag).
 
 Figures only, never pass/fail; a shared machine makes them noisy.
 """
