@@ -144,6 +144,8 @@ def _problem(err: Any, dotted: str, model: type[BaseModel], path: list[str]) -> 
                           key=dotted, value=value)
     if kind in EXPECTED:
         return Message.of(EXPECTED[kind], key=dotted, value=value)
+    if kind in BOUNDS:  # the limit as pydantic writes it ("1", not "1.0")
+        return Message.of(BOUNDS[kind], key=dotted, limit=str(err["msg"]).rsplit(" ", 1)[-1])
     if kind == "string_too_short" and err.get("ctx", {}).get("min_length") == 1:
         return Message.of(N_("{key}: must not be empty"), key=dotted)
     if kind == "string_pattern_mismatch":
@@ -159,6 +161,14 @@ def _problem(err: Any, dotted: str, model: type[BaseModel], path: list[str]) -> 
     msg = str(err["msg"]).removeprefix("Value error, ")
     return f"{dotted}: {msg[0].lower()}{msg[1:]}" if msg else f"{dotted}: invalid"
 
+
+BOUNDS = {
+    "greater_than": N_("{key}: input should be greater than {limit}"),
+    "greater_than_equal": N_("{key}: input should be greater than or equal to {limit}"),
+    "less_than": N_("{key}: input should be less than {limit}"),
+    "less_than_equal": N_("{key}: input should be less than or equal to {limit}"),
+}
+"""pydantic's complaints about a value out of its bounds, in its English words."""
 
 KEYED = N_("{key}: {problem}")
 """A problem of one key's value: ``name: control or bidi character ...``."""
