@@ -105,13 +105,18 @@ def protocol_transport(proto: Any) -> Any | None:
     return getattr(proto, PROTOCOL_TRANSPORT.attribute, None)
 
 
-def interpose(proto: Any, transport: Any, receive: Callable[..., None]) -> None:
+def interpose(proto: Any, transport: Any, receive: Callable[..., None],
+              wrap_deliver: Callable[[Callable[..., None]], Callable[..., None]] | None = None
+              ) -> None:
     """Make ``proto`` send through ``transport``, and receive through ``receive``.
 
     ``receive(deliver, data, addr)`` gets every incoming datagram and calls
-    ``deliver(data, addr)`` (the protocol's own handler) for those it passes.
-    Both are instance attributes that aioice and the event loop look up on each
-    datagram, so replacing them on one protocol affects that socket only.
+    ``deliver(data, addr)`` (the protocol's own handler, or what ``wrap_deliver``
+    makes of it) for those it passes.  Both are instance attributes that aioice and
+    the event loop look up on each datagram, so replacing them on one protocol
+    affects that socket only.
     """
+    deliver = proto.datagram_received
     proto.transport = transport
-    proto.datagram_received = functools.partial(receive, proto.datagram_received)
+    proto.datagram_received = functools.partial(
+        receive, wrap_deliver(deliver) if wrap_deliver is not None else deliver)

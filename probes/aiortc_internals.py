@@ -16,13 +16,17 @@ one-line message as the test, never a bare AttributeError from deep in a call.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiortc.rtcrtpreceiver
 from aiortc import RTCCertificate, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.utils import uint16_gt
 
 from probes.upstream import Upstream, UpstreamChanged
 
@@ -39,6 +43,12 @@ def _aiortc(owner: str, name: str, kind: Literal["field", "method"], why: str,
 RECEIVER_DECODER_QUEUE = _aiortc(
     "RTCRtpReceiver", "__decoder_queue", "field",
     "replace_decoder_queue: a FrameTap takes encoded frames before the decoder thread")
+RECEIVER_RECEIVE = _aiortc(
+    "RTCRtpReceiver", "receive", "method",
+    "no_decoder_thread: the receiver starts its decoder thread through its module's "
+    "`threading`, which a tapped receiver's (FrameTap) does not need", ("parameters",),
+    source_has=("self.__decoder_thread = threading.Thread(", "self.__decoder_queue,",
+                "self.__decoder_thread.start()"))
 RECEIVER_JITTER_BUFFER = _aiortc(
     "RTCRtpReceiver", "__jitter_buffer", "field",
     "replace_jitter_buffer: an audio echo passes every packet on at once")
@@ -50,7 +60,8 @@ RECEIVER_HANDLE_RTP = _aiortc(
     "depayloaded, replace_*: how each RTP packet reaches the jitter buffer and the decoder queue",
     source_has=("packet._data = depayload(codec, packet.payload)",
                 "self.__jitter_buffer.add(packet)",
-                "self.__decoder_queue.put((codec, encoded_frame))"))
+                "self.__decoder_queue.put((codec, encoded_frame))",
+                "if encoded_frame is not None and self.__decoder_thread:"))
 RECEIVER_RTCP_SSRC = _aiortc(
     "RTCRtpReceiver", "__rtcp_ssrc", "field",
     "receiver_rtcp_ssrc: the SSRC our own receiver reports carry")
@@ -61,6 +72,13 @@ STREAM_STATISTICS = tuple(_aiortc(
     "StreamStatistics", field, "field",
     "receiver_stream: what a receiver report about the stream carries")
     for field in ("max_seq", "fraction_lost", "packets_lost", "jitter"))
+STREAM_STATISTICS_ADD = _aiortc(
+    "StreamStatistics", "add", "method",
+    "stamp_stream_statistics: the receiver's RFC 3550 jitter counts each packet's kernel "
+    "arrival (StampedStatistics.add does what add does, with that time)", ("packet",),
+    source_has=("arrival = int(time.time() * self._clockrate)",
+                "self._jitter_q4 += diff - ((self._jitter_q4 + 8) >> 4)",
+                "self.cycles += 1 << 16"))
 RECEIVER_HANDLE_RTCP = _aiortc(
     "RTCRtpReceiver", "_handle_rtcp_packet", "method",
     "after_rtcp_received: answer each sender report at once", ("packet",))
@@ -116,8 +134,10 @@ PEER_CONNECTION_CONNECT = _aiortc(
     "connect_tasks: the ICE/DTLS task aiortc does not keep, awaited on close", ())
 
 UPSTREAM: tuple[Upstream, ...] = (
-    RECEIVER_DECODER_QUEUE, RECEIVER_JITTER_BUFFER, RECEIVER_KIND, RECEIVER_HANDLE_RTP,
-    RECEIVER_RTCP_SSRC, RECEIVER_REMOTE_STREAMS, *STREAM_STATISTICS, RECEIVER_HANDLE_RTCP,
+    RECEIVER_DECODER_QUEUE, RECEIVER_RECEIVE, RECEIVER_JITTER_BUFFER, RECEIVER_KIND,
+    RECEIVER_HANDLE_RTP,
+    RECEIVER_RTCP_SSRC, RECEIVER_REMOTE_STREAMS, *STREAM_STATISTICS, STREAM_STATISTICS_ADD,
+    RECEIVER_HANDLE_RTCP,
     RECEIVER_SEND_RTCP, RECEIVER_SEND_PLI, SENDER_SSRC, *SENDER_COUNTERS, SENDER_SEND_RTCP,
     SENDER_HANDLE_RTCP, SENDER_SEND_KEYFRAME, ICE_GATHERER_CONNECTION, DTLS_SET_ROLE,
     PEER_CONNECTION_CREATE_ANSWER, PEER_CONNECTION_CONNECT, ICE_TRANSPORT_RECV,
@@ -143,9 +163,54 @@ def replace_decoder_queue(receiver: RTCRtpReceiver, queue: Any) -> None:
     """Give the receiver ``queue`` in place of its decoder queue (``__decoder_queue``).
 
     The receiver ``put``s ``(codec, encoded_frame)`` on it, and ``None`` when it
-    stops; its decoder thread ``get``s from it.  Call before the receiver starts.
+    stops; its decoder thread ``get``s from it, unless the queue says it does not
+    decode (``decodes = False``): then no thread starts (``no_decoder_thread``).
+    Call before the receiver starts.
     """
     _replace(receiver, RECEIVER_DECODER_QUEUE, queue)
+    if getattr(queue, "decodes", True) is False:
+        no_decoder_thread()
+
+
+class _NoThread:
+    """What a tapped receiver keeps as its decoder thread: nothing runs, nothing to join
+    (truthy, as the receiver tests its thread before it hands a frame to the queue)."""
+
+    name = "no-decoder"
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def join(self, timeout: float | None = None) -> None:
+        """Nothing to wait for."""
+
+    def is_alive(self) -> bool:
+        """Never running."""
+        return False
+
+
+class _DecoderThreading:
+    """``aiortc.rtcrtpreceiver``'s ``threading``: a receiver whose decoder queue does not
+    decode (``decodes = False``, a ``FrameTap``) gets a ``_NoThread``; every other
+    receiver a real decoder thread, as before."""
+
+    Event = threading.Event
+
+    @staticmethod
+    def Thread(*, target: Any, name: str, args: tuple[Any, ...]) -> Any:
+        """A decoder thread, or none for a queue that does not decode."""
+        if len(args) > 1 and getattr(args[1], "decodes", True) is False:
+            return _NoThread()
+        return threading.Thread(target=target, name=name, args=args)
+
+
+def no_decoder_thread() -> None:
+    """Make tapped receivers start no decoder thread (aiortc starts one per receiver,
+    a few hundred microseconds each; the tap's would only read ``None`` and end).
+    Process-wide and idempotent; receivers that decode are untouched."""
+    module: Any = aiortc.rtcrtpreceiver
+    if not isinstance(module.threading, _DecoderThreading):
+        module.threading = _DecoderThreading()
 
 
 def replace_jitter_buffer(receiver: RTCRtpReceiver, buffer: Any) -> None:
@@ -190,6 +255,69 @@ def receiver_stream(receiver: RTCRtpReceiver, ssrc: int) -> Any | None:
     """
     streams: dict[int, Any] = _get(receiver, RECEIVER_REMOTE_STREAMS)
     return streams.get(ssrc)
+
+
+class StampedStatistics(StreamStatistics):
+    """aiortc's ``StreamStatistics`` with each packet's arrival taken from its datagram's
+    stamp (``datagram_arrival``), not from the clock when aiortc's task got to it.
+
+    ``add`` is aiortc 1.16's, line for line, but for where the arrival comes from
+    (``STREAM_STATISTICS_ADD`` checks that upstream's still reads as copied).  A
+    packet whose datagram was not stamped uses the time now, as upstream does.
+    """
+
+    _vcfleet_arrival: Callable[[], float | None]
+    """When the datagram being handled arrived (None: not stamped)."""
+
+    def add(self, packet: Any) -> None:
+        """Count one RTP packet (sequence, loss and RFC 3550 jitter, as upstream)."""
+        in_order = self.max_seq is None or uint16_gt(packet.sequence_number, self.max_seq)
+        self.packets_received += 1
+        if self.base_seq is None:
+            self.base_seq = packet.sequence_number
+        if in_order:
+            at = self._vcfleet_arrival()
+            arrival = int((at if at is not None else time.time()) * self._clockrate)
+            if self.max_seq is not None and packet.sequence_number < self.max_seq:
+                self.cycles += 1 << 16
+            self.max_seq = packet.sequence_number
+            if packet.timestamp != self._last_timestamp and self.packets_received > 1:
+                assert self._last_arrival is not None
+                assert self._last_timestamp is not None
+                diff = abs((arrival - self._last_arrival)
+                           - (packet.timestamp - self._last_timestamp))
+                self._jitter_q4 += diff - ((self._jitter_q4 + 8) >> 4)
+            self._last_arrival = arrival
+            self._last_timestamp = packet.timestamp
+
+
+class _StampedStreams(dict[int, Any]):
+    """A receiver's ``__remote_streams``: each new stream's statistics become stamped."""
+
+    def __init__(self, receiver: RTCRtpReceiver) -> None:
+        super().__init__()
+        self._receiver = weakref.ref(receiver)
+
+    def _arrival(self) -> float | None:
+        receiver = self._receiver()
+        return datagram_arrival(receiver.transport) if receiver is not None else None
+
+    def __setitem__(self, ssrc: int, stats: Any) -> None:
+        if type(stats) is StreamStatistics:
+            stamped: Any = stats
+            stamped.__class__ = StampedStatistics
+            stamped._vcfleet_arrival = self._arrival
+        super().__setitem__(ssrc, stats)
+
+
+def stamp_stream_statistics(receiver: RTCRtpReceiver) -> None:
+    """Make the receiver's statistics (its receiver reports' jitter) count each packet
+    at its kernel arrival (``StampedStatistics``); call before it receives media."""
+    streams: dict[int, Any] = _get(receiver, RECEIVER_REMOTE_STREAMS)
+    stamped = _StampedStreams(receiver)
+    for ssrc, stats in streams.items():
+        stamped[ssrc] = stats
+    _replace(receiver, RECEIVER_REMOTE_STREAMS, stamped)
 
 
 async def send_receiver_rtcp(receiver: RTCRtpReceiver, packet: Any) -> None:
@@ -393,12 +521,37 @@ def ice_gatherer_connection(gatherer: Any) -> Any:
 _CONNECT_QUALNAME = PEER_CONNECTION_CONNECT.where
 
 
+_CONNECT_TASKS: weakref.WeakKeyDictionary[RTCPeerConnection, list[asyncio.Task[Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def track_connect_tasks(pc: RTCPeerConnection) -> None:
+    """Note the tasks that run ``pc``'s ``__connect``, so that ``connect_tasks`` need not
+    look through every task of the loop (hundreds in a simulator).  Wraps the method
+    on this instance; call right after creating ``pc``."""
+    connect: Callable[[], Awaitable[None]] = _get(pc, PEER_CONNECTION_CONNECT)
+    tasks: list[asyncio.Task[Any]] = []
+
+    async def tracked() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            tasks.append(task)
+        await connect()
+
+    _replace(pc, PEER_CONNECTION_CONNECT, tracked)
+    _CONNECT_TASKS[pc] = tasks
+
+
 def connect_tasks(pc: RTCPeerConnection) -> list[asyncio.Task[Any]]:
     """The running tasks of ``pc``'s ``__connect`` (ICE then DTLS).
 
     aiortc starts it with ``ensure_future`` in ``set*Description`` and keeps no
-    reference: it is found by its coroutine's qualified name and its ``self``.
+    reference: a connection made with ``track_connect_tasks`` noted its tasks; any
+    other's are found by their coroutine's qualified name and its ``self``.
     """
+    tracked = _CONNECT_TASKS.get(pc)
+    if tracked is not None:
+        return [task for task in tracked if not task.done()]
     out = []
     for task in asyncio.all_tasks():
         coro: Any = task.get_coro()

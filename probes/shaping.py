@@ -79,33 +79,41 @@ class Shaper:
             asyncio.get_running_loop().call_later(delay, _safe_call, send, args)
 
     def receive(self, deliver: Callable[..., Any], data: Any, addr: Any) -> None:
-        """Deliver an incoming datagram unless the shaper drops it (an RTCP one stamped
-        with its arrival, ``stamp_rtcp``)."""
+        """Deliver an incoming datagram unless the shaper drops it."""
         if not self.drop():
-            deliver(stamp_rtcp(data), addr)
+            deliver(data, addr)
 
 
 class StampedDatagram(bytes):
-    """An incoming RTCP datagram and the wall-clock time (``time.time()``) at which it
-    was read from its socket.
+    """An incoming RTP or RTCP datagram and the wall-clock time (``time.time()``'s
+    clock) at which the kernel received it.
 
-    Between that moment and the moment aiortc hands the report to the probe lies a
-    queue (aioice's) and a task switch (the DTLS transport's), as long as one turn of a
-    busy event loop; a round-trip time taken at the socket leaves that out, on both
-    sides (the prober's arrival, the responder's delay since the last SR).
+    Between that moment and the moment aiortc hands the packet to the probe lie the
+    event loop's lag (the datagram waits in the socket while other callbacks run), a
+    queue (aioice's) and a task switch (the DTLS transport's), each as long as one turn
+    of a busy loop.  Round-trip times and jitters taken from this stamp leave all of
+    that out, on both sides (the prober's arrivals, the responder's arrivals and its
+    delay since the last SR).
     """
 
     at: float
 
 
-def stamp_rtcp(data: Any) -> Any:
-    """``data`` as a ``StampedDatagram`` when it is an SRTCP or RTCP packet (RFC 5761:
-    first byte 128-191, packet type 192-208, as aiortc tells them apart), else as is."""
-    if len(data) >= 2 and 127 < data[0] < 192 and 192 <= data[1] <= 208:
+def stamp_media(data: Any, arrival: Callable[[], float] = time.time) -> Any:
+    """``data`` as a ``StampedDatagram`` (``at = arrival()``) when it is an RTP or RTCP
+    packet, SRTP or not (RFC 7983: first byte 128-191), else as is."""
+    if len(data) >= 2 and 127 < data[0] < 192:
         stamped = StampedDatagram(data)
-        stamped.at = time.time()
+        stamped.at = arrival()
         return stamped
     return data
+
+
+def deliver_stamped(deliver: Callable[..., Any], arrival: Callable[[], float],
+                    data: Any, addr: Any) -> None:
+    """``deliver(data, addr)``, media stamped with ``arrival()`` (``stamp_media``): what a
+    shaper delivers to, called from the socket's ``datagram_received``."""
+    deliver(stamp_media(data, arrival), addr)
 
 
 def _safe_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:

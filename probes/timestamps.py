@@ -11,6 +11,8 @@ late the loop reads them.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import ipaddress
 import socket
 import struct
@@ -34,6 +36,48 @@ def arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
             sec, nsec = struct.unpack("@qq", data[:16])
             return float(sec) + float(nsec) / 1e9
     return time.time()
+
+
+SIOCGSTAMPNS = 0x8907
+"""Linux's ioctl for the receive timestamp (a ``struct timespec``) of the last packet
+read from a socket (``SIOCGSTAMPNS_OLD``, which is the 64-bit one on 64-bit systems)."""
+_TIMESPEC = struct.Struct("@qq")
+_NO_TIME = bytes(_TIMESPEC.size)
+
+
+class LastArrival:
+    """When the kernel received the datagram last read from a socket that an event loop reads.
+
+    An event loop's datagram transport reads one datagram and hands it to the
+    protocol's ``datagram_received`` before it reads the next (asyncio's and uvloop's,
+    whose libuv does not batch reads unless asked to), so that, called from
+    ``datagram_received``, this is the arrival of the datagram being handled: its
+    timing is then the network's, not the loop's lag.  The first ``SIOCGSTAMPNS`` on
+    a socket turns the kernel's stamping on.  Where the kernel gives no stamp (another
+    system, or a datagram read before stamping began), ``time.time()`` now.
+    """
+
+    __slots__ = ("_fd", "kernel")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self.kernel = fd >= 0
+        """Whether the kernel stamps this socket's datagrams."""
+        if self.kernel:
+            try:
+                fcntl.ioctl(fd, SIOCGSTAMPNS, _NO_TIME)
+            except OSError as exc:  # ENOENT: stamping is on from now; else not supported
+                self.kernel = exc.errno == errno.ENOENT
+
+    def __call__(self) -> float:
+        """The last datagram's arrival (epoch seconds, as ``time.time()``)."""
+        if self.kernel:
+            try:
+                sec, nsec = _TIMESPEC.unpack(fcntl.ioctl(self._fd, SIOCGSTAMPNS, _NO_TIME))
+            except OSError:
+                return time.time()
+            return float(sec) + float(nsec) / 1e9
+        return time.time()
 
 
 def literal(address: str) -> tuple[int, str] | None:

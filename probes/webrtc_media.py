@@ -20,6 +20,7 @@ import fractions
 import functools
 import random
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from aiortc.rtp import RtcpReceiverInfo, RtcpRrPacket, RtcpSrPacket
 
 from probes.aiortc_internals import (
     after_rtcp_received,
+    datagram_arrival,
     depayloaded,
     receiver_kind,
     receiver_rtcp_ssrc,
@@ -38,6 +40,7 @@ from probes.aiortc_internals import (
     replace_decoder_queue,
     replace_jitter_buffer,
     send_receiver_rtcp,
+    stamp_stream_statistics,
 )
 
 AUDIO_PTIME_S = 0.020
@@ -62,15 +65,21 @@ class FrameTap:
     decoded and no thread outlives the receiver's start.
     """
 
-    def __init__(self, on_frame: FrameHandler, meter: bool = False) -> None:
+    decodes = False
+    """Says to ``replace_decoder_queue`` that no decoder thread need start."""
+
+    def __init__(self, on_frame: FrameHandler, meter: bool = False,
+                 arrival: Callable[[], float | None] | None = None) -> None:
         self.on_frame = on_frame
+        self._arrival = arrival
         self.ended = False
         self.frames = 0
         self.octets = 0
         self.first_at: float | None = None
         self.last_at: float | None = None
         self.jitter = JitterMeter() if meter else None
-        """The interarrival deviation of the frames, when asked for (the probe's audio)."""
+        """The interarrival deviation of the frames, when asked for (the probe's audio),
+        at each frame's ``arrival()`` (its datagram's kernel arrival; None: now)."""
 
     def put(self, item: tuple[Any, Any] | None, *_: Any) -> None:
         """Receive one encoded frame from the receiver (None: the receiver stopped)."""
@@ -87,7 +96,9 @@ class FrameTap:
         self.frames += 1
         self.octets += len(frame.data)
         if self.jitter is not None:
-            self.jitter.add(now, frame.timestamp, codec.clockRate)
+            at = self._arrival() if self._arrival is not None else None
+            self.jitter.add(at if at is not None else time.time(), frame.timestamp,
+                            codec.clockRate)
         self.on_frame(codec, frame)
 
     def get(self, *_: Any, **__: Any) -> None:
@@ -160,15 +171,27 @@ def tap_receiver(receiver: RTCRtpReceiver, on_frame: FrameHandler | None = None,
 
     Audio also skips the receiver's jitter buffer (``PassThroughBuffer``), so each
     of its frames is one packet, and ``meter`` measures their interarrival deviation
-    (``FrameTap.jitter``).  The receiver's statistics, NACKs and RTCP reports are
-    untouched.
+    (``FrameTap.jitter``) at each datagram's kernel arrival.  The receiver's
+    statistics count each packet at that arrival too (``stamp_stream_statistics``:
+    the jitter its receiver reports carry); its NACKs and RTCP reports are untouched.
     """
     audio = receiver_kind(receiver) == "audio"
-    tap = FrameTap(on_frame or _ignore, meter=meter and audio)
+    tap = FrameTap(on_frame or _ignore, meter=meter and audio,
+                   arrival=functools.partial(_arrival_at, weakref.ref(receiver)))
+    stamp_stream_statistics(receiver)
     if audio:
         replace_jitter_buffer(receiver, PassThroughBuffer())
     replace_decoder_queue(receiver, tap)
     return tap
+
+
+def _arrival_at(receiver: weakref.ref[RTCRtpReceiver]) -> float | None:
+    """When the datagram the receiver is handling now arrived (its kernel stamp), if known.
+
+    An audio frame reaches the tap in the same step as its one datagram
+    (``PassThroughBuffer``), so the datagram's stamp is the frame's arrival."""
+    alive = receiver()
+    return datagram_arrival(alive.transport) if alive is not None else None
 
 
 def answer_sender_reports(receiver: RTCRtpReceiver) -> None:

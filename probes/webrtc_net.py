@@ -10,13 +10,16 @@ Shared by the probe and the echo responder (docs/webrtc.md, "The loopback"):
 - ``shape_connection(pc, shaper)`` puts a ``probes.shaping.Shaper`` on every
   ICE socket of a peer connection: delay and jitter on what it sends, loss on
   what it sends and on what it receives, independently; and it stamps each
-  incoming RTCP datagram with its arrival, which the round-trip samples use.
+  incoming RTP and RTCP datagram with the kernel's arrival time
+  (``probes.timestamps.LastArrival``), which the round-trip samples and both
+  jitters use, so that neither end's event-loop lag shows in a figure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +36,8 @@ from probes.aioice_internals import (
     replace_host_addresses,
 )
 from probes.aiortc_internals import connect_tasks, ice_gatherer_connection, stamp_arrivals
-from probes.shaping import ShapedDatagramTransport, Shaper
+from probes.shaping import ShapedDatagramTransport, Shaper, deliver_stamped
+from probes.timestamps import LastArrival
 
 _ICE_ADDRESSES: ContextVar[tuple[str, ...] | None] = ContextVar("vcfleet_ice_addresses",
                                                                  default=None)
@@ -155,6 +159,21 @@ def shape_connection(pc: RTCPeerConnection, shaper: Shaper | None) -> int:
         transport = protocol_transport(proto)
         if transport is None or isinstance(transport, ShapedDatagramTransport):
             continue
-        interpose(proto, ShapedDatagramTransport(transport, shaper), shaper.receive)
+        interpose(proto, ShapedDatagramTransport(transport, shaper), shaper.receive,
+                  functools.partial(_stamping, LastArrival(_fileno(transport))))
         count += 1
     return count
+
+
+def _stamping(arrival: LastArrival, deliver: Callable[..., None]) -> Callable[..., None]:
+    """``deliver``, with media datagrams stamped with their kernel arrival on the way."""
+    return functools.partial(deliver_stamped, deliver, arrival)
+
+
+def _fileno(transport: Any) -> int:
+    """The socket's file descriptor under a datagram transport (-1 when it has none)."""
+    sock = transport.get_extra_info("socket")
+    try:
+        return int(sock.fileno()) if sock is not None else -1
+    except (OSError, ValueError):
+        return -1

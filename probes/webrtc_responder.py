@@ -57,6 +57,7 @@ from probes.aiortc_internals import (
     on_keyframe_request,
     request_keyframe,
     share_certificate,
+    track_connect_tasks,
 )
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from probes.shaping import Shaper
@@ -291,6 +292,7 @@ class Responder:
         servers = [RTCIceServer(urls=url) for url in self.ice_servers]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         share_certificate(pc)
+        track_connect_tasks(pc)
         return pc
 
     async def _answer(self, session: Session, offer: str) -> str:

@@ -13,6 +13,7 @@ adapter.
 from __future__ import annotations
 
 import inspect
+import random
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
@@ -210,3 +211,37 @@ async def test_peer_connections_share_one_certificate_and_its_ssl_context() -> N
     certificate = aiortc_internals.SharedCertificate.generateCertificate()
     assert certificate._create_ssl_context(SRTP_PROFILES) is \
         certificate._create_ssl_context(SRTP_PROFILES)
+
+
+def test_stamped_statistics_count_as_aiortcs_at_the_stamped_arrivals(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """StampedStatistics.add is aiortc's add with the arrival from the datagram's stamp:
+    fed the same packets (in order, reordered, repeated, wrapping the sequence number)
+    at the same arrivals, both count the same loss, highest sequence and jitter.  The
+    upstream copy reads its arrivals from ``time.time()``, replaced here by the same
+    list of times (a fake clock, since the comparison needs identical arrivals)."""
+    rng = random.Random(5)
+    sequence = [65500 + i for i in range(60)]
+    sequence[10], sequence[11] = sequence[11], sequence[10]
+    sequence.insert(30, sequence[29])
+    del sequence[40]
+    packets = [RtpPacket(payload_type=111, sequence_number=n & 0xFFFF,
+                         timestamp=(n * 960) & 0xFFFFFFFF, ssrc=1) for n in sequence]
+    arrivals = [1000.0 + i * 0.02 + rng.uniform(0, 0.01) for i in range(len(packets))]
+    now = [0.0]
+    upstream = StreamStatistics(48000)
+    monkeypatch.setattr("aiortc.rtcrtpreceiver.time.time", lambda: now[0])
+    for packet, arrival in zip(packets, arrivals, strict=True):
+        now[0] = arrival
+        upstream.add(packet)
+    monkeypatch.undo()
+    ours = StreamStatistics(48000)
+    ours.__class__ = aiortc_internals.StampedStatistics
+    ours._vcfleet_arrival = lambda: now[0]  # type: ignore[attr-defined]
+    now[0] = -1.0
+    for packet, arrival in zip(packets, arrivals, strict=True):
+        now[0] = arrival
+        ours.add(packet)
+    assert upstream.jitter > 0
+    for name in ("max_seq", "cycles", "packets_received", "packets_lost", "jitter"):
+        assert getattr(ours, name) == getattr(upstream, name), name

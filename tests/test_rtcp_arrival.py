@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from probes.base import Target
-from probes.shaping import Shaper, StampedDatagram, stamp_rtcp
+from probes.shaping import Shaper, StampedDatagram, stamp_media
 from probes.webrtc import Settings, probe
 from probes.webrtc_responder import Responder
 
@@ -27,18 +27,18 @@ TOKEN = "probe-token"
 STALL_S = 0.030
 
 
-def test_rtcp_datagrams_are_stamped_and_nothing_else() -> None:
-    before = time.time()
+def test_rtp_and_rtcp_datagrams_are_stamped_and_nothing_else() -> None:
     sr = bytes([0x80, 200, 0, 6]) + bytes(24)
-    stamped = stamp_rtcp(sr)
-    assert isinstance(stamped, StampedDatagram)
-    assert stamped == sr
-    assert before <= stamped.at <= time.time()
-    for other in (bytes([0x80, 111, 0, 1]) + bytes(12),  # RTP (Opus)
-                  bytes([0x00, 0x01, 0x00, 0x00]) + bytes(16),  # STUN binding request
+    rtp = bytes([0x80, 111, 0, 1]) + bytes(12)  # RTP (Opus)
+    for media in (sr, rtp):
+        stamped = stamp_media(media, lambda: 1234.5)
+        assert isinstance(stamped, StampedDatagram)
+        assert stamped == media
+        assert stamped.at == 1234.5
+    for other in (bytes([0x00, 0x01, 0x00, 0x00]) + bytes(16),  # STUN binding request
                   bytes([22, 0xFE, 0xFD]) + bytes(10),  # DTLS handshake record
                   b"\x80"):  # too short to tell
-        assert stamp_rtcp(other) is other
+        assert stamp_media(other) is other
 
 
 class SlowToHandleSenderReports(Shaper):
