@@ -23,8 +23,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiortc.clock
 import aiortc.rtcrtpreceiver
-from aiortc import RTCCertificate, RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import (
+    RTCCertificate,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+)
 from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.utils import uint16_gt
 
@@ -34,7 +41,7 @@ RtcpObserver = Callable[[Any], None]
 """Called with one RTCP packet (any ``aiortc.rtp.Rtcp*Packet``)."""
 
 
-def _aiortc(owner: str, name: str, kind: Literal["field", "method"], why: str,
+def _aiortc(owner: str, name: str, kind: Literal["field", "method", "function"], why: str,
             parameters: tuple[str, ...] | None = None, source_has: tuple[str, ...] = ()
             ) -> Upstream:
     return Upstream("aiortc", owner, name, kind, why, parameters, source_has)
@@ -71,7 +78,7 @@ RECEIVER_REMOTE_STREAMS = _aiortc(
 STREAM_STATISTICS = tuple(_aiortc(
     "StreamStatistics", field, "field",
     "receiver_stream: what a receiver report about the stream carries")
-    for field in ("max_seq", "fraction_lost", "packets_lost", "jitter"))
+    for field in ("max_seq", "fraction_lost", "packets_lost", "packets_received", "jitter"))
 STREAM_STATISTICS_ADD = _aiortc(
     "StreamStatistics", "add", "method",
     "stamp_stream_statistics: the receiver's RFC 3550 jitter counts each packet's kernel "
@@ -122,6 +129,16 @@ ICE_TRANSPORT_RECV = _aiortc(
     "RTCIceTransport", "_recv", "field",
     "stamp_arrivals: the DTLS transport reads each datagram through it; the datagram's "
     "arrival time (probes.shaping.StampedDatagram) is kept while it is handled")
+PEER_CONNECTION_INIT = _aiortc(
+    "RTCPeerConnection", "__init__", "method",
+    "new_peer_connection: the constructor's one certificate comes from generateCertificate, "
+    "which it calls once", ("configuration",),
+    source_has=("self.__certificates = [RTCCertificate.generateCertificate()]",))
+CLOCK_FUNCTIONS = tuple(_aiortc(
+    "aiortc.clock", name, "function",
+    "use_fast_clock: the same value read from time, not datetime; every aiortc module "
+    "calls it as clock." + name, ())
+    for name in ("current_ms", "current_ntp_time"))
 PEER_CONNECTION_CERTIFICATES = _aiortc(
     "RTCPeerConnection", "__certificates", "field",
     "share_certificate: a process's peer connections use one DTLS certificate")
@@ -141,7 +158,8 @@ UPSTREAM: tuple[Upstream, ...] = (
     RECEIVER_SEND_RTCP, RECEIVER_SEND_PLI, SENDER_SSRC, *SENDER_COUNTERS, SENDER_SEND_RTCP,
     SENDER_HANDLE_RTCP, SENDER_SEND_KEYFRAME, ICE_GATHERER_CONNECTION, DTLS_SET_ROLE,
     PEER_CONNECTION_CREATE_ANSWER, PEER_CONNECTION_CONNECT, ICE_TRANSPORT_RECV,
-    PEER_CONNECTION_CERTIFICATES, CERTIFICATE_SSL_CONTEXT)
+    PEER_CONNECTION_CERTIFICATES, CERTIFICATE_SSL_CONTEXT, PEER_CONNECTION_INIT,
+    *CLOCK_FUNCTIONS)
 """Every private name of aiortc this module touches."""
 
 
@@ -320,6 +338,14 @@ def stamp_stream_statistics(receiver: RTCRtpReceiver) -> None:
     _replace(receiver, RECEIVER_REMOTE_STREAMS, stamped)
 
 
+def receiver_streams(receiver: RTCRtpReceiver) -> list[Any]:
+    """The receiver's ``StreamStatistics``, one per remote SSRC, oldest first: what its
+    ``getStats()`` reads (``packets_received``, ``packets_lost``) without building the
+    report (the probe counts them ten times a second)."""
+    streams: dict[int, Any] = _get(receiver, RECEIVER_REMOTE_STREAMS)
+    return list(streams.values())
+
+
 async def send_receiver_rtcp(receiver: RTCRtpReceiver, packet: Any) -> None:
     """Send one RTCP packet from the receiver (``_send_rtcp``)."""
     await _get(receiver, RECEIVER_SEND_RTCP)(packet)
@@ -456,18 +482,71 @@ SHARED_CERTIFICATE_S = 3600.0
 _shared: list[SharedCertificate] = []
 
 
+def _shared_certificate() -> SharedCertificate:
+    now = time.monotonic()
+    if not _shared or now - _shared[0].made_at > SHARED_CERTIFICATE_S:
+        certificate = SharedCertificate.generateCertificate()
+        assert isinstance(certificate, SharedCertificate)
+        _shared[:] = [certificate]
+    return _shared[0]
+
+
 def share_certificate(pc: RTCPeerConnection) -> None:
     """Give ``pc`` the process's shared DTLS certificate (``__certificates``).
 
     Call right after creating ``pc``, before any transceiver exists (aiortc hands the
     certificates to each DTLS transport it creates).
     """
-    now = time.monotonic()
-    if not _shared or now - _shared[0].made_at > SHARED_CERTIFICATE_S:
-        certificate = SharedCertificate.generateCertificate()
-        assert isinstance(certificate, SharedCertificate)
-        _shared[:] = [certificate]
-    _replace(pc, PEER_CONNECTION_CERTIFICATES, [_shared[0]])
+    _replace(pc, PEER_CONNECTION_CERTIFICATES, [_shared_certificate()])
+
+
+def new_peer_connection(configuration: RTCConfiguration | None = None) -> RTCPeerConnection:
+    """A peer connection as the probe and the responder use one: with the process's
+    shared certificate (``share_certificate``; aiortc's constructor does not even make
+    its own, which cost 1.5 % of a media worker), its connect tasks tracked
+    (``track_connect_tasks``), and aiortc's clock made cheap (``use_fast_clock``)."""
+    use_fast_clock()
+    shared = _shared_certificate()
+    generate = RTCCertificate.__dict__["generateCertificate"]
+    # The constructor's one call (PEER_CONNECTION_INIT); nothing else runs meanwhile.
+    RTCCertificate.generateCertificate = classmethod(lambda cls: shared)  # type: ignore[assignment,method-assign]
+    try:
+        pc = RTCPeerConnection(configuration)
+    finally:
+        RTCCertificate.generateCertificate = generate  # type: ignore[method-assign]
+    share_certificate(pc)
+    track_connect_tasks(pc)
+    return pc
+
+
+UPSTREAM_CLOCK = {"current_ms": aiortc.clock.current_ms,
+                  "current_ntp_time": aiortc.clock.current_ntp_time}
+"""aiortc's own clock functions, as they were before ``use_fast_clock``."""
+_NTP_EPOCH_S = 2_208_988_800
+"""Seconds from 1900-01-01 (NTP's epoch) to 1970-01-01 (the Unix epoch)."""
+
+
+def _current_ms() -> int:
+    """``aiortc.clock.current_ms``: milliseconds since the NTP epoch, from ``time``."""
+    return (time.time_ns() // 1000 + _NTP_EPOCH_S * 1_000_000) // 1000
+
+
+def _current_ntp_time() -> int:
+    """``aiortc.clock.current_ntp_time``: the 64-bit NTP time now, from ``time``, with
+    the microsecond resolution and rounding upstream's ``datetime`` arithmetic has."""
+    micros = time.time_ns() // 1000 + _NTP_EPOCH_S * 1_000_000
+    seconds, fraction = divmod(micros, 1_000_000)
+    return (seconds << 32) | ((fraction << 32) // 1_000_000)
+
+
+def use_fast_clock() -> None:
+    """Make aiortc's clock (``current_ms``, ``current_ntp_time``: called for every RTP
+    packet sent and every datagram received) read ``time`` instead of building
+    ``datetime`` objects: 3-4 % of a media worker.  The values are upstream's (tests/
+    test_library_internals.py compares them).  Process-wide and idempotent."""
+    module: Any = aiortc.clock
+    module.current_ms = _current_ms
+    module.current_ntp_time = _current_ntp_time
 
 
 _ARRIVALS: weakref.WeakKeyDictionary[Any, list[float | None]] = weakref.WeakKeyDictionary()

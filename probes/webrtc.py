@@ -65,7 +65,7 @@ from aiortc import (
 from aiortc.rtcconfiguration import RTCBundlePolicy
 from yarl import URL
 
-from probes.aiortc_internals import on_keyframe_request, share_certificate, track_connect_tasks
+from probes.aiortc_internals import new_peer_connection, on_keyframe_request, receiver_streams
 from probes.base import OwnDeadline, ProbeResult, Target
 from probes.loss_sample import DEFAULT_THRESHOLD, loss_is_clear
 from probes.mos import estimate_mos
@@ -394,9 +394,7 @@ class _Loopback:
             raise _Failed(f"no route to the responder {host}: {exc.strerror or exc}") from exc
 
     async def _connect(self) -> None:
-        pc = self.pc = RTCPeerConnection(self._configuration())
-        share_certificate(pc)
-        track_connect_tasks(pc)
+        pc = self.pc = new_peer_connection(self._configuration())
         pc.on("iceconnectionstatechange", self._on_state)
         pc.on("connectionstatechange", self._on_state)
         if self.settings.audio:
@@ -546,7 +544,7 @@ class _Loopback:
                           f"{s.rtcp_grace_s:g} s (responder not reflecting)")
         self._mark("window_start")
         for stream in self.streams:
-            stream.baseline = await _inbound_counters(stream)
+            stream.baseline = _inbound_counters(stream)
             if stream.tap.jitter is not None:
                 stream.tap.jitter.restart()
         await self._measure_until_enough(end_by)
@@ -587,7 +585,7 @@ class _Loopback:
                 self.cut_by_budget = True
                 return
             up = _up_interval(primary.rtcp.reports) or (0, 0)
-            down = _interval(primary.baseline, await _inbound_counters(primary)) or (0, 0)
+            down = _interval(primary.baseline, _inbound_counters(primary)) or (0, 0)
             loud = self._loud(primary)
             if now >= full_end:
                 jitter_done = (not loud or primary.tap.jitter is None
@@ -754,13 +752,14 @@ class _Loopback:
             await http.close()
 
 
-async def _inbound_counters(stream: _Stream) -> tuple[int, int] | None:
-    """Our receiver's cumulative (packets expected, packets lost) of the echo, if any came."""
-    report = await stream.transceiver.receiver.getStats()
-    for stats in report.values():
-        if stats.type == "inbound-rtp":
-            return stats.packetsReceived + stats.packetsLost, stats.packetsLost
-    return None
+def _inbound_counters(stream: _Stream) -> tuple[int, int] | None:
+    """Our receiver's cumulative (packets expected, packets lost) of the echo, if any came
+    (the counts of its ``getStats()`` inbound-rtp entry: the latest remote stream's)."""
+    streams = receiver_streams(stream.transceiver.receiver)
+    if not streams:
+        return None
+    stats = streams[-1]
+    return stats.packets_received + stats.packets_lost, stats.packets_lost
 
 
 def _interval(start: tuple[int, int] | None,

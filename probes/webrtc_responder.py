@@ -54,10 +54,9 @@ from aiortc import (
 
 from probes.aiortc_internals import (
     make_dtls_server,
+    new_peer_connection,
     on_keyframe_request,
     request_keyframe,
-    share_certificate,
-    track_connect_tasks,
 )
 from probes.httpserver import GuardedSite, HttpLimits, body_deadline
 from probes.shaping import Shaper
@@ -290,10 +289,7 @@ class Responder:
 
     def _new_peer_connection(self) -> RTCPeerConnection:
         servers = [RTCIceServer(urls=url) for url in self.ice_servers]
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
-        share_certificate(pc)
-        track_connect_tasks(pc)
-        return pc
+        return new_peer_connection(RTCConfiguration(iceServers=servers))
 
     async def _answer(self, session: Session, offer: str) -> str:
         pc = session.pc

@@ -12,6 +12,7 @@ adapter.
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import random
 import re
@@ -21,6 +22,7 @@ from typing import Any
 
 import aioice
 import aioice.ice
+import aiortc.clock
 import pytest
 from aiortc import RTCCertificate, RTCPeerConnection
 from aiortc.rtcdtlstransport import SRTP_PROFILES
@@ -85,7 +87,8 @@ async def aiortc_objects() -> AsyncIterator[dict[str, object]]:
                "RTCPeerConnection": pc, "StreamStatistics": stream,
                "RTCDtlsTransport": transceiver.receiver.transport,
                "RTCIceTransport": transceiver.receiver.transport.transport,
-               "RTCCertificate": RTCCertificate.generateCertificate()}
+               "RTCCertificate": RTCCertificate.generateCertificate(),
+               "aiortc.clock": aiortc.clock}
     finally:
         await pc.close()
 
@@ -157,7 +160,9 @@ def test_a_changed_signature_or_source_is_named() -> None:
 # --- nothing outside the adapters ---------------------------------------------------
 
 def _private_names(entries: Iterable[Upstream]) -> set[str]:
-    return {e.attribute for e in entries if e.attribute.startswith("_")}
+    """The entries' private attributes (``__init__`` and the like are public protocol)."""
+    return {e.attribute for e in entries
+            if e.attribute.startswith("_") and not e.attribute.endswith("__")}
 
 
 def _uses(paths: Iterable[Path], names: Iterable[str], *, on_self: bool) -> list[str]:
@@ -245,3 +250,44 @@ def test_stamped_statistics_count_as_aiortcs_at_the_stamped_arrivals(
     assert upstream.jitter > 0
     for name in ("max_seq", "cycles", "packets_received", "packets_lost", "jitter"):
         assert getattr(ours, name) == getattr(upstream, name), name
+
+
+def test_the_fast_clock_reads_as_aiortcs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """use_fast_clock's current_ms and current_ntp_time give what upstream's datetime
+    arithmetic gives for the same instant (a fixed time_ns, which both read: datetime
+    takes the time from the same clock, floored to microseconds)."""
+    unix_epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    for ns in (1_764_633_600_123_456_789, 1_764_633_600_999_999_999, 1_000_000_000_000_000_000):
+        moment = unix_epoch + datetime.timedelta(microseconds=ns // 1000)
+        monkeypatch.setattr("aiortc.clock.current_datetime", lambda m=moment: m)
+        upstream = (aiortc_internals.UPSTREAM_CLOCK["current_ms"](),
+                    aiortc_internals.UPSTREAM_CLOCK["current_ntp_time"]())
+        monkeypatch.setattr(aiortc_internals.time, "time_ns", lambda n=ns: n)
+        ours = (aiortc_internals._current_ms(), aiortc_internals._current_ntp_time())
+        monkeypatch.undo()
+        assert ours == upstream, ns
+
+
+async def test_new_peer_connections_make_no_certificate_of_their_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[object] = []
+    generate = RTCCertificate.generateCertificate
+
+    def counting() -> RTCCertificate:
+        made.append(object())
+        return generate()
+
+    aiortc_internals.new_peer_connection().addTransceiver("audio")  # the shared one exists
+    monkeypatch.setattr(RTCCertificate, "generateCertificate", counting)
+    pcs = [aiortc_internals.new_peer_connection() for _ in range(3)]
+    try:
+        assert not made
+        for pc in pcs:
+            pc.addTransceiver("audio")
+        prints = {str(pc.getTransceivers()[0].receiver.transport.getLocalParameters()
+                      .fingerprints) for pc in pcs}
+        assert len(prints) == 1
+    finally:
+        for pc in pcs:
+            await pc.close()
+    assert RTCCertificate.generateCertificate is counting  # put back as it was
