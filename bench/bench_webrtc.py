@@ -314,6 +314,10 @@ def main() -> None:
                 print(f"run {run}: sweep of {s['total']} rooms ({args.checks}) in {wall:.1f} s: "
                       f"{s['ready']} ready, {s['degraded']} degraded, {s['down']} down",
                       flush=True)
+                for e in report.endpoints:  # on this fleet every room should be ready
+                    if e.verdict.value != "ready":
+                        print(f"  not ready: {e.endpoint.id} {e.verdict.value}: "
+                              f"{'; '.join(e.reasons)}", flush=True)
                 self_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                 rooms = max(1, s["total"])
                 print(f"  CPU: prober {cpu + workers_cpu:.1f} s (this process {cpu:.1f} s, "

@@ -265,6 +265,12 @@ async def start_pool(workers: int | None, where: str = "this process") -> MediaP
 
 # -- the worker process ------------------------------------------------------------------
 
+WORKER_NICE = 5
+"""How much lower than the sweep's own process a media worker runs.  Its figures are
+timed by the kernel (arrivals) and at the moment of sending, so waiting for the CPU
+costs it time, not truth; the sweep's process (the SIP, ICMP and HTTPS probes, whose
+verdicts depend on answering in time) and anything else on the machine go first."""
+
 
 async def _worker_main(kind: str) -> None:
     from probes.webrtc_media import opus_packet
@@ -307,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of a worker process (``python -m vcfleet.media KIND``)."""
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICE)
     with contextlib.suppress(KeyboardInterrupt):
         # uvloop: a media worker spends its time in the loop's UDP and timer paths,
         # where uvloop costs about 30 % less CPU per room (docs/decisions.md).
