@@ -60,9 +60,10 @@ class FrameTap:
 
     aiortc's receiver puts ``(codec, encoded_frame)`` into a queue read by a
     decoder thread, and ``None`` when it stops.  The tap passes frames to
-    ``on_frame`` on the event loop instead, and answers the decoder thread's
-    first ``get()`` with ``None``, so that the thread ends at once: nothing is
-    decoded and no thread outlives the receiver's start.
+    ``on_frame`` on the event loop instead; it says it does not decode
+    (``decodes``), so that the receiver starts no decoder thread
+    (``aiortc_internals.no_decoder_thread``).  Should one start anyway, its first
+    ``get()`` reads ``None`` and it ends at once: nothing is decoded.
     """
 
     decodes = False

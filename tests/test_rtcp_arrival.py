@@ -2,10 +2,10 @@
 
 Between a datagram's read from its socket and the probe's (or the responder's) RTCP
 handler lie aioice's queue and the DTLS transport's task switch: a turn of a busy event
-loop.  The shaper on each ICE socket stamps RTCP datagrams as they are read
-(``probes.shaping.stamp_rtcp``); the probe's arrival time and the responder's delay since
-the last SR (DLSR) use that stamp, so the wait inside a busy loop is not counted as
-network round-trip time.
+loop.  The shaper on each ICE socket stamps RTP and RTCP datagrams with the kernel's
+arrival time (``probes.shaping.stamp_media``, tests/test_kernel_arrival.py); the probe's
+arrival time and the responder's delay since the last SR (DLSR) use that stamp, so the
+wait inside a busy loop is not counted as network round-trip time.
 """
 
 from __future__ import annotations
