@@ -502,8 +502,9 @@ def share_certificate(pc: RTCPeerConnection) -> None:
 
 def new_peer_connection(configuration: RTCConfiguration | None = None) -> RTCPeerConnection:
     """A peer connection as the probe and the responder use one: with the process's
-    shared certificate (``share_certificate``; aiortc's constructor does not even make
-    its own, which cost 1.5 % of a media worker), its connect tasks tracked
+    shared certificate, handed to aiortc's constructor in place of the one it would
+    make (1.5 % of a media worker; ``share_certificate`` does the same for a connection
+    made elsewhere, after the fact), its connect tasks tracked
     (``track_connect_tasks``), and aiortc's clock made cheap (``use_fast_clock``)."""
     use_fast_clock()
     shared = _shared_certificate()
@@ -514,7 +515,6 @@ def new_peer_connection(configuration: RTCConfiguration | None = None) -> RTCPee
         pc = RTCPeerConnection(configuration)
     finally:
         RTCCertificate.generateCertificate = generate  # type: ignore[method-assign]
-    share_certificate(pc)
     track_connect_tasks(pc)
     return pc
 
