@@ -11,15 +11,20 @@ serves them in-process with a state directory under ``tmp_path``.
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 import socket
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
 from inventory import Inventory, load_inventory
+from probes.shaping import Shaper
+from probes.webrtc_responder import Responder
 from simulator.core import Simulator
 from simulator.faults import Faults
 
@@ -155,3 +160,41 @@ def provisioning_head(folder: Path, port: int, device_secret: str,
             "defaults:",
             '  credentials: {username: admin, secret: "file:secret.txt"}',
             "endpoints:"]
+
+
+class LoopStaller(Shaper):
+    """A responder's shaper that blocks its event loop for ``stall_s`` after every
+    ``every``-th datagram it reads for which ``matches(data)`` holds.
+
+    The stall is scheduled with ``call_soon``, so it runs before aiortc's DTLS task gets
+    the datagram (it is queued first): time the datagram spent inside the responder.
+    In a test that runs probe and responder on one loop, both ends stall.
+    """
+
+    def __init__(self, matches: Callable[[Any], bool], stall_s: float, *, every: int = 1,
+                 seed: int = 7) -> None:
+        super().__init__(rng=random.Random(seed))
+        self.matches = matches
+        self.stall_s = stall_s
+        self.every = every
+        self.matched = 0
+        self.stalls = 0
+
+    def receive(self, deliver: Callable[..., Any], data: Any, addr: Any) -> None:
+        if self.matches(data):
+            self.matched += 1
+            if self.matched % self.every == 0:
+                self.stalls += 1
+                asyncio.get_running_loop().call_soon(time.sleep, self.stall_s)
+        super().receive(deliver, data, addr)
+
+
+@asynccontextmanager
+async def running_responder(host: str, shaper: Shaper, token: str) -> AsyncIterator[Responder]:
+    """An echo responder on ``host`` (a free port) whose media sockets ``shaper`` shapes."""
+    responder = Responder(token=token, shaper=shaper)
+    await responder.start(host, 0)
+    try:
+        yield responder
+    finally:
+        await responder.stop()

@@ -11,20 +11,19 @@ stall at either end does not show as network jitter or delay.
 from __future__ import annotations
 
 import asyncio
-import random
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import uvloop
 
 from probes.base import Target
-from probes.shaping import Shaper
 from probes.timestamps import LastArrival
 from probes.webrtc import Settings, probe
 from probes.webrtc_responder import Responder
+from tests.simulated import LoopStaller, running_responder
 
 TOKEN = "probe-token"
 STALL_S = 0.060
@@ -82,32 +81,18 @@ def test_last_arrival_is_the_kernels_stamp_of_the_datagram_being_handled(
         assert handled - stamp > 0.050  # read once the loop was free, 60-80 ms later
 
 
-class StallingResponder(Shaper):
-    """A responder whose event loop (shared with the probe here) stalls 60 ms after every
-    tenth RTP datagram it reads: both ends are late to read and to send."""
-
-    def __init__(self) -> None:
-        super().__init__(rng=random.Random(11))
-        self.rtp = 0
-        self.stalls = 0
-
-    def receive(self, deliver: Callable[..., Any], data: Any, addr: Any) -> None:
-        if len(data) >= 2 and 127 < data[0] < 192 and not 192 <= data[1] <= 208:
-            self.rtp += 1
-            if self.rtp % 10 == 0:
-                self.stalls += 1
-                asyncio.get_running_loop().call_soon(time.sleep, STALL_S)
-        super().receive(deliver, data, addr)
+def _is_rtp(data: Any) -> bool:
+    """An SRTP packet that is not RTCP (RFC 5761: packet types 192-208 are RTCP)."""
+    return len(data) >= 2 and 127 < data[0] < 192 and not 192 <= data[1] <= 208
 
 
 @pytest.fixture
 async def stalling_responder(loopback_prefix: str) -> AsyncIterator[Responder]:
-    r = Responder(token=TOKEN, shaper=StallingResponder())
-    await r.start(f"{loopback_prefix}.1", 0)
-    try:
+    """A responder whose event loop (shared with the probe here) stalls 60 ms after every
+    tenth RTP datagram it reads: both ends are late to read and to send."""
+    staller = LoopStaller(_is_rtp, STALL_S, every=10, seed=11)
+    async with running_responder(f"{loopback_prefix}.1", staller, TOKEN) as r:
         yield r
-    finally:
-        await r.stop()
 
 
 async def test_stalls_at_both_ends_do_not_show_as_jitter_or_delay(
@@ -118,7 +103,7 @@ async def test_stalls_at_both_ends_do_not_show_as_jitter_or_delay(
                          settings)
     assert result.ok, result.reason
     shaper = stalling_responder.shaper
-    assert isinstance(shaper, StallingResponder)
+    assert isinstance(shaper, LoopStaller)
     assert shaper.stalls >= 5
     # Timed when the loop read each packet, 60 ms stalls every 10 packets made the
     # up jitter read 10 ms (vcfleet before kernel stamps); the result is flagged

@@ -10,18 +10,16 @@ wait inside a busy loop is not counted as network round-trip time.
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from probes.base import Target
-from probes.shaping import Shaper, StampedDatagram, stamp_media
+from probes.shaping import StampedDatagram, stamp_media
 from probes.webrtc import Settings, probe
 from probes.webrtc_responder import Responder
+from tests.simulated import LoopStaller, running_responder
 
 TOKEN = "probe-token"
 STALL_S = 0.030
@@ -41,32 +39,18 @@ def test_rtp_and_rtcp_datagrams_are_stamped_and_nothing_else() -> None:
         assert stamp_media(other) is other
 
 
-class SlowToHandleSenderReports(Shaper):
-    """A responder whose event loop is busy for 30 ms right after each SR is read.
-
-    The stall runs before aiortc's DTLS task gets the datagram (it is queued first), so
-    it is time the SR spent inside the responder: its DLSR must include it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(rng=random.Random(7))
-        self.stalls = 0
-
-    def receive(self, deliver: Callable[..., Any], data: Any, addr: Any) -> None:
-        if len(data) >= 2 and 127 < data[0] < 192 and data[1] == 200:  # an SRTCP SR
-            self.stalls += 1
-            asyncio.get_running_loop().call_soon(time.sleep, STALL_S)
-        super().receive(deliver, data, addr)
+def _is_sr(data: Any) -> bool:
+    """An SRTCP sender report (packet type 200)."""
+    return len(data) >= 2 and 127 < data[0] < 192 and data[1] == 200
 
 
 @pytest.fixture
 async def slow_responder(loopback_prefix: str) -> AsyncIterator[Responder]:
-    r = Responder(token=TOKEN, shaper=SlowToHandleSenderReports())
-    await r.start(f"{loopback_prefix}.1", 0)
-    try:
+    """A responder whose event loop is busy for 30 ms right after each SR is read: time
+    the SR spent inside the responder, which its DLSR must include."""
+    async with running_responder(f"{loopback_prefix}.1", LoopStaller(_is_sr, STALL_S),
+                                 TOKEN) as r:
         yield r
-    finally:
-        await r.stop()
 
 
 async def test_time_an_sr_waits_inside_the_responder_is_not_round_trip_time(
@@ -77,7 +61,7 @@ async def test_time_an_sr_waits_inside_the_responder_is_not_round_trip_time(
                                 url=slow_responder.url, token=TOKEN), settings)
     assert result.ok, result.reason
     shaper = slow_responder.shaper
-    assert isinstance(shaper, SlowToHandleSenderReports)
+    assert isinstance(shaper, LoopStaller)
     assert shaper.stalls >= 3
     # Counted from aiortc's handler, every sample would be >= 30 ms (true RTT: ~0.1 ms).
     # The prober shares the loop and its stalls (so the result may be flagged
